@@ -1,0 +1,111 @@
+// One place that opens the database: embedded PGlite (a real Postgres in WASM,
+// files under dataDir) when no DATABASE_URL is given, a Postgres server through
+// @prisma/adapter-pg otherwise. Both get the same SQL migrations first.
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import pg from 'pg';
+import { PrismaClient } from './generated/prisma/client.ts';
+import { runMigrations, type MigrationLogger, type SqlRunner } from './migrate.ts';
+
+export { PrismaClient, Prisma } from './generated/prisma/client.ts';
+export type * from './generated/prisma/models.ts';
+export type { Role } from './generated/prisma/enums.ts';
+
+export type DbKind = 'pglite' | 'postgres';
+
+export interface DatabaseOptions {
+  /** Postgres connection string; empty or undefined selects embedded PGlite. */
+  databaseUrl?: string | undefined;
+  /** Folder for PGlite's files; `memory://` keeps them in memory (tests). */
+  dataDir: string;
+  /** Maximum pool size for Postgres. */
+  poolMax?: number;
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+  logger?: MigrationLogger;
+}
+
+export interface Database {
+  kind: DbKind;
+  prisma: PrismaClient;
+  /** A cheap liveness query for /healthz. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export function pgliteRunner(db: PGlite): SqlRunner {
+  return {
+    query: async (sql, params) => (await db.query(sql, params as unknown[])).rows as Record<string, unknown>[],
+    exec: async (sql) => {
+      await db.exec(sql);
+    },
+    release: async () => {},
+  };
+}
+
+export async function pgRunner(connectionString: string): Promise<SqlRunner> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  return {
+    query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+    exec: async (sql) => {
+      await client.query(sql);
+    },
+    release: () => client.end(),
+  };
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const migrate = options.migrate ?? true;
+  if (options.databaseUrl) {
+    if (migrate) {
+      const runner = await pgRunner(options.databaseUrl);
+      try {
+        await runMigrations(runner, { logger: options.logger });
+      } finally {
+        await runner.release();
+      }
+    }
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolMax ?? 10 });
+    // An idle client that loses its connection must not crash the process.
+    pool.on('error', (error) => options.logger?.warn?.(`postgres pool: ${error.message}`));
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    return {
+      kind: 'postgres',
+      prisma,
+      ping: async () => {
+        try {
+          await pool.query('SELECT 1');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      close: async () => {
+        await prisma.$disconnect();
+        await pool.end().catch(() => {});
+      },
+    };
+  }
+
+  const lite = await PGlite.create(options.dataDir);
+  if (migrate) await runMigrations(pgliteRunner(lite), { logger: options.logger });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
+  return {
+    kind: 'pglite',
+    prisma,
+    ping: async () => {
+      try {
+        await lite.query('SELECT 1');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: async () => {
+      await prisma.$disconnect();
+      await lite.close();
+    },
+  };
+}

@@ -1,0 +1,123 @@
+// The project's own migration runner (docs/decisions/002-migration-runner.md).
+// Prisma's schema engine cannot be downloaded on our machines, so migrations are
+// plain SQL files in Prisma's layout and this runner applies them, recording each
+// in `_prisma_migrations` with Prisma's columns and checksum so that
+// `prisma migrate deploy` on a connected machine sees them as applied.
+import { createHash, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface SqlRunner {
+  query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Runs a script of several statements (no parameters). */
+  exec(sql: string): Promise<void>;
+  release(): Promise<void>;
+}
+
+export interface MigrationLogger {
+  info?(message: string): void;
+  warn?(message: string): void;
+}
+
+export interface MigrationFile {
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+/** The key Prisma itself takes, so our runner and `prisma migrate` exclude each other. */
+export const MIGRATION_LOCK_KEY = 72707369;
+
+export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
+
+const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+)`;
+
+export function checksum(sql: string): string {
+  return createHash('sha256').update(sql).digest('hex');
+}
+
+export function readMigrations(dir: string = MIGRATIONS_DIR): MigrationFile[] {
+  return readdirSync(dir)
+    .filter((name) => statSync(path.join(dir, name)).isDirectory())
+    .sort()
+    .map((name) => {
+      const sql = readFileSync(path.join(dir, name, 'migration.sql'), 'utf8');
+      return { name, sql, checksum: checksum(sql) };
+    });
+}
+
+export class MigrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MigrationError';
+  }
+}
+
+/**
+ * Applies pending migrations in name order under a session-level advisory lock,
+ * each in its own transaction together with its `_prisma_migrations` row.
+ * Returns the names applied by this call (empty when up to date).
+ */
+export async function runMigrations(
+  runner: SqlRunner,
+  options: { dir?: string; logger?: MigrationLogger; migrations?: MigrationFile[] } = {},
+): Promise<string[]> {
+  const migrations = options.migrations ?? readMigrations(options.dir);
+  const applied: string[] = [];
+  await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  try {
+    await runner.exec(CREATE_TABLE);
+    const rows = await runner.query(
+      'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"',
+    );
+    const done = new Map<string, { checksum: string; finished: boolean }>();
+    for (const row of rows) {
+      if (row.rolled_back_at) continue;
+      done.set(String(row.migration_name), { checksum: String(row.checksum), finished: row.finished_at != null });
+    }
+    for (const migration of migrations) {
+      const previous = done.get(migration.name);
+      if (previous) {
+        if (!previous.finished) {
+          throw new MigrationError(`migration ${migration.name} started but did not finish; resolve it before migrating again`);
+        }
+        if (previous.checksum !== migration.checksum) {
+          options.logger?.warn?.(`migration ${migration.name} was modified after it was applied (checksum differs)`);
+        }
+        continue;
+      }
+      const id = randomUUID();
+      await runner.exec('BEGIN');
+      try {
+        await runner.query(
+          'INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count) VALUES ($1, $2, $3, now(), 0)',
+          [id, migration.checksum, migration.name],
+        );
+        await runner.exec(migration.sql);
+        await runner.query(
+          'UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1',
+          [id],
+        );
+        await runner.exec('COMMIT');
+      } catch (error) {
+        await runner.exec('ROLLBACK').catch(() => {});
+        throw new MigrationError(`migration ${migration.name} failed: ${(error as Error).message}`);
+      }
+      applied.push(migration.name);
+      options.logger?.info?.(`applied migration ${migration.name}`);
+    }
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+  }
+  return applied;
+}
