@@ -1,6 +1,7 @@
 // One place that opens the database: embedded PGlite (a real Postgres in WASM,
 // files under dataDir) when no DATABASE_URL is given, a Postgres server through
 // @prisma/adapter-pg otherwise. Both get the same SQL migrations first.
+import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
@@ -89,6 +90,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     };
   }
 
+  if (!options.dataDir.includes('://')) mkdirSync(options.dataDir, { recursive: true });
   const lite = await PGlite.create(options.dataDir);
   if (migrate) await runMigrations(pgliteRunner(lite), { logger: options.logger });
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });

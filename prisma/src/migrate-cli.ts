@@ -1,5 +1,6 @@
 // `npm run db:migrate`: applies pending migrations to DATABASE_URL, or to the
 // embedded PGlite database in DATA_DIR (default ./data) when it is not set.
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { pgliteRunner, pgRunner } from './client.ts';
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   // npm runs workspace scripts in the workspace folder; DATA_DIR is relative to where npm was started.
   const base = process.env.INIT_CWD ?? process.cwd();
   const dataDir = path.resolve(base, process.env.DATA_DIR?.trim() || './data', 'pglite');
+  mkdirSync(dataDir, { recursive: true });
   const lite = await PGlite.create(dataDir);
   try {
     const applied = await runMigrations(pgliteRunner(lite), { logger });

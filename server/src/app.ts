@@ -1,0 +1,109 @@
+// Builds the express app: security headers, request ids and logs, /healthz,
+// tRPC at /trpc, and the built SPA from the same origin.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createExpressMiddleware } from '@trpc/server/adapters/express';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { Deps } from './deps.ts';
+import { appRouter } from './routers/_app.ts';
+import { contextFactory } from './trpc/context.ts';
+
+export const VERSION = '0.1.0';
+
+export function defaultClientDist(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'client', 'dist');
+}
+
+export function createApp(deps: Deps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  if (deps.env.TRUST_PROXY) {
+    const value = deps.env.TRUST_PROXY;
+    app.set('trust proxy', /^\d+$/.test(value) ? Number(value) : value === 'true' ? true : value);
+  }
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' },
+    }),
+  );
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          'default-src': ["'self'"],
+          'script-src': ["'self'"],
+          'style-src': ["'self'", "'unsafe-inline'"],
+          'img-src': ["'self'", 'data:', 'blob:'],
+          'media-src': ["'self'", 'blob:'],
+          'connect-src': ["'self'"],
+          'worker-src': ["'self'", 'blob:'],
+          'frame-ancestors': ["'none'"],
+          'form-action': ["'self'"],
+          'upgrade-insecure-requests': deps.env.NODE_ENV === 'production' ? [] : null,
+        },
+      },
+      // The SPA serves no cross-origin embeds; keep COEP off so audio blobs play.
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+
+  app.get('/healthz', async (_req, res) => {
+    const ok = await deps.db.ping();
+    res.status(ok ? 200 : 503).json({ ok, db: deps.db.kind, version: VERSION });
+  });
+
+  app.use(
+    '/trpc',
+    express.json({ limit: '256kb' }),
+    createExpressMiddleware({
+      router: appRouter,
+      createContext: contextFactory(deps),
+      maxBatchSize: 20,
+      onError: ({ error, path: procedure }) => {
+        if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error.cause ?? error, procedure }, 'tRPC internal error');
+      },
+    }),
+  );
+
+  const dist = deps.env.CLIENT_DIST ?? defaultClientDist();
+  if (existsSync(path.join(dist, 'index.html'))) {
+    app.use(express.static(dist, { index: false, maxAge: '1h', setHeaders: (res, file) => {
+      if (file.includes(`${path.sep}assets${path.sep}`)) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+    } }));
+    app.get(/^(?!\/(trpc|webhooks|audio|metrics|healthz)(\/|$)).*/, (req, res, next) => {
+      if (!req.accepts('html')) return next();
+      res.setHeader('Cache-Control', 'no-cache');
+      res.sendFile(path.join(dist, 'index.html'));
+    });
+  } else {
+    app.get('/', (_req, res) => {
+      res.type('text').send('ChatMeter API is running. The web client is not built: run `npm run build` (or `npm start`).');
+    });
+  }
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: { reason: 'not_found', message: 'No such route.' } });
+  });
+  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+    const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
+    if (status === 500) deps.logger.error({ err: error }, 'unhandled error');
+    if (res.headersSent) return;
+    res.status(status).json({
+      error: { reason: status === 500 ? 'internal' : 'invalid_input', message: status === 500 ? 'Something went wrong on our side.' : 'The request could not be read.' },
+    });
+  };
+  app.use(onError);
+  return app;
+}

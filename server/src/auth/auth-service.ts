@@ -1,0 +1,177 @@
+// Sign-up, sign-in, magic links, guests and the first admin. Every path that
+// signs someone in ends in a brand-new session (no fixation); sign-in failures
+// are counted per IP and per e-mail.
+import { createHash, randomBytes } from 'node:crypto';
+import type { PrismaClient } from '@chatmeter/db/client';
+import { normaliseEmail } from '@chatmeter/shared/auth';
+import { AppError } from '../lib/app-error.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import type { Limiters } from '../rate-limit/limiters.ts';
+import { hashPassword, verifyAgainstDummy, verifyPassword } from './password.ts';
+import type { SessionMeta, SessionService, SessionUser } from './session.ts';
+
+export const MAGIC_LINK_TTL_MS = 15 * 60 * 1000;
+const INVALID_CREDENTIALS = 'Incorrect e-mail or password.';
+
+export const userSelect = {
+  id: true,
+  email: true,
+  role: true,
+  planId: true,
+  isGuest: true,
+  blockedAt: true,
+} as const;
+
+export interface RequestInfo extends SessionMeta {
+  ip: string;
+  /** The session the request came with, if any (a guest signing up keeps what it owns). */
+  current?: { sessionId: string; user: SessionUser } | null;
+}
+
+export interface SignedIn {
+  user: SessionUser;
+  token: string;
+  expiresAt: Date;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2002';
+}
+
+export class AuthService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly sessions: SessionService,
+    private readonly limiters: Limiters,
+    private readonly mailer: Mailer,
+    private readonly logger: Logger,
+    private readonly appOrigin: string,
+  ) {}
+
+  private async startSession(user: SessionUser, info: RequestInfo): Promise<SignedIn> {
+    if (info.current) await this.sessions.invalidate(info.current.sessionId);
+    const { token, session } = await this.sessions.create(user.id, info);
+    return { user, token, expiresAt: session.expiresAt };
+  }
+
+  async signUp(input: { email: string; password: string }, info: RequestInfo): Promise<SignedIn> {
+    await this.limiters.consume('signUpIp', info.ip, { message: 'Too many sign-ups from your network. Please try again later.' });
+    const email = normaliseEmail(input.email);
+    const passwordHash = await hashPassword(input.password);
+    const taken = () => new AppError('conflict', 'An account with this e-mail already exists. Sign in instead.');
+    try {
+      const guest = info.current?.user.isGuest ? info.current.user : null;
+      let user: SessionUser;
+      if (guest) {
+        // Upgrade the guest in place, so its conversations and usage stay its own.
+        const { count } = await this.prisma.user.updateMany({
+          where: { id: guest.id, isGuest: true },
+          data: { email, passwordHash, isGuest: false, planId: 'free' },
+        });
+        if (count !== 1) throw new AppError('conflict', 'This guest session was already converted. Sign in instead.');
+        user = await this.prisma.user.findUniqueOrThrow({ where: { id: guest.id }, select: userSelect });
+      } else {
+        user = await this.prisma.user.create({ data: { email, passwordHash }, select: userSelect });
+      }
+      return await this.startSession(user, info);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw taken();
+      throw error;
+    }
+  }
+
+  async signIn(input: { email: string; password: string }, info: RequestInfo): Promise<SignedIn> {
+    const email = normaliseEmail(input.email);
+    const message = 'Too many failed sign-in attempts. Please wait and try again.';
+    await this.limiters.assertNotLimited('signInIp', info.ip, message);
+    await this.limiters.assertNotLimited('signInEmail', email, message);
+    const found = await this.prisma.user.findUnique({ where: { email }, select: { ...userSelect, passwordHash: true } });
+    const ok = found?.passwordHash ? await verifyPassword(found.passwordHash, input.password) : await verifyAgainstDummy(input.password);
+    if (!found || !ok) {
+      await Promise.all([this.limiters.penalise('signInIp', info.ip), this.limiters.penalise('signInEmail', email)]);
+      throw new AppError('unauthenticated', INVALID_CREDENTIALS);
+    }
+    if (found.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
+    await this.limiters.reset('signInEmail', email);
+    const { passwordHash: _omit, ...user } = found;
+    return this.startSession(user, info);
+  }
+
+  /** Always answers the same way, whether or not the address has an account. */
+  async requestMagicLink(input: { email: string }, info: RequestInfo): Promise<void> {
+    const email = normaliseEmail(input.email);
+    const message = 'Too many sign-in links requested. Please wait and try again.';
+    await this.limiters.consume('magicLinkIp', info.ip, { message });
+    await this.limiters.consume('magicLinkEmail', email, { message });
+    const token = randomBytes(32).toString('base64url');
+    await this.prisma.magicLinkToken.create({
+      data: { tokenHash: hashToken(token), email, expiresAt: new Date(Date.now() + MAGIC_LINK_TTL_MS) },
+      select: { tokenHash: true },
+    });
+    const link = `${this.appOrigin}/magic-link?token=${encodeURIComponent(token)}`;
+    await this.mailer.send({
+      to: email,
+      subject: 'Your ChatMeter sign-in link',
+      body: `Sign in to ChatMeter with this link (valid for 15 minutes, once):\n\n${link}\n\nIf you did not ask for it, ignore this e-mail.`,
+    });
+  }
+
+  async verifyMagicLink(input: { token: string }, info: RequestInfo): Promise<SignedIn> {
+    const tokenHash = hashToken(input.token);
+    // Single use: only the request that flips used_at gets to sign in.
+    const { count } = await this.prisma.magicLinkToken.updateMany({
+      where: { tokenHash, usedAt: null, expiresAt: { gt: new Date() } },
+      data: { usedAt: new Date() },
+    });
+    if (count !== 1) throw new AppError('unauthenticated', 'This sign-in link is invalid, expired or already used. Request a new one.');
+    const { email } = await this.prisma.magicLinkToken.findUniqueOrThrow({ where: { tokenHash }, select: { email: true } });
+    let user = await this.prisma.user.findUnique({ where: { email }, select: userSelect });
+    if (!user) {
+      const guest = info.current?.user.isGuest ? info.current.user : null;
+      try {
+        if (guest) {
+          await this.prisma.user.updateMany({ where: { id: guest.id, isGuest: true }, data: { email, isGuest: false, planId: 'free' } });
+          user = await this.prisma.user.findUniqueOrThrow({ where: { id: guest.id }, select: userSelect });
+        } else {
+          user = await this.prisma.user.create({ data: { email }, select: userSelect });
+        }
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        user = await this.prisma.user.findUniqueOrThrow({ where: { email }, select: userSelect });
+      }
+    }
+    if (user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
+    return this.startSession(user, info);
+  }
+
+  async createGuest(info: RequestInfo): Promise<SignedIn> {
+    await this.limiters.consume('guestIp', info.ip, { message: 'Too many guest sessions from your network. Please sign up or try later.' });
+    const user = await this.prisma.user.create({ data: { isGuest: true, planId: 'guest' }, select: userSelect });
+    return this.startSession(user, info);
+  }
+
+  /** ADMIN_EMAIL + ADMIN_PASSWORD: create that admin, or promote an existing account (its password is kept). */
+  async ensureAdmin(emailInput: string, password: string): Promise<void> {
+    const email = normaliseEmail(emailInput);
+    const existing = await this.prisma.user.findUnique({ where: { email }, select: { id: true, role: true, passwordHash: true } });
+    if (!existing) {
+      try {
+        await this.prisma.user.create({ data: { email, passwordHash: await hashPassword(password), role: 'admin' }, select: { id: true } });
+        this.logger.info({ email }, 'created the admin account from ADMIN_EMAIL');
+        return;
+      } catch (error) {
+        // Another instance created it at the same moment: fall through to promotion.
+        if (!isUniqueViolation(error)) throw error;
+      }
+    }
+    await this.prisma.user.updateMany({ where: { email, role: { not: 'admin' } }, data: { role: 'admin' } });
+    if (existing && !existing.passwordHash) {
+      await this.prisma.user.updateMany({ where: { email, passwordHash: null }, data: { passwordHash: await hashPassword(password) } });
+    }
+  }
+}

@@ -1,0 +1,162 @@
+// Sessions as lucia-auth.com's guide describes them (docs/decisions/001-own-sessions.md):
+// the token the browser holds is `<id>.<secret>`; the database keeps the id and
+// only a SHA-256 hash of the secret, compared in constant time. Expiry slides:
+// a session used in the second half of its life is extended.
+import { sha256 } from '@oslojs/crypto/sha2';
+import { constantTimeEqual } from '@oslojs/crypto/subtle';
+import { encodeBase32LowerCaseNoPadding } from '@oslojs/encoding';
+import { Prisma, type PrismaClient } from '@chatmeter/db/client';
+import type { TRole } from '@chatmeter/shared/auth';
+
+export const SESSION_COOKIE = 'cm_session';
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** lastSeenAt is written at most this often, so reads stay reads. */
+const LAST_SEEN_RESOLUTION_MS = 60 * 1000;
+
+export interface SessionUser {
+  id: string;
+  email: string | null;
+  role: TRole;
+  planId: string;
+  isGuest: boolean;
+  blockedAt: Date | null;
+}
+
+export interface Session {
+  id: string;
+  userId: string;
+  expiresAt: Date;
+  lastSeenAt: Date;
+}
+
+export interface SessionMeta {
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+function randomString(): string {
+  const bytes = new Uint8Array(15); // 120 bits
+  crypto.getRandomValues(bytes);
+  return encodeBase32LowerCaseNoPadding(bytes);
+}
+
+export function hashSecret(secret: string): Uint8Array {
+  return sha256(new TextEncoder().encode(secret));
+}
+
+export class SessionService {
+  private readonly lifetimeMs: number;
+
+  constructor(private readonly prisma: PrismaClient, lifetimeDays: number) {
+    this.lifetimeMs = lifetimeDays * DAY_MS;
+  }
+
+  get lifetimeSeconds(): number {
+    return Math.floor(this.lifetimeMs / 1000);
+  }
+
+  async create(userId: string, meta: SessionMeta = {}, now = new Date()): Promise<{ token: string; session: Session }> {
+    const id = randomString();
+    const secret = randomString();
+    const expiresAt = new Date(now.getTime() + this.lifetimeMs);
+    await this.prisma.session.create({
+      data: {
+        id,
+        secretHash: hashSecret(secret) as Uint8Array<ArrayBuffer>,
+        userId,
+        expiresAt,
+        lastSeenAt: now,
+        createdAt: now,
+        ip: meta.ip?.slice(0, 64) ?? null,
+        userAgent: meta.userAgent?.slice(0, 512) ?? null,
+      },
+      select: { id: true },
+    });
+    return { token: `${id}.${secret}`, session: { id, userId, expiresAt, lastSeenAt: now } };
+  }
+
+  /**
+   * Looks a token up with one indexed query (session joined to its user). Returns
+   * null for a malformed, unknown, expired or forged token. `renewed` tells the
+   * caller to send the cookie again with the new expiry.
+   */
+  async validate(token: string, now = new Date()): Promise<{ session: Session; user: SessionUser; renewed: boolean } | null> {
+    const parts = token.split('.');
+    if (parts.length !== 2) return null;
+    const [id, secret] = parts as [string, string];
+    if (!/^[a-z2-7]{24}$/.test(id) || !/^[a-z2-7]{24}$/.test(secret)) return null;
+    const rows = await this.prisma.$queryRaw<
+      {
+        id: string;
+        secret_hash: Uint8Array;
+        expires_at: Date;
+        last_seen_at: Date;
+        user_id: string;
+        email: string | null;
+        role: TRole;
+        plan_id: string;
+        is_guest: boolean;
+        blocked_at: Date | null;
+      }[]
+    >(Prisma.sql`SELECT s.id, s.secret_hash, s.expires_at, s.last_seen_at, u.id AS user_id, u.email,
+                        u.role::text AS role, u.plan_id, u.is_guest, u.blocked_at
+                   FROM sessions s JOIN users u ON u.id = s.user_id
+                  WHERE s.id = ${id}`);
+    const row = rows[0];
+    if (!row) return null;
+    if (!constantTimeEqual(hashSecret(secret), new Uint8Array(row.secret_hash))) return null;
+    const expiresAt = new Date(row.expires_at);
+    if (expiresAt.getTime() <= now.getTime()) {
+      await this.prisma.session.deleteMany({ where: { id } });
+      return null;
+    }
+    let session: Session = { id, userId: row.user_id, expiresAt, lastSeenAt: new Date(row.last_seen_at) };
+    let renewed = false;
+    const renew = expiresAt.getTime() - now.getTime() < this.lifetimeMs / 2;
+    const touch = now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS;
+    if (renew || touch) {
+      const data: { lastSeenAt: Date; expiresAt?: Date } = { lastSeenAt: now };
+      if (renew) {
+        data.expiresAt = new Date(now.getTime() + this.lifetimeMs);
+        renewed = true;
+      }
+      await this.prisma.session.updateMany({ where: { id }, data });
+      session = { ...session, ...data };
+    }
+    return {
+      session,
+      renewed,
+      user: {
+        id: row.user_id,
+        email: row.email,
+        role: row.role,
+        planId: row.plan_id,
+        isGuest: row.is_guest,
+        blockedAt: row.blocked_at ? new Date(row.blocked_at) : null,
+      },
+    };
+  }
+
+  async invalidate(sessionId: string): Promise<void> {
+    await this.prisma.session.deleteMany({ where: { id: sessionId } });
+  }
+
+  async invalidateAllForUser(userId: string): Promise<number> {
+    const { count } = await this.prisma.session.deleteMany({ where: { userId } });
+    return count;
+  }
+
+  async listForUser(userId: string, now = new Date()) {
+    return this.prisma.session.findMany({
+      where: { userId, expiresAt: { gt: now } },
+      select: { id: true, createdAt: true, lastSeenAt: true, expiresAt: true, ip: true, userAgent: true },
+      orderBy: { lastSeenAt: 'desc' },
+    });
+  }
+
+  /** Removes expired rows; run from time to time. */
+  async deleteExpired(now = new Date()): Promise<number> {
+    const { count } = await this.prisma.session.deleteMany({ where: { expiresAt: { lte: now } } });
+    return count;
+  }
+}

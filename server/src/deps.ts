@@ -1,0 +1,89 @@
+// Everything a request needs, built once at start (or per test) and passed
+// through the tRPC context: no module-level singletons.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { openDatabase, type Database } from '@chatmeter/db/client';
+import type { PrismaClient } from '@chatmeter/db/client';
+import { DEFAULT_PLANS, parsePlanTable, type TPlan } from '@chatmeter/shared/plans';
+import { AuthService } from './auth/auth-service.ts';
+import { SessionService } from './auth/session.ts';
+import type { ServerEnv } from './env.ts';
+import { createLogger, type Logger } from './lib/logger.ts';
+import { Mailer } from './mail/mailer.ts';
+import { createRedis, Limiters, type LimitSpec } from './rate-limit/limiters.ts';
+
+export interface Deps {
+  env: ServerEnv;
+  db: Database;
+  prisma: PrismaClient;
+  logger: Logger;
+  redis: Redis | undefined;
+  limiters: Limiters;
+  mailer: Mailer;
+  sessions: SessionService;
+  auth: AuthService;
+  plans: TPlan[];
+  close(): Promise<void>;
+}
+
+export interface DepsOverrides {
+  db?: Database;
+  logger?: Logger;
+  limits?: Partial<Record<string, LimitSpec>>;
+}
+
+export function loadPlans(env: ServerEnv): TPlan[] {
+  if (!env.PLANS_FILE) return DEFAULT_PLANS;
+  const file = path.resolve(env.dataDirAbsolute, '..', env.PLANS_FILE);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path.isAbsolute(env.PLANS_FILE) ? env.PLANS_FILE : file, 'utf8'));
+  } catch (error) {
+    throw new Error(`PLANS_FILE: cannot read ${env.PLANS_FILE}: ${(error as Error).message}`);
+  }
+  try {
+    return parsePlanTable(json);
+  } catch (error) {
+    throw new Error(`PLANS_FILE: ${env.PLANS_FILE} is not a valid plan table: ${(error as Error).message}`);
+  }
+}
+
+export function appOrigin(env: ServerEnv): string {
+  return env.APP_ORIGIN[0] ?? `http://localhost:${env.PORT || 3000}`;
+}
+
+export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}): Promise<Deps> {
+  const logger = overrides.logger ?? createLogger(env.LOG_LEVEL);
+  const plans = loadPlans(env);
+  const db =
+    overrides.db ??
+    (await openDatabase({
+      databaseUrl: env.DATABASE_URL,
+      dataDir: path.join(env.dataDirAbsolute, 'pglite'),
+      poolMax: env.DATABASE_POOL_MAX,
+      logger: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
+    }));
+  const prisma = db.prisma;
+  const redis = env.REDIS_URL ? createRedis(env.REDIS_URL, logger) : undefined;
+  const limiters = new Limiters(redis, overrides.limits);
+  const mailer = new Mailer(prisma, logger, { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM });
+  const sessions = new SessionService(prisma, env.SESSION_DAYS);
+  const auth = new AuthService(prisma, sessions, limiters, mailer, logger, appOrigin(env));
+  return {
+    env,
+    db,
+    prisma,
+    logger,
+    redis,
+    limiters,
+    mailer,
+    sessions,
+    auth,
+    plans,
+    close: async () => {
+      redis?.disconnect();
+      if (!overrides.db) await db.close();
+    },
+  };
+}

@@ -1,0 +1,112 @@
+// Every rate limit in one place (rate-limiter-flexible). In memory for a single
+// process; in Redis when REDIS_URL is set so several instances share counts, with
+// an in-memory insurance limiter and no offline queue so a Redis outage neither
+// hangs a request nor lets it through unlimited.
+import { Redis } from 'ioredis';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import { AppError } from '../lib/app-error.ts';
+import type { Logger } from '../lib/logger.ts';
+
+export interface LimitSpec {
+  points: number;
+  /** Window in seconds. */
+  duration: number;
+  /** Once exceeded, refuse for this many seconds. */
+  blockDuration?: number;
+}
+
+export const LIMITS = {
+  /** Failed sign-ins from one IP. */
+  signInIp: { points: 30, duration: 15 * 60, blockDuration: 15 * 60 },
+  /** Failed sign-ins for one e-mail address, from anywhere. */
+  signInEmail: { points: 8, duration: 15 * 60, blockDuration: 15 * 60 },
+  magicLinkEmail: { points: 5, duration: 60 * 60 },
+  magicLinkIp: { points: 20, duration: 60 * 60 },
+  signUpIp: { points: 20, duration: 60 * 60 },
+  guestIp: { points: 10, duration: 60 * 60 },
+} satisfies Record<string, LimitSpec>;
+
+export type LimiterName = keyof typeof LIMITS;
+
+export function createRedis(url: string, logger?: Logger): Redis {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    commandTimeout: 500,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+  });
+  redis.on('error', (error: Error) => logger?.warn({ err: error.message }, 'redis error'));
+  return redis;
+}
+
+export class Limiters {
+  private readonly cache = new Map<string, RateLimiterAbstract>();
+
+  constructor(
+    private readonly redis: Redis | undefined,
+    private readonly overrides: Partial<Record<string, LimitSpec>> = {},
+  ) {}
+
+  get store(): 'redis' | 'memory' {
+    return this.redis ? 'redis' : 'memory';
+  }
+
+  /** A limiter for a named rule, or for an ad-hoc spec (e.g. a plan's requests per minute). */
+  limiter(name: string, spec?: LimitSpec): RateLimiterAbstract {
+    const resolved = this.overrides[name] ?? spec ?? (LIMITS as Record<string, LimitSpec>)[name];
+    if (!resolved) throw new Error(`unknown rate limiter ${name}`);
+    const cacheKey = `${name}:${resolved.points}:${resolved.duration}:${resolved.blockDuration ?? 0}`;
+    let limiter = this.cache.get(cacheKey);
+    if (!limiter) {
+      const options = { keyPrefix: `rl:${cacheKey}`, ...resolved };
+      limiter = this.redis
+        ? new RateLimiterRedis({
+            ...options,
+            storeClient: this.redis,
+            insuranceLimiter: new RateLimiterMemory(options),
+          })
+        : new RateLimiterMemory(options);
+      this.cache.set(cacheKey, limiter);
+    }
+    return limiter;
+  }
+
+  /** Consumes points; over the limit throws AppError('rate_limited') with retryAfterSeconds. */
+  async consume(name: string, key: string, options: { points?: number; spec?: LimitSpec; message?: string } = {}): Promise<RateLimiterRes> {
+    try {
+      return await this.limiter(name, options.spec).consume(key, options.points ?? 1);
+    } catch (error) {
+      if (error instanceof RateLimiterRes) {
+        throw rateLimited(error, options.message);
+      }
+      throw error;
+    }
+  }
+
+  /** Throws rate_limited when the key has already used up its points, without consuming. */
+  async assertNotLimited(name: string, key: string, message?: string): Promise<void> {
+    const limiter = this.limiter(name);
+    const res = await limiter.get(key);
+    if (res && res.consumedPoints >= limiter.points) throw rateLimited(res, message);
+  }
+
+  /** Consumes one point without throwing (to count a failure). */
+  async penalise(name: string, key: string): Promise<void> {
+    await this.limiter(name).penalty(key, 1).catch(() => {});
+  }
+
+  async reset(name: string, key: string): Promise<void> {
+    await this.limiter(name).delete(key).catch(() => {});
+  }
+}
+
+export function rateLimited(res: RateLimiterRes, message = 'Too many requests. Please wait and try again.'): AppError {
+  const retryAfterSeconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+  return new AppError('rate_limited', message, { retryAfterSeconds });
+}

@@ -1,0 +1,105 @@
+// Two-layer context: createContextInner for tests (no HTTP), createContext for
+// express, which reads the session cookie and request facts.
+import type { Request, Response } from 'express';
+import type { Deps } from '../deps.ts';
+import { SESSION_COOKIE, type Session, type SessionUser } from '../auth/session.ts';
+import { isAllowedOrigin } from './csrf.ts';
+
+export interface CookieOptions {
+  maxAgeSeconds?: number;
+}
+
+export interface CookieWriter {
+  setSession(token: string, expiresAt: Date): void;
+  clearSession(): void;
+}
+
+export interface RequestMeta {
+  ip: string;
+  userAgent?: string | undefined;
+  requestId: string;
+}
+
+export interface Context {
+  deps: Deps;
+  user: SessionUser | null;
+  session: Session | null;
+  meta: RequestMeta;
+  cookies: CookieWriter;
+  /** False when a state-changing request came from a foreign Origin. */
+  originOk: boolean;
+}
+
+export const noopCookies: CookieWriter = { setSession: () => {}, clearSession: () => {} };
+
+export function createContextInner(opts: {
+  deps: Deps;
+  user?: SessionUser | null;
+  session?: Session | null;
+  meta?: Partial<RequestMeta>;
+  cookies?: CookieWriter;
+  originOk?: boolean;
+}): Context {
+  return {
+    deps: opts.deps,
+    user: opts.user ?? null,
+    session: opts.session ?? null,
+    meta: { ip: opts.meta?.ip ?? '127.0.0.1', userAgent: opts.meta?.userAgent, requestId: opts.meta?.requestId ?? 'test' },
+    cookies: opts.cookies ?? noopCookies,
+    originOk: opts.originOk ?? true,
+  };
+}
+
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+export function expressCookies(res: Response, secure: boolean): CookieWriter {
+  const base = { httpOnly: true, sameSite: 'lax' as const, path: '/', secure };
+  return {
+    setSession: (token, expiresAt) => {
+      if (!res.headersSent) res.cookie(SESSION_COOKIE, token, { ...base, expires: expiresAt });
+    },
+    clearSession: () => {
+      if (!res.headersSent) res.clearCookie(SESSION_COOKIE, base);
+    },
+  };
+}
+
+export function contextFactory(deps: Deps) {
+  const secure = deps.env.NODE_ENV === 'production';
+  return async ({ req, res }: { req: Request; res: Response }): Promise<Context> => {
+    const cookies = expressCookies(res, secure);
+    const meta: RequestMeta = {
+      ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
+      userAgent: req.get('user-agent'),
+      requestId: String(req.id ?? ''),
+    };
+    let user: SessionUser | null = null;
+    let session: Session | null = null;
+    const token = readCookie(req.headers.cookie, SESSION_COOKIE);
+    if (token) {
+      const found = await deps.sessions.validate(token);
+      if (found) {
+        user = found.user;
+        session = found.session;
+        if (found.renewed) cookies.setSession(token, found.session.expiresAt);
+      } else {
+        cookies.clearSession();
+      }
+    }
+    return { deps, user, session, meta, cookies, originOk: isAllowedOrigin(req, deps.env.APP_ORIGIN) };
+  };
+}

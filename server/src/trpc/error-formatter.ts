@@ -1,0 +1,45 @@
+// Puts the contract's machine-readable fields into every tRPC error's `data`:
+// `reason` always, `retryAfterSeconds`, `upgrade`, `resetAt` and zod field errors
+// where they apply. Internal errors get a generic message; nothing leaks.
+import type { TRPCError } from '@trpc/server';
+import type { DefaultErrorShape } from '@trpc/server/unstable-core-do-not-import';
+import { z } from 'zod';
+import type { ErrorData, ErrorReason } from '@chatmeter/shared/errors';
+import { AppError } from '../lib/app-error.ts';
+
+const REASON_BY_CODE: Partial<Record<TRPCError['code'], ErrorReason>> = {
+  BAD_REQUEST: 'invalid_input',
+  PARSE_ERROR: 'invalid_input',
+  METHOD_NOT_SUPPORTED: 'invalid_input',
+  UNSUPPORTED_MEDIA_TYPE: 'invalid_input',
+  PAYLOAD_TOO_LARGE: 'invalid_input',
+  UNPROCESSABLE_CONTENT: 'invalid_input',
+  NOT_FOUND: 'not_found',
+  UNAUTHORIZED: 'unauthenticated',
+  FORBIDDEN: 'forbidden_role',
+  CONFLICT: 'conflict',
+  TOO_MANY_REQUESTS: 'rate_limited',
+  CLIENT_CLOSED_REQUEST: 'invalid_input',
+};
+
+export function errorFormatter({ shape, error }: { shape: DefaultErrorShape; error: TRPCError }) {
+  const cause = error.cause;
+  const data: DefaultErrorShape['data'] & ErrorData = { ...shape.data, reason: REASON_BY_CODE[error.code] ?? 'internal' };
+  delete data.stack;
+  let message = shape.message;
+  if (cause instanceof AppError) {
+    data.reason = cause.reason;
+    if (cause.details.retryAfterSeconds !== undefined) data.retryAfterSeconds = cause.details.retryAfterSeconds;
+    if (cause.details.upgrade !== undefined) data.upgrade = cause.details.upgrade;
+    if (cause.details.resetAt) data.resetAt = cause.details.resetAt.toISOString();
+  } else if (cause instanceof z.ZodError) {
+    data.reason = 'invalid_input';
+    const flat = z.flattenError(cause);
+    data.fieldErrors = flat.fieldErrors as Record<string, string[]>;
+    const first = cause.issues[0];
+    message = first ? `${first.path.length ? `${first.path.join('.')}: ` : ''}${first.message}` : 'Invalid input.';
+  } else if (error.code === 'INTERNAL_SERVER_ERROR') {
+    message = 'Something went wrong on our side. Please try again.';
+  }
+  return { ...shape, message, data };
+}

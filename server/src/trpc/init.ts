@@ -1,0 +1,75 @@
+// The one tRPC setup file: initTRPC is called here only, and this module exports
+// the router factory and the named procedures the routers build on.
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { ERROR_REASONS } from '@chatmeter/shared/errors';
+import { AppError } from '../lib/app-error.ts';
+import type { Context } from './context.ts';
+import { errorFormatter } from './error-formatter.ts';
+
+export interface Meta {
+  /** Name of a limiter in rate-limit/limiters.ts, keyed by user id or IP. */
+  rateLimit?: string;
+}
+
+const t = initTRPC.context<Context>().meta<Meta>().create({
+  transformer: superjson,
+  errorFormatter,
+  // Streaming procedures ping so proxies keep slow streams open.
+  sse: { ping: { enabled: true, intervalMs: 15_000 } },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+export function toTRPCError(error: AppError): TRPCError {
+  return new TRPCError({ code: ERROR_REASONS[error.reason], message: error.message, cause: error });
+}
+
+/** Maps AppError from services to the contract's tRPC code; the formatter adds `reason`. */
+const errorConversion = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof AppError) {
+    // tRPC wraps unknown errors in INTERNAL_SERVER_ERROR; re-issue with the right code.
+    (result as { error: TRPCError }).error = toTRPCError(result.error.cause);
+  }
+  return result;
+});
+
+const csrf = t.middleware(({ ctx, type, next }) => {
+  if (type === 'mutation' && !ctx.originOk) {
+    throw new AppError('csrf', 'This request came from another site and was refused.');
+  }
+  return next();
+});
+
+const rateLimit = t.middleware(async ({ ctx, meta, next }) => {
+  if (meta?.rateLimit) await ctx.deps.limiters.consume(meta.rateLimit, ctx.user?.id ?? `ip:${ctx.meta.ip}`);
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(errorConversion).use(csrf).use(rateLimit);
+
+export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.user || !ctx.session) throw new AppError('unauthenticated', 'Please sign in first.');
+  if (ctx.user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
+  return next({ ctx: { ...ctx, user: ctx.user, session: ctx.session } });
+});
+
+/** Signed-in with an account (not a guest). */
+export const accountProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (ctx.user.isGuest) throw new AppError('unauthenticated', 'Please sign up or sign in to do this.');
+  return next();
+});
+
+export const supportProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (ctx.user.role !== 'support' && ctx.user.role !== 'admin') {
+    throw new AppError('forbidden_role', 'This needs a support or admin account.');
+  }
+  return next();
+});
+
+export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (ctx.user.role !== 'admin') throw new AppError('forbidden_role', 'This needs an admin account.');
+  return next();
+});

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+export const PASSWORD_MIN_LENGTH = 10;
+export const PASSWORD_MAX_LENGTH = 256;
+
+/** Emails are compared and stored trimmed and lower-cased. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export const ZEmail = z
+  .string()
+  .trim()
+  .min(3, 'Enter your e-mail address')
+  .max(254, 'That e-mail address is too long')
+  .pipe(z.email('Enter a valid e-mail address'))
+  .transform(normaliseEmail);
+
+export const ZPassword = z
+  .string()
+  .min(PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters`)
+  .max(PASSWORD_MAX_LENGTH, `Use at most ${PASSWORD_MAX_LENGTH} characters`);
+
+export const ZSignUpInput = z.object({
+  email: ZEmail,
+  password: ZPassword,
+  captcha: z.string().max(4096).optional(),
+});
+export type TSignUpInput = z.infer<typeof ZSignUpInput>;
+
+export const ZSignInInput = z.object({
+  email: ZEmail,
+  // No length rule here: a sign-in must not reveal the password policy's limits per account.
+  password: z.string().min(1, 'Enter your password').max(PASSWORD_MAX_LENGTH),
+});
+export type TSignInInput = z.infer<typeof ZSignInInput>;
+
+export const ZRequestMagicLinkInput = z.object({ email: ZEmail });
+export const ZVerifyMagicLinkInput = z.object({ token: z.string().min(16).max(128) });
+
+export const ROLES = ['user', 'support', 'admin'] as const;
+export type TRole = (typeof ROLES)[number];
+
+export interface TMe {
+  id: string;
+  email: string | null;
+  role: TRole;
+  plan: string;
+  isGuest: boolean;
+}
