@@ -11,7 +11,7 @@ import { SessionService } from './auth/session.ts';
 import type { ServerEnv } from './env.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { Mailer } from './mail/mailer.ts';
-import { createRedis, Limiters, type LimitSpec } from './rate-limit/limiters.ts';
+import { createRedis, Limiters, waitForRedis, type LimitSpec } from './rate-limit/limiters.ts';
 
 export interface Deps {
   env: ServerEnv;
@@ -66,6 +66,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     }));
   const prisma = db.prisma;
   const redis = env.REDIS_URL ? createRedis(env.REDIS_URL, logger) : undefined;
+  if (redis && !(await waitForRedis(redis))) logger.warn('Redis did not answer at start; rate limits use the in-memory insurance limiter until it does');
   const limiters = new Limiters(redis, overrides.limits);
   const mailer = new Mailer(prisma, logger, { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM });
   const sessions = new SessionService(prisma, env.SESSION_DAYS);

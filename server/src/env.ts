@@ -18,12 +18,9 @@ const ZServerEnv = z.object({
   HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Public origin of the app (magic links, CSRF). Defaults to the request's own host. */
-  APP_ORIGIN: optionalString.pipe(
-    z
-      .string()
-      .optional()
-      .transform((v) => (v ? v.split(',').map((o) => new URL(o.trim()).origin) : [])),
-  ),
+  APP_ORIGIN: optionalString
+    .refine((v) => !v || v.split(',').every((o) => URL.canParse(o.trim())), 'must be a URL (or a comma-separated list of URLs)')
+    .transform((v) => (v ? v.split(',').map((o) => new URL(o.trim()).origin) : [])),
   TRUST_PROXY: optionalString,
   DATABASE_URL: optionalString.pipe(
     z

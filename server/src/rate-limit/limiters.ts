@@ -45,6 +45,22 @@ export function createRedis(url: string, logger?: Logger): Redis {
   return redis;
 }
 
+/** Waits (bounded) for a first connection, so start-up does not begin on the insurance limiter. */
+export async function waitForRedis(redis: Redis, timeoutMs = 3_000): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once('ready', onReady);
+  });
+}
+
 export class Limiters {
   private readonly cache = new Map<string, RateLimiterAbstract>();
 

@@ -1,0 +1,93 @@
+// Starts the real express app on loopback with its own test database, and gives
+// tests a tRPC client per "browser" (its own cookie jar and Origin).
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import superjson from 'superjson';
+import { createTestDatabase, type TestDatabase } from '@chatmeter/db/testing';
+import { createApp } from '../../src/app.ts';
+import { createDeps, type Deps, type DepsOverrides } from '../../src/deps.ts';
+import { parseEnv } from '../../src/env.ts';
+import { createLogger } from '../../src/lib/logger.ts';
+import type { AppRouter } from '../../src/routers/_app.ts';
+
+export interface TestServer {
+  url: string;
+  deps: Deps;
+  tdb: TestDatabase;
+  browser(options?: { origin?: string | null; ip?: string }): TestBrowser;
+  close(): Promise<void>;
+}
+
+export interface TestBrowser {
+  trpc: ReturnType<typeof createTRPCClient<AppRouter>>;
+  cookies: Map<string, { value: string; attributes: string }>;
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+}
+
+export async function startTestServer(
+  envOverrides: Record<string, string> = {},
+  overrides: Omit<DepsOverrides, 'db'> = {},
+): Promise<TestServer> {
+  const tdb = await createTestDatabase();
+  const env = parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', TRUST_PROXY: 'loopback', ...envOverrides });
+  const deps = await createDeps(env, { logger: createLogger('silent'), ...overrides, db: tdb.db });
+  const server: Server = createApp(deps).listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const browser = (options: { origin?: string | null; ip?: string } = {}): TestBrowser => {
+    const cookies = new Map<string, { value: string; attributes: string }>();
+    const origin = options.origin === undefined ? url : options.origin;
+    const doFetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+      const headers = new Headers(init.headers);
+      const cookie = [...cookies].map(([k, v]) => `${k}=${v.value}`).join('; ');
+      if (cookie) headers.set('cookie', cookie);
+      if (origin && (init.method ?? 'GET').toUpperCase() !== 'GET') headers.set('origin', origin);
+      // TRUST_PROXY=loopback lets a test speak for different client IPs.
+      if (options.ip) headers.set('x-forwarded-for', options.ip);
+      const response = await fetch(input, { ...init, headers });
+      for (const line of response.headers.getSetCookie()) {
+        const [pair, ...attributes] = line.split(';');
+        const eq = pair!.indexOf('=');
+        const name = pair!.slice(0, eq).trim();
+        const value = pair!.slice(eq + 1).trim();
+        const expired = /expires=Thu, 01 Jan 1970/i.test(line) || value === '';
+        if (expired) cookies.delete(name);
+        else cookies.set(name, { value, attributes: attributes.join(';') });
+      }
+      return response;
+    };
+    const trpc = createTRPCClient<AppRouter>({
+      links: [httpLink({ url: `${url}/trpc`, transformer: superjson, fetch: doFetch as typeof fetch })],
+    });
+    return { trpc, cookies, fetch: (path, init) => doFetch(`${url}${path}`, init) };
+  };
+
+  return {
+    url,
+    deps,
+    tdb,
+    browser,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await deps.close();
+      await tdb.cleanup();
+    },
+  };
+}
+
+/** Runs a promise expected to fail with a tRPC error and returns its code, reason and message. */
+export async function trpcError(promise: Promise<unknown>): Promise<{ code: string; httpStatus: number; reason: string; message: string; data: Record<string, unknown> }> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TRPCClientError) {
+      const data = (error.data ?? {}) as Record<string, unknown>;
+      return { code: String(data.code), httpStatus: Number(data.httpStatus), reason: String(data.reason), message: error.message, data };
+    }
+    throw error;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
