@@ -4,7 +4,7 @@ import { parseEnv } from './env.ts';
 describe('parseEnv', () => {
   it('has working defaults for a fresh machine', () => {
     const env = parseEnv({}, '/srv/app');
-    expect(env).toMatchObject({ PORT: 3000, DATA_DIR: './data', CAPTCHA: 'off', BILLING_SIMULATOR: false });
+    expect(env).toMatchObject({ PORT: 3000, DATA_DIR: './data', SESSION_DAYS: 30 });
     expect(env.DATABASE_URL).toBeUndefined();
     expect(env.REDIS_URL).toBeUndefined();
     expect(env.dataDirAbsolute).toBe('/srv/app/data');
@@ -15,16 +15,16 @@ describe('parseEnv', () => {
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL: must be a postgres/],
     [{ REDIS_URL: 'http://x' }, /REDIS_URL/],
     [{ ADMIN_EMAIL: 'root@example.com' }, /ADMIN_PASSWORD/],
-    [{ MAX_TOKENS_PER_DAY: '-5' }, /MAX_TOKENS_PER_DAY/],
+    [{ SESSION_DAYS: '0' }, /SESSION_DAYS/],
     [{ APP_ORIGIN: 'not a url' }, /APP_ORIGIN/],
   ])('stops on a bad value and names the variable (%o)', (source, message) => {
     expect(() => parseEnv(source as Record<string, string>)).toThrow(message);
   });
 
   it('treats empty strings as unset', () => {
-    const env = parseEnv({ DATABASE_URL: '', REDIS_URL: ' ', OPENAI_API_KEY: '' });
+    const env = parseEnv({ DATABASE_URL: '', REDIS_URL: ' ', SMTP_URL: '' });
     expect(env.DATABASE_URL).toBeUndefined();
     expect(env.REDIS_URL).toBeUndefined();
-    expect(env.OPENAI_API_KEY).toBeUndefined();
+    expect(env.SMTP_URL).toBeUndefined();
   });
 });

@@ -34,7 +34,7 @@ describe('embedded PGlite', () => {
   it('signs up, answers /healthz with db "pglite", and keeps the data across a restart', async () => {
     const first = await boot();
     expect(first.deps.db.kind).toBe('pglite');
-    const health = await fetch(`${first.url}/healthz`).then((r) => r.json());
+    const health = await fetch(`${first.url}/healthz`).then((r) => r.json() as Promise<unknown>);
     expect(health).toMatchObject({ ok: true, db: 'pglite' });
     const res = await fetch(`${first.url}/trpc/auth.signUp`, {
       method: 'POST',
@@ -46,7 +46,7 @@ describe('embedded PGlite', () => {
     await first.stop();
 
     const second = await boot();
-    const me = await fetch(`${second.url}/trpc/auth.me`, { headers: { cookie } }).then((r) => r.json());
+    const me = (await fetch(`${second.url}/trpc/auth.me`, { headers: { cookie } }).then((r) => r.json())) as { result: { data: { json: unknown } } };
     expect(me.result.data.json).toMatchObject({ email: 'embedded@example.com' });
     await second.stop();
   });

@@ -1,0 +1,299 @@
+/**
+ * ChatProvider for OpenAI and any server speaking its Chat Completions protocol (Ollama,
+ * vLLM, LM Studio, ... via `baseUrl`), through the official `openai` SDK.
+ *
+ * Retry policy (the SDK's own retries are off): 429 (except `insufficient_quota`), 5xx and
+ * connection failures are retried with exponential backoff and full jitter, honouring
+ * Retry-After / retry-after-ms, at most `maxRetries` times and within `retryBudgetMs`,
+ * and ONLY while no text has reached the caller. Once a delta was yielded, any failure is
+ * final and reported with `startedStreaming: true`. Timeouts are not retried: the user has
+ * already waited `timeoutMs`.
+ */
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import type { ChatCompletionChunk, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
+import {
+  ProviderError,
+  type ChatProvider,
+  type FinishReason,
+  type ProviderEvent,
+  type ProviderRequest,
+  type ProviderUsage,
+} from './provider.ts';
+
+export interface OpenAIProviderOptions {
+  apiKey: string;
+  /** An OpenAI-compatible endpoint including `/v1`, e.g. `http://127.0.0.1:11434/v1`. Default: OpenAI. */
+  baseUrl?: string;
+  /** Per attempt: the longest wait for response headers, and the longest silence between stream chunks. */
+  timeoutMs: number;
+  /** Retries before the first token; 0 makes a single attempt. */
+  maxRetries: number;
+  /** First backoff step (default 500 ms); step n waits up to base * 2^(n-1), jittered. */
+  retryBaseDelayMs?: number;
+  /** Cap of one backoff wait (default 8 s). Retry-After is honoured as is, within the budget. */
+  retryMaxDelayMs?: number;
+  /** No retry starts once this much time has passed since the request began (default 20 s). */
+  retryBudgetMs?: number;
+  /**
+   * Name of the output limit parameter. Default: `max_completion_tokens` for OpenAI itself
+   * (required by its reasoning models), `max_tokens` when `baseUrl` is set, since older
+   * compatible servers only know that one.
+   */
+  maxTokensParam?: 'max_tokens' | 'max_completion_tokens';
+  /** Jitter source, in [0, 1). Default `Math.random`. */
+  random?: () => number;
+}
+
+const DEFAULT_RETRY_BASE_DELAY_MS = 500;
+const DEFAULT_RETRY_MAX_DELAY_MS = 8_000;
+const DEFAULT_RETRY_BUDGET_MS = 20_000;
+
+export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvider {
+  return new OpenAIProvider(options);
+}
+
+class OpenAIProvider implements ChatProvider {
+  readonly id = 'openai';
+  readonly isDemo = false;
+  readonly label: string;
+  private readonly client: OpenAI;
+  private readonly options: OpenAIProviderOptions;
+  private readonly maxTokensParam: 'max_tokens' | 'max_completion_tokens';
+  private readonly isOfficialApi: boolean;
+
+  constructor(options: OpenAIProviderOptions) {
+    if (!options.apiKey) throw new Error('createOpenAIProvider: apiKey is required');
+    if (!Number.isInteger(options.timeoutMs) || options.timeoutMs <= 0) {
+      throw new Error('createOpenAIProvider: timeoutMs must be a positive integer');
+    }
+    if (!Number.isInteger(options.maxRetries) || options.maxRetries < 0) {
+      throw new Error('createOpenAIProvider: maxRetries must be a non-negative integer');
+    }
+    this.options = options;
+    this.isOfficialApi = !options.baseUrl;
+    this.label = options.baseUrl ? `OpenAI-compatible (${new URL(options.baseUrl).host})` : 'OpenAI';
+    this.maxTokensParam = options.maxTokensParam ?? (this.isOfficialApi ? 'max_completion_tokens' : 'max_tokens');
+    this.client = new OpenAI({
+      apiKey: options.apiKey,
+      ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
+      timeout: options.timeoutMs,
+      maxRetries: 0,
+    });
+  }
+
+  private buildBody(request: ProviderRequest): ChatCompletionCreateParamsStreaming {
+    const body: ChatCompletionCreateParamsStreaming = {
+      model: request.model,
+      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    if (this.maxTokensParam === 'max_tokens') body.max_tokens = request.maxTokens;
+    else body.max_completion_tokens = request.maxTokens;
+    if (request.user) {
+      // OpenAI replaced `user` with `safety_identifier`; compatible servers know `user`.
+      if (this.isOfficialApi) body.safety_identifier = request.user;
+      else body.user = request.user;
+    }
+    return body;
+  }
+
+  async *stream(request: ProviderRequest): AsyncGenerator<ProviderEvent, void, undefined> {
+    const { signal } = request;
+    const { timeoutMs, maxRetries } = this.options;
+    const budgetMs = this.options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
+    const body = this.buildBody(request);
+    const began = Date.now();
+    let startedStreaming = false;
+
+    for (let attempt = 1; ; attempt++) {
+      signal.throwIfAborted();
+      // One controller per attempt: aborted by the caller's signal, by the idle timer, and
+      // in `finally` so that `break` in the caller's loop closes the upstream connection.
+      const controller = new AbortController();
+      const forwardAbort = () => controller.abort(signal.reason);
+      signal.addEventListener('abort', forwardAbort, { once: true });
+      let idleTimer: NodeJS.Timeout | undefined;
+      let idleTimedOut = false;
+      const armIdleTimer = () => {
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => {
+          idleTimedOut = true;
+          controller.abort();
+        }, timeoutMs);
+      };
+
+      try {
+        const stream = await this.client.chat.completions.create(body, {
+          signal: controller.signal,
+          headers: { 'X-Client-Request-Id': request.requestId },
+        });
+        armIdleTimer();
+        let finishReason: FinishReason | undefined;
+        let usage: ProviderUsage | undefined;
+        for await (const chunk of stream) {
+          armIdleTimer();
+          usage = readUsage(chunk) ?? usage;
+          for (const choice of chunk.choices ?? []) {
+            if (choice.index !== 0) continue;
+            const text = choice.delta?.content;
+            if (text) {
+              startedStreaming = true;
+              yield { type: 'delta', text };
+            }
+            if (choice.finish_reason) finishReason = choice.finish_reason;
+          }
+        }
+        // The SDK ends the iteration quietly when its request is aborted.
+        signal.throwIfAborted();
+        if (idleTimedOut) {
+          throw new ProviderError(`no data from the provider for ${timeoutMs} ms`, {
+            kind: 'timeout',
+            retryable: true,
+            startedStreaming,
+            attempts: attempt,
+          });
+        }
+        if (finishReason === undefined && usage === undefined) {
+          throw new ProviderError('the provider stream ended before the response was complete', {
+            kind: 'unavailable',
+            retryable: true,
+            startedStreaming,
+            attempts: attempt,
+          });
+        }
+        if (finishReason !== undefined) yield { type: 'finish', reason: finishReason };
+        if (usage !== undefined) yield { type: 'usage', ...usage };
+        return;
+      } catch (error) {
+        signal.throwIfAborted();
+        const failure = toProviderError(error, { startedStreaming, attempts: attempt, idleTimedOut, timeoutMs });
+        if (startedStreaming || attempt > maxRetries || !isAutoRetryable(failure)) throw failure;
+        const delay = failure.retryAfterMs ?? this.backoffDelay(attempt);
+        if (Date.now() - began + delay > budgetMs) throw failure;
+        await sleep(delay, signal);
+      } finally {
+        clearTimeout(idleTimer);
+        signal.removeEventListener('abort', forwardAbort);
+        controller.abort();
+      }
+    }
+  }
+
+  private backoffDelay(attempt: number): number {
+    const base = this.options.retryBaseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS;
+    const cap = this.options.retryMaxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS;
+    const ceiling = Math.min(cap, base * 2 ** (attempt - 1));
+    return Math.floor((this.options.random ?? Math.random)() * ceiling);
+  }
+}
+
+function isNonNegativeInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function readUsage(chunk: ChatCompletionChunk): ProviderUsage | undefined {
+  const usage = chunk.usage;
+  if (!usage) return undefined;
+  // Compatible servers are not always careful: unusable figures count as "not reported".
+  if (!isNonNegativeInteger(usage.prompt_tokens) || !isNonNegativeInteger(usage.completion_tokens)) return undefined;
+  const cached = usage.prompt_tokens_details?.cached_tokens;
+  return {
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+    ...(isNonNegativeInteger(cached) ? { cachedPromptTokens: Math.min(cached, usage.prompt_tokens) } : {}),
+  };
+}
+
+/** Milliseconds from `retry-after-ms` (OpenAI) or `retry-after` (seconds or an HTTP date). */
+export function parseRetryAfter(headers: Headers | undefined, now = Date.now()): number | undefined {
+  if (!headers) return undefined;
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && ms.trim() !== '') {
+    const value = Number(ms);
+    if (Number.isFinite(value) && value >= 0) return Math.ceil(value);
+  }
+  const header = headers.get('retry-after');
+  if (header === null || header.trim() === '') return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? Math.ceil(seconds * 1000) : undefined;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function errorCode(error: APIError): string | undefined {
+  const code = error.code ?? (error.error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function toProviderError(
+  error: unknown,
+  context: { startedStreaming: boolean; attempts: number; idleTimedOut: boolean; timeoutMs: number },
+): ProviderError {
+  if (error instanceof ProviderError) return error;
+  const { startedStreaming, attempts } = context;
+  const base = { startedStreaming, attempts, cause: error };
+
+  if (context.idleTimedOut || error instanceof APIConnectionTimeoutError) {
+    return new ProviderError(`the provider did not respond within ${context.timeoutMs} ms`, {
+      ...base,
+      kind: 'timeout',
+      retryable: true,
+    });
+  }
+  if (error instanceof APIConnectionError) {
+    return new ProviderError(`cannot reach the provider: ${error.message}`, { ...base, kind: 'unavailable', retryable: true });
+  }
+  if (error instanceof APIError && typeof error.status === 'number') {
+    const status = error.status;
+    const retryAfterMs = parseRetryAfter(error.headers);
+    const withStatus = { ...base, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+    const message = `provider answered ${error.message}`;
+    if (status === 429) {
+      // Out of credit at the provider: waiting will not help.
+      if (errorCode(error) === 'insufficient_quota') {
+        return new ProviderError(message, { ...withStatus, kind: 'unavailable', retryable: false });
+      }
+      return new ProviderError(message, { ...withStatus, kind: 'rate_limited', retryable: true });
+    }
+    if (status === 408) return new ProviderError(message, { ...withStatus, kind: 'timeout', retryable: true });
+    if (status >= 500 || status === 409) {
+      return new ProviderError(message, { ...withStatus, kind: 'unavailable', retryable: true });
+    }
+    // A bad key or a forbidden model is our configuration, not the user's request.
+    if (status === 401 || status === 403) {
+      return new ProviderError(message, { ...withStatus, kind: 'unavailable', retryable: false });
+    }
+    return new ProviderError(message, { ...withStatus, kind: 'bad_request', retryable: false });
+  }
+  // An error event inside the stream (no status), or the connection breaking mid-body
+  // (undici: "TypeError: terminated").
+  const detail = error instanceof Error ? error.message : String(error);
+  return new ProviderError(`the provider stream failed: ${detail}`, { ...base, kind: 'unavailable', retryable: true });
+}
+
+/** Only 429, 5xx and connection failures are worth an immediate retry. */
+function isAutoRetryable(error: ProviderError): boolean {
+  if (!error.retryable) return false;
+  if (error.kind === 'rate_limited') return true;
+  if (error.kind !== 'unavailable') return false;
+  return error.status === undefined || error.status >= 500;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
