@@ -4,7 +4,7 @@
 // in `_prisma_migrations` with Prisma's columns and checksum so that
 // `prisma migrate deploy` on a connected machine sees them as applied.
 import { createHash, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,7 +29,15 @@ export interface MigrationFile {
 /** The key Prisma itself takes, so our runner and `prisma migrate` exclude each other. */
 export const MIGRATION_LOCK_KEY = 72707369;
 
-export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
+/**
+ * prisma/migrations, found from this module's location both as source
+ * (prisma/src) and when bundled into another package's dist folder.
+ */
+export const MIGRATIONS_DIR = (() => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.join(here, '..', 'migrations'), path.join(here, '..', '..', 'prisma', 'migrations')];
+  return candidates.find((dir) => existsSync(path.join(dir, 'migration_lock.toml'))) ?? candidates[0]!;
+})();
 
 const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
     "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
