@@ -11,6 +11,7 @@ import { pinoHttp } from 'pino-http';
 import type { Deps } from './deps.ts';
 import { appRouter } from './routers/_app.ts';
 import { contextFactory } from './trpc/context.ts';
+import { guestBootstrap } from './trpc/guest-bootstrap.ts';
 
 export const VERSION = '0.1.0';
 
@@ -71,6 +72,7 @@ export function createApp(deps: Deps): Express {
   app.use(
     '/trpc',
     express.json({ limit: '256kb' }),
+    guestBootstrap(deps),
     createExpressMiddleware({
       router: appRouter,
       createContext: contextFactory(deps),

@@ -6,7 +6,16 @@ import type { Redis } from 'ioredis';
 import { openDatabase, type Database } from '@chatmeter/db/client';
 import type { PrismaClient } from '@chatmeter/db/client';
 import { DEFAULT_PLANS, parsePlanTable, type TPlan } from '@chatmeter/shared/plans';
+import { randomBytes } from 'node:crypto';
+import { loadPricingTable } from './chat/providers/pricing-loader.ts';
+import { createProvider } from './chat/providers/select.ts';
+import type { ChatProvider } from './chat/providers/provider.ts';
+import { ChatService } from './chat/chat-service.ts';
+import type { TModelPrice } from '@chatmeter/shared/pricing';
 import { AuthService } from './auth/auth-service.ts';
+import { createCaptcha, type Captcha } from './auth/captcha.ts';
+import { Meter } from './metering/meter.ts';
+import { UsageService } from './usage/usage-service.ts';
 import { SessionService } from './auth/session.ts';
 import type { ServerEnv } from './env.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
@@ -24,6 +33,12 @@ export interface Deps {
   sessions: SessionService;
   auth: AuthService;
   plans: TPlan[];
+  pricing: TModelPrice[];
+  provider: ChatProvider;
+  meter: Meter;
+  chat: ChatService;
+  usage: UsageService;
+  captcha: Captcha;
   close(): Promise<void>;
 }
 
@@ -31,14 +46,15 @@ export interface DepsOverrides {
   db?: Database;
   logger?: Logger;
   limits?: Partial<Record<string, LimitSpec>>;
+  provider?: ChatProvider;
 }
 
 export function loadPlans(env: ServerEnv): TPlan[] {
   if (!env.PLANS_FILE) return DEFAULT_PLANS;
-  const file = path.resolve(env.dataDirAbsolute, '..', env.PLANS_FILE);
+  const file = path.resolve(env.baseDir, env.PLANS_FILE);
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path.isAbsolute(env.PLANS_FILE) ? env.PLANS_FILE : file, 'utf8'));
+    json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new Error(`PLANS_FILE: cannot read ${env.PLANS_FILE}: ${(error as Error).message}`);
   }
@@ -71,6 +87,36 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const mailer = new Mailer(prisma, logger, { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM });
   const sessions = new SessionService(prisma, env.SESSION_DAYS);
   const auth = new AuthService(prisma, sessions, limiters, mailer, logger, appOrigin(env));
+  const provider =
+    overrides.provider ??
+    createProvider({
+      apiKey: env.OPENAI_API_KEY,
+      baseUrl: env.OPENAI_BASE_URL,
+      timeoutMs: env.OPENAI_TIMEOUT_MS,
+      maxRetries: env.OPENAI_MAX_RETRIES,
+      demoDelayMs: env.DEMO_DELAY_MS,
+    });
+  const pricing = loadPricingTable({
+    pricingFile: env.PRICING_FILE,
+    baseDir: env.baseDir,
+    requiredModels: provider.isDemo ? ['demo'] : [...new Set(plans.flatMap((p) => p.limits.models))].filter((m) => m !== 'demo'),
+  });
+  const meter = new Meter(prisma);
+  const chat = new ChatService({
+    prisma,
+    meter,
+    limiters,
+    logger,
+    provider,
+    pricing,
+    plans,
+    systemPrompt: env.SYSTEM_PROMPT,
+    maxTokens: env.CHAT_MAX_TOKENS,
+    cacheTtlMs: env.CHAT_CACHE_TTL_SECONDS * 1000,
+    defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
+    ipHashSalt: env.IP_HASH_SALT,
+  });
+  const captcha = createCaptcha({ enabled: env.CAPTCHA === 'on', hmacKey: env.CAPTCHA_HMAC_KEY ?? randomBytes(32).toString('hex'), prisma });
   return {
     env,
     db,
@@ -82,6 +128,12 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     sessions,
     auth,
     plans,
+    pricing,
+    provider,
+    meter,
+    chat,
+    usage: new UsageService(prisma, limiters),
+    captcha,
     close: async () => {
       redis?.disconnect();
       if (!overrides.db) await db.close();

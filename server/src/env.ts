@@ -37,11 +37,32 @@ const ZServerEnv = z.object({
   ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
   ADMIN_PASSWORD: optionalString.pipe(z.string().min(10, 'must be at least 10 characters').optional()),
   PLANS_FILE: optionalString,
+  PRICING_FILE: optionalString,
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: optionalString.pipe(z.url().optional()),
+  OPENAI_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(60_000),
+  OPENAI_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  SYSTEM_PROMPT: z.string().default('You are ChatMeter, a concise and helpful assistant.'),
+  /** Default completion cap per message (lowered further when the allowance is nearly spent). */
+  CHAT_MAX_TOKENS: z.coerce.number().int().min(16).max(100_000).default(1_024),
+  /** Seconds an identical single-turn prompt is answered from cache; 0 turns the cache off. */
+  CHAT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Pause between the demo model's chunks. */
+  DEMO_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(12),
+  /** Global daily token cap when the admin has not set one. */
+  MAX_TOKENS_PER_DAY: z.coerce.number().int().nonnegative().default(20_000_000),
+  /** Salt for the hashed client IPs kept with usage (and guest limits); share it across instances. */
+  IP_HASH_SALT: z.string().min(8).default('chatmeter-ip-salt'),
+  CAPTCHA: z.enum(['on', 'off']).default('on'),
+  /** HMAC key for captcha challenges; set the same value on every instance. Default: random per process. */
+  CAPTCHA_HMAC_KEY: optionalString,
   CLIENT_DIST: optionalString,
 });
 
 export type ServerEnv = z.infer<typeof ZServerEnv> & {
-  /** DATA_DIR resolved against the folder npm was started in. */
+  /** The folder npm was started in: relative paths (DATA_DIR, PLANS_FILE...) are resolved against it. */
+  baseDir: string;
+  /** DATA_DIR resolved against baseDir. */
   dataDirAbsolute: string;
 };
 
@@ -62,5 +83,5 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = sourc
   if (env.ADMIN_EMAIL && !env.ADMIN_PASSWORD) {
     throw new EnvError('Invalid environment configuration:\n  ADMIN_PASSWORD: required when ADMIN_EMAIL is set');
   }
-  return { ...env, dataDirAbsolute: path.resolve(cwd, env.DATA_DIR) };
+  return { ...env, baseDir: path.resolve(cwd), dataDirAbsolute: path.resolve(cwd, env.DATA_DIR) };
 }

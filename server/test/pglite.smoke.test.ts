@@ -14,7 +14,7 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'chatmeter-pglite-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 async function boot() {
-  const env = parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir });
+  const env = parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', CAPTCHA: 'off', DATA_DIR: dataDir });
   const deps = await createDeps(env, { logger: createLogger('silent') });
   const server = createApp(deps).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));

@@ -21,7 +21,7 @@ let tdb: TestDatabase;
 let deps: Deps;
 beforeAll(async () => {
   tdb = await createTestDatabase();
-  deps = await createDeps(parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }), { db: tdb.db, logger: createLogger('silent') });
+  deps = await createDeps(parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', CAPTCHA: 'off' }), { db: tdb.db, logger: createLogger('silent') });
 });
 afterAll(async () => {
   await deps.close();

@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import type { Deps } from '../deps.ts';
 import { SESSION_COOKIE, type Session, type SessionUser } from '../auth/session.ts';
 import { isAllowedOrigin } from './csrf.ts';
+import { GUEST_ERROR } from './guest-bootstrap.ts';
 
 export interface CookieOptions {
   maxAgeSeconds?: number;
@@ -28,6 +29,8 @@ export interface Context {
   cookies: CookieWriter;
   /** False when a state-changing request came from a foreign Origin. */
   originOk: boolean;
+  /** Why a guest session could not be created in front of tRPC (e.g. the guest limit). */
+  guestError?: unknown;
 }
 
 export const noopCookies: CookieWriter = { setSession: () => {}, clearSession: () => {} };
@@ -100,6 +103,7 @@ export function contextFactory(deps: Deps) {
         cookies.clearSession();
       }
     }
-    return { deps, user, session, meta, cookies, originOk: isAllowedOrigin(req, deps.env.APP_ORIGIN) };
+    const guestError = (req as Request & { [GUEST_ERROR]?: unknown })[GUEST_ERROR];
+    return { deps, user, session, meta, cookies, originOk: isAllowedOrigin(req, deps.env.APP_ORIGIN), guestError };
   };
 }

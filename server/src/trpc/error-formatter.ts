@@ -1,10 +1,12 @@
 // Puts the contract's machine-readable fields into every tRPC error's `data`:
 // `reason` always, `retryAfterSeconds`, `upgrade`, `resetAt` and zod field errors
 // where they apply. Internal errors get a generic message; nothing leaks.
-import type { TRPCError } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { DefaultErrorShape } from '@trpc/server/unstable-core-do-not-import';
 import { z } from 'zod';
-import type { ErrorData, ErrorReason } from '@chatmeter/shared/errors';
+import { ERROR_REASONS, type ErrorData, type ErrorReason } from '@chatmeter/shared/errors';
 import { AppError } from '../lib/app-error.ts';
 
 const REASON_BY_CODE: Partial<Record<TRPCError['code'], ErrorReason>> = {
@@ -27,8 +29,17 @@ export function errorFormatter({ shape, error }: { shape: DefaultErrorShape; err
   const data: DefaultErrorShape['data'] & ErrorData = { ...shape.data, reason: REASON_BY_CODE[error.code] ?? 'internal' };
   delete data.stack;
   let message = shape.message;
+  let code = shape.code;
   if (cause instanceof AppError) {
     data.reason = cause.reason;
+    // Errors thrown while a stream is running arrive unconverted: map them here too.
+    const key = ERROR_REASONS[cause.reason];
+    if (data.code !== key) {
+      data.code = key;
+      data.httpStatus = getHTTPStatusCodeFromError(new TRPCError({ code: key }));
+      code = TRPC_ERROR_CODES_BY_KEY[key];
+    }
+    message = cause.message;
     if (cause.details.retryAfterSeconds !== undefined) data.retryAfterSeconds = cause.details.retryAfterSeconds;
     if (cause.details.upgrade !== undefined) data.upgrade = cause.details.upgrade;
     if (cause.details.resetAt) data.resetAt = cause.details.resetAt.toISOString();
@@ -41,5 +52,5 @@ export function errorFormatter({ shape, error }: { shape: DefaultErrorShape; err
   } else if (error.code === 'INTERNAL_SERVER_ERROR') {
     message = 'Something went wrong on our side. Please try again.';
   }
-  return { ...shape, message, data };
+  return { ...shape, code, message, data };
 }

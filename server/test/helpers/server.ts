@@ -2,7 +2,7 @@
 // tests a tRPC client per "browser" (its own cookie jar and Origin).
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import { createTRPCClient, httpBatchStreamLink, httpLink, splitLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import { createTestDatabase, type TestDatabase } from '@chatmeter/db/testing';
 import { createApp } from '../../src/app.ts';
@@ -30,7 +30,7 @@ export async function startTestServer(
   overrides: Omit<DepsOverrides, 'db'> = {},
 ): Promise<TestServer> {
   const tdb = await createTestDatabase();
-  const env = parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', TRUST_PROXY: 'loopback', ...envOverrides });
+  const env = parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', TRUST_PROXY: 'loopback', CAPTCHA: 'off', DEMO_DELAY_MS: '0', CHAT_CACHE_TTL_SECONDS: '0', ...envOverrides });
   const deps = await createDeps(env, { logger: createLogger('silent'), ...overrides, db: tdb.db });
   const server: Server = createApp(deps).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
@@ -59,7 +59,14 @@ export async function startTestServer(
       return response;
     };
     const trpc = createTRPCClient<AppRouter>({
-      links: [httpLink({ url: `${url}/trpc`, transformer: superjson, fetch: doFetch as typeof fetch })],
+      links: [
+        splitLink({
+          // Streaming procedures (chat.send) need the stream link; everything else goes one by one.
+          condition: (op) => op.path === 'chat.send',
+          true: httpBatchStreamLink({ url: `${url}/trpc`, transformer: superjson, fetch: doFetch as typeof fetch, maxItems: 1 }),
+          false: httpLink({ url: `${url}/trpc`, transformer: superjson, fetch: doFetch as typeof fetch }),
+        }),
+      ],
     });
     return { trpc, cookies, fetch: (path, init) => doFetch(`${url}${path}`, init) };
   };

@@ -38,12 +38,9 @@ export interface LoadPricingOptions {
 /** Returns the pricing table, or throws a `PricingFileError` naming the file and the problem. */
 export function loadPricingTable(options: LoadPricingOptions = {}): TPricingTable {
   const { pricingFile, requiredModels = [] } = options;
-  let table: TPricingTable;
-  let source: string;
-  if (!pricingFile) {
-    table = DEFAULT_PRICING_TABLE;
-    source = '(built-in pricing table)';
-  } else {
+  let table: TPricingTable = DEFAULT_PRICING_TABLE;
+  let source = '';
+  if (pricingFile) {
     source = path.resolve(options.baseDir ?? process.cwd(), pricingFile);
     let text: string;
     try {
@@ -62,9 +59,11 @@ export function loadPricingTable(options: LoadPricingOptions = {}): TPricingTabl
   }
   const missing = requiredModels.filter((model) => !findModelPrice(table, model));
   if (missing.length > 0) {
-    const problem = `has no price for ${missing.map((m) => `"${m}"`).join(', ')}`;
-    if (!pricingFile) throw new PricingFileError(source, problem);
-    throw new PricingFileError(source, problem);
+    const list = missing.map((m) => `"${m}"`).join(', ');
+    if (!pricingFile) {
+      throw new PricingFileError('(not set)', `the built-in pricing table has no price for ${list}; add them in a PRICING_FILE`);
+    }
+    throw new PricingFileError(source, `has no price for ${list}`);
   }
   return table;
 }

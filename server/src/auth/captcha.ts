@@ -1,0 +1,173 @@
+// Proof-of-work captcha (ALTCHA, self-hosted): guests must solve a challenge
+// before a guest session is created when CAPTCHA=on. A solved challenge is
+// accepted once (its signature is recorded in captcha_uses).
+//
+// Challenges are ALTCHA v2 ("deterministic mode"): the server picks a secret
+// counter N, derives PBKDF2(nonce || N) and publishes half of that key as the
+// prefix to find plus an HMAC of the whole key (keySignature). The browser
+// (the `altcha` widget, in Web Workers) tries counters 0, 1, 2, ... until the
+// prefix matches, so the work is exactly N key derivations, bounded and
+// predictable. Verifying costs two HMACs and no key derivation, so forged
+// payloads cannot make the server burn CPU.
+//
+// The payload the widget reports is base64(JSON.stringify({ challenge:
+// { parameters, signature }, solution: { counter, derivedKey, time } })).
+import { createHmac } from 'node:crypto';
+import { createChallenge, randomInt, verifySolution, type Challenge, type Solution } from 'altcha-lib';
+import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
+import type { PrismaClient } from '@chatmeter/db/client';
+
+export interface Captcha {
+  readonly enabled: boolean;
+  /** A fresh challenge for the altcha widget. */
+  challenge(): Promise<unknown>;
+  /** True when the widget's payload solves one of our unexpired challenges and was not used before. */
+  verify(payload: string | undefined): Promise<boolean>;
+}
+
+/** Built into the widget (WebCrypto in a Worker) and into Node: no extra worker files needed. */
+export const CAPTCHA_ALGORITHM = 'PBKDF2/SHA-256';
+/**
+ * Difficulty. The solver runs COST PBKDF2-SHA-256 iterations per counter and
+ * needs N counters, N uniform in [COUNTER_MIN, COUNTER_MAX]: 0.4 to 1.2 million
+ * iterations, about 0.8 million on average. WebCrypto (and Node) do roughly
+ * 1 to 2 million iterations per second per core on a laptop, a few hundred
+ * thousand on a slow phone core, and the widget spreads the counters over
+ * navigator.hardwareConcurrency workers: typically 0.1 to 0.5 s on a laptop
+ * and well under 2 s on a slow phone. Not free: each guest session costs a bot
+ * around half a CPU-second, which is enough to make bulk guest creation
+ * expensive without annoying people.
+ */
+export const CAPTCHA_COST = 1_000;
+export const CAPTCHA_COUNTER_MIN = 400;
+export const CAPTCHA_COUNTER_MAX = 1_200;
+/** How long a challenge may be solved and submitted. */
+export const CAPTCHA_TTL_MS = 10 * 60_000;
+/**
+ * captcha_uses rows must outlive the challenge they record (a challenge is used
+ * before it expires, so at most TTL later); twice the TTL leaves room for clock
+ * differences between instances and the database.
+ */
+const USE_RETENTION_MS = 2 * CAPTCHA_TTL_MS;
+/** Delete old captcha_uses rows at most this often per process. */
+const CLEANUP_INTERVAL_MS = 60_000;
+/** Larger than any payload of ours (about 700 characters). */
+const MAX_PAYLOAD_LENGTH = 8_192;
+
+export function createCaptcha(options: { enabled: boolean; hmacKey: string; prisma: PrismaClient }): Captcha {
+  if (!options.enabled) {
+    return { enabled: false, challenge: async () => null, verify: async () => true };
+  }
+  if (typeof options.hmacKey !== 'string' || options.hmacKey.length === 0) {
+    throw new Error('CAPTCHA=on needs a non-empty CAPTCHA_HMAC_KEY');
+  }
+  const { prisma } = options;
+  // Separate keys for the challenge signature and the key signature, both from the one configured key.
+  const hmacSignatureSecret = subKey(options.hmacKey, 'chatmeter captcha challenge signature');
+  const hmacKeySignatureSecret = subKey(options.hmacKey, 'chatmeter captcha key signature');
+  let nextCleanupAt = 0;
+
+  async function cleanup(): Promise<void> {
+    const now = Date.now();
+    if (now < nextCleanupAt) return;
+    nextCleanupAt = now + CLEANUP_INTERVAL_MS;
+    try {
+      await prisma.captchaUse.deleteMany({ where: { createdAt: { lt: new Date(now - USE_RETENTION_MS) } } });
+    } catch {
+      // Opportunistic: the next successful verification tries again.
+    }
+  }
+
+  return {
+    enabled: true,
+
+    async challenge() {
+      const challenge = await createChallenge({
+        algorithm: CAPTCHA_ALGORITHM,
+        cost: CAPTCHA_COST,
+        counter: randomInt(CAPTCHA_COUNTER_MAX, CAPTCHA_COUNTER_MIN),
+        deriveKey,
+        expiresAt: new Date(Date.now() + CAPTCHA_TTL_MS),
+        hmacSignatureSecret,
+        hmacKeySignatureSecret,
+      });
+      return { parameters: challenge.parameters, signature: challenge.signature };
+    },
+
+    async verify(payload) {
+      const decoded = decodePayload(payload);
+      if (!decoded) return false;
+      let verified: boolean;
+      try {
+        const result = await verifySolution({
+          challenge: decoded.challenge,
+          solution: decoded.solution,
+          deriveKey,
+          hmacSignatureSecret,
+          hmacKeySignatureSecret,
+        });
+        verified = result.verified;
+      } catch {
+        return false;
+      }
+      if (!verified) return false;
+      // Single use: the first insert of this challenge's signature wins, also between concurrent requests
+      // and across instances. Database errors propagate (they are not the payload's fault).
+      const { count } = await prisma.captchaUse.createMany({
+        data: [{ signature: decoded.challenge.signature }],
+        skipDuplicates: true,
+      });
+      await cleanup();
+      return count === 1;
+    },
+  };
+}
+
+function subKey(key: string, purpose: string): string {
+  return createHmac('sha256', key).update(purpose).digest('hex');
+}
+
+type SignedChallenge = Challenge & { signature: string };
+
+/**
+ * Parses the widget's payload, or null when it is not one of ours: only
+ * signed, expiring, deterministic PBKDF2/SHA-256 challenges are accepted, so
+ * verification never has to derive a key.
+ */
+function decodePayload(payload: unknown): { challenge: SignedChallenge; solution: Solution } | null {
+  if (typeof payload !== 'string' || payload.length === 0 || payload.length > MAX_PAYLOAD_LENGTH) return null;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(payload)) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(payload, 'base64').toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (!isRecord(value) || !isRecord(value.challenge) || !isRecord(value.solution)) return null;
+  const { parameters, signature } = value.challenge;
+  const { counter, derivedKey, time } = value.solution;
+  if (!isRecord(parameters) || typeof signature !== 'string' || !/^[0-9a-f]{64}$/.test(signature)) return null;
+  if (
+    parameters.algorithm !== CAPTCHA_ALGORITHM ||
+    typeof parameters.keySignature !== 'string' ||
+    typeof parameters.expiresAt !== 'number' ||
+    typeof parameters.nonce !== 'string' ||
+    typeof parameters.salt !== 'string' ||
+    typeof parameters.keyPrefix !== 'string' ||
+    typeof parameters.cost !== 'number' ||
+    typeof parameters.keyLength !== 'number'
+  ) {
+    return null;
+  }
+  if (typeof counter !== 'number' || typeof derivedKey !== 'string') return null;
+  const solution: Solution = { counter, derivedKey };
+  if (typeof time === 'number') solution.time = time;
+  return {
+    challenge: { parameters: parameters as unknown as Challenge['parameters'], signature },
+    solution,
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

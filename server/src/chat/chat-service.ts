@@ -1,0 +1,300 @@
+// The accounting path for one chat message, in order: rate limits, plan checks,
+// reservation (quota, credits, global cap, kill switch), the provider's stream,
+// settlement from the provider's own usage. Every step is here, in one place.
+import { createHmac, randomUUID } from 'node:crypto';
+import type { PrismaClient } from '@chatmeter/db/client';
+import { requireModelPrice, type TModelPrice } from '@chatmeter/shared/pricing';
+import type { TPlan } from '@chatmeter/shared/plans';
+import { AppError } from '../lib/app-error.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Meter, UsageStatus } from '../metering/meter.ts';
+import { calendarMonth, type MonthPeriod } from '../metering/periods.ts';
+import type { Limiters } from '../rate-limit/limiters.ts';
+import { fitContextWindow, type ContextMessage } from './context-window.ts';
+import { isAbortError, isProviderError, type ChatProvider, type ProviderUsage } from './providers/provider.ts';
+import { ResponseCache } from './response-cache.ts';
+import { countTextTokens } from './tokens.ts';
+
+export type ChatEvent =
+  | { type: 'start'; conversationId: string; messageId: string; userMessageId: string; model: string; demo: boolean; maxTokens: number }
+  | { type: 'delta'; text: string }
+  | {
+      type: 'done';
+      usage: { promptTokens: number; completionTokens: number; totalTokens: number; costMicroUsd: number; estimated: boolean };
+      status: UsageStatus;
+      cached: boolean;
+    };
+
+export interface ChatUser {
+  id: string;
+  isGuest: boolean;
+  planId: string;
+  blockedAt: Date | null;
+}
+
+export interface SendInput {
+  conversationId?: string | undefined;
+  content: string;
+  model?: string | undefined;
+}
+
+export interface ChatServiceOptions {
+  prisma: PrismaClient;
+  meter: Meter;
+  limiters: Limiters;
+  logger: Logger;
+  provider: ChatProvider;
+  pricing: readonly TModelPrice[];
+  plans: readonly TPlan[];
+  systemPrompt: string;
+  maxTokens: number;
+  cacheTtlMs: number;
+  defaultDailyTokenCap: number;
+  ipHashSalt: string;
+  /** The user's current month (billing may give a subscription period). */
+  monthFor?: (userId: string, now: Date) => Promise<MonthPeriod>;
+}
+
+/** Tokenizers differ slightly between providers: reserve a little more than we count. */
+export function withMargin(promptTokens: number): number {
+  return Math.ceil(promptTokens * 1.05) + 8;
+}
+
+const HISTORY_LOAD_LIMIT = 200;
+
+export class ChatService {
+  readonly cache: ResponseCache;
+
+  constructor(private readonly o: ChatServiceOptions) {
+    this.cache = new ResponseCache(o.cacheTtlMs);
+  }
+
+  get isDemo(): boolean {
+    return this.o.provider.isDemo;
+  }
+
+  planFor(user: { planId: string; isGuest: boolean }): TPlan {
+    const id = user.isGuest ? 'guest' : user.planId;
+    return this.o.plans.find((p) => p.id === id) ?? this.o.plans.find((p) => p.id === 'free')!;
+  }
+
+  /** The models this user may pick right now: the plan's, served by the configured provider. */
+  modelsFor(plan: TPlan): string[] {
+    if (this.o.provider.isDemo) return ['demo'];
+    return plan.limits.models.filter((m) => m !== 'demo' && this.o.pricing.some((p) => p.model === m));
+  }
+
+  hashIp(ip: string): string {
+    return createHmac('sha256', this.o.ipHashSalt).update(ip).digest('hex').slice(0, 32);
+  }
+
+  /**
+   * Steps 2-4 (limits, plan checks, reservation) run before this resolves, so a
+   * refusal is an ordinary error with its HTTP status; the returned stream does
+   * steps 5-6 (provider, settlement).
+   */
+  async send(user: ChatUser, input: SendInput, request: { ip: string; requestId: string; signal?: AbortSignal | undefined }): Promise<AsyncGenerator<ChatEvent>> {
+    const o = this.o;
+    const plan = this.planFor(user);
+    if (user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
+
+    // 2. Rate limits: per user, and per network for guests.
+    await o.limiters.consume('chat', user.id, {
+      spec: { points: plan.limits.requestsPerMinute, duration: 60 },
+      message: `You can send ${plan.limits.requestsPerMinute} messages a minute. Please wait a moment.`,
+    });
+    if (user.isGuest) {
+      await o.limiters.consume('chatIp', request.ip, {
+        spec: { points: plan.limits.requestsPerMinute * 3, duration: 60 },
+        message: 'Too many guest messages from your network. Please wait a moment or sign up.',
+      });
+    }
+
+    // 3. Plan checks.
+    const available = this.modelsFor(plan);
+    const model = input.model ?? available[0];
+    if (!model || !available.includes(model)) {
+      throw new AppError('model_not_in_plan', `The model ${input.model ?? ''} is not available on the ${plan.name} plan.`, { upgrade: true });
+    }
+    const price = requireModelPrice(o.pricing, model);
+    const content = input.content.trim();
+    if (content.length === 0) throw new AppError('invalid_input', 'Write a message first.');
+    if (content.length > plan.limits.maxInputChars) {
+      throw new AppError('input_too_long', `Messages on the ${plan.name} plan can be at most ${plan.limits.maxInputChars} characters.`, { upgrade: true });
+    }
+    let history: ContextMessage[] = [];
+    if (input.conversationId) {
+      const conversation = await o.prisma.conversation.findFirst({
+        where: { id: input.conversationId, userId: user.id, deletedAt: null },
+        select: { messageCount: true },
+      });
+      if (!conversation) throw new AppError('not_found', 'That conversation does not exist.');
+      if (conversation.messageCount + 2 > plan.limits.maxConversationMessages) {
+        throw new AppError('conversation_too_long', `This conversation has reached ${plan.limits.maxConversationMessages} messages. Start a new one.`, { upgrade: true });
+      }
+      const rows = await o.prisma.message.findMany({
+        where: { conversationId: input.conversationId, role: { in: ['user', 'assistant'] } },
+        orderBy: { createdAt: 'desc' },
+        take: HISTORY_LOAD_LIMIT,
+        select: { role: true, content: true },
+      });
+      history = rows.reverse().filter((m) => m.content.length > 0) as ContextMessage[];
+    }
+    const maxTokens = Math.min(o.maxTokens, price.maxOutputTokens);
+    const fitted = fitContextWindow({
+      model,
+      limits: price,
+      systemPrompt: o.systemPrompt,
+      history,
+      newMessage: { role: 'user', content },
+      reserveOutputTokens: maxTokens,
+    });
+    if (!fitted.fits) throw new AppError('input_too_long', 'This message is too long for the model. Shorten it.');
+
+    // Identical single-turn prompts within the TTL: the message counts, the tokens cost nothing.
+    const cacheKey = history.length === 0 && this.cache.enabled ? ResponseCache.key(model, o.systemPrompt, content) : undefined;
+    const cachedText = cacheKey ? this.cache.get(cacheKey) : undefined;
+
+    // 4. Reservation: one transaction with conditional updates.
+    const now = new Date();
+    const month = o.monthFor ? await o.monthFor(user.id, now) : calendarMonth(now);
+    const ipHash = this.hashIp(request.ip);
+    const promptEstimate = cachedText !== undefined ? 0 : withMargin(fitted.promptTokens);
+    const reservation = await o.meter.reserveChat({
+      user,
+      plan,
+      guestPlan: this.planFor({ planId: 'guest', isGuest: true }),
+      ipHash,
+      model,
+      promptTokens: promptEstimate,
+      maxTokens: cachedText !== undefined ? 0 : maxTokens,
+      month,
+      defaultDailyTokenCap: o.defaultDailyTokenCap,
+      requestId: request.requestId,
+      conversation: { id: input.conversationId ?? null, title: content.slice(0, 80), userContent: content, maxMessages: plan.limits.maxConversationMessages },
+      now,
+    });
+
+    return this.run({ user, request, model, price, fitted, cacheKey, cachedText, ipHash, reservation });
+  }
+
+  private async *run(state: {
+    user: ChatUser;
+    request: { ip: string; requestId: string; signal?: AbortSignal | undefined };
+    model: string;
+    price: TModelPrice;
+    fitted: ReturnType<typeof fitContextWindow>;
+    cacheKey: string | undefined;
+    cachedText: string | undefined;
+    ipHash: string;
+    reservation: Awaited<ReturnType<Meter['reserveChat']>>;
+  }): AsyncGenerator<ChatEvent> {
+    const o = this.o;
+    const { user, request, model, price, fitted, cacheKey, cachedText, ipHash, reservation } = state;
+    const messageId = randomUUID();
+    const started = Date.now();
+    let relayed = '';
+    let usage: ProviderUsage | undefined;
+    let status: UsageStatus = 'ok';
+    let failure: unknown;
+    let settled = false;
+
+    const settle = async () => {
+      if (settled) return undefined;
+      settled = true;
+      const cached = cachedText !== undefined;
+      // 6. The provider's usage is the truth; without it, count what was relayed.
+      const estimated = !cached && usage === undefined;
+      const promptTokens = cached ? 0 : usage?.promptTokens ?? (relayed.length > 0 || status !== 'error' ? fitted.promptTokens : 0);
+      const completionTokens = cached ? 0 : usage?.completionTokens ?? countTextTokens(model, relayed);
+      const refundMessage = status === 'error' && relayed.length === 0;
+      return o.meter.settleChat({
+        reservationId: reservation.id,
+        isGuest: user.isGuest,
+        ipHash,
+        model,
+        price,
+        promptTokens,
+        completionTokens,
+        cachedTokens: usage?.cachedPromptTokens ?? 0,
+        estimated,
+        status: cached ? 'cached' : status,
+        latencyMs: Date.now() - started,
+        refundMessage,
+        assistant: { messageId, content: relayed },
+      });
+    };
+
+    try {
+      yield {
+        type: 'start',
+        conversationId: reservation.conversationId,
+        messageId,
+        userMessageId: reservation.userMessageId,
+        model,
+        demo: o.provider.isDemo,
+        maxTokens: reservation.maxTokens,
+      };
+      if (cachedText !== undefined) {
+        relayed = cachedText;
+        yield { type: 'delta', text: cachedText };
+      } else {
+        // 5. Stream; a client that stops or disconnects aborts the upstream call.
+        const controller = new AbortController();
+        const onAbort = () => controller.abort(request.signal?.reason);
+        request.signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          for await (const event of o.provider.stream({
+            model,
+            messages: fitted.messages,
+            maxTokens: reservation.maxTokens,
+            user: this.hashIp(user.id),
+            signal: controller.signal,
+            requestId: request.requestId,
+          })) {
+            if (event.type === 'delta') {
+              relayed += event.text;
+              yield { type: 'delta', text: event.text };
+            } else if (event.type === 'usage') {
+              usage = event;
+            }
+          }
+        } catch (error) {
+          if (isAbortError(error, controller.signal) || request.signal?.aborted) {
+            status = 'aborted';
+          } else {
+            status = 'error';
+            failure = error;
+          }
+        } finally {
+          request.signal?.removeEventListener('abort', onAbort);
+        }
+        if (status === 'ok' && cacheKey) this.cache.set(cacheKey, relayed);
+      }
+      const result = await settle();
+      if (failure) {
+        o.logger.warn({ err: failure instanceof Error ? failure.message : String(failure), requestId: request.requestId }, 'provider failed');
+        const kind = isProviderError(failure) ? failure.kind : 'unavailable';
+        throw new AppError('provider_unavailable', kind === 'rate_limited' || kind === 'timeout'
+          ? 'The AI provider is busy right now. Please try again in a moment.'
+          : 'The AI provider is unavailable right now. Please try again later.', isProviderError(failure) && failure.retryAfterMs ? { retryAfterSeconds: Math.ceil(failure.retryAfterMs / 1000) } : {});
+      }
+      if (result && status !== 'aborted') {
+        const promptTokens = cachedText !== undefined ? 0 : usage?.promptTokens ?? fitted.promptTokens;
+        const completionTokens = cachedText !== undefined ? 0 : usage?.completionTokens ?? countTextTokens(model, relayed);
+        yield {
+          type: 'done',
+          usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, costMicroUsd: result.costMicroUsd, estimated: cachedText === undefined && usage === undefined },
+          status: cachedText !== undefined ? 'cached' : status,
+          cached: cachedText !== undefined,
+        };
+      }
+    } finally {
+      // The consumer went away (generator returned early): settle what was relayed.
+      if (!settled) {
+        if (status === 'ok') status = 'aborted';
+        await settle().catch((error: Error) => o.logger.error({ err: error.message, reservationId: reservation.id }, 'settlement failed'));
+      }
+    }
+  }
+}

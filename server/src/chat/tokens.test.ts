@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { computeChatCompletionTokenCount } from 'gpt-tokenizer/functionCalling';
+import { countTokens as countO200k } from 'gpt-tokenizer/encoding/o200k_base';
+import { countTokens as countCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
+import {
+  REPLY_PRIMING_TOKENS,
+  countMessageTokens,
+  countTextTokens,
+  encodingNameForModel,
+  estimatePromptTokens,
+  truncateToTokens,
+} from './tokens.ts';
+
+// OpenAI cookbook "How to count tokens with tiktoken": the API reported 124 prompt tokens
+// for these messages on gpt-4o / gpt-4o-mini and 129 on gpt-4 / gpt-3.5-turbo.
+const cookbookMessages = [
+  { role: 'system', content: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English.' },
+  { role: 'system', name: 'example_user', content: 'New synergies will help drive top-line growth.' },
+  { role: 'system', name: 'example_assistant', content: 'Things working well together will increase revenue.' },
+  {
+    role: 'system',
+    name: 'example_user',
+    content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
+  },
+  { role: 'system', name: 'example_assistant', content: "Let's talk later when we're less busy about how to do better." },
+  { role: 'user', content: "This late pivot means we don't have time to boil the ocean for the client deliverable." },
+];
+
+describe('encodingNameForModel', () => {
+  it('picks the encoding of each model family, o200k when unknown', () => {
+    expect(encodingNameForModel('gpt-4o-mini')).toBe('o200k_base');
+    expect(encodingNameForModel('gpt-4.1-nano')).toBe('o200k_base');
+    expect(encodingNameForModel('gpt-4o-2024-08-06')).toBe('o200k_base');
+    expect(encodingNameForModel('o3-mini')).toBe('o200k_base');
+    expect(encodingNameForModel('gpt-4')).toBe('cl100k_base');
+    expect(encodingNameForModel('gpt-3.5-turbo')).toBe('cl100k_base');
+    expect(encodingNameForModel('ft:gpt-3.5-turbo-0125:acme::abc123')).toBe('cl100k_base');
+    expect(encodingNameForModel('openai/gpt-4')).toBe('cl100k_base');
+    expect(encodingNameForModel('llama3.1:8b')).toBe('o200k_base');
+    expect(encodingNameForModel('demo')).toBe('o200k_base');
+  });
+});
+
+describe('countTextTokens', () => {
+  it('counts with the real tokenizer of the model', () => {
+    const text = 'ChatMeter counts every token, exactly like the API does. 🚀';
+    expect(countTextTokens('gpt-4o', text)).toBe(countO200k(text));
+    expect(countTextTokens('gpt-4', text)).toBe(countCl100k(text));
+    expect(countTextTokens('gpt-4o', 'hello world')).toBe(2);
+    expect(countTextTokens('gpt-4o', '')).toBe(0);
+  });
+
+  it('counts special-token look-alikes in user text as text instead of throwing', () => {
+    expect(countTextTokens('gpt-4o', 'a <|endoftext|> b')).toBeGreaterThan(3);
+  });
+});
+
+describe('estimatePromptTokens', () => {
+  it('matches the prompt_tokens the OpenAI API reported for the cookbook example', () => {
+    expect(estimatePromptTokens('gpt-4o', cookbookMessages)).toBe(124);
+    expect(estimatePromptTokens('gpt-4o-mini', cookbookMessages)).toBe(124);
+    expect(estimatePromptTokens('gpt-4', cookbookMessages)).toBe(129);
+    expect(estimatePromptTokens('gpt-3.5-turbo', cookbookMessages)).toBe(129);
+  });
+
+  it("agrees with gpt-tokenizer's chat completion count and is additive per message", () => {
+    const messages = [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'What is a token?' },
+      { role: 'assistant', content: 'A piece of text the model reads.' },
+    ];
+    expect(estimatePromptTokens('gpt-4o', messages)).toBe(
+      computeChatCompletionTokenCount({ messages }, (t) => (t ? countO200k(t) : 0)),
+    );
+    const sum = messages.reduce((n, m) => n + countMessageTokens('gpt-4o', m), 0);
+    expect(estimatePromptTokens('gpt-4o', messages)).toBe(sum + REPLY_PRIMING_TOKENS);
+    expect(estimatePromptTokens('gpt-4o', [])).toBe(3);
+  });
+
+  it('is fast enough for the hot path', () => {
+    const long = 'The quick brown fox jumps over the lazy dog. '.repeat(2_000); // ~90 kB
+    countTextTokens('gpt-4o', 'warm up');
+    const started = performance.now();
+    for (let i = 0; i < 5; i++) estimatePromptTokens('gpt-4o', [{ role: 'user', content: long }]);
+    expect((performance.now() - started) / 5).toBeLessThan(250);
+  });
+});
+
+describe('truncateToTokens', () => {
+  it('keeps whole tokens up to the limit and never cuts a character', () => {
+    const text = 'héllo wörld 😀😀 and more words after the emoji';
+    expect(truncateToTokens('gpt-4o', text, 1_000)).toBe(text);
+    expect(truncateToTokens('gpt-4o', text, 0)).toBe('');
+    for (let n = 1; n < countTextTokens('gpt-4o', text); n++) {
+      const prefix = truncateToTokens('gpt-4o', text, n);
+      expect(text.startsWith(prefix)).toBe(true);
+      expect(countTextTokens('gpt-4o', prefix)).toBeLessThanOrEqual(n);
+    }
+  });
+});

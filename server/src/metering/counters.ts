@@ -1,0 +1,52 @@
+// Quota counters: one row per (subject, kind, period). Every increase is a
+// single conditional statement (used + n <= limit) so concurrent requests at a
+// limit can never overshoot it; Postgres re-checks the condition on the locked
+// row when two transactions race.
+import { Prisma } from '@chatmeter/db/client';
+
+export type Tx = Prisma.TransactionClient;
+
+export const COUNTER = {
+  messagesHour: 'messages_hour',
+  messagesDay: 'messages_day',
+  tokensMonth: 'tokens_month',
+  ttsCharsDay: 'tts_chars_day',
+  globalTokensDay: 'global_tokens_day',
+} as const;
+export type CounterKind = (typeof COUNTER)[keyof typeof COUNTER];
+
+export const userSubject = (userId: string) => `u:${userId}`;
+export const ipSubject = (ipHash: string) => `ip:${ipHash}`;
+export const GLOBAL_SUBJECT = 'global';
+
+/** Adds n if the result stays within limit; returns the new value, or null when refused. */
+export async function tryIncrement(tx: Tx, subject: string, kind: CounterKind, periodStart: Date, n: bigint | number, limit: bigint | number): Promise<bigint | null> {
+  const amount = BigInt(n);
+  const max = BigInt(limit);
+  const rows = await tx.$queryRaw<{ used: bigint }[]>(Prisma.sql`
+    INSERT INTO quota_counters (subject, kind, period_start, used)
+    SELECT ${subject}, ${kind}, ${periodStart}::timestamptz, ${amount}::bigint
+     WHERE ${amount}::bigint <= ${max}::bigint
+    ON CONFLICT (subject, kind, period_start) DO UPDATE
+       SET used = quota_counters.used + EXCLUDED.used, updated_at = now()
+     WHERE quota_counters.used + EXCLUDED.used <= ${max}::bigint
+    RETURNING used`);
+  return rows[0]?.used ?? null;
+}
+
+/** Adds a signed amount without a limit (settling to the provider's truth), never below zero. */
+export async function adjust(tx: Tx, subject: string, kind: CounterKind, periodStart: Date, delta: bigint | number): Promise<void> {
+  const amount = BigInt(delta);
+  if (amount === 0n) return;
+  await tx.$executeRaw(Prisma.sql`
+    INSERT INTO quota_counters (subject, kind, period_start, used)
+    VALUES (${subject}, ${kind}, ${periodStart}::timestamptz, GREATEST(0, ${amount}::bigint))
+    ON CONFLICT (subject, kind, period_start) DO UPDATE
+       SET used = GREATEST(0, quota_counters.used + ${amount}::bigint), updated_at = now()`);
+}
+
+export async function read(tx: Tx, subject: string, kind: CounterKind, periodStart: Date): Promise<bigint> {
+  const rows = await tx.$queryRaw<{ used: bigint }[]>(Prisma.sql`
+    SELECT used FROM quota_counters WHERE subject = ${subject} AND kind = ${kind} AND period_start = ${periodStart}::timestamptz`);
+  return rows[0]?.used ?? 0n;
+}

@@ -1,0 +1,35 @@
+// Quota periods, in UTC. The month is the calendar month unless billing gives a
+// subscription period (paid plans reset on Stripe's period).
+
+export function hourStart(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), now.getUTCHours()));
+}
+
+export function dayStart(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+}
+
+export function monthStart(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+}
+
+export function nextHour(now: Date): Date {
+  return new Date(hourStart(now).getTime() + 60 * 60 * 1000);
+}
+
+export function nextDay(now: Date): Date {
+  return new Date(dayStart(now).getTime() + 24 * 60 * 60 * 1000);
+}
+
+export function nextMonth(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+}
+
+export interface MonthPeriod {
+  start: Date;
+  end: Date;
+}
+
+export function calendarMonth(now: Date): MonthPeriod {
+  return { start: monthStart(now), end: nextMonth(now) };
+}

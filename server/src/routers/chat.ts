@@ -1,0 +1,79 @@
+import { ZChatSendInput, ZConversationIdInput, ZCursorPage, ZMessagesInput } from '@chatmeter/shared/chat';
+import { AppError } from '../lib/app-error.ts';
+import { authedProcedure, publicProcedure, router } from '../trpc/init.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+
+export const chatRouter = router({
+  /** What the model picker offers: the plan's models, or the demo model offline. */
+  models: publicProcedure.query(({ ctx }) => {
+    const plan = ctx.deps.chat.planFor(ctx.user ?? { planId: 'guest', isGuest: true });
+    return { models: ctx.deps.chat.modelsFor(plan), demo: ctx.deps.chat.isDemo, provider: ctx.deps.provider.label };
+  }),
+
+  /** Streams `start`, `delta`s and `done`; a visitor without a session gets a guest session first. */
+  send: publicProcedure.input(ZChatSendInput).mutation(async ({ ctx, input, signal }) => {
+    let user = ctx.user;
+    if (!user) {
+      if (ctx.guestError) throw ctx.guestError;
+      // Callers that are not a browser stream (e.g. createCaller in tests) get the guest here.
+      if (!(await ctx.deps.captcha.verify(input.captcha))) {
+        throw new AppError('captcha_required', 'Please complete the check that you are human first.');
+      }
+      const signedIn = await ctx.deps.auth.createGuest({ ip: ctx.meta.ip, userAgent: ctx.meta.userAgent });
+      ctx.cookies.setSession(signedIn.token, signedIn.expiresAt);
+      user = signedIn.user;
+    }
+    // Resolves after the reservation, before the response starts: the cookie and any refusal go out as headers.
+    return ctx.deps.chat.send(user, input, { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal });
+  }),
+
+  conversations: authedProcedure.input(ZCursorPage.optional()).query(async ({ ctx, input }) => {
+    const limit = input?.limit ?? 50;
+    const cursor = decodeCursor(input?.cursor);
+    const rows = await ctx.deps.prisma.conversation.findMany({
+      where: {
+        userId: ctx.user.id,
+        deletedAt: null,
+        ...(cursor ? { OR: [{ updatedAt: { lt: cursor.at } }, { updatedAt: cursor.at, id: { lt: cursor.id } }] } : {}),
+      },
+      orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+      select: { id: true, title: true, model: true, messageCount: true, createdAt: true, updatedAt: true },
+    });
+    const items = rows.slice(0, limit);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.updatedAt, last.id) : null };
+  }),
+
+  /** Newest first; pass nextCursor to read older messages. */
+  messages: authedProcedure.input(ZMessagesInput).query(async ({ ctx, input }) => {
+    const owned = await ctx.deps.prisma.conversation.findFirst({
+      where: { id: input.conversationId, userId: ctx.user.id, deletedAt: null },
+      select: { id: true },
+    });
+    if (!owned) throw new AppError('not_found', 'That conversation does not exist.');
+    const cursor = decodeCursor(input.cursor);
+    const rows = await ctx.deps.prisma.message.findMany({
+      where: {
+        conversationId: input.conversationId,
+        ...(cursor ? { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] } : {}),
+      },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: input.limit + 1,
+      select: { id: true, role: true, content: true, model: true, status: true, createdAt: true },
+    });
+    const items = rows.slice(0, input.limit);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  }),
+
+  /** Hides the conversation; usage already metered stays metered (no quota is given back). */
+  deleteConversation: authedProcedure.input(ZConversationIdInput).mutation(async ({ ctx, input }) => {
+    const { count } = await ctx.deps.prisma.conversation.updateMany({
+      where: { id: input.conversationId, userId: ctx.user.id, deletedAt: null },
+      data: { deletedAt: new Date() },
+    });
+    if (count !== 1) throw new AppError('not_found', 'That conversation does not exist.');
+    return { ok: true as const };
+  }),
+});

@@ -1,0 +1,45 @@
+// A visitor's first chat message creates a guest session. chat.send streams
+// (httpBatchStreamLink), and a streamed response's headers go out before any
+// procedure runs, so the session cookie is set here, in front of tRPC: the
+// request then reaches createContext with the new session. A refusal (captcha,
+// guest limit) is left for the procedure to report in the contract's shape.
+import type { NextFunction, Request, Response } from 'express';
+import type { Deps } from '../deps.ts';
+import { isAppError } from '../lib/app-error.ts';
+import { SESSION_COOKIE } from '../auth/session.ts';
+import { expressCookies, readCookie } from './context.ts';
+
+export const GUEST_ERROR = Symbol('guestBootstrapError');
+
+function captchaFrom(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const first = (body as Record<string, unknown>)['0'] ?? body;
+  const json = (first as { json?: unknown } | undefined)?.json ?? first;
+  const captcha = (json as { captcha?: unknown } | undefined)?.captcha;
+  return typeof captcha === 'string' ? captcha : undefined;
+}
+
+export function guestBootstrap(deps: Deps) {
+  const secure = deps.env.NODE_ENV === 'production';
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      if (req.method !== 'POST' || req.path !== '/chat.send') return next();
+      const token = readCookie(req.headers.cookie, SESSION_COOKIE);
+      if (token && (await deps.sessions.validate(token))) return next();
+      if (!(await deps.captcha.verify(captchaFrom(req.body)))) return next();
+      const signedIn = await deps.auth.createGuest({ ip: req.ip ?? 'unknown', userAgent: req.get('user-agent') });
+      expressCookies(res, secure).setSession(signedIn.token, signedIn.expiresAt);
+      const others = (req.headers.cookie ?? '')
+        .split(';')
+        .filter((part) => part.trim() && part.split('=')[0]!.trim() !== SESSION_COOKIE);
+      req.headers.cookie = [...others, `${SESSION_COOKIE}=${encodeURIComponent(signedIn.token)}`].join('; ');
+      next();
+    } catch (error) {
+      if (isAppError(error)) {
+        (req as Request & { [GUEST_ERROR]?: unknown })[GUEST_ERROR] = error;
+        return next();
+      }
+      next(error);
+    }
+  };
+}

@@ -1,0 +1,47 @@
+// What a user has used in each period, read from the same counters the
+// reservation path writes, and the usage events for cost and history.
+import { Prisma, type PrismaClient } from '@chatmeter/db/client';
+import type { TPlan } from '@chatmeter/shared/plans';
+import { COUNTER, read, userSubject } from '../metering/counters.ts';
+import { creditBalance } from '../metering/credits.ts';
+import { calendarMonth, dayStart, hourStart, type MonthPeriod } from '../metering/periods.ts';
+import type { Limiters } from '../rate-limit/limiters.ts';
+
+export class UsageService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly limiters: Limiters,
+    private readonly monthFor: (userId: string, now: Date) => Promise<MonthPeriod> = async (_id, now) => calendarMonth(now),
+  ) {}
+
+  async summary(user: { id: string }, plan: TPlan, now = new Date()) {
+    const subject = userSubject(user.id);
+    const month = await this.monthFor(user.id, now);
+    const [messagesThisHour, messagesToday, tokensThisMonth, ttsCharsToday, credits, costs, minute] = await Promise.all([
+      read(this.prisma, subject, COUNTER.messagesHour, hourStart(now)),
+      read(this.prisma, subject, COUNTER.messagesDay, dayStart(now)),
+      read(this.prisma, subject, COUNTER.tokensMonth, month.start),
+      read(this.prisma, subject, COUNTER.ttsCharsDay, dayStart(now)),
+      creditBalance(this.prisma, user.id),
+      this.prisma.$queryRaw<{ month: bigint | null; lifetime: bigint | null }[]>(Prisma.sql`
+        SELECT COALESCE(SUM(cost_micro_usd) FILTER (WHERE created_at >= ${month.start}), 0)::bigint AS month,
+               COALESCE(SUM(cost_micro_usd), 0)::bigint AS lifetime
+          FROM usage_events WHERE user_id = ${user.id}::uuid`),
+      this.limiters.limiter('chat', { points: plan.limits.requestsPerMinute, duration: 60 }).get(user.id).catch(() => null),
+    ]);
+    return {
+      plan: plan.id,
+      period: { start: month.start, end: month.end },
+      limits: plan.limits,
+      used: {
+        requestsThisMinute: minute?.consumedPoints ?? 0,
+        messagesThisHour: Number(messagesThisHour),
+        messagesToday: Number(messagesToday),
+        tokensThisMonth: Number(tokensThisMonth),
+        ttsCharsToday: Number(ttsCharsToday),
+      },
+      credits: { tokens: Number(credits) },
+      costMicroUsd: { thisMonth: Number(costs[0]?.month ?? 0), lifetime: Number(costs[0]?.lifetime ?? 0) },
+    };
+  }
+}

@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  centsToMicros,
+  costMicroUsd,
+  exactCostNumerator,
+  formatMicroUsd,
+  microsToCents,
+  microsToUsd,
+  usdToMicros,
+  type TokenPrice,
+} from './money.ts';
+
+const gpt4oMini: TokenPrice = {
+  inputMicrosPerMillion: 150_000,
+  cachedInputMicrosPerMillion: 75_000,
+  outputMicrosPerMillion: 600_000,
+};
+
+describe('usdToMicros / microsToUsd', () => {
+  it('converts exactly, without float error', () => {
+    expect(usdToMicros(0.15)).toBe(150_000);
+    expect(usdToMicros('0.075')).toBe(75_000);
+    expect(usdToMicros(0.8)).toBe(800_000);
+    // float arithmetic leaks through instead of being silently rounded: do sums in micros
+    expect(() => usdToMicros(0.1 + 0.7)).toThrow(/finer than one micro-USD/);
+  });
+
+  it('rejects amounts finer than one micro-USD or not numbers', () => {
+    expect(() => usdToMicros('0.0000001')).toThrow(/finer than one micro-USD/);
+    expect(() => usdToMicros(1e-7)).toThrow(/finer than one micro-USD/);
+    expect(() => usdToMicros('abc')).toThrow(/Not a decimal/);
+    expect(() => usdToMicros(Number.NaN)).toThrow(/finite/);
+  });
+
+  it('handles signs, whole dollars and trailing zeros', () => {
+    expect(usdToMicros('-3.000001')).toBe(-3_000_001);
+    expect(usdToMicros(12)).toBe(12_000_000);
+    expect(usdToMicros('1.500000000')).toBe(1_500_000);
+    expect(microsToUsd(123)).toBeCloseTo(0.000123, 12);
+  });
+});
+
+describe('cents at the Stripe boundary', () => {
+  it('centsToMicros is exact', () => {
+    expect(centsToMicros(499)).toBe(4_990_000);
+  });
+
+  it('microsToCents rounds up', () => {
+    expect(microsToCents(0)).toBe(0);
+    expect(microsToCents(1)).toBe(1);
+    expect(microsToCents(10_000)).toBe(1);
+    expect(microsToCents(10_001)).toBe(2);
+    expect(microsToCents(-15_000)).toBe(-1);
+    expect(microsToCents(Number.MAX_SAFE_INTEGER)).toBe(900_719_925_475);
+  });
+
+  it('round-trips cents', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -1e9, max: 1e9 }), (cents) => microsToCents(centsToMicros(cents)) === cents),
+    );
+  });
+});
+
+describe('formatMicroUsd', () => {
+  it('formats small and large amounts sensibly and exactly', () => {
+    expect(formatMicroUsd(0)).toBe('$0.00');
+    expect(formatMicroUsd(123)).toBe('$0.000123');
+    expect(formatMicroUsd(150_000)).toBe('$0.15');
+    expect(formatMicroUsd(1_500_000)).toBe('$1.50');
+    expect(formatMicroUsd(1_234_567)).toBe('$1.234567');
+    expect(formatMicroUsd(1_234_500_000)).toBe('$1,234.50');
+    expect(formatMicroUsd(-20_000)).toBe('-$0.02');
+  });
+
+  it('rounds half away from zero when asked for fewer digits', () => {
+    expect(formatMicroUsd(1_234_567, { maxFractionDigits: 2 })).toBe('$1.23');
+    expect(formatMicroUsd(1_235_000, { maxFractionDigits: 2 })).toBe('$1.24');
+    expect(formatMicroUsd(-1_235_000, { maxFractionDigits: 2 })).toBe('-$1.24');
+    expect(formatMicroUsd(4_000, { maxFractionDigits: 2 })).toBe('$0.00');
+    expect(() => formatMicroUsd(1, { maxFractionDigits: 7 })).toThrow(RangeError);
+  });
+});
+
+describe('costMicroUsd', () => {
+  it('charges the exact amount when it is whole', () => {
+    // 1M prompt + 1M completion tokens of gpt-4o-mini = $0.15 + $0.60
+    expect(costMicroUsd({ promptTokens: 1_000_000, completionTokens: 1_000_000 }, gpt4oMini)).toBe(750_000);
+  });
+
+  it('rounds the total up once', () => {
+    // 10 prompt tokens * 0.15 micro + 5 completion * 0.6 micro = 1.5 + 3 = 4.5 -> 5
+    expect(costMicroUsd({ promptTokens: 10, completionTokens: 5 }, gpt4oMini)).toBe(5);
+    // per-part rounding would give ceil(0.15) + ceil(0.6) = 2; the total is 0.75 -> 1
+    expect(costMicroUsd({ promptTokens: 1, completionTokens: 1 }, gpt4oMini)).toBe(1);
+  });
+
+  it('charges cached prompt tokens at the cached rate, else at the input rate', () => {
+    const usage = { promptTokens: 1_000_000, completionTokens: 0, cachedPromptTokens: 400_000 };
+    expect(costMicroUsd(usage, gpt4oMini)).toBe(600_000 * 0.15 + 400_000 * 0.075);
+    const { cachedInputMicrosPerMillion: _omit, ...noCachedRate } = gpt4oMini;
+    expect(costMicroUsd(usage, noCachedRate)).toBe(150_000);
+  });
+
+  it('zero usage and zero prices cost nothing', () => {
+    expect(costMicroUsd({ promptTokens: 0, completionTokens: 0 }, gpt4oMini)).toBe(0);
+    expect(costMicroUsd({ promptTokens: 5, completionTokens: 5 }, { inputMicrosPerMillion: 0, outputMicrosPerMillion: 0 })).toBe(0);
+  });
+
+  it('rejects impossible usage or prices', () => {
+    expect(() => costMicroUsd({ promptTokens: -1, completionTokens: 0 }, gpt4oMini)).toThrow(RangeError);
+    expect(() => costMicroUsd({ promptTokens: 1.5, completionTokens: 0 }, gpt4oMini)).toThrow(RangeError);
+    expect(() => costMicroUsd({ promptTokens: 1, completionTokens: 0, cachedPromptTokens: 2 }, gpt4oMini)).toThrow(/exceeds/);
+    expect(() => costMicroUsd({ promptTokens: 1, completionTokens: 0 }, { ...gpt4oMini, inputMicrosPerMillion: -1 })).toThrow(RangeError);
+  });
+
+  const tokens = fc.integer({ min: 0, max: 50_000_000 });
+  const rate = fc.integer({ min: 0, max: 200_000_000 }); // up to $200 per 1M tokens
+  const priceArb = fc.record(
+    { inputMicrosPerMillion: rate, outputMicrosPerMillion: rate, cachedInputMicrosPerMillion: rate },
+    { requiredKeys: ['inputMicrosPerMillion', 'outputMicrosPerMillion'] },
+  );
+  const usageArb = fc
+    .record({ promptTokens: tokens, completionTokens: tokens, cachedShare: fc.double({ min: 0, max: 1, noNaN: true }) })
+    .map(({ promptTokens, completionTokens, cachedShare }) => ({
+      promptTokens,
+      completionTokens,
+      cachedPromptTokens: Math.floor(promptTokens * cachedShare),
+    }));
+
+  it('is never negative and never undercharges the exact rational cost (by less than 1 micro-USD)', () => {
+    fc.assert(
+      fc.property(usageArb, priceArb, (usage, price) => {
+        const cost = costMicroUsd(usage, price);
+        const exactTimesMillion = exactCostNumerator(usage, price);
+        const chargedTimesMillion = BigInt(cost) * 1_000_000n;
+        return (
+          Number.isSafeInteger(cost) &&
+          cost >= 0 &&
+          chargedTimesMillion >= exactTimesMillion &&
+          chargedTimesMillion - exactTimesMillion < 1_000_000n
+        );
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('is monotone in every token count', () => {
+    fc.assert(
+      fc.property(usageArb, priceArb, fc.nat(1_000_000), fc.nat(1_000_000), (usage, price, morePrompt, moreCompletion) => {
+        const base = costMicroUsd(usage, price);
+        return (
+          costMicroUsd({ ...usage, promptTokens: usage.promptTokens + morePrompt }, price) >= base &&
+          costMicroUsd({ ...usage, completionTokens: usage.completionTokens + moreCompletion }, price) >= base
+        );
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('agrees with a decimal reference computation', () => {
+    fc.assert(
+      fc.property(usageArb, priceArb, (usage, price) => {
+        const cached = usage.cachedPromptTokens;
+        const cachedRate = price.cachedInputMicrosPerMillion ?? price.inputMicrosPerMillion;
+        const exact =
+          BigInt(usage.promptTokens - cached) * BigInt(price.inputMicrosPerMillion) +
+          BigInt(cached) * BigInt(cachedRate) +
+          BigInt(usage.completionTokens) * BigInt(price.outputMicrosPerMillion);
+        const reference = exact / 1_000_000n + (exact % 1_000_000n === 0n ? 0n : 1n);
+        return BigInt(costMicroUsd(usage, price)) === reference;
+      }),
+    );
+  });
+});

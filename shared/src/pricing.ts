@@ -1,0 +1,199 @@
+import { z } from 'zod';
+
+/**
+ * Model prices and limits. Prices are integer micro-USD per million tokens (so $0.15 / 1M
+ * tokens is 150_000); `costMicroUsd` in money.ts turns them into a charge.
+ *
+ * A price that is missing or negative is a configuration error, never a free or negative
+ * charge: a free model (e.g. a local Ollama one) must say `0` explicitly.
+ */
+
+const missingOrWrongNumber = (what: string) => (issue: { input?: unknown }) =>
+  issue.input === undefined
+    ? `${what} is required (a missing price is not free: write 0 explicitly for a free model)`
+    : `${what} must be a number`;
+
+const microsPerMillion = (what: string) =>
+  z
+    .number({ error: missingOrWrongNumber(what) })
+    .int(`${what} must be an integer number of micro-USD per million tokens`)
+    .nonnegative(`${what} must not be negative`);
+
+const tokenLimit = (what: string) =>
+  z
+    .number({ error: missingOrWrongNumber(what) })
+    .int(`${what} must be an integer number of tokens`)
+    .positive(`${what} must be positive`);
+
+export const ZModelPrice = z
+  .object({
+    /** The id sent to the provider (`model` in the Chat Completions request). */
+    model: z
+      .string({ error: 'model is required' })
+      .min(1, 'model must not be empty')
+      .max(200, 'model id is too long')
+      .regex(/^\S+$/, 'model must not contain whitespace'),
+    label: z.string().min(1).max(100).optional(),
+    inputMicrosPerMillion: microsPerMillion('inputMicrosPerMillion'),
+    outputMicrosPerMillion: microsPerMillion('outputMicrosPerMillion'),
+    /** Cached prompt tokens; when absent they are charged at `inputMicrosPerMillion`. */
+    cachedInputMicrosPerMillion: microsPerMillion('cachedInputMicrosPerMillion').optional(),
+    /** Prompt + completion tokens the model accepts in one request. */
+    contextWindow: tokenLimit('contextWindow'),
+    /** Largest completion the model may produce. */
+    maxOutputTokens: tokenLimit('maxOutputTokens'),
+  })
+  .refine((p) => p.maxOutputTokens <= p.contextWindow, {
+    message: 'maxOutputTokens must not exceed contextWindow',
+    path: ['maxOutputTokens'],
+  });
+
+export type TModelPrice = z.infer<typeof ZModelPrice>;
+
+export const ZPricingTable = z
+  .array(ZModelPrice)
+  .min(1, 'the pricing table must list at least one model')
+  .superRefine((table, ctx) => {
+    const seen = new Map<string, number>();
+    table.forEach((entry, index) => {
+      const first = seen.get(entry.model);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `duplicate model id "${entry.model}" (first at index ${first})`,
+          path: [index, 'model'],
+        });
+      } else {
+        seen.set(entry.model, index);
+      }
+    });
+  });
+
+export type TPricingTable = z.infer<typeof ZPricingTable>;
+
+export class PricingTableError extends Error {
+  override readonly name = 'PricingTableError';
+  /** One line per problem, each starting with the JSON path, e.g. `[2].inputMicrosPerMillion: ...`. */
+  readonly issues: readonly string[];
+
+  constructor(issues: readonly string[]) {
+    super(`invalid pricing table: ${issues.join('; ')}`);
+    this.issues = issues;
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path
+    .map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`))
+    .join('')
+    .replace(/^\./, '');
+}
+
+/**
+ * Validates a pricing table given as parsed JSON or as JSON text. Throws a
+ * `PricingTableError` listing every problem; returns the table (unknown fields dropped).
+ */
+export function parsePricingTable(input: unknown): TPricingTable {
+  let value = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input) as unknown;
+    } catch (error) {
+      throw new PricingTableError([`not valid JSON: ${(error as Error).message}`]);
+    }
+  }
+  const result = ZPricingTable.safeParse(value);
+  if (!result.success) {
+    throw new PricingTableError(
+      result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`),
+    );
+  }
+  return result.data;
+}
+
+// Shared by every caller: a stray mutation must fail loudly, not reprice everyone.
+function deepFreeze(table: TPricingTable): TPricingTable {
+  for (const entry of table) Object.freeze(entry);
+  return Object.freeze(table) as TPricingTable;
+}
+
+/** The offline demo model: priced like gpt-4o-mini so the demo shows realistic costs. */
+export const DEMO_MODEL_ID = 'demo';
+
+/**
+ * Built-in table. `contextWindow` and `maxOutputTokens` are copied from gpt-tokenizer 4.0.0's
+ * model specs (`import models from 'gpt-tokenizer/models'`: `context_window`,
+ * `max_output_tokens`). Its `price_data` is not used as is: for these models it is either
+ * absent (gpt-4o-mini, gpt-4.1-mini, gpt-4.1-nano) or the legacy GPT-4 Turbo figure of
+ * $10 / $30 (gpt-4o, gpt-4.1), so prices are OpenAI's published list prices per 1M tokens.
+ * server/src/chat/providers/pricing-source.test.ts pins every figure to gpt-tokenizer's data
+ * and fails when either side changes; docs/providers.md has the details.
+ */
+export const DEFAULT_PRICING_TABLE: TPricingTable = deepFreeze(parsePricingTable([
+  {
+    model: 'gpt-4o-mini',
+    label: 'GPT-4o mini',
+    inputMicrosPerMillion: 150_000, // $0.15
+    cachedInputMicrosPerMillion: 75_000, // $0.075
+    outputMicrosPerMillion: 600_000, // $0.60
+    contextWindow: 128_000,
+    maxOutputTokens: 16_384,
+  },
+  {
+    model: 'gpt-4o',
+    label: 'GPT-4o',
+    inputMicrosPerMillion: 2_500_000, // $2.50
+    cachedInputMicrosPerMillion: 1_250_000, // $1.25
+    outputMicrosPerMillion: 10_000_000, // $10.00
+    contextWindow: 128_000,
+    maxOutputTokens: 16_384,
+  },
+  {
+    model: 'gpt-4.1-nano',
+    label: 'GPT-4.1 nano',
+    inputMicrosPerMillion: 100_000, // $0.10
+    cachedInputMicrosPerMillion: 25_000, // $0.025
+    outputMicrosPerMillion: 400_000, // $0.40
+    contextWindow: 1_047_576,
+    maxOutputTokens: 32_768,
+  },
+  {
+    model: 'gpt-4.1-mini',
+    label: 'GPT-4.1 mini',
+    inputMicrosPerMillion: 400_000, // $0.40
+    cachedInputMicrosPerMillion: 100_000, // $0.10
+    outputMicrosPerMillion: 1_600_000, // $1.60
+    contextWindow: 1_047_576,
+    maxOutputTokens: 32_768,
+  },
+  {
+    model: 'gpt-4.1',
+    label: 'GPT-4.1',
+    inputMicrosPerMillion: 2_000_000, // $2.00
+    cachedInputMicrosPerMillion: 500_000, // $0.50
+    outputMicrosPerMillion: 8_000_000, // $8.00
+    contextWindow: 1_047_576,
+    maxOutputTokens: 32_768,
+  },
+  {
+    model: DEMO_MODEL_ID,
+    label: 'demo model',
+    inputMicrosPerMillion: 150_000,
+    cachedInputMicrosPerMillion: 75_000,
+    outputMicrosPerMillion: 600_000,
+    contextWindow: 128_000,
+    maxOutputTokens: 16_384,
+  },
+]));
+
+export function findModelPrice(table: readonly TModelPrice[], model: string): TModelPrice | undefined {
+  return table.find((entry) => entry.model === model);
+}
+
+/** Like `findModelPrice`, but an unpriced model is an error: it must never be served for free. */
+export function requireModelPrice(table: readonly TModelPrice[], model: string): TModelPrice {
+  const price = findModelPrice(table, model);
+  if (!price) throw new PricingTableError([`no price configured for model "${model}"`]);
+  return price;
+}
