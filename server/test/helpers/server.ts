@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createTRPCClient, httpBatchStreamLink, httpLink, splitLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
+import { openDatabase } from '@chatmeter/db/client';
 import { createTestDatabase, type TestDatabase } from '@chatmeter/db/testing';
 import { createApp } from '../../src/app.ts';
 import { createDeps, type Deps, type DepsOverrides } from '../../src/deps.ts';
@@ -27,9 +28,17 @@ export interface TestBrowser {
 
 export async function startTestServer(
   envOverrides: Record<string, string> = {},
-  overrides: Omit<DepsOverrides, 'db'> = {},
+  overrides: Omit<DepsOverrides, 'db'> & { sameDatabaseAs?: TestServer } = {},
 ): Promise<TestServer> {
-  const tdb = await createTestDatabase();
+  // A second instance on the same Postgres database (several-instance tests).
+  const shared = overrides.sameDatabaseAs;
+  const tdb: TestDatabase = shared
+    ? await (async () => {
+        if (!shared.tdb.url) throw new Error('several instances need TEST_DATABASE_URL (a Postgres server)');
+        const db = await openDatabase({ databaseUrl: shared.tdb.url, dataDir: '', poolMax: 10 });
+        return { db, url: shared.tdb.url, cleanup: () => db.close() };
+      })()
+    : await createTestDatabase();
   const env = parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', TRUST_PROXY: 'loopback', CAPTCHA: 'off', DEMO_DELAY_MS: '0', CHAT_CACHE_TTL_SECONDS: '0', ...envOverrides });
   const deps = await createDeps(env, { logger: createLogger('silent'), ...overrides, db: tdb.db });
   const server: Server = createApp(deps).listen(0, '127.0.0.1');
