@@ -88,7 +88,7 @@ export function contextFactory(deps: Deps) {
     const meta: RequestMeta = {
       ip: req.ip ?? req.socket.remoteAddress ?? 'unknown',
       userAgent: req.get('user-agent'),
-      requestId: String(req.id ?? ''),
+      requestId: String((req as { id?: unknown }).id ?? ''),
     };
     let user: SessionUser | null = null;
     let session: Session | null = null;
