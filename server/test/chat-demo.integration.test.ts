@@ -85,3 +85,28 @@ describe('chat with the demo model', () => {
     expect(await trpcError(send(b, { content: 'x'.repeat(1_001) }))).toMatchObject({ code: 'BAD_REQUEST', reason: 'input_too_long' });
   });
 });
+
+describe('captcha', () => {
+  it('with CAPTCHA=on a visitor needs a solved challenge before a guest session, once per challenge', async () => {
+    const { solveChallenge } = await import('altcha-lib');
+    const { deriveKey } = await import('altcha-lib/algorithms/pbkdf2');
+    const withCaptcha = await startTestServer({ CAPTCHA: 'on', CAPTCHA_HMAC_KEY: 'test-captcha-key-123456' });
+    try {
+      const b = withCaptcha.browser({ ip: '10.77.0.1' });
+      expect(await trpcError(send(b, { content: 'hi' }))).toMatchObject({ code: 'FORBIDDEN', reason: 'captcha_required' });
+      expect(await trpcError(b.trpc.auth.guest.mutate())).toMatchObject({ reason: 'captcha_required' });
+      expect(await b.trpc.auth.me.query()).toBeNull();
+
+      const challenge = (await b.trpc.auth.captchaChallenge.query()) as { parameters: Record<string, unknown>; signature: string };
+      const solution = await solveChallenge({ challenge, deriveKey } as never);
+      const payload = Buffer.from(JSON.stringify({ challenge: { parameters: challenge.parameters, signature: challenge.signature }, solution })).toString('base64');
+      const result = await send(b, { content: 'hi', captcha: payload });
+      expect(result.done?.status).toBe('ok');
+      expect(await b.trpc.auth.me.query()).toMatchObject({ isGuest: true });
+      // The same solution cannot start a second guest session.
+      expect(await trpcError(send(withCaptcha.browser({ ip: '10.77.0.2' }), { content: 'hi', captcha: payload }))).toMatchObject({ reason: 'captcha_required' });
+    } finally {
+      await withCaptcha.close();
+    }
+  });
+});

@@ -35,6 +35,8 @@ export const ZSignInInput = z.object({
 });
 export type TSignInInput = z.infer<typeof ZSignInInput>;
 
+export const ZGuestInput = z.object({ captcha: z.string().max(8192).optional() });
+
 export const ZRequestMagicLinkInput = z.object({ email: ZEmail });
 export const ZVerifyMagicLinkInput = z.object({ token: z.string().min(16).max(128) });
 

@@ -19,7 +19,10 @@ type WidgetState = 'unverified' | 'verifying' | 'verified' | 'expired' | 'error'
 export interface CaptchaWidgetProps {
   /** Fetches a fresh challenge, e.g. `() => trpc.auth.captchaChallenge.query()`. Called each time solving starts. */
   getChallenge?: () => Promise<unknown>;
-  /** A challenge already fetched. When it changes the widget starts over with it. Ignored if `getChallenge` is given. */
+  /**
+   * A challenge already fetched. When it changes the widget starts over with it; after it expires
+   * (`onReset`, 10 minutes) pass a new one. Ignored if `getChallenge` is given.
+   */
   challenge?: unknown;
   /** The payload to send as `captcha`. */
   onSolved: (payload: string) => void;

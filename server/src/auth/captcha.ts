@@ -30,13 +30,14 @@ export const CAPTCHA_ALGORITHM = 'PBKDF2/SHA-256';
 /**
  * Difficulty. The solver runs COST PBKDF2-SHA-256 iterations per counter and
  * needs N counters, N uniform in [COUNTER_MIN, COUNTER_MAX]: 0.4 to 1.2 million
- * iterations, about 0.8 million on average. WebCrypto (and Node) do roughly
- * 1 to 2 million iterations per second per core on a laptop, a few hundred
- * thousand on a slow phone core, and the widget spreads the counters over
- * navigator.hardwareConcurrency workers: typically 0.1 to 0.5 s on a laptop
- * and well under 2 s on a slow phone. Not free: each guest session costs a bot
- * around half a CPU-second, which is enough to make bulk guest creation
- * expensive without annoying people.
+ * iterations, 0.8 million on average. Measured: headless Chromium on a 2-core
+ * server VM (2 workers) solves in 120 to 250 ms, about 0.4 ms of CPU per
+ * counter; Node's own solver is about as fast. A slow phone core is several
+ * times slower but the widget uses every core (navigator.hardwareConcurrency
+ * workers), so it stays well under a second or two. Not free: each solve costs
+ * about a third of a CPU-second, for bots too, which makes creating guest
+ * sessions in bulk expensive without annoying people. Raise COST to make every
+ * counter dearer, or the counter range for more (and more varied) work.
  */
 export const CAPTCHA_COST = 1_000;
 export const CAPTCHA_COUNTER_MIN = 400;

@@ -3,9 +3,11 @@ import {
   ZSignInInput,
   ZSignUpInput,
   ZVerifyMagicLinkInput,
+  ZGuestInput,
   type TMe,
 } from '@chatmeter/shared/auth';
 import type { SessionUser } from '../auth/session.ts';
+import { AppError } from '../lib/app-error.ts';
 import type { Context } from '../trpc/context.ts';
 import { accountProcedure, authedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
@@ -24,6 +26,9 @@ function requestInfo(ctx: Context) {
 export const authRouter = router({
   me: publicProcedure.query(({ ctx }) => (ctx.user ? toMe(ctx.user) : null)),
 
+  /** A proof-of-work challenge for the altcha widget, or null when CAPTCHA=off. */
+  captchaChallenge: publicProcedure.query(({ ctx }) => (ctx.deps.captcha.enabled ? ctx.deps.captcha.challenge() : null)),
+
   signUp: publicProcedure.input(ZSignUpInput).mutation(async ({ ctx, input }) => {
     const signedIn = await ctx.deps.auth.signUp(input, requestInfo(ctx));
     ctx.cookies.setSession(signedIn.token, signedIn.expiresAt);
@@ -37,8 +42,11 @@ export const authRouter = router({
   }),
 
   /** Starts a bounded guest session for a visitor who has none. */
-  guest: publicProcedure.mutation(async ({ ctx }) => {
+  guest: publicProcedure.input(ZGuestInput.optional()).mutation(async ({ ctx, input }) => {
     if (ctx.user) return { user: toMe(ctx.user) };
+    if (!(await ctx.deps.captcha.verify(input?.captcha))) {
+      throw new AppError('captcha_required', 'Please complete the check that you are human first.');
+    }
     const signedIn = await ctx.deps.auth.createGuest(requestInfo(ctx));
     ctx.cookies.setSession(signedIn.token, signedIn.expiresAt);
     return { user: toMe(signedIn.user) };
