@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import type { Deps } from '../deps.ts';
 import { SESSION_COOKIE, type Session, type SessionUser } from '../auth/session.ts';
 import { isAllowedOrigin } from './csrf.ts';
-import { GUEST_ERROR } from './guest-bootstrap.ts';
+import { GUEST_ERROR, VALIDATED_SESSION } from './guest-bootstrap.ts';
 
 export interface CookieOptions {
   maxAgeSeconds?: number;
@@ -94,7 +94,8 @@ export function contextFactory(deps: Deps) {
     let session: Session | null = null;
     const token = readCookie(req.headers.cookie, SESSION_COOKIE);
     if (token) {
-      const found = await deps.sessions.validate(token);
+      const validated = (req as Request & { [VALIDATED_SESSION]?: { token: string; found: Awaited<ReturnType<Deps['sessions']['validate']>> } })[VALIDATED_SESSION];
+      const found = validated?.token === token ? validated.found : await deps.sessions.validate(token);
       if (found) {
         user = found.user;
         session = found.session;

@@ -10,6 +10,8 @@ import { SESSION_COOKIE } from '../auth/session.ts';
 import { expressCookies, readCookie } from './context.ts';
 
 export const GUEST_ERROR = Symbol('guestBootstrapError');
+/** The session this middleware already validated, so createContext does not query it again. */
+export const VALIDATED_SESSION = Symbol('validatedSession');
 
 function captchaFrom(body: unknown): string | undefined {
   if (!body || typeof body !== 'object') return undefined;
@@ -25,7 +27,11 @@ export function guestBootstrap(deps: Deps) {
     try {
       if (req.method !== 'POST' || req.path !== '/chat.send') return next();
       const token = readCookie(req.headers.cookie, SESSION_COOKIE);
-      if (token && (await deps.sessions.validate(token))) return next();
+      const found = token ? await deps.sessions.validate(token) : null;
+      if (found) {
+        (req as Request & { [VALIDATED_SESSION]?: unknown })[VALIDATED_SESSION] = { token, found };
+        return next();
+      }
       if (!(await deps.captcha.verify(captchaFrom(req.body)))) return next();
       const signedIn = await deps.auth.createGuest({ ip: req.ip ?? 'unknown', userAgent: req.get('user-agent') });
       expressCookies(res, secure).setSession(signedIn.token, signedIn.expiresAt);
