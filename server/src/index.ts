@@ -3,6 +3,7 @@
 import { createApp } from './app.ts';
 import { appOrigin, createDeps } from './deps.ts';
 import { EnvError, parseEnv } from './env.ts';
+import { sweepExpiredReservations } from './metering/sweeper.ts';
 
 async function main(): Promise<void> {
   const env = parseEnv(process.env);
@@ -14,6 +15,12 @@ async function main(): Promise<void> {
   });
   const sweep = setInterval(() => void deps.sessions.deleteExpired().catch(() => {}), 60 * 60 * 1000);
   sweep.unref();
+  // Reservations whose stream never settled (a crashed instance) are settled as estimated.
+  const reservationSweep = setInterval(
+    () => void sweepExpiredReservations(deps.prisma, deps.meter, deps.pricing, { logger: deps.logger }).catch((error: Error) => deps.logger.error({ err: error.message }, 'reservation sweep failed')),
+    60 * 1000,
+  );
+  reservationSweep.unref();
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;

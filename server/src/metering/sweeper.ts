@@ -1,0 +1,52 @@
+// Reservations carry an expiry. One whose server died mid-stream (or whose
+// stream never settled) would hold its quota forever; the sweeper settles it
+// "as estimated": the prompt estimate plus the whole completion cap it held,
+// status 'expired'. Charging the cap errs on the side of the operator's bill;
+// settlement is idempotent, so several instances may sweep at once.
+import { Prisma, type PrismaClient } from '@chatmeter/db/client';
+import { requireModelPrice, type TModelPrice } from '@chatmeter/shared/pricing';
+import type { Logger } from '../lib/logger.ts';
+import type { Meter } from './meter.ts';
+
+export async function sweepExpiredReservations(
+  prisma: PrismaClient,
+  meter: Meter,
+  pricing: readonly TModelPrice[],
+  options: { now?: Date; limit?: number; logger?: Logger } = {},
+): Promise<number> {
+  const now = options.now ?? new Date();
+  const rows = await prisma.$queryRaw<{ id: string; model: string | null; prompt_tokens: bigint; global_tokens: bigint; is_guest: boolean | null }[]>(Prisma.sql`
+    SELECT r.id, r.model, r.prompt_tokens, r.global_tokens, u.is_guest
+      FROM reservations r LEFT JOIN users u ON u.id = r.user_id
+     WHERE r.status = 'held' AND r.kind = 'chat' AND r.expires_at < ${now}::timestamptz
+     ORDER BY r.expires_at
+     LIMIT ${options.limit ?? 200}`);
+  let settled = 0;
+  for (const row of rows) {
+    const model = row.model ?? 'demo';
+    let price: TModelPrice;
+    try {
+      price = requireModelPrice(pricing, model);
+    } catch {
+      price = requireModelPrice(pricing, 'demo');
+    }
+    const prompt = Number(row.prompt_tokens);
+    const completion = Math.max(0, Number(row.global_tokens) - prompt);
+    const result = await meter.settleChat({
+      reservationId: row.id,
+      isGuest: row.is_guest ?? false,
+      ipHash: '',
+      model,
+      price,
+      promptTokens: prompt,
+      completionTokens: completion,
+      cachedTokens: 0,
+      estimated: true,
+      status: 'expired',
+      latencyMs: 0,
+    });
+    if (result) settled++;
+  }
+  if (settled > 0) options.logger?.warn({ settled }, 'settled expired chat reservations as estimated');
+  return settled;
+}
