@@ -6,7 +6,7 @@ import { defineConfig } from 'vite';
 // compares the Origin header's host with the Host header, so the proxy must pass
 // the browser's Host through unchanged.
 const API = 'http://localhost:3000';
-const proxy = Object.fromEntries(['/trpc', '/healthz', '/audio', '/webhooks', '/metrics'].map((prefix) => [prefix, { target: API }]));
+const proxy = Object.fromEntries(['/trpc', '/healthz', '/audio', '/webhooks', '/metrics', '/export'].map((prefix) => [prefix, { target: API }]));
 
 export default defineConfig({
   plugins: [react()],

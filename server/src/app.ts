@@ -12,6 +12,9 @@ import type { Deps } from './deps.ts';
 import { appRouter } from './routers/_app.ts';
 import { contextFactory } from './trpc/context.ts';
 import { guestBootstrap } from './trpc/guest-bootstrap.ts';
+import { audioRoute } from './tts/audio-route.ts';
+import { isAppError } from './lib/app-error.ts';
+import { usageExportRoute } from './usage/usage-export.ts';
 
 export const VERSION = '0.1.0';
 
@@ -27,6 +30,8 @@ export function createApp(deps: Deps): Express {
     app.set('trust proxy', /^\d+$/.test(value) ? Number(value) : value === 'true' ? true : value);
   }
 
+  deps.metrics.setProcedures(Object.keys(appRouter._def.procedures));
+  app.use(deps.metrics.httpMiddleware());
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -36,7 +41,7 @@ export function createApp(deps: Deps): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      autoLogging: { ignore: (req) => req.url === '/healthz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
       serializers: {
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
@@ -69,6 +74,18 @@ export function createApp(deps: Deps): Express {
     res.status(ok ? 200 : 503).json({ ok, db: deps.db.kind, version: VERSION });
   });
 
+  app.get('/audio/:id', audioRoute(deps));
+  app.get('/metrics', deps.metrics.handler(deps.env.METRICS_TOKEN));
+  app.get('/export/usage.csv', usageExportRoute(deps, 'csv'));
+  app.get('/export/usage.json', usageExportRoute(deps, 'json'));
+
+  // Stripe signs the exact bytes it sent: this route reads the raw body, never the JSON parser.
+  app.post('/webhooks/stripe', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const result = await deps.billing.webhooks.handle(body, req.get('stripe-signature'));
+    res.status(result.status).json(result.body);
+  });
+
   app.use(
     '/trpc',
     express.json({ limit: '256kb' }),
@@ -79,6 +96,7 @@ export function createApp(deps: Deps): Express {
       maxBatchSize: 20,
       onError: ({ error, path: procedure }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error.cause ?? error, procedure }, 'tRPC internal error');
+        if (isAppError(error.cause)) deps.metrics.recordTrpcError(error.cause.reason, procedure);
       },
     }),
   );

@@ -13,14 +13,28 @@ import type { ChatProvider } from './chat/providers/provider.ts';
 import { ChatService } from './chat/chat-service.ts';
 import type { TModelPrice } from '@chatmeter/shared/pricing';
 import { AuthService } from './auth/auth-service.ts';
+import { BillingService } from './billing/billing-service.ts';
+import { resolveBillingConfig } from './billing/config.ts';
+import type { BillingGateway } from './billing/gateway.ts';
 import { createCaptcha, type Captcha } from './auth/captcha.ts';
 import { Meter } from './metering/meter.ts';
 import { UsageService } from './usage/usage-service.ts';
+import { createTtsService, type TtsService } from './tts/tts-service.ts';
+import type { TtsWorkerTarget } from './tts/tts-client.ts';
 import { SessionService } from './auth/session.ts';
 import type { ServerEnv } from './env.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { Mailer } from './mail/mailer.ts';
 import { createRedis, Limiters, waitForRedis, type LimitSpec } from './rate-limit/limiters.ts';
+import { AccountDataService } from './account/account-data.ts';
+import { AdminService } from './admin/admin-service.ts';
+import { OverviewService } from './admin/overview.ts';
+import { RetentionJob } from './admin/retention.ts';
+import { AlertService } from './alerts/alert-service.ts';
+import { Metrics } from './metrics.ts';
+import { NotificationService } from './notifications/notification-service.ts';
+import { PlannerService } from './planner/planner-service.ts';
+import { PreferencesService } from './preferences/preferences-service.ts';
 
 export interface Deps {
   env: ServerEnv;
@@ -38,7 +52,18 @@ export interface Deps {
   meter: Meter;
   chat: ChatService;
   usage: UsageService;
+  tts: TtsService;
+  billing: BillingService;
   captcha: Captcha;
+  overview: OverviewService;
+  admin: AdminService;
+  accountData: AccountDataService;
+  retention: RetentionJob;
+  metrics: Metrics;
+  alerts: AlertService;
+  notifications: NotificationService;
+  preferences: PreferencesService;
+  planner: PlannerService;
   close(): Promise<void>;
 }
 
@@ -47,6 +72,10 @@ export interface DepsOverrides {
   logger?: Logger;
   limits?: Partial<Record<string, LimitSpec>>;
   provider?: ChatProvider;
+  /** The TTS worker to use instead of TTS_WORKER_URL (the one `npm start` runs itself). */
+  ttsWorker?: () => TtsWorkerTarget | undefined;
+  /** Replaces the Stripe SDK (tests). */
+  billingGateway?: BillingGateway;
 }
 
 export function loadPlans(env: ServerEnv): TPlan[] {
@@ -72,6 +101,7 @@ export function appOrigin(env: ServerEnv): string {
 export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}): Promise<Deps> {
   const logger = overrides.logger ?? createLogger(env.LOG_LEVEL);
   const plans = loadPlans(env);
+  const billingConfig = resolveBillingConfig(env, plans);
   const db =
     overrides.db ??
     (await openDatabase({
@@ -102,6 +132,34 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     requiredModels: provider.isDemo ? ['demo'] : [...new Set(plans.flatMap((p) => p.limits.models))].filter((m) => m !== 'demo'),
   });
   const meter = new Meter(prisma);
+  const billing = new BillingService({
+    env,
+    prisma,
+    logger,
+    plans,
+    mailer,
+    limiters,
+    origin: appOrigin(env),
+    config: billingConfig,
+    ...(overrides.billingGateway ? { gateway: overrides.billingGateway } : {}),
+  });
+  // Paid plans' monthly allowance follows the subscription's Stripe period.
+  const monthFor = (userId: string, now: Date) => billing.monthFor(userId, now);
+  const ttsWorker = overrides.ttsWorker ?? (() => (env.TTS_WORKER_URL ? { url: env.TTS_WORKER_URL, secret: env.TTS_WORKER_SECRET } : undefined));
+  const metrics = new Metrics({ models: pricing.map((p) => p.model), ttsWorker });
+  const alerts = new AlertService({
+    prisma,
+    logger,
+    mailer,
+    metrics,
+    planFor: (user) => chat.planFor(user),
+    monthFor,
+    defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
+    webhookUrl: env.ALERT_WEBHOOK_URL,
+    velocityFactor: env.ALERT_VELOCITY_FACTOR,
+    velocityFloorMicroUsd: Math.round(env.ALERT_VELOCITY_FLOOR_USD * 1_000_000),
+    origin: appOrigin(env),
+  });
   const chat = new ChatService({
     prisma,
     meter,
@@ -115,8 +173,16 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     cacheTtlMs: env.CHAT_CACHE_TTL_SECONDS * 1000,
     defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
     ipHashSalt: env.IP_HASH_SALT,
+    monthFor,
+    onSettled: (event) => {
+      metrics.recordChat(event);
+      alerts.afterUsage({ user: event.user, plan: event.plan, month: event.month, ipHash: event.ipHash });
+    },
   });
   const captcha = createCaptcha({ enabled: env.CAPTCHA === 'on', hmacKey: env.CAPTCHA_HMAC_KEY ?? randomBytes(32).toString('hex'), prisma });
+  const usage = new UsageService(prisma, limiters, monthFor);
+  const retention = new RetentionJob(prisma, logger, { retentionDays: env.RETENTION_DAYS, messageRetentionDays: env.MESSAGE_RETENTION_DAYS });
+  const overview = new OverviewService(prisma, plans);
   return {
     env,
     db,
@@ -132,9 +198,31 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     provider,
     meter,
     chat,
-    usage: new UsageService(prisma, limiters),
+    usage,
+    tts: createTtsService({ env, prisma, logger, limiters, planFor: (user) => chat.planFor(user), worker: overrides.ttsWorker }),
+    billing,
     captcha,
+    overview,
+    admin: new AdminService({
+      prisma,
+      plans,
+      usage,
+      sessions,
+      planFor: (user) => chat.planFor(user),
+      supportMaxAdjustmentTokens: env.SUPPORT_MAX_ADJUSTMENT_TOKENS,
+      defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
+    }),
+    accountData: new AccountDataService(prisma, () => overview.invalidate()),
+    retention,
+    metrics,
+    alerts,
+    notifications: new NotificationService(prisma),
+    preferences: new PreferencesService(prisma),
+    planner: new PlannerService(pricing, prisma),
     close: async () => {
+      retention.stop();
+      overview.stopWarming();
+      await alerts.idle();
       redis?.disconnect();
       if (!overrides.db) await db.close();
     },

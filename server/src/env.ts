@@ -49,6 +49,16 @@ const ZServerEnv = z.object({
   CHAT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   /** Pause between the demo model's chunks. */
   DEMO_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(12),
+  /** A running TTS worker (or a load balancer in front of several); unset: the server starts tts-worker/dist/server.js itself. */
+  TTS_WORKER_URL: optionalUrl.refine((v) => !v || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
+  /** Sent as x-tts-secret to TTS_WORKER_URL (the worker's own TTS_WORKER_SECRET). Generated for a worker the server starts. */
+  TTS_WORKER_SECRET: optionalString,
+  /** Longest wait for one synthesis (queue included) before tts.speak answers provider_unavailable. */
+  TTS_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(20_000),
+  /** Size cap of the audio cache in DATA_DIR/audio; least recently used clips go first. */
+  TTS_CACHE_MAX_MB: z.coerce.number().int().min(1).max(1_000_000).default(200),
+  TTS_DEFAULT_VOICE: z.string().regex(/^[a-z0-9][a-z0-9_+-]{0,63}$/i, 'must be a voice id such as en-us').default('en-us'),
+  TTS_FORMAT: z.enum(['mp3', 'ogg', 'wav']).default('mp3'),
   /** Global daily token cap when the admin has not set one. */
   MAX_TOKENS_PER_DAY: z.coerce.number().int().nonnegative().default(20_000_000),
   /** Salt for the hashed client IPs kept with usage (and guest limits); share it across instances. */
@@ -57,6 +67,39 @@ const ZServerEnv = z.object({
   /** HMAC key for captcha challenges; set the same value on every instance. Default: random per process. */
   CAPTCHA_HMAC_KEY: optionalString,
   CLIENT_DIST: optionalString,
+  /** Stripe secret key; without it billing answers billing_not_configured (or runs the simulator). */
+  STRIPE_SECRET_KEY: optionalString,
+  /** Signing secret of the webhook endpoint (whsec_...); required with STRIPE_SECRET_KEY. */
+  STRIPE_WEBHOOK_SECRET: optionalString,
+  /** Where the stripe SDK sends API requests (tests point it at a local fake Stripe). */
+  STRIPE_API_HOST: optionalString,
+  STRIPE_API_PORT: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).pipe(z.number().int().min(1).max(65535)).optional()),
+  STRIPE_API_PROTOCOL: optionalString.pipe(z.enum(['http', 'https']).optional()),
+  /** Stripe price ids of the paid plans and the credit packs (a plan may also carry stripePriceId in PLANS_FILE). */
+  STRIPE_PRICE_PRO: optionalString,
+  STRIPE_PRICE_ENTERPRISE: optionalString,
+  STRIPE_PRICE_PACK_100K: optionalString,
+  STRIPE_PRICE_PACK_1M: optionalString,
+  /** Offline "test checkout": signed Stripe-shaped events into the real webhook handler. Only without STRIPE_SECRET_KEY. */
+  BILLING_SIMULATOR: bool.default(false),
+  /** The simulator is refused in production unless this is set too. */
+  BILLING_SIMULATOR_ALLOW_PRODUCTION: bool.default(false),
+  /** Days a past_due subscription keeps its paid limits before falling back to free. */
+  BILLING_GRACE_DAYS: z.coerce.number().int().min(0).max(60).default(7),
+  /** Raw usage events older than this many days are deleted (the daily roll-ups are kept). At least 62: the quota month reads them. */
+  RETENTION_DAYS: z.coerce.number().int().min(62, 'must be at least 62 (the current quota month is read from raw events)').max(36_500).default(400),
+  /** Chat messages older than this many days are deleted; unset keeps them. */
+  MESSAGE_RETENTION_DAYS: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'must be a whole number of days').transform(Number).pipe(z.number().int().min(1).max(36_500)).optional()),
+  /** Largest credit adjustment (tokens, either sign) a support account may make; above it needs an admin. */
+  SUPPORT_MAX_ADJUSTMENT_TOKENS: z.coerce.number().int().min(0).max(1_000_000_000).default(100_000),
+  /** Slack-compatible incoming webhook: service alerts are POSTed as JSON { text }. Unset: e-mail to the admins only. */
+  ALERT_WEBHOOK_URL: optionalUrl.refine((v) => !v || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
+  /** Spend velocity alert: the last hour's cost of a user or IP above this many times its trailing 7-day hourly average... */
+  ALERT_VELOCITY_FACTOR: z.coerce.number().min(1).max(1_000).default(10),
+  /** ...and above this many USD (so a new user's first dollar is not an anomaly). */
+  ALERT_VELOCITY_FLOOR_USD: z.coerce.number().nonnegative().max(1_000_000).default(1),
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: optionalString,
 });
 
 export type ServerEnv = z.infer<typeof ZServerEnv> & {
@@ -82,6 +125,14 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = sourc
   const env = result.data;
   if (env.ADMIN_EMAIL && !env.ADMIN_PASSWORD) {
     throw new EnvError('Invalid environment configuration:\n  ADMIN_PASSWORD: required when ADMIN_EMAIL is set');
+  }
+  if (env.STRIPE_SECRET_KEY && !env.STRIPE_WEBHOOK_SECRET) {
+    throw new EnvError('Invalid environment configuration:\n  STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set (the webhook signing secret, whsec_...)');
+  }
+  if (env.BILLING_SIMULATOR && env.NODE_ENV === 'production' && !env.BILLING_SIMULATOR_ALLOW_PRODUCTION) {
+    throw new EnvError(
+      'Invalid environment configuration:\n  BILLING_SIMULATOR: the billing simulator hands out paid plans without payment; it is refused when NODE_ENV=production (set BILLING_SIMULATOR_ALLOW_PRODUCTION=1 to allow it on a private deployment)',
+    );
   }
   return { ...env, baseDir: path.resolve(cwd), dataDirAbsolute: path.resolve(cwd, env.DATA_DIR) };
 }

@@ -4,10 +4,14 @@ import { createApp } from './app.ts';
 import { appOrigin, createDeps } from './deps.ts';
 import { EnvError, parseEnv } from './env.ts';
 import { sweepExpiredReservations } from './metering/sweeper.ts';
+import { defaultWorkerScript, TtsWorkerProcess } from './tts/worker-process.ts';
 
 async function main(): Promise<void> {
   const env = parseEnv(process.env);
-  const deps = await createDeps(env);
+  // Without TTS_WORKER_URL the server runs the TTS worker itself (docs/tts-worker.md).
+  const ttsWorker = env.TTS_WORKER_URL ? undefined : new TtsWorkerProcess({ script: defaultWorkerScript(), parentEnv: process.env, secret: env.TTS_WORKER_SECRET });
+  const deps = await createDeps(env, ttsWorker ? { ttsWorker: () => ttsWorker.target() } : {});
+  ttsWorker?.start(deps.logger.child({ component: 'tts-worker' }));
   if (env.ADMIN_EMAIL && env.ADMIN_PASSWORD) await deps.auth.ensureAdmin(env.ADMIN_EMAIL, env.ADMIN_PASSWORD);
   const app = createApp(deps);
   const server = app.listen(env.PORT, env.HOST, () => {
@@ -21,12 +25,20 @@ async function main(): Promise<void> {
     60 * 1000,
   );
   reservationSweep.unref();
+  // Ends past_due grace periods (and cancelled subscriptions whose period is over) on time.
+  deps.billing.startSweeper();
+  // Raw usage past RETENTION_DAYS (and messages past MESSAGE_RETENTION_DAYS): hourly, once across instances.
+  deps.retention.start();
+  // The overview's closed days are read in the background, not by the first admin of the day.
+  deps.overview.startWarming();
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     deps.logger.info({ signal }, 'shutting down');
-    server.close(() => void deps.close().finally(() => process.exit(0)));
+    // At once: Ctrl-C reaches the worker too, and it must not be restarted meanwhile.
+    const workerStopped = ttsWorker?.stop();
+    server.close(() => void Promise.all([deps.close(), workerStopped]).finally(() => process.exit(0)));
     server.closeIdleConnections();
     setTimeout(() => process.exit(0), 10_000).unref();
   };

@@ -53,6 +53,20 @@ export interface ChatServiceOptions {
   ipHashSalt: string;
   /** The user's current month (billing may give a subscription period). */
   monthFor?: (userId: string, now: Date) => Promise<MonthPeriod>;
+  /** Called after each settlement (metrics, alerts); must not throw or block. */
+  onSettled?: (event: ChatSettledEvent) => void;
+}
+
+export interface ChatSettledEvent {
+  user: ChatUser;
+  plan: TPlan;
+  month: MonthPeriod;
+  ipHash: string;
+  model: string;
+  status: UsageStatus;
+  promptTokens: number;
+  completionTokens: number;
+  costMicroUsd: number;
 }
 
 /** Tokenizers differ slightly between providers: reserve a little more than we count. */
@@ -175,11 +189,13 @@ export class ChatService {
       now,
     });
 
-    return this.run({ user, request, model, price, fitted, cacheKey, cachedText, ipHash, reservation });
+    return this.run({ user, plan, month, request, model, price, fitted, cacheKey, cachedText, ipHash, reservation });
   }
 
   private async *run(state: {
     user: ChatUser;
+    plan: TPlan;
+    month: MonthPeriod;
     request: { ip: string; requestId: string; signal?: AbortSignal | undefined };
     model: string;
     price: TModelPrice;
@@ -190,7 +206,7 @@ export class ChatService {
     reservation: Awaited<ReturnType<Meter['reserveChat']>>;
   }): AsyncGenerator<ChatEvent> {
     const o = this.o;
-    const { user, request, model, price, fitted, cacheKey, cachedText, ipHash, reservation } = state;
+    const { user, plan, month, request, model, price, fitted, cacheKey, cachedText, ipHash, reservation } = state;
     const messageId = randomUUID();
     const started = Date.now();
     let relayed = '';
@@ -208,7 +224,7 @@ export class ChatService {
       const promptTokens = cached ? 0 : usage?.promptTokens ?? (relayed.length > 0 || status !== 'error' ? fitted.promptTokens : 0);
       const completionTokens = cached ? 0 : usage?.completionTokens ?? countTextTokens(model, relayed);
       const refundMessage = status === 'error' && relayed.length === 0;
-      return o.meter.settleChat({
+      const result = await o.meter.settleChat({
         reservationId: reservation.id,
         isGuest: user.isGuest,
         ipHash,
@@ -223,6 +239,14 @@ export class ChatService {
         refundMessage,
         assistant: { messageId, content: relayed },
       });
+      if (result) {
+        try {
+          o.onSettled?.({ user, plan, month, ipHash, model, status: cached ? 'cached' : status, promptTokens, completionTokens, costMicroUsd: result.costMicroUsd });
+        } catch (error) {
+          o.logger.error({ err: (error as Error).message }, 'onSettled hook failed');
+        }
+      }
+      return result;
     };
 
     try {

@@ -1,7 +1,14 @@
 import { createCallerFactory, router } from '../trpc/init.ts';
+import { accountRouter } from './account.ts';
+import { adminRouter } from './admin.ts';
 import { authRouter } from './auth.ts';
+import { billingRouter } from './billing.ts';
 import { chatRouter } from './chat.ts';
+import { notificationsRouter } from './notifications.ts';
+import { plannerRouter } from './planner.ts';
 import { plansRouter } from './plans.ts';
+import { preferencesRouter } from './preferences.ts';
+import { ttsRouter } from './tts.ts';
 import { usageRouter } from './usage.ts';
 
 export const appRouter = router({
@@ -9,6 +16,13 @@ export const appRouter = router({
   plans: plansRouter,
   chat: chatRouter,
   usage: usageRouter,
+  tts: ttsRouter,
+  billing: billingRouter,
+  admin: adminRouter,
+  account: accountRouter,
+  planner: plannerRouter,
+  notifications: notificationsRouter,
+  preferences: preferencesRouter,
 });
 
 export type AppRouter = typeof appRouter;

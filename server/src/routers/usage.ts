@@ -1,5 +1,8 @@
+import { ZUsageDailyInput } from '@chatmeter/shared/alerts';
 import { ZCursorPage } from '@chatmeter/shared/chat';
 import { authedProcedure, router } from '../trpc/init.ts';
+import { usageDaily } from '../usage/usage-daily.ts';
+import { toUsageItem, usageEventSelect } from '../usage/usage-ledger.ts';
 import { decodeCursor, encodeCursor, INT_ID } from './cursor.ts';
 
 export const usageRouter = router({
@@ -12,13 +15,13 @@ export const usageRouter = router({
       where: { userId: ctx.user.id, ...(cursor ? { id: { lt: BigInt(cursor.id) } } : {}) },
       orderBy: { id: 'desc' },
       take: limit + 1,
-      select: {
-        id: true, createdAt: true, kind: true, model: true, promptTokens: true, completionTokens: true,
-        costMicroUsd: true, status: true, estimated: true, ttsChars: true, creditTokens: true,
-      },
+      select: usageEventSelect,
     });
-    const items = rows.slice(0, limit).map((r) => ({ ...r, id: r.id.toString(), costMicroUsd: Number(r.costMicroUsd), creditTokens: Number(r.creditTokens) }));
+    const items = rows.slice(0, limit).map(toUsageItem);
     const last = rows[limit - 1];
     return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
   }),
+
+  /** The last `days` UTC days (default 30, at most 90), oldest first, every day present. */
+  daily: authedProcedure.input(ZUsageDailyInput).query(({ ctx, input }) => usageDaily(ctx.deps.prisma, ctx.user.id, input?.days ?? 30)),
 });

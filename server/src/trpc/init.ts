@@ -3,6 +3,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ERROR_REASONS } from '@chatmeter/shared/errors';
+import { recordRefusal, REFUSAL_PATHS } from '../admin/refusals.ts';
 import { AppError } from '../lib/app-error.ts';
 import type { Context } from './context.ts';
 import { errorFormatter } from './error-formatter.ts';
@@ -26,12 +27,18 @@ export function toTRPCError(error: AppError): TRPCError {
   return new TRPCError({ code: ERROR_REASONS[error.reason], message: error.message, cause: error });
 }
 
-/** Maps AppError from services to the contract's tRPC code; the formatter adds `reason`. */
-const errorConversion = t.middleware(async ({ next }) => {
+/**
+ * Maps AppError from services to the contract's tRPC code; the formatter adds
+ * `reason`. Refusals on the metered paths are also counted per day and reason
+ * (best effort, for admin.overview).
+ */
+const errorConversion = t.middleware(async ({ ctx, path, next }) => {
   const result = await next();
   if (!result.ok && result.error.cause instanceof AppError) {
+    const cause = result.error.cause;
     // tRPC wraps unknown errors in INTERNAL_SERVER_ERROR; re-issue with the right code.
-    (result as { error: TRPCError }).error = toTRPCError(result.error.cause);
+    (result as { error: TRPCError }).error = toTRPCError(cause);
+    if (REFUSAL_PATHS.has(path) && cause.reason !== 'internal') await recordRefusal(ctx.deps.prisma, ctx.deps.logger, cause.reason);
   }
   return result;
 });

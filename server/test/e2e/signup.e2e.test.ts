@@ -51,9 +51,14 @@ if (!support.run && support.mustFail) {
     const header = () => page.getByRole('banner');
     const mainNav = () => page.getByRole('navigation', { name: 'Main' });
 
-    it('sends a visitor without a session from / to sign-in', async () => {
+    it('shows a visitor the chat on / and sends them from the other tabs to sign-in', async () => {
+      // The Chat tab is open to visitors (their first message starts a guest session); looking creates nothing.
       await page.goto(`${server.url}/`);
-      await page.waitForURL((url) => url.pathname === '/sign-in');
+      await page.getByRole('heading', { name: 'Start a conversation' }).waitFor();
+      expect(new URL(page.url()).pathname).toBe('/');
+      expect(await sessionCookie()).toBeUndefined();
+      await page.goto(`${server.url}/usage`);
+      await page.waitForURL((url) => url.pathname === '/sign-in' && url.searchParams.get('next') === '/usage');
       await page.getByRole('heading', { name: 'Sign in to ChatMeter' }).waitFor();
       expect(await sessionCookie()).toBeUndefined();
       expect(watch.problems()).toEqual([]);

@@ -1,4 +1,5 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
+import { VoicePicker } from '../voice/voice-picker.tsx';
 import { useState } from 'react';
 import { Link } from 'react-router';
 import { ApiErrorAlert } from '../../components/alerts.tsx';
@@ -8,6 +9,7 @@ import { describeUserAgent, formatDateTime, formatRelativeTime } from '../../lib
 import { trpc } from '../../trpc.ts';
 import { planName, usePlans } from '../billing/use-plans.ts';
 import { PageHeader } from '../shell/page-header.tsx';
+import { AccountDataPanel } from './account-data-panel.tsx';
 import { useMe } from './use-me.ts';
 
 export const sessionsQueryKey = ['auth', 'sessions'] as const;
@@ -55,7 +57,14 @@ export function AccountPage() {
           ) : null}
         </dl>
       </section>
+      <section className="panel" aria-labelledby="voice-title">
+        <h2 id="voice-title" className="panel__title">
+          Voice
+        </h2>
+        <VoicePicker />
+      </section>
       <SessionsPanel />
+      <AccountDataPanel />
     </div>
   );
 }

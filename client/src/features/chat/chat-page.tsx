@@ -1,40 +1,328 @@
-import { Link } from 'react-router';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { Link, useSearchParams } from 'react-router';
+import { ErrorAlert } from '../../components/alerts.tsx';
+import { CaptchaWidget } from '../../components/captcha-widget.tsx';
+import { formatWait, readApiError } from '../../lib/api-error.ts';
+import { useCountdown } from '../../lib/use-countdown.ts';
 import { useDocumentTitle } from '../../lib/use-document-title.ts';
+import { trpc } from '../../trpc.ts';
 import { useMe } from '../auth/use-me.ts';
+import { usePlans } from '../billing/use-plans.ts';
+import { QuotaMeter } from '../usage/quota-meter.tsx';
+import { allowanceOf, NOTHING_USED } from '../usage/usage-math.ts';
+import { useUsageSummary } from '../usage/use-usage.ts';
+import { ChatNotice } from './chat-notice.tsx';
+import { useConversations, useMessages, useModels, type Conversation } from './chat-queries.ts';
+import { mergeServerMessages, turnsFor } from './chat-state.ts';
+import { chatStore, useChatStore } from './chat-store.ts';
+import { Composer } from './composer.tsx';
+import { ConversationList } from './conversation-list.tsx';
+import { MessageList } from './message-list.tsx';
+import { ModelPicker } from './model-picker.tsx';
+import { clientPrefsStore } from '../../lib/client-prefs.ts';
+import './chat.css';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const SUGGESTIONS = ['How is my usage metered?', 'Fibonacci in TypeScript', 'What is a context window?'];
 
 export function ChatPage() {
   useDocumentTitle('Chat');
+  const queryClient = useQueryClient();
   const { data: me } = useMe();
+  const isVisitor = !me;
+  const isGuest = !me || me.isGuest;
+  const planId = !me || me.isGuest ? 'guest' : me.plan;
+
+  const [params, setParams] = useSearchParams();
+  const requested = params.get('c');
+  const selectedId = requested && UUID.test(requested) ? requested : null;
+
+  const chat = useChatStore();
+  const streaming = chat.activeKey !== null;
+  const [sidebarOpen, setSidebarOpen] = useState(false);
+  // Starts on the default model chosen under Usage > Preferences (ignored when the plan lacks it).
+  const [chosenModel, setChosenModel] = useState<string | null>(() => clientPrefsStore.get().defaultModel);
+  const [followSignal, setFollowSignal] = useState(0);
+  const [captchaPayload, setCaptchaPayload] = useState<string | null>(null);
+  const [captchaKey, setCaptchaKey] = useState(0);
+  const [captchaError, setCaptchaError] = useState<string | null>(null);
+  const inputRef = useRef<HTMLTextAreaElement>(null);
+  const menuButtonRef = useRef<HTMLButtonElement>(null);
+  const newButtonRef = useRef<HTMLButtonElement>(null);
+
+  useEffect(() => chatStore.bindOwner(me?.id ?? null), [me?.id]);
+
+  // What this visitor may use.
+  const models = useModels(me ? planId : null);
+  const model = chosenModel && models.data?.models.includes(chosenModel) ? chosenModel : (models.data?.models[0] ?? null);
+  const plans = usePlans();
+  const summary = useUsageSummary(!isVisitor);
+  const plan = plans.data?.find((p) => p.id === planId);
+  const limits = summary.data?.limits ?? plan?.limits ?? null;
+  const allowance = summary.data
+    ? allowanceOf({ ...summary.data, credits: isGuest ? null : summary.data.credits })
+    : isVisitor && plan
+      ? allowanceOf({ limits: plan.limits, used: NOTHING_USED, credits: null, period: null })
+      : null;
+
+  // A visitor's first message creates the guest session; with the captcha on, it needs a solved check.
+  const captcha = useQuery({
+    queryKey: ['auth', 'captchaChallenge'],
+    queryFn: () => trpc.auth.captchaChallenge.query(),
+    enabled: isVisitor,
+    staleTime: Infinity,
+  });
+  const captchaOn = isVisitor && captcha.data != null;
+
+  // The open conversation: the server's pages plus this tab's turns (which carry usage).
+  const messages = useMessages(selectedId);
+  const turns = selectedId ? turnsFor(chat.turns, selectedId) : chat.turns.filter((t) => t.conversationId === null || (t.startedNew && !t.claimed));
+  const serverMessages = mergeServerMessages(messages.data?.pages ?? [], turns);
+
+  // A new conversation's first reply started: follow it to its own address.
+  useLayoutEffect(() => {
+    const started = chat.turns.find((t) => t.startedNew && !t.claimed && t.conversationId !== null);
+    if (!started?.conversationId) return;
+    chatStore.claim(started.key);
+    if (selectedId === null) setParams({ c: started.conversationId }, { replace: true });
+  }, [chat.turns, selectedId, setParams]);
+
+  // The drawer (narrow screens): focus moves into it, and Escape closes it and returns to its button.
+  useEffect(() => {
+    if (!sidebarOpen) return;
+    newButtonRef.current?.focus();
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== 'Escape') return;
+      setSidebarOpen(false);
+      menuButtonRef.current?.focus();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [sidebarOpen]);
+
+  const focusInput = () => window.requestAnimationFrame(() => inputRef.current?.focus());
+
+  const newConversation = () => {
+    setParams({});
+    setSidebarOpen(false);
+    chatStore.dismissNotice();
+    focusInput();
+  };
+
+  const send = async () => {
+    const content = chat.draft.trim();
+    if (!content) return;
+    setFollowSignal((n) => n + 1);
+    const usedCaptcha = captchaOn;
+    await chatStore.send(
+      { content, conversationId: selectedId, model, captcha: usedCaptcha ? (captchaPayload ?? undefined) : undefined },
+      { queryClient, isVisitor },
+    );
+    // A payload is good once: a visitor still without a session needs a fresh check.
+    if (usedCaptcha) {
+      setCaptchaPayload(null);
+      setCaptchaKey((k) => k + 1);
+    }
+    focusInput();
+  };
+
+  const stop = () => {
+    chatStore.stop();
+    focusInput();
+  };
+
+  const waitLeft = useCountdown(chat.notice?.waitUntil);
+  const blockedReason =
+    waitLeft !== undefined && waitLeft > 0
+      ? `You can send again in ${formatWait(waitLeft)}.`
+      : captchaOn && !captchaPayload
+        ? 'Finishing a quick check that you are human…'
+        : null;
+
+  const conversations = useConversations(!isVisitor);
+  const current: Conversation | undefined = selectedId ? conversations.data?.pages.flatMap((p) => p.items).find((c) => c.id === selectedId) : undefined;
+  const title = selectedId ? (current?.title ?? turns[0]?.content.slice(0, 80) ?? 'Conversation') : 'New conversation';
+
+  const messagesError = messages.isError ? (
+    <div className="chat-scroll__error">
+      <ErrorAlert>{readApiError(messages.error).message}</ErrorAlert>
+      <button type="button" className="btn btn--secondary btn--small" onClick={newConversation}>
+        Start a new conversation
+      </button>
+    </div>
+  ) : null;
+
   return (
-    <div className="chat">
-      <section className="chat__empty" aria-labelledby="chat-title">
-        <div className="chat__icon" aria-hidden="true">
-          <svg viewBox="0 0 24 24" width="28" height="28">
-            <path fill="currentColor" d="M4 5.5A2.5 2.5 0 0 1 6.5 3h11A2.5 2.5 0 0 1 20 5.5v8a2.5 2.5 0 0 1-2.5 2.5H11l-4.6 3.7a.6.6 0 0 1-1-.5V16h0A2.5 2.5 0 0 1 3 13.5Z" opacity=".9" />
-          </svg>
+    <div className="chat-layout">
+      <aside id="chat-sidebar" className={`chat-sidebar${sidebarOpen ? ' is-open' : ''}`} aria-label="Conversations">
+        <div className="chat-sidebar__head">
+          <button type="button" ref={newButtonRef} className="btn btn--secondary chat-sidebar__new" onClick={newConversation}>
+            <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
+              <path d="M10 4v12M4 10h12" stroke="currentColor" strokeWidth="2" strokeLinecap="round" />
+            </svg>
+            New conversation
+          </button>
+          <button
+            type="button"
+            className="icon-btn chat-sidebar__close"
+            aria-label="Close conversations"
+            onClick={() => {
+              setSidebarOpen(false);
+              menuButtonRef.current?.focus();
+            }}
+          >
+            <svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
+              <path d="M5 5l10 10M15 5 5 15" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
+            </svg>
+          </button>
         </div>
-        <h1 id="chat-title" className="chat__title">
-          Start a conversation
-        </h1>
-        <p className="chat__lead">
-          Chat is arriving in the next update. You will write here, watch replies stream in, and see the tokens and cost of every reply as it
-          finishes.
-        </p>
-        {me?.isGuest ? (
-          <p className="muted">
-            You are a guest. <Link to="/sign-up">Create an account</Link> to keep your conversations and get a larger allowance.
-          </p>
+        <div className="chat-sidebar__list">
+          <ConversationList
+            enabled={!isVisitor}
+            selectedId={selectedId}
+            onOpen={() => {
+              setSidebarOpen(false);
+              chatStore.dismissNotice();
+            }}
+            onDeleted={(id) => {
+              if (id === selectedId) setParams({}, { replace: true });
+              focusInput();
+            }}
+          />
+        </div>
+      </aside>
+      {sidebarOpen ? <div className="chat-backdrop" onClick={() => setSidebarOpen(false)} aria-hidden="true" /> : null}
+
+      <section className="chat-main" aria-labelledby="chat-title">
+        <header className="chat-head">
+          <button
+            type="button"
+            ref={menuButtonRef}
+            className="icon-btn chat-head__menu"
+            aria-label="Show conversations"
+            aria-expanded={sidebarOpen}
+            aria-controls="chat-sidebar"
+            onClick={() => setSidebarOpen((open) => !open)}
+          >
+            <svg viewBox="0 0 20 20" width="20" height="20" aria-hidden="true">
+              <path d="M3 5.5h14M3 10h14M3 14.5h14" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
+            </svg>
+          </button>
+          <h1 id="chat-title" className="chat-head__title" title={title}>
+            {title}
+          </h1>
+          <ModelPicker models={models.data} value={model} onChange={setChosenModel} disabled={streaming} />
+        </header>
+        <QuotaMeter allowance={allowance} loading={summary.isPending && !isVisitor} linkToUsage={!isVisitor} />
+        {isGuest ? (
+          <div className="nudge" role="note">
+            <p>
+              <strong>Sign up to keep your conversations.</strong>{' '}
+              <span className="nudge__more">{isVisitor ? 'No account needed to try it.' : 'Guest chats stay on this browser only.'}</span>
+            </p>
+            <span className="nudge__actions">
+              <Link to="/sign-up" className="btn btn--primary btn--small">
+                Sign up
+              </Link>
+              {isVisitor ? (
+                <Link to="/sign-in" className="btn btn--ghost btn--small">
+                  Sign in
+                </Link>
+              ) : null}
+            </span>
+          </div>
         ) : null}
+
+        <MessageList
+          conversationKey={selectedId ?? 'new'}
+          messages={serverMessages}
+          turns={turns}
+          hasOlder={messages.hasNextPage}
+          loadingOlder={messages.isFetchingNextPage}
+          onLoadOlder={() => void messages.fetchNextPage()}
+          loading={selectedId !== null && messages.isPending}
+          error={messagesError}
+          followSignal={followSignal}
+          empty={
+            <section className="chat-empty" aria-labelledby="chat-empty-title">
+              <div className="chat-empty__icon" aria-hidden="true">
+                <svg viewBox="0 0 24 24" width="28" height="28">
+                  <path fill="currentColor" d="M4 5.5A2.5 2.5 0 0 1 6.5 3h11A2.5 2.5 0 0 1 20 5.5v8a2.5 2.5 0 0 1-2.5 2.5H11l-4.6 3.7a.6.6 0 0 1-1-.5V16h0A2.5 2.5 0 0 1 3 13.5Z" opacity=".9" />
+                </svg>
+              </div>
+              <h2 id="chat-empty-title" className="chat-empty__title">
+                Start a conversation
+              </h2>
+              <p className="chat-empty__lead">Ask anything. Replies stream in as they are written, and each one shows the tokens it used and what it cost.</p>
+              {models.data?.demo ? (
+                <p className="chat-empty__demo">
+                  This server runs the offline <strong>demo model</strong>: answers are canned, the metering is real.
+                </p>
+              ) : null}
+              <ul className="suggestions" aria-label="Suggestions">
+                {SUGGESTIONS.map((suggestion) => (
+                  <li key={suggestion}>
+                    <button
+                      type="button"
+                      className="suggestion"
+                      onClick={() => {
+                        chatStore.setDraft(suggestion);
+                        focusInput();
+                      }}
+                    >
+                      {suggestion}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            </section>
+          }
+        />
+
+        <div className="chat-bottom">
+          {chat.notice ? (
+            <ChatNotice
+              key={chat.notice.id}
+              notice={chat.notice}
+              isGuest={isGuest}
+              onDismiss={() => chatStore.dismissNotice()}
+              onNewConversation={newConversation}
+            />
+          ) : null}
+          <Composer
+            value={chat.draft}
+            onChange={(text) => chatStore.setDraft(text)}
+            onSend={() => void send()}
+            onStop={stop}
+            streaming={streaming}
+            blockedReason={blockedReason}
+            maxChars={limits?.maxInputChars ?? null}
+            placeholder={selectedId ? 'Reply…' : isVisitor ? 'Ask anything: no account needed' : 'Ask anything'}
+            inputRef={inputRef}
+            before={
+              captchaOn ? (
+                <div className="composer__captcha">
+                  <p className="composer__captcha-text">A quick check that you are human runs in your browser before your first message.</p>
+                  <CaptchaWidget
+                    key={captchaKey}
+                    getChallenge={() => trpc.auth.captchaChallenge.query()}
+                    autoStart
+                    onSolved={(payload) => {
+                      setCaptchaPayload(payload);
+                      setCaptchaError(null);
+                    }}
+                    onReset={() => setCaptchaPayload(null)}
+                    onError={(error) => setCaptchaError(error.message)}
+                  />
+                  {captchaError ? <p className="composer__blocked">{captchaError}</p> : null}
+                </div>
+              ) : null
+            }
+          />
+        </div>
       </section>
-      <div className="composer" aria-disabled="true">
-        <label htmlFor="composer-input" className="visually-hidden">
-          Message
-        </label>
-        <textarea id="composer-input" className="composer__input" rows={1} placeholder="Chat is not available yet" disabled />
-        <button type="button" className="btn btn--primary" disabled>
-          Send
-        </button>
-      </div>
     </div>
   );
 }

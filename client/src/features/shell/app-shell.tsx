@@ -1,4 +1,4 @@
-import { Link, NavLink, Outlet } from 'react-router';
+import { Link, NavLink, Outlet, useMatch } from 'react-router';
 import type { TMe } from '@chatmeter/shared/auth';
 import { ErrorAlert } from '../../components/alerts.tsx';
 import { Brand } from '../../components/brand.tsx';
@@ -6,28 +6,36 @@ import { readApiError } from '../../lib/api-error.ts';
 import { planName, usePlans } from '../billing/use-plans.ts';
 import { canSeeAdmin, displayName } from '../auth/roles.ts';
 import { useMe } from '../auth/use-me.ts';
-import { RequireSession } from './require-session.tsx';
+import { NotificationBell } from '../notifications/notification-bell.tsx';
+import { SessionGate } from './require-session.tsx';
 import { useSignOut } from './use-sign-out.ts';
 
 const TABS = [
-  { to: '/', label: 'Chat', end: true },
-  { to: '/usage', label: 'Usage', end: false },
-  { to: '/billing', label: 'Billing', end: false },
+  { to: '/', label: 'Chat', end: true, visitors: true },
+  { to: '/usage', label: 'Usage', end: false, visitors: false },
+  { to: '/billing', label: 'Billing', end: false, visitors: false },
+  { to: '/planner', label: 'Cost planner', end: false, visitors: true },
 ] as const;
 
+/**
+ * The signed-in frame, also shown to a visitor with no session on the Chat tab
+ * (their first message makes them a guest); the other tabs guard themselves
+ * with RequireSession.
+ */
 export function AppShell() {
   return (
-    <RequireSession>
+    <SessionGate>
       <ShellFrame />
-    </RequireSession>
+    </SessionGate>
   );
 }
 
 function ShellFrame() {
   const { data: me } = useMe();
-  if (!me) return null;
+  // The chat fills the window (its lists scroll inside); the other pages scroll as a whole.
+  const fill = useMatch({ path: '/', end: true }) !== null;
   return (
-    <div className="shell">
+    <div className={fill ? 'shell shell--fill' : 'shell'}>
       <a className="skip-link" href="#main">
         Skip to content
       </a>
@@ -37,7 +45,7 @@ function ShellFrame() {
             <Brand />
           </Link>
           <nav className="tabs" aria-label="Main">
-            {TABS.map((tab) => (
+            {TABS.filter((tab) => me || tab.visitors).map((tab) => (
               <NavLink key={tab.to} to={tab.to} end={tab.end} className="tabs__link">
                 {tab.label}
               </NavLink>
@@ -48,12 +56,25 @@ function ShellFrame() {
               </NavLink>
             ) : null}
           </nav>
-          <UserMenu me={me} />
+          {me ? <UserMenu me={me} /> : <VisitorMenu />}
         </div>
       </header>
       <main className="shell__main" id="main" tabIndex={-1}>
         <Outlet />
       </main>
+    </div>
+  );
+}
+
+function VisitorMenu() {
+  return (
+    <div className="usermenu">
+      <Link to="/sign-in" className="btn btn--ghost btn--small">
+        Sign in
+      </Link>
+      <Link to="/sign-up" className="btn btn--primary btn--small">
+        Sign up
+      </Link>
     </div>
   );
 }
@@ -69,6 +90,7 @@ function UserMenu({ me }: { me: TMe }) {
         </span>
         <span className="badge">{planName(plans.data, me.plan)} plan</span>
       </div>
+      <NotificationBell />
       {me.isGuest ? (
         <Link to="/sign-up" className="btn btn--primary btn--small">
           Create account

@@ -6,10 +6,9 @@ import { readApiError } from '../../lib/api-error.ts';
 import { nextQuery } from '../../lib/navigation.ts';
 import { useMe } from '../auth/use-me.ts';
 
-/** Renders its children for anyone with a session (account or guest); others go to sign-in. */
-export function RequireSession({ children }: { children: ReactNode }) {
+/** Waits until we know who is here (an account, a guest, or a visitor with no session). */
+export function SessionGate({ children }: { children: ReactNode }) {
   const me = useMe();
-  const location = useLocation();
   if (me.isPending) return <PageLoading label="Loading ChatMeter…" />;
   if (me.isError) {
     return (
@@ -24,6 +23,16 @@ export function RequireSession({ children }: { children: ReactNode }) {
       </main>
     );
   }
-  if (!me.data) return <Navigate to={`/sign-in${nextQuery(location.pathname, location.search)}`} replace />;
   return <>{children}</>;
+}
+
+/** Renders its children for anyone with a session (account or guest); others go to sign-in. */
+export function RequireSession({ children }: { children: ReactNode }) {
+  const me = useMe();
+  const location = useLocation();
+  return (
+    <SessionGate>
+      {me.data ? children : <Navigate to={`/sign-in${nextQuery(location.pathname, location.search)}`} replace />}
+    </SessionGate>
+  );
 }

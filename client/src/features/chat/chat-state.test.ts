@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { applyChatEvent, describeUsage, endTurn, isTurnActive, mergeServerMessages, newTurn, turnsFor, type ServerMessage } from './chat-state.ts';
+
+const start = {
+  type: 'start',
+  conversationId: 'c1',
+  messageId: 'a1',
+  userMessageId: 'u1',
+  model: 'demo',
+  demo: true,
+  maxTokens: 512,
+} as const;
+
+describe('applyChatEvent', () => {
+  it('follows a reply from start through deltas to done', () => {
+    let turn = newTurn('t1', 'Hello?', null, 'demo');
+    expect(turn.phase).toBe('sending');
+    expect(turn.startedNew).toBe(true);
+    turn = applyChatEvent(turn, start);
+    expect(turn).toMatchObject({ phase: 'streaming', conversationId: 'c1', userMessageId: 'u1', assistantMessageId: 'a1', demo: true });
+    turn = applyChatEvent(turn, { type: 'delta', text: 'Hi ' });
+    turn = applyChatEvent(turn, { type: 'delta', text: 'there.' });
+    expect(turn.text).toBe('Hi there.');
+    expect(isTurnActive(turn)).toBe(true);
+    const usage = { promptTokens: 10, completionTokens: 3, totalTokens: 13, costMicroUsd: 4, estimated: false };
+    turn = applyChatEvent(turn, { type: 'done', usage, status: 'ok', cached: false });
+    expect(turn).toMatchObject({ phase: 'done', usage, status: 'ok', cached: false });
+    expect(isTurnActive(turn)).toBe(false);
+  });
+
+  it('keeps the partial text when stopped, and does not undo a finished reply', () => {
+    let turn = applyChatEvent(applyChatEvent(newTurn('t1', 'x', 'c1', null), start), { type: 'delta', text: 'Part' });
+    expect(turn.startedNew).toBe(false);
+    turn = endTurn(turn, { stopped: true });
+    expect(turn).toMatchObject({ phase: 'stopped', text: 'Part', status: 'aborted' });
+    const done = applyChatEvent(turn, { type: 'done', usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2, costMicroUsd: 1, estimated: true }, status: 'ok', cached: false });
+    expect(endTurn(done, { stopped: true }).phase).toBe('done');
+  });
+
+  it('records a broken stream with its error', () => {
+    const error = { reason: 'provider_unavailable' as const, message: 'The AI provider is unavailable right now.', fieldErrors: {} };
+    const turn = endTurn(applyChatEvent(newTurn('t1', 'x', 'c1', null), start), { error });
+    expect(turn).toMatchObject({ phase: 'failed', error });
+  });
+});
+
+describe('turnsFor and mergeServerMessages', () => {
+  const at = new Date('2026-11-20T10:00:00Z');
+  const msg = (id: string, role = 'user'): ServerMessage => ({ id, role, content: id, model: null, status: 'ok', createdAt: at });
+
+  it('shows the open conversation’s turns, or a new chat’s unstarted ones', () => {
+    const a = newTurn('a', 'a', 'c1', null);
+    const b = newTurn('b', 'b', null, null);
+    expect(turnsFor([a, b], 'c1')).toEqual([a]);
+    expect(turnsFor([a, b], null)).toEqual([b]);
+  });
+
+  it('lists server pages oldest first without the messages this tab already shows', () => {
+    const turn = applyChatEvent(newTurn('t', 'x', 'c1', null), { ...start, userMessageId: 'm4', messageId: 'm5' });
+    const pages = [{ items: [msg('m5', 'assistant'), msg('m4'), msg('m3', 'assistant')] }, { items: [msg('m2'), msg('m1', 'assistant'), msg('m2')] }];
+    expect(mergeServerMessages(pages, [turn]).map((m) => m.id)).toEqual(['m1', 'm2', 'm3']);
+  });
+});
+
+describe('describeUsage', () => {
+  it('lists tokens and cost, and says when estimated or cached', () => {
+    const usage = { promptTokens: 1200, completionTokens: 34, totalTokens: 1234, costMicroUsd: 51, estimated: true };
+    expect(describeUsage(usage, false, (n) => `$${n}`)).toEqual(['1,234 tokens', '$51', 'estimated']);
+    expect(describeUsage({ ...usage, estimated: false }, true, (n) => `$${n}`)).toEqual(['1,234 tokens', '$51', 'cached']);
+  });
+});

@@ -1,0 +1,138 @@
+// The chat's client-side state, as plain data and pure functions (tested without a
+// browser): the turns sent from this tab, each a user message and the assistant's
+// streamed reply, and how a `chat.send` event changes a turn.
+import type { TChatEvent } from '@chatmeter/shared/chat';
+import type { ApiError } from '../../lib/api-error.ts';
+
+export type DoneEvent = Extract<TChatEvent, { type: 'done' }>;
+export type StartEvent = Extract<TChatEvent, { type: 'start' }>;
+export type ReplyUsage = DoneEvent['usage'];
+
+/**
+ * `sending`: waiting for `start` (limits, reservation); `streaming`: deltas arriving;
+ * `done`: the server sent `done`; `stopped`: the visitor pressed Stop (the partial
+ * answer stays); `failed`: the stream broke after it started.
+ */
+export type TurnPhase = 'sending' | 'streaming' | 'done' | 'stopped' | 'failed';
+
+export interface Turn {
+  /** Client-side id, stable from the moment the message is sent. */
+  key: string;
+  /** Known from `start`; null while a message that starts a conversation is on its way. */
+  conversationId: string | null;
+  /** Sent from the "new conversation" view: the page follows it to its conversation once. */
+  startedNew: boolean;
+  /** The page has moved to this new turn's conversation (or the visitor went elsewhere). */
+  claimed: boolean;
+  userMessageId: string | null;
+  assistantMessageId: string | null;
+  content: string;
+  text: string;
+  model: string | null;
+  demo: boolean;
+  phase: TurnPhase;
+  usage: ReplyUsage | null;
+  cached: boolean;
+  status: string | null;
+  error: ApiError | null;
+  createdAt: Date;
+}
+
+export function newTurn(key: string, content: string, conversationId: string | null, model: string | null, now = new Date()): Turn {
+  return {
+    key,
+    conversationId,
+    startedNew: conversationId === null,
+    claimed: conversationId !== null,
+    userMessageId: null,
+    assistantMessageId: null,
+    content,
+    text: '',
+    model,
+    demo: false,
+    phase: 'sending',
+    usage: null,
+    cached: false,
+    status: null,
+    error: null,
+    createdAt: now,
+  };
+}
+
+/** One streamed event applied to a turn. Unknown event types leave it unchanged. */
+export function applyChatEvent(turn: Turn, event: TChatEvent): Turn {
+  switch (event.type) {
+    case 'start':
+      return {
+        ...turn,
+        phase: 'streaming',
+        conversationId: event.conversationId,
+        userMessageId: event.userMessageId,
+        assistantMessageId: event.messageId,
+        model: event.model,
+        demo: event.demo,
+      };
+    case 'delta':
+      return { ...turn, phase: turn.phase === 'sending' ? 'streaming' : turn.phase, text: turn.text + event.text };
+    case 'done':
+      return { ...turn, phase: 'done', usage: event.usage, cached: event.cached, status: event.status };
+    default:
+      return turn;
+  }
+}
+
+/** The stream ended without `done`: stopped by the visitor, or broken. */
+export function endTurn(turn: Turn, how: { stopped: true } | { error: ApiError }): Turn {
+  if (turn.phase === 'done') return turn;
+  if ('stopped' in how) return { ...turn, phase: 'stopped', status: 'aborted' };
+  return { ...turn, phase: 'failed', status: 'error', error: how.error };
+}
+
+export function isTurnActive(turn: Pick<Turn, 'phase'>): boolean {
+  return turn.phase === 'sending' || turn.phase === 'streaming';
+}
+
+/** The turns a view shows: those of the open conversation, or the unstarted ones of a new chat. */
+export function turnsFor(turns: readonly Turn[], conversationId: string | null): Turn[] {
+  return turns.filter((turn) => turn.conversationId === conversationId);
+}
+
+/** A message as the server lists it (`chat.messages`). */
+export interface ServerMessage {
+  id: string;
+  role: string;
+  content: string;
+  model: string | null;
+  status: string;
+  createdAt: Date;
+}
+
+/**
+ * Server pages (newest first) as a list to show (oldest first), without the
+ * messages this tab already shows from its own turns (which carry the usage).
+ */
+export function mergeServerMessages(pages: readonly { items: readonly ServerMessage[] }[], localTurns: readonly Turn[]): ServerMessage[] {
+  const local = new Set<string>();
+  for (const turn of localTurns) {
+    if (turn.userMessageId) local.add(turn.userMessageId);
+    if (turn.assistantMessageId) local.add(turn.assistantMessageId);
+  }
+  const seen = new Set<string>();
+  const out: ServerMessage[] = [];
+  for (const page of pages) {
+    for (const message of page.items) {
+      if (local.has(message.id) || seen.has(message.id)) continue;
+      seen.add(message.id);
+      out.push(message);
+    }
+  }
+  return out.reverse();
+}
+
+/** "142 tokens · $0.000051 · estimated · cached": the discreet line under a reply. */
+export function describeUsage(usage: ReplyUsage, cached: boolean, formatCost: (micros: number) => string): string[] {
+  const parts = [`${usage.totalTokens.toLocaleString('en-US')} tokens`, formatCost(usage.costMicroUsd)];
+  if (usage.estimated) parts.push('estimated');
+  if (cached) parts.push('cached');
+  return parts;
+}

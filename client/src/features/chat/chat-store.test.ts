@@ -1,0 +1,121 @@
+import { QueryClient } from '@tanstack/react-query';
+import { TRPCClientError } from '@trpc/client';
+import type { TChatEvent } from '@chatmeter/shared/chat';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+const mutate = vi.fn();
+vi.mock('../../trpc.ts', () => ({ trpc: { chat: { send: { mutate: (...args: unknown[]) => mutate(...args) } } } }));
+
+const { ChatStore } = await import('./chat-store.ts');
+const { messagesQueryKey } = await import('./chat-queries.ts');
+
+const start: TChatEvent = { type: 'start', conversationId: '00000000-0000-4000-8000-000000000001', messageId: 'a1', userMessageId: 'u1', model: 'demo', demo: true, maxTokens: 256 };
+const usage = { promptTokens: 12, completionTokens: 3, totalTokens: 15, costMicroUsd: 4, estimated: false };
+
+async function* events(list: TChatEvent[]) {
+  for (const event of list) yield event;
+}
+
+function refusal(reason: string, message: string, extra: Record<string, unknown> = {}) {
+  return TRPCClientError.from({ error: { message, code: -32600, data: { reason, ...extra } } });
+}
+
+let queryClient: QueryClient;
+beforeEach(() => {
+  mutate.mockReset();
+  queryClient = new QueryClient();
+});
+
+describe('ChatStore.send', () => {
+  it('streams a reply into a turn and refreshes usage and the conversation list', async () => {
+    const store = new ChatStore();
+    const invalidate = vi.spyOn(queryClient, 'invalidateQueries');
+    mutate.mockResolvedValue(events([start, { type: 'delta', text: 'Hi' }, { type: 'delta', text: '!' }, { type: 'done', usage, status: 'ok', cached: false }]));
+    store.setDraft('Hello');
+    const outcome = await store.send({ content: 'Hello', conversationId: null, model: 'demo' }, { queryClient, isVisitor: true });
+
+    expect(outcome).toEqual({ ok: true, stopped: false });
+    expect(mutate).toHaveBeenCalledWith({ content: 'Hello', model: 'demo' }, expect.objectContaining({ signal: expect.any(AbortSignal) }));
+    const [turn] = store.getSnapshot().turns;
+    expect(turn).toMatchObject({ phase: 'done', text: 'Hi!', usage, conversationId: start.conversationId, startedNew: true, claimed: false });
+    expect(store.getSnapshot()).toMatchObject({ activeKey: null, draft: '', notice: null });
+    // A brand-new conversation has nothing to fetch yet.
+    expect(queryClient.getQueryData(messagesQueryKey(start.conversationId))).toEqual({ pages: [{ items: [], nextCursor: null }], pageParams: [null] });
+    const keys = invalidate.mock.calls.map(([filters]) => JSON.stringify(filters?.queryKey));
+    expect(keys).toContain(JSON.stringify(['usage']));
+    expect(keys).toContain(JSON.stringify(['chat', 'conversations']));
+    // The visitor's first message made a guest session: ask who we are.
+    expect(keys).toContain(JSON.stringify(['auth', 'me']));
+  });
+
+  it('stops a reply and keeps what arrived', async () => {
+    const store = new ChatStore();
+    mutate.mockImplementation(async (_input: unknown, { signal }: { signal: AbortSignal }) =>
+      (async function* () {
+        yield start;
+        yield { type: 'delta', text: 'Partial' } as TChatEvent;
+        await new Promise((_, reject) => signal.addEventListener('abort', () => reject(new DOMException('Aborted', 'AbortError'))));
+      })(),
+    );
+    const sending = store.send({ content: 'Tell me more', conversationId: start.conversationId, model: null }, { queryClient, isVisitor: false });
+    await vi.waitFor(() => expect(store.getSnapshot().turns[0]?.text).toBe('Partial'));
+    expect(store.getSnapshot().activeKey).not.toBeNull();
+    store.stop();
+    await expect(sending).resolves.toEqual({ ok: true, stopped: true });
+    expect(store.getSnapshot().turns[0]).toMatchObject({ phase: 'stopped', text: 'Partial', status: 'aborted' });
+    expect(store.getSnapshot().activeKey).toBeNull();
+  });
+
+  it('puts a refused message back in the composer and keeps the refusal to show', async () => {
+    const store = new ChatStore();
+    mutate.mockRejectedValue(refusal('quota_exhausted', "You have used today's 5 messages.", { resetAt: '2026-11-21T00:00:00.000Z', upgrade: true }));
+    const outcome = await store.send({ content: 'One more?', conversationId: null, model: null }, { queryClient, isVisitor: false });
+    expect(outcome.ok).toBe(false);
+    const snapshot = store.getSnapshot();
+    expect(snapshot.turns).toEqual([]);
+    expect(snapshot.draft).toBe('One more?');
+    expect(snapshot.notice?.error).toMatchObject({ reason: 'quota_exhausted', resetAt: new Date('2026-11-21T00:00:00.000Z') });
+    expect(snapshot.notice?.waitUntil).toBeUndefined();
+  });
+
+  it('times a rate limit from when it arrived', async () => {
+    const store = new ChatStore();
+    mutate.mockRejectedValue(refusal('rate_limited', 'Please wait a moment.', { retryAfterSeconds: 30 }));
+    const before = Date.now();
+    await store.send({ content: 'Quick', conversationId: null, model: null }, { queryClient, isVisitor: false });
+    const waitUntil = store.getSnapshot().notice?.waitUntil ?? 0;
+    expect(waitUntil).toBeGreaterThanOrEqual(before + 30_000);
+    expect(waitUntil).toBeLessThanOrEqual(Date.now() + 30_000);
+  });
+
+  it('sends one message at a time', async () => {
+    const store = new ChatStore();
+    let release!: () => void;
+    mutate.mockImplementation(async () =>
+      (async function* () {
+        yield start;
+        await new Promise<void>((resolve) => (release = resolve));
+      })(),
+    );
+    const first = store.send({ content: 'a', conversationId: null, model: null }, { queryClient, isVisitor: false });
+    await vi.waitFor(() => expect(store.getSnapshot().turns[0]?.phase).toBe('streaming'));
+    await expect(store.send({ content: 'b', conversationId: null, model: null }, { queryClient, isVisitor: false })).resolves.toEqual({ ok: false, error: null });
+    release();
+    await first;
+    expect(mutate).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('ChatStore.bindOwner', () => {
+  it('keeps a visitor’s turns when they become a guest, and drops them for another account', async () => {
+    const store = new ChatStore();
+    mutate.mockResolvedValue(events([start, { type: 'done', usage, status: 'ok', cached: false }]));
+    await store.send({ content: 'Hi', conversationId: null, model: null }, { queryClient, isVisitor: true });
+    store.bindOwner('guest-1');
+    expect(store.getSnapshot().turns).toHaveLength(1);
+    store.bindOwner('guest-1');
+    expect(store.getSnapshot().turns).toHaveLength(1);
+    store.bindOwner('someone-else');
+    expect(store.getSnapshot().turns).toHaveLength(0);
+  });
+});

@@ -1,0 +1,188 @@
+// The chat's live state for this tab: turns sent from here, the streaming one,
+// the composer's draft and the last refusal. It lives outside React so a reply
+// keeps streaming while the visitor looks at another tab (Usage, Billing) and is
+// there when they come back. A sign-out reloads the page, which clears it; a
+// different account signing in clears it too (see bindOwner).
+import type { QueryClient } from '@tanstack/react-query';
+import { useSyncExternalStore } from 'react';
+import { readApiError, type ApiError } from '../../lib/api-error.ts';
+import { trpc } from '../../trpc.ts';
+import { meQueryKey } from '../auth/use-me.ts';
+import { refreshUsage } from '../usage/use-usage.ts';
+import { conversationsQueryKey, seedNewConversation } from './chat-queries.ts';
+import { applyChatEvent, endTurn, newTurn, type Turn } from './chat-state.ts';
+
+export interface ChatNotice {
+  id: number;
+  error: ApiError;
+  /** The conversation the refused message was meant for (null: a new one). */
+  conversationId: string | null;
+  /** When sending makes sense again (ms since epoch), from retryAfterSeconds; fixed when the refusal arrived. */
+  waitUntil: number | undefined;
+}
+
+export interface ChatSnapshot {
+  turns: readonly Turn[];
+  draft: string;
+  notice: ChatNotice | null;
+  /** The turn streaming now, if any: one at a time. */
+  activeKey: string | null;
+}
+
+export interface SendRequest {
+  content: string;
+  conversationId: string | null;
+  model: string | null;
+  captcha?: string | undefined;
+}
+
+export type SendOutcome = { ok: true; stopped: boolean } | { ok: false; error: ApiError | null };
+
+function noticeOf(id: number, error: ApiError, conversationId: string | null): ChatNotice {
+  const waitUntil = error.reason === 'rate_limited' && error.retryAfterSeconds !== undefined ? Date.now() + error.retryAfterSeconds * 1000 : undefined;
+  return { id, error, conversationId, waitUntil };
+}
+
+const EMPTY: ChatSnapshot = { turns: [], draft: '', notice: null, activeKey: null };
+
+export class ChatStore {
+  private state: ChatSnapshot = EMPTY;
+  private readonly listeners = new Set<() => void>();
+  private controller: AbortController | null = null;
+  private ownerId: string | null = null;
+  private seq = 0;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): ChatSnapshot => this.state;
+
+  private update(change: (state: ChatSnapshot) => Partial<ChatSnapshot>): void {
+    this.state = { ...this.state, ...change(this.state) };
+    for (const listener of this.listeners) listener();
+  }
+
+  private updateTurn(key: string, change: (turn: Turn) => Turn): void {
+    this.update((s) => ({ turns: s.turns.map((turn) => (turn.key === key ? change(turn) : turn)) }));
+  }
+
+  setDraft(draft: string): void {
+    if (draft !== this.state.draft) this.update(() => ({ draft }));
+  }
+
+  dismissNotice(): void {
+    if (this.state.notice) this.update(() => ({ notice: null }));
+  }
+
+  /** The page has followed a new conversation's first turn there. */
+  claim(key: string): void {
+    this.updateTurn(key, (turn) => ({ ...turn, claimed: true }));
+  }
+
+  /** Forgets a deleted conversation's turns. */
+  forgetConversation(conversationId: string): void {
+    this.update((s) => ({
+      turns: s.turns.filter((turn) => turn.conversationId !== conversationId),
+      notice: s.notice?.conversationId === conversationId ? null : s.notice,
+    }));
+  }
+
+  /**
+   * Who is chatting. A visitor becoming a guest (null -> id) keeps everything; a
+   * different account (id -> other id) starts from nothing.
+   */
+  bindOwner(userId: string | null): void {
+    if (userId === null || userId === this.ownerId) return;
+    const previous = this.ownerId;
+    this.ownerId = userId;
+    if (previous !== null) {
+      this.controller?.abort();
+      this.state = EMPTY;
+      for (const listener of this.listeners) listener();
+    }
+  }
+
+  /** Stops the streaming reply; what has arrived stays. */
+  stop(): void {
+    this.controller?.abort();
+  }
+
+  async send(request: SendRequest, context: { queryClient: QueryClient; isVisitor: boolean }): Promise<SendOutcome> {
+    if (this.state.activeKey) return { ok: false, error: null };
+    const { queryClient } = context;
+    const key = `turn-${++this.seq}`;
+    const turn = newTurn(key, request.content, request.conversationId, request.model);
+    this.update((s) => ({ turns: [...s.turns, turn], activeKey: key, notice: null, draft: '' }));
+
+    const controller = new AbortController();
+    this.controller = controller;
+    let started = false;
+    let outcome: SendOutcome;
+    try {
+      const stream = await trpc.chat.send.mutate(
+        {
+          content: request.content,
+          ...(request.conversationId ? { conversationId: request.conversationId } : {}),
+          ...(request.model ? { model: request.model } : {}),
+          ...(request.captcha ? { captcha: request.captcha } : {}),
+        },
+        { signal: controller.signal },
+      );
+      for await (const event of stream) {
+        if (event.type === 'start' && !started) {
+          started = true;
+          if (request.conversationId === null) seedNewConversation(queryClient, event.conversationId);
+          // The first message of a visitor made them a guest (the server set the cookie).
+          void queryClient.invalidateQueries({ queryKey: conversationsQueryKey });
+        }
+        this.updateTurn(key, (current) => applyChatEvent(current, event));
+      }
+      const stopped = controller.signal.aborted;
+      if (stopped) this.updateTurn(key, (current) => endTurn(current, { stopped: true }));
+      outcome = { ok: true, stopped };
+    } catch (error) {
+      if (controller.signal.aborted && started) {
+        this.updateTurn(key, (current) => endTurn(current, { stopped: true }));
+        outcome = { ok: true, stopped: true };
+      } else if (!started) {
+        // Refused before anything started (a limit, the captcha...): the message goes back into the composer.
+        const apiError = controller.signal.aborted ? null : readApiError(error);
+        this.update((s) => ({
+          turns: s.turns.filter((t) => t.key !== key),
+          draft: s.draft === '' ? request.content : s.draft,
+          notice: apiError ? noticeOf(this.seq, apiError, request.conversationId) : s.notice,
+        }));
+        outcome = { ok: false, error: apiError };
+      } else {
+        const apiError = readApiError(error);
+        this.updateTurn(key, (current) => endTurn(current, { error: apiError }));
+        this.update(() => ({ notice: noticeOf(this.seq, apiError, request.conversationId) }));
+        outcome = { ok: false, error: apiError };
+      }
+    } finally {
+      // A visitor's message (even a refused one) may have started a guest session: ask who we are now.
+      if (context.isVisitor) void queryClient.invalidateQueries({ queryKey: meQueryKey, exact: true });
+      if (this.controller === controller) this.controller = null;
+      this.update(() => ({ activeKey: null }));
+    }
+    if (started || outcome.ok) {
+      void refreshUsage(queryClient);
+      void queryClient.invalidateQueries({ queryKey: conversationsQueryKey });
+      // A stopped reply is settled on the server's time: read the tokens again a moment later.
+      if (!outcome.ok || outcome.stopped) setTimeout(() => void refreshUsage(queryClient), 1500);
+    } else if (outcome.error && outcome.error.reason !== 'captcha_required') {
+      // A refusal may come with counters that moved (e.g. another tab used the last message).
+      void refreshUsage(queryClient);
+    }
+    return outcome;
+  }
+}
+
+/** The one store of this tab. */
+export const chatStore = new ChatStore();
+
+export function useChatStore(): ChatSnapshot {
+  return useSyncExternalStore(chatStore.subscribe, chatStore.getSnapshot);
+}

@@ -1,0 +1,163 @@
+import { useEffect, useRef, useState } from 'react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import type { TTtsSpeakOutput } from '@chatmeter/shared/tts';
+import { readApiError, type ApiError } from '../../lib/api-error.ts';
+import { useCountdown } from '../../lib/use-countdown.ts';
+import { trpc } from '../../trpc.ts';
+import { refreshUsage } from '../usage/use-usage.ts';
+import { useVoicePreferences } from './use-voice-preferences.ts';
+import { speakErrorText, speakLabel } from './voice-state.ts';
+import './voice.css';
+
+type Phase = 'idle' | 'loading' | 'playing';
+
+// Reading the same answer again counts against the allowance (even from the
+// server's cache), so a page keeps the URLs it already has and replays them.
+const spokenUrls = new Map<string, TTtsSpeakOutput>();
+
+// One voice at a time: starting a reading stops the one playing (or loading).
+let current: { owner: symbol; stop: () => void } | undefined;
+
+interface SpeakButtonProps {
+  /** An assistant message of the signed-in user (or guest). */
+  messageId: string;
+  /** Shown in the button's name, e.g. the message's length. */
+  chars?: number;
+  /** Read as soon as the button appears (the "read new answers aloud" preference). */
+  autoPlay?: boolean;
+  className?: string;
+}
+
+/** Play/stop toggle for reading one answer aloud (tts.speak, then an HTMLAudioElement). */
+export function SpeakButton({ messageId, chars, autoPlay = false, className }: SpeakButtonProps) {
+  const queryClient = useQueryClient();
+  const [preferences] = useVoicePreferences();
+  const [phase, setPhase] = useState<Phase>('idle');
+  const [error, setError] = useState<{ error: ApiError; waitUntil?: number } | null>(null);
+  const audioRef = useRef<HTMLAudioElement | null>(null);
+  const [owner] = useState(() => Symbol('speak-button'));
+  const remaining = useCountdown(error?.waitUntil);
+
+  const speak = useMutation({
+    mutationFn: (input: { messageId: string; voice?: string }) => trpc.tts.speak.mutate(input),
+    onSettled: () => void refreshUsage(queryClient),
+  });
+
+  const stop = () => {
+    const audio = audioRef.current;
+    audioRef.current = null;
+    if (audio) {
+      audio.pause();
+      audio.removeAttribute('src');
+      audio.load();
+    }
+    if (current?.owner === owner) current = undefined;
+    setPhase('idle');
+  };
+  const stopRef = useRef(stop);
+  stopRef.current = stop;
+
+  const play = (spoken: TTtsSpeakOutput, key: string, retried: boolean) => {
+    const audio = new Audio(spoken.audioUrl);
+    audioRef.current = audio;
+    audio.onended = () => {
+      if (audioRef.current === audio) stop();
+    };
+    audio.onerror = () => {
+      if (audioRef.current !== audio) return;
+      // The clip left the server's cache since: ask for it again, once.
+      spokenUrls.delete(key);
+      audioRef.current = null;
+      if (!retried) void start(true);
+      else {
+        setError({ error: { reason: 'internal', message: 'The audio could not be played.', fieldErrors: {} } });
+        setPhase('idle');
+      }
+    };
+    setPhase('playing');
+    audio.play().catch((reason: unknown) => {
+      // The browser may refuse to play without a click (auto-play policies).
+      if (audioRef.current === audio && (reason as Error)?.name !== 'AbortError') stop();
+    });
+  };
+
+  const start = async (retried = false) => {
+    if (current && current.owner !== owner) current.stop();
+    current = { owner, stop: () => stopRef.current() };
+    setError(null);
+    const voice = preferences.voice ?? undefined;
+    const key = `${messageId}|${voice ?? ''}`;
+    const known = spokenUrls.get(key);
+    if (known) return play(known, key, retried);
+    setPhase('loading');
+    try {
+      const spoken = await speak.mutateAsync({ messageId, ...(voice ? { voice } : {}) });
+      spokenUrls.set(key, spoken);
+      // Another answer started reading meanwhile.
+      if (current?.owner !== owner) return setPhase('idle');
+      play(spoken, key, retried);
+    } catch (caught) {
+      const apiError = readApiError(caught);
+      setError({ error: apiError, ...(apiError.retryAfterSeconds ? { waitUntil: Date.now() + apiError.retryAfterSeconds * 1000 } : {}) });
+      if (current?.owner === owner) current = undefined;
+      setPhase('idle');
+    }
+  };
+
+  const autoStarted = useRef(false);
+  useEffect(() => {
+    if (autoPlay && !autoStarted.current) {
+      autoStarted.current = true;
+      void start();
+    }
+    // Started once, when the button first appears (start is a new function every render).
+  }, [autoPlay]);
+
+  // Leaving the page (or the message) stops the sound.
+  useEffect(() => () => {
+    const audio = audioRef.current;
+    audioRef.current = null;
+    audio?.pause();
+    if (current?.owner === owner) current = undefined;
+  }, [owner]);
+
+  const label = speakLabel(phase, chars);
+  return (
+    <span className={`speak${className ? ` ${className}` : ''}`}>
+      <button
+        type="button"
+        className={`icon-btn speak__button speak__button--${phase}`}
+        aria-label={label}
+        title={label}
+        aria-pressed={phase === 'playing'}
+        aria-busy={phase === 'loading' || undefined}
+        disabled={phase === 'loading'}
+        onClick={() => (phase === 'playing' ? stop() : void start())}
+      >
+        {phase === 'loading' ? <span className="spinner speak__spinner" aria-hidden="true" /> : phase === 'playing' ? <StopIcon /> : <SpeakerIcon />}
+      </button>
+      {error ? (
+        <span className={`speak__error speak__error--${error.error.reason}`} role="alert">
+          {speakErrorText(error.error, remaining)}
+        </span>
+      ) : null}
+    </span>
+  );
+}
+
+function SpeakerIcon() {
+  return (
+    <svg aria-hidden="true" viewBox="0 0 20 20" width="18" height="18">
+      <path fill="currentColor" d="M3 7.5h3l4-3.5v12l-4-3.5H3Z" />
+      <path fill="none" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" d="M13 7.2a4 4 0 0 1 0 5.6M15.3 5a7 7 0 0 1 0 10" />
+    </svg>
+  );
+}
+
+function StopIcon() {
+  return (
+    <svg aria-hidden="true" viewBox="0 0 20 20" width="18" height="18">
+      <rect x="5" y="5" width="10" height="10" rx="1.5" fill="currentColor" />
+    </svg>
+  );
+}

@@ -1,0 +1,258 @@
+// The operator's controls: user search and detail, credit adjustments, plans,
+// blocking, the global settings. Every change is one transaction that also
+// appends its audit row; role rules beyond "support or admin" (the support
+// adjustment limit) are decided here, not in the router.
+import { Prisma, type PrismaClient } from '@chatmeter/db/client';
+import type { TAdjustCreditsInput, TAdminUsersInput, TUpdateSettingsInput } from '@chatmeter/shared/admin';
+import type { TPlan } from '@chatmeter/shared/plans';
+import type { SessionService } from '../auth/session.ts';
+import { AppError } from '../lib/app-error.ts';
+import { addCredits, takeCreditsUpTo } from '../metering/credits.ts';
+import { COUNTER, GLOBAL_SUBJECT, read } from '../metering/counters.ts';
+import { dayStart } from '../metering/periods.ts';
+import type { UsageService } from '../usage/usage-service.ts';
+import { decodeCursor, encodeCursor } from '../routers/cursor.ts';
+import { appendAudit, type Actor } from './audit.ts';
+import { addDays, utcDay } from './days.ts';
+
+export interface AdminServiceOptions {
+  prisma: PrismaClient;
+  plans: readonly TPlan[];
+  usage: UsageService;
+  sessions: SessionService;
+  planFor: (user: { planId: string; isGuest: boolean }) => TPlan;
+  supportMaxAdjustmentTokens: number;
+  defaultDailyTokenCap: number;
+}
+
+const userListSelect = {
+  id: true,
+  email: true,
+  role: true,
+  planId: true,
+  isGuest: true,
+  blockedAt: true,
+  deletedAt: true,
+  createdAt: true,
+} satisfies Prisma.UserSelect;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const RECENT_USAGE = 20;
+const LEDGER_ROWS = 50;
+
+export class AdminService {
+  constructor(private readonly o: AdminServiceOptions) {}
+
+  /** Newest first; `query` matches a user id exactly or any part of the e-mail address. */
+  async users(input: TAdminUsersInput) {
+    const cursor = decodeCursor(input.cursor);
+    const q = input.query?.trim().toLowerCase();
+    const where: Prisma.UserWhereInput = {
+      ...(q ? (UUID.test(q) ? { id: q } : { email: { contains: q } }) : {}),
+      ...(cursor ? { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] } : {}),
+    };
+    const rows = await this.o.prisma.user.findMany({
+      where,
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: input.limit + 1,
+      select: userListSelect,
+    });
+    const page = rows.slice(0, input.limit);
+    const balances = page.length
+      ? await this.o.prisma.creditAccount.findMany({ where: { userId: { in: page.map((u) => u.id) } }, select: { userId: true, balanceTokens: true } })
+      : [];
+    const items = page.map((u) => ({
+      ...toUser(u),
+      creditTokens: Number(balances.find((b) => b.userId === u.id)?.balanceTokens ?? 0n),
+    }));
+    const last = page.at(-1);
+    return { items, nextCursor: rows.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
+  /** Plan, usage summary, recent usage, credit ledger and live sessions of one user. */
+  async user(userId: string, now = new Date()) {
+    const prisma = this.o.prisma;
+    const user = await prisma.user.findUnique({ where: { id: userId }, select: userListSelect });
+    if (!user) throw new AppError('not_found', 'That user does not exist.');
+    const plan = this.o.planFor(user);
+    const from30 = addDays(utcDay(now), -29);
+    const [summary, totals, recentUsage, ledger, sessions] = await Promise.all([
+      this.o.usage.summary(user, plan, now),
+      prisma.$queryRaw<{ requests: bigint; tokens: bigint; cost: bigint; requests30: bigint; tokens30: bigint; cost30: bigint }[]>(Prisma.sql`
+        SELECT COALESCE(sum(requests), 0)::bigint AS requests,
+               COALESCE(sum(prompt_tokens + completion_tokens), 0)::bigint AS tokens,
+               COALESCE(sum(cost_micro_usd), 0)::bigint AS cost,
+               COALESCE(sum(requests) FILTER (WHERE day >= ${from30}::date), 0)::bigint AS requests30,
+               COALESCE(sum(prompt_tokens + completion_tokens) FILTER (WHERE day >= ${from30}::date), 0)::bigint AS tokens30,
+               COALESCE(sum(cost_micro_usd) FILTER (WHERE day >= ${from30}::date), 0)::bigint AS cost30
+          FROM usage_daily WHERE user_id = ${userId}::uuid`),
+      prisma.usageEvent.findMany({
+        where: { userId },
+        orderBy: { id: 'desc' },
+        take: RECENT_USAGE,
+        select: { id: true, createdAt: true, kind: true, model: true, promptTokens: true, completionTokens: true, costMicroUsd: true, ttsChars: true, status: true, estimated: true },
+      }),
+      prisma.$queryRaw<{ id: bigint; created_at: Date; delta_tokens: bigint; balance_after: bigint; kind: string; reason: string; actor_id: string | null; actor_email: string | null }[]>(Prisma.sql`
+        SELECT l.id, l.created_at, l.delta_tokens, l.balance_after, l.kind, l.reason, l.actor_id::text AS actor_id, a.email AS actor_email
+          FROM credit_ledger l LEFT JOIN users a ON a.id = l.actor_id
+         WHERE l.user_id = ${userId}::uuid
+         ORDER BY l.id DESC LIMIT ${LEDGER_ROWS}`),
+      this.o.sessions.listForUser(userId, now),
+    ]);
+    const t = totals[0];
+    return {
+      user: toUser(user),
+      plan: { id: plan.id, name: plan.name, priceMonthlyCents: plan.priceMonthlyCents, limits: plan.limits },
+      summary,
+      totals: {
+        lifetime: { requests: Number(t?.requests ?? 0n), tokens: Number(t?.tokens ?? 0n), costMicroUsd: Number(t?.cost ?? 0n) },
+        last30: { requests: Number(t?.requests30 ?? 0n), tokens: Number(t?.tokens30 ?? 0n), costMicroUsd: Number(t?.cost30 ?? 0n) },
+      },
+      recentUsage: recentUsage.map((e) => ({ ...e, id: e.id.toString(), costMicroUsd: Number(e.costMicroUsd) })),
+      ledger: ledger.map((l) => ({
+        id: l.id.toString(),
+        createdAt: l.created_at,
+        deltaTokens: Number(l.delta_tokens),
+        balanceAfter: Number(l.balance_after),
+        kind: l.kind,
+        reason: l.reason,
+        actorId: l.actor_id,
+        actorEmail: l.actor_email,
+      })),
+      // The session id is half of a session token: it stays on the server.
+      sessions: sessions.map(({ id: _id, ...s }) => s),
+    };
+  }
+
+  /**
+   * Signed adjustment of a user's credits: an immutable ledger row of kind
+   * 'adjustment' with the actor and the reason. A negative one never takes the
+   * balance below zero; the ledger records what was actually taken.
+   */
+  async adjustCredits(actor: Actor, input: TAdjustCreditsInput) {
+    const limit = this.o.supportMaxAdjustmentTokens;
+    if (actor.role !== 'admin' && Math.abs(input.tokens) > limit) {
+      throw new AppError('forbidden_role', `Support can adjust at most ${limit.toLocaleString('en-US')} tokens at a time; ask an admin for more.`, { limit });
+    }
+    return this.o.prisma.$transaction(async (tx) => {
+      await this.lockLiveAccount(tx, input.userId);
+      const change = { userId: input.userId, kind: 'adjustment' as const, reason: input.reason, actorId: actor.id };
+      let applied: bigint;
+      let balance: bigint;
+      if (input.tokens > 0) {
+        applied = BigInt(input.tokens);
+        balance = await addCredits(tx, change, applied);
+      } else {
+        applied = -(await takeCreditsUpTo(tx, change, BigInt(-input.tokens)));
+        const rows = await tx.$queryRaw<{ balance_tokens: bigint }[]>(Prisma.sql`
+          SELECT balance_tokens FROM credit_accounts WHERE user_id = ${input.userId}::uuid`);
+        balance = rows[0]?.balance_tokens ?? 0n;
+      }
+      const entry = await tx.$queryRaw<{ id: bigint }[]>(Prisma.sql`
+        SELECT id FROM credit_ledger WHERE user_id = ${input.userId}::uuid AND kind = 'adjustment' AND actor_id = ${actor.id}::uuid
+         ORDER BY id DESC LIMIT 1`);
+      const ledgerEntryId = applied !== 0n ? (entry[0]?.id.toString() ?? null) : null;
+      await appendAudit(tx, actor, {
+        action: 'credits.adjust',
+        targetUserId: input.userId,
+        before: { balanceTokens: balance - applied },
+        after: { balanceTokens: balance, requestedTokens: input.tokens, appliedTokens: applied, ledgerEntryId },
+        reason: input.reason,
+      });
+      return { balanceTokens: Number(balance), appliedTokens: Number(applied), requestedTokens: input.tokens, ledgerEntryId };
+    });
+  }
+
+  async setPlan(actor: Actor, input: { userId: string; plan: string }) {
+    const plan = this.o.plans.find((p) => p.id === input.plan);
+    if (!plan || plan.id === 'guest') throw new AppError('invalid_input', `There is no plan "${input.plan}" to give an account.`);
+    return this.o.prisma.$transaction(async (tx) => {
+      const user = await this.lockLiveAccount(tx, input.userId);
+      if (user.is_guest) throw new AppError('invalid_input', 'A guest has no account to change the plan of.');
+      await tx.user.update({ where: { id: input.userId }, data: { planId: plan.id }, select: { id: true } });
+      await appendAudit(tx, actor, { action: 'user.set_plan', targetUserId: input.userId, before: { plan: user.plan_id }, after: { plan: plan.id } });
+      return { userId: input.userId, plan: plan.id };
+    });
+  }
+
+  async setBlocked(actor: Actor, input: { userId: string; blocked: boolean }, now = new Date()) {
+    if (input.userId === actor.id && input.blocked) throw new AppError('invalid_input', 'You cannot block your own account.');
+    return this.o.prisma.$transaction(async (tx) => {
+      const user = await this.lockLiveAccount(tx, input.userId);
+      const blockedAt = input.blocked ? (user.blocked_at ?? now) : null;
+      await tx.user.update({ where: { id: input.userId }, data: { blockedAt }, select: { id: true } });
+      await appendAudit(tx, actor, {
+        action: 'user.set_blocked',
+        targetUserId: input.userId,
+        before: { blocked: user.blocked_at !== null },
+        after: { blocked: input.blocked },
+      });
+      return { userId: input.userId, blocked: input.blocked, blockedAt };
+    });
+  }
+
+  async settings(now = new Date()) {
+    const [row, usedToday] = await Promise.all([
+      this.o.prisma.appSettings.findUnique({ where: { id: 1 }, select: { killSwitch: true, maxTokensPerDay: true, updatedAt: true, updatedBy: true } }),
+      read(this.o.prisma, GLOBAL_SUBJECT, COUNTER.globalTokensDay, dayStart(now)),
+    ]);
+    const maxTokensPerDay = row?.maxTokensPerDay == null ? null : Number(row.maxTokensPerDay);
+    return {
+      killSwitch: row?.killSwitch ?? false,
+      maxTokensPerDay,
+      defaultMaxTokensPerDay: this.o.defaultDailyTokenCap,
+      effectiveMaxTokensPerDay: maxTokensPerDay ?? this.o.defaultDailyTokenCap,
+      tokensUsedToday: Number(usedToday),
+      supportMaxAdjustmentTokens: this.o.supportMaxAdjustmentTokens,
+      updatedAt: row?.updatedAt ?? null,
+      updatedBy: row?.updatedBy ?? null,
+    };
+  }
+
+  async updateSettings(actor: Actor, input: TUpdateSettingsInput, now = new Date()) {
+    await this.o.prisma.$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<{ kill_switch: boolean; max_tokens_per_day: bigint | null }[]>(Prisma.sql`
+        SELECT kill_switch, max_tokens_per_day FROM app_settings WHERE id = 1 FOR UPDATE`);
+      const before = rows[0] ?? { kill_switch: false, max_tokens_per_day: null };
+      const after = {
+        killSwitch: input.killSwitch ?? before.kill_switch,
+        maxTokensPerDay: input.maxTokensPerDay === undefined ? before.max_tokens_per_day : input.maxTokensPerDay === null ? null : BigInt(input.maxTokensPerDay),
+      };
+      await tx.$executeRaw(Prisma.sql`
+        INSERT INTO app_settings (id, kill_switch, max_tokens_per_day, updated_at, updated_by)
+        VALUES (1, ${after.killSwitch}, ${after.maxTokensPerDay}::bigint, ${now}::timestamptz, ${actor.id}::uuid)
+        ON CONFLICT (id) DO UPDATE SET kill_switch = EXCLUDED.kill_switch, max_tokens_per_day = EXCLUDED.max_tokens_per_day,
+                                       updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by`);
+      await appendAudit(tx, actor, {
+        action: 'settings.update',
+        before: { killSwitch: before.kill_switch, maxTokensPerDay: before.max_tokens_per_day },
+        after,
+      });
+    });
+    return this.settings(now);
+  }
+
+  /** The row of a user that exists and is not deleted, locked for the rest of the transaction. */
+  private async lockLiveAccount(tx: Prisma.TransactionClient, userId: string) {
+    const rows = await tx.$queryRaw<{ plan_id: string; is_guest: boolean; blocked_at: Date | null; deleted_at: Date | null }[]>(Prisma.sql`
+      SELECT plan_id, is_guest, blocked_at, deleted_at FROM users WHERE id = ${userId}::uuid FOR UPDATE`);
+    const user = rows[0];
+    if (!user || user.deleted_at) throw new AppError('not_found', 'That user does not exist.');
+    return user;
+  }
+}
+
+function toUser(u: { id: string; email: string | null; role: string; planId: string; isGuest: boolean; blockedAt: Date | null; deletedAt: Date | null; createdAt: Date }) {
+  return {
+    id: u.id,
+    email: u.email,
+    role: u.role,
+    plan: u.planId,
+    isGuest: u.isGuest,
+    blocked: u.blockedAt !== null,
+    blockedAt: u.blockedAt,
+    deleted: u.deletedAt !== null,
+    deletedAt: u.deletedAt,
+    createdAt: u.createdAt,
+  };
+}

@@ -1,0 +1,483 @@
+// admin.overview: totals for today, 7 and 30 days, a daily series, usage by
+// model, top users, upgrade candidates and the month-end projection against
+// plan revenue. Everything is read from the roll-ups (usage_daily,
+// refusals_daily) and quota_counters, never from raw usage events. The days
+// before today are aggregated once per UTC day (they no longer change); each
+// call adds today's rows: a handful of small queries, run in parallel.
+import { Prisma, type PrismaClient } from '@chatmeter/db/client';
+import { centsToMicros } from '@chatmeter/shared/money';
+import type { TPlan } from '@chatmeter/shared/plans';
+import { COUNTER } from '../metering/counters.ts';
+import { dayStart, monthStart } from '../metering/periods.ts';
+import { addDays, dayRange, utcDay } from './days.ts';
+import { projectMonthCost, TREND_DAYS, type Projection } from './projection.ts';
+
+export const ANONYMOUS_USER_ID = '00000000-0000-0000-0000-000000000000';
+/** A free user at or above this share of a limit is an upgrade candidate. */
+export const UPGRADE_THRESHOLD = 0.8;
+const TOP_USERS = 10;
+const MAX_CANDIDATES = 25;
+/**
+ * Just after midnight, events of the day before may still commit (a settlement
+ * stamped 23:59:59 commits at 00:00:01): closed days read in this window are
+ * read again after a minute.
+ */
+const CLOSING_GRACE_MS = 15 * 60_000;
+const CLOSING_REFRESH_MS = 60_000;
+const WARM_EVERY_MS = 5 * 60_000;
+
+export interface Totals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  tokens: number;
+  costMicroUsd: number;
+  ttsChars: number;
+  /** Signed-in accounts with any usage in the window. */
+  activeUsers: number;
+  /** Guest sessions with any usage in the window. */
+  guests: number;
+  guestRequests: number;
+  providerErrors: number;
+  refusals: { total: number; byReason: Record<string, number> };
+}
+
+export interface SeriesPoint {
+  day: string;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  tokens: number;
+  costMicroUsd: number;
+  ttsChars: number;
+  providerErrors: number;
+  refusals: number;
+}
+
+export interface ModelRow {
+  model: string;
+  kind: string;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  tokens: number;
+  costMicroUsd: number;
+  ttsChars: number;
+  errors: number;
+}
+
+export interface TopUser {
+  userId: string;
+  email: string | null;
+  plan: string | null;
+  isGuest: boolean;
+  deleted: boolean;
+  requests: number;
+  tokens: number;
+  costMicroUsd: number;
+}
+
+export interface UpgradeCandidate {
+  userId: string;
+  email: string | null;
+  messagesToday: number;
+  messagesPerDay: number;
+  tokensThisMonth: number;
+  tokensPerMonth: number;
+  /** The larger of the two shares of the limit, 0..1+. */
+  fraction: number;
+  limits: ('messagesPerDay' | 'tokensPerMonth')[];
+}
+
+export interface Overview {
+  generatedAt: Date;
+  days: 1 | 7 | 30;
+  today: string;
+  totals: { today: Totals; last7: Totals; last30: Totals };
+  series: SeriesPoint[];
+  byModel: ModelRow[];
+  topUsers: TopUser[];
+  /** The most pressed first, at most 25 of them. */
+  upgradeCandidates: UpgradeCandidate[];
+  upgradeCandidatesTotal: number;
+  projection: Projection & {
+    revenueMicroUsd: number;
+    marginMicroUsd: number;
+    paidPlans: { plan: string; name: string; users: number; priceMonthlyCents: number; revenueMicroUsd: number }[];
+  };
+}
+
+interface DimensionRow {
+  day: string;
+  model: string;
+  kind: string;
+  status: string;
+  is_guest: boolean;
+  requests: bigint;
+  prompt: bigint;
+  completion: bigint;
+  cost: bigint;
+  tts: bigint;
+}
+
+interface Sums {
+  requests: number;
+  tokens: number;
+  cost: number;
+}
+
+interface UserDays {
+  userId: string;
+  isGuest: boolean;
+  lastDay: string;
+  last7: Sums;
+  last30: Sums;
+}
+
+/**
+ * What the days before today add up to. A closed UTC day no longer changes
+ * (events are written with the time they are settled), so this is read once
+ * per day per instance; every call then only aggregates today's roll-up rows.
+ */
+interface ClosedDays {
+  today: string;
+  dimensions: DimensionRow[];
+  users: UserDays[];
+}
+
+const n = (v: bigint | number | null | undefined) => Number(v ?? 0);
+const noSums = (): Sums => ({ requests: 0, tokens: 0, cost: 0 });
+
+function emptyTotals(): Totals {
+  return {
+    requests: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    tokens: 0,
+    costMicroUsd: 0,
+    ttsChars: 0,
+    activeUsers: 0,
+    guests: 0,
+    guestRequests: 0,
+    providerErrors: 0,
+    refusals: { total: 0, byReason: {} },
+  };
+}
+
+/** The first day any part of the overview reads: 30 days, the calendar month, the trend's days. */
+function firstDayRead(now: Date): string {
+  const today = utcDay(now);
+  return [addDays(today, -29), utcDay(monthStart(now)), addDays(today, -TREND_DAYS)].sort()[0]!;
+}
+
+const dimensionColumns = Prisma.sql`
+  model, kind, status, is_guest, sum(requests)::bigint AS requests, sum(prompt_tokens)::bigint AS prompt,
+  sum(completion_tokens)::bigint AS completion, sum(cost_micro_usd)::bigint AS cost, sum(tts_chars)::bigint AS tts`;
+
+export class OverviewService {
+  private closed: { today: string; readAt: number; promise: Promise<ClosedDays> } | undefined;
+  private warmer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly plans: readonly TPlan[],
+  ) {}
+
+  /** Forget the closed days (after something rewrote past roll-ups, e.g. an account deletion). */
+  invalidate(): void {
+    this.closed = undefined;
+  }
+
+  /** Reads the closed days ahead of the first call of a day, so no admin waits for it. */
+  startWarming(): void {
+    if (this.warmer) return;
+    const warm = () => void this.closedDays(new Date()).catch(() => {});
+    this.warmer = setInterval(warm, WARM_EVERY_MS);
+    this.warmer.unref();
+    setTimeout(warm, 5_000).unref();
+  }
+
+  stopWarming(): void {
+    clearInterval(this.warmer);
+    this.warmer = undefined;
+  }
+
+  async overview(days: 1 | 7 | 30, now = new Date()): Promise<Overview> {
+    const today = utcDay(now);
+    const from30 = addDays(today, -29);
+    const fromDays = addDays(today, -(days - 1));
+    const from = firstDayRead(now);
+
+    const [closed, todayDimensions, todayUsers, refusals, candidates, planCounts] = await Promise.all([
+      this.closedDays(now),
+      this.prisma.$queryRaw<DimensionRow[]>(Prisma.sql`
+        SELECT ${today} AS day, ${dimensionColumns}
+          FROM usage_daily WHERE day = ${today}::date
+         GROUP BY model, kind, status, is_guest`),
+      this.prisma.$queryRaw<{ users: { u: string; g: boolean; r: number; t: number; c: number }[] | null }[]>(Prisma.sql`
+        SELECT json_agg(x) AS users FROM (
+          SELECT user_id AS u, is_guest AS g, sum(requests) AS r, sum(prompt_tokens + completion_tokens) AS t, sum(cost_micro_usd) AS c
+            FROM usage_daily WHERE day = ${today}::date AND user_id <> ${ANONYMOUS_USER_ID}::uuid
+           GROUP BY user_id, is_guest) x`),
+      this.prisma.$queryRaw<{ day: string; reason: string; count: bigint }[]>(Prisma.sql`
+        SELECT to_char(day, 'YYYY-MM-DD') AS day, reason, count FROM refusals_daily
+         WHERE day BETWEEN ${from30}::date AND ${today}::date`),
+      this.upgradeCandidates(now),
+      this.prisma.$queryRaw<{ plan_id: string; users: bigint }[]>(Prisma.sql`
+        SELECT plan_id, count(*)::bigint AS users FROM users
+         WHERE NOT is_guest AND deleted_at IS NULL GROUP BY plan_id`),
+    ]);
+
+    // Series (zero-filled), totals per window, by model, and the daily cost for the projection.
+    const window30 = dayRange(from30, today);
+    const points = new Map<string, SeriesPoint>();
+    for (const day of dayRange(from, today)) {
+      points.set(day, { day, requests: 0, promptTokens: 0, completionTokens: 0, tokens: 0, costMicroUsd: 0, ttsChars: 0, providerErrors: 0, refusals: 0 });
+    }
+    const totals = { today: emptyTotals(), last7: emptyTotals(), last30: emptyTotals() };
+    const windows: [Totals, string][] = [
+      [totals.today, today],
+      [totals.last7, addDays(today, -6)],
+      [totals.last30, from30],
+    ];
+    const models = new Map<string, ModelRow>();
+    let firstDay: string | undefined;
+    for (const row of [...closed.dimensions, ...todayDimensions]) {
+      const requests = n(row.requests);
+      const prompt = n(row.prompt);
+      const completion = n(row.completion);
+      const cost = n(row.cost);
+      const tts = n(row.tts);
+      const error = row.status === 'error' ? requests : 0;
+      if (!firstDay || row.day < firstDay) firstDay = row.day;
+      const point = points.get(row.day);
+      if (point) {
+        point.requests += requests;
+        point.promptTokens += prompt;
+        point.completionTokens += completion;
+        point.tokens += prompt + completion;
+        point.costMicroUsd += cost;
+        point.ttsChars += tts;
+        point.providerErrors += error;
+      }
+      for (const [t, start] of windows) {
+        if (row.day < start) continue;
+        t.requests += requests;
+        t.promptTokens += prompt;
+        t.completionTokens += completion;
+        t.tokens += prompt + completion;
+        t.costMicroUsd += cost;
+        t.ttsChars += tts;
+        t.providerErrors += error;
+        if (row.is_guest) t.guestRequests += requests;
+      }
+      if (row.day >= fromDays) {
+        const key = `${row.kind}\u0000${row.model}`;
+        const m = models.get(key) ?? { model: row.model, kind: row.kind, requests: 0, promptTokens: 0, completionTokens: 0, tokens: 0, costMicroUsd: 0, ttsChars: 0, errors: 0 };
+        m.requests += requests;
+        m.promptTokens += prompt;
+        m.completionTokens += completion;
+        m.tokens += prompt + completion;
+        m.costMicroUsd += cost;
+        m.ttsChars += tts;
+        m.errors += error;
+        models.set(key, m);
+      }
+    }
+    for (const row of refusals) {
+      const count = n(row.count);
+      const point = points.get(row.day);
+      if (point) point.refusals += count;
+      for (const [t, start] of windows) {
+        if (row.day < start) continue;
+        t.refusals.total += count;
+        t.refusals.byReason[row.reason] = (t.refusals.byReason[row.reason] ?? 0) + count;
+      }
+    }
+
+    // People: the closed days' per-user sums plus today's.
+    const from7 = addDays(today, -6);
+    const people = new Map<string, UserDays>();
+    for (const u of closed.users) people.set(`${u.userId}|${u.isGuest}`, { ...u, last7: { ...u.last7 }, last30: { ...u.last30 } });
+    for (const t of todayUsers[0]?.users ?? []) {
+      const key = `${t.u}|${t.g}`;
+      const u = people.get(key) ?? { userId: t.u, isGuest: t.g, lastDay: today, last7: noSums(), last30: noSums() };
+      u.lastDay = today;
+      for (const s of [u.last7, u.last30]) {
+        s.requests += Number(t.r);
+        s.tokens += Number(t.t);
+        s.cost += Number(t.c);
+      }
+      people.set(key, u);
+    }
+    const todayOnly = new Map<string, Sums>();
+    for (const t of todayUsers[0]?.users ?? []) {
+      const s = todayOnly.get(t.u) ?? noSums();
+      s.requests += Number(t.r);
+      s.tokens += Number(t.t);
+      s.cost += Number(t.c);
+      todayOnly.set(t.u, s);
+    }
+    for (const u of people.values()) {
+      const counts: [Totals, boolean][] = [
+        [totals.today, u.lastDay >= today],
+        [totals.last7, u.lastDay >= from7],
+        [totals.last30, true],
+      ];
+      for (const [t, active] of counts) {
+        if (!active) continue;
+        if (u.isGuest) t.guests++;
+        else t.activeUsers++;
+      }
+    }
+    const byUser = new Map<string, Sums>();
+    if (days === 1) {
+      for (const [id, s] of todayOnly) byUser.set(id, s);
+    } else {
+      for (const u of people.values()) {
+        const s = days === 7 ? u.last7 : u.last30;
+        const acc = byUser.get(u.userId) ?? noSums();
+        acc.requests += s.requests;
+        acc.tokens += s.tokens;
+        acc.cost += s.cost;
+        byUser.set(u.userId, acc);
+      }
+    }
+    const top = [...byUser.entries()]
+      .filter(([, s]) => s.requests > 0)
+      .sort(([a, x], [b, y]) => y.cost - x.cost || y.tokens - x.tokens || (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, TOP_USERS);
+
+    const dailyCost = new Map([...points.values()].map((p) => [p.day, p.costMicroUsd]));
+    const projection = projectMonthCost({ now, dailyCost, firstDay });
+    const paidPlans = this.plans
+      .filter((plan) => plan.priceMonthlyCents > 0)
+      .map((plan) => {
+        const users = n(planCounts.find((row) => row.plan_id === plan.id)?.users);
+        return { plan: plan.id, name: plan.name, users, priceMonthlyCents: plan.priceMonthlyCents, revenueMicroUsd: users * centsToMicros(plan.priceMonthlyCents) };
+      });
+    const revenueMicroUsd = paidPlans.reduce((sum, p) => sum + p.revenueMicroUsd, 0);
+
+    return {
+      generatedAt: now,
+      days,
+      today,
+      totals,
+      series: window30.slice(-days).map((day) => points.get(day)!),
+      byModel: [...models.values()].sort((a, b) => b.costMicroUsd - a.costMicroUsd || b.requests - a.requests),
+      topUsers: await this.describeTopUsers(top),
+      upgradeCandidates: candidates.items,
+      upgradeCandidatesTotal: candidates.total,
+      projection: { ...projection, revenueMicroUsd, marginMicroUsd: revenueMicroUsd - projection.projectedCostMicroUsd, paidPlans },
+    };
+  }
+
+  /** Single flight: concurrent calls on a new day share one read of the closed days. */
+  private closedDays(now: Date): Promise<ClosedDays> {
+    const today = utcDay(now);
+    const at = now.getTime();
+    const dayBegan = Date.parse(`${today}T00:00:00Z`);
+    const fresh = this.closed?.today === today && (this.closed.readAt >= dayBegan + CLOSING_GRACE_MS || at - this.closed.readAt < CLOSING_REFRESH_MS);
+    if (!fresh || !this.closed) {
+      const promise = this.readClosedDays(now);
+      this.closed = { today, readAt: at, promise };
+      promise.catch(() => {
+        if (this.closed?.promise === promise) this.closed = undefined;
+      });
+    }
+    return this.closed.promise;
+  }
+
+  private async readClosedDays(now: Date): Promise<ClosedDays> {
+    const today = utcDay(now);
+    const yesterday = addDays(today, -1);
+    const from = firstDayRead(now);
+    const [dimensions, users] = await Promise.all([
+      this.prisma.$queryRaw<DimensionRow[]>(Prisma.sql`
+        SELECT to_char(day, 'YYYY-MM-DD') AS day, ${dimensionColumns}
+          FROM usage_daily WHERE day BETWEEN ${from}::date AND ${yesterday}::date
+         GROUP BY day, model, kind, status, is_guest`),
+      // One JSON value instead of a row per user: thousands of users decode in a few ms.
+      this.prisma.$queryRaw<{ users: { u: string; g: boolean; d: string; r7: number; t7: number; c7: number; r30: number; t30: number; c30: number }[] | null }[]>(Prisma.sql`
+        SELECT json_agg(x) AS users FROM (
+          SELECT user_id AS u, is_guest AS g, to_char(max(day), 'YYYY-MM-DD') AS d,
+                 COALESCE(sum(requests) FILTER (WHERE day >= ${addDays(today, -6)}::date), 0) AS r7,
+                 COALESCE(sum(prompt_tokens + completion_tokens) FILTER (WHERE day >= ${addDays(today, -6)}::date), 0) AS t7,
+                 COALESCE(sum(cost_micro_usd) FILTER (WHERE day >= ${addDays(today, -6)}::date), 0) AS c7,
+                 sum(requests) AS r30, sum(prompt_tokens + completion_tokens) AS t30, sum(cost_micro_usd) AS c30
+            FROM usage_daily
+           WHERE day BETWEEN ${addDays(today, -29)}::date AND ${yesterday}::date AND user_id <> ${ANONYMOUS_USER_ID}::uuid
+           GROUP BY user_id, is_guest) x`),
+    ]);
+    return {
+      today,
+      dimensions,
+      users: (users[0]?.users ?? []).map((u) => ({
+        userId: u.u,
+        isGuest: u.g,
+        lastDay: u.d,
+        last7: { requests: Number(u.r7), tokens: Number(u.t7), cost: Number(u.c7) },
+        last30: { requests: Number(u.r30), tokens: Number(u.t30), cost: Number(u.c30) },
+      })),
+    };
+  }
+
+  private async describeTopUsers(top: [string, Sums][]): Promise<TopUser[]> {
+    const users = top.length
+      ? await this.prisma.user.findMany({
+          where: { id: { in: top.map(([id]) => id) } },
+          select: { id: true, email: true, planId: true, isGuest: true, deletedAt: true },
+        })
+      : [];
+    return top.map(([id, s]) => {
+      const user = users.find((u) => u.id === id);
+      return {
+        userId: id,
+        email: user?.email ?? null,
+        plan: user?.planId ?? null,
+        isGuest: user?.isGuest ?? false,
+        deleted: !user || user.deletedAt !== null,
+        requests: s.requests,
+        tokens: s.tokens,
+        costMicroUsd: s.cost,
+      };
+    });
+  }
+
+  /** Free accounts at or above 80 % of today's messages or this month's tokens (quota_counters), most pressed first. */
+  private async upgradeCandidates(now: Date): Promise<{ items: UpgradeCandidate[]; total: number }> {
+    const free = this.plans.find((p) => p.id === 'free');
+    if (!free) return { items: [], total: 0 };
+    const { messagesPerDay, tokensPerMonth } = free.limits;
+    const messagesAt = Math.max(1, Math.ceil(messagesPerDay * UPGRADE_THRESHOLD));
+    const tokensAt = Math.max(1, Math.ceil(tokensPerMonth * UPGRADE_THRESHOLD));
+    const day = dayStart(now);
+    const month = monthStart(now);
+    const rows = await this.prisma.$queryRaw<{ id: string; email: string | null; messages: bigint; tokens: bigint; total: bigint }[]>(Prisma.sql`
+      WITH hot AS (
+        SELECT DISTINCT subject FROM quota_counters
+         WHERE (kind = ${COUNTER.messagesDay} AND period_start = ${day}::timestamptz AND used >= ${messagesAt}::bigint)
+            OR (kind = ${COUNTER.tokensMonth} AND period_start = ${month}::timestamptz AND used >= ${tokensAt}::bigint)
+      ), counters AS (
+        SELECT h.subject,
+               COALESCE((SELECT q.used FROM quota_counters q WHERE q.subject = h.subject AND q.kind = ${COUNTER.messagesDay} AND q.period_start = ${day}::timestamptz), 0) AS messages,
+               COALESCE((SELECT q.used FROM quota_counters q WHERE q.subject = h.subject AND q.kind = ${COUNTER.tokensMonth} AND q.period_start = ${month}::timestamptz), 0) AS tokens
+          FROM hot h
+      )
+      SELECT u.id::text AS id, u.email, c.messages, c.tokens, count(*) OVER ()::bigint AS total
+        FROM counters c JOIN users u ON c.subject = 'u:' || u.id::text
+       WHERE u.plan_id = 'free' AND NOT u.is_guest AND u.deleted_at IS NULL
+       ORDER BY GREATEST(c.messages::float8 / ${Math.max(1, messagesPerDay)}::float8, c.tokens::float8 / ${Math.max(1, tokensPerMonth)}::float8) DESC, u.id
+       LIMIT ${MAX_CANDIDATES}`);
+    const items = rows.map((r) => {
+      const messagesToday = n(r.messages);
+      const tokensThisMonth = n(r.tokens);
+      const limits: UpgradeCandidate['limits'] = [];
+      if (messagesToday >= messagesAt) limits.push('messagesPerDay');
+      if (tokensThisMonth >= tokensAt) limits.push('tokensPerMonth');
+      const fraction = Math.max(messagesPerDay ? messagesToday / messagesPerDay : 0, tokensPerMonth ? tokensThisMonth / tokensPerMonth : 0);
+      return { userId: r.id, email: r.email, messagesToday, messagesPerDay, tokensThisMonth, tokensPerMonth, fraction, limits };
+    });
+    return { items, total: n(rows[0]?.total) };
+  }
+}

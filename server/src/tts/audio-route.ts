@@ -1,0 +1,41 @@
+// GET /audio/:id: a spoken clip, for a user who had it spoken (a row in
+// spoken_messages), found through the session cookie as tRPC finds it. Anyone
+// else gets the same 404 as for a clip that does not exist. express's sendFile
+// does Content-Length, Range (206/416), ETag and conditional requests.
+import type { Request, RequestHandler, Response } from 'express';
+import { SESSION_COOKIE } from '../auth/session.ts';
+import type { Deps } from '../deps.ts';
+import { expressCookies, readCookie } from '../trpc/context.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function refuse(res: Response, status: number, reason: string, message: string): void {
+  if (res.headersSent) return;
+  res.setHeader('Cache-Control', 'no-store');
+  res.status(status).json({ error: { reason, message } });
+}
+
+export function audioRoute(deps: Pick<Deps, 'sessions' | 'tts' | 'env'>): RequestHandler {
+  const secure = deps.env.NODE_ENV === 'production';
+  return async (req: Request, res: Response) => {
+    const token = readCookie(req.headers.cookie, SESSION_COOKIE);
+    const found = token ? await deps.sessions.validate(token) : null;
+    if (!found) return refuse(res, 401, 'unauthenticated', 'Please sign in first.');
+    if (found.renewed) expressCookies(res, secure).setSession(token!, found.session.expiresAt);
+    if (found.user.blockedAt) return refuse(res, 403, 'blocked', 'This account has been blocked. Contact support.');
+
+    const id = String(req.params.id ?? '');
+    const clip = UUID.test(id) ? await deps.tts.clipFor(found.user.id, id.toLowerCase()) : null;
+    if (!clip) return refuse(res, 404, 'not_found', 'No such audio.');
+
+    res.setHeader('Content-Type', clip.mime);
+    // Only this user's browser may keep it; the bytes behind an id never change.
+    res.setHeader('Cache-Control', 'private, max-age=86400');
+    res.setHeader('Vary', 'Cookie');
+    res.sendFile(clip.file, { cacheControl: false, acceptRanges: true, dotfiles: 'allow' }, (error?: Error) => {
+      // A missing file (evicted meanwhile, or another instance's DATA_DIR) is a 404;
+      // a client that hung up mid-download needs no answer.
+      if (error) refuse(res, 404, 'not_found', 'No such audio.');
+    });
+  };
+}

@@ -1,0 +1,66 @@
+// GET /metrics: Prometheus text format, counting chats, tokens, cost, refusals and HTTP latency.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { send } from './helpers/chat.ts';
+import { startTestServer, trpcError, type TestServer } from './helpers/server.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ METRICS_TOKEN: 'scrape-me' }, { limits: { chat: { points: 10_000, duration: 60 }, chatIp: { points: 10_000, duration: 60 } } });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+async function scrape(): Promise<string> {
+  const res = await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer scrape-me' } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+  return res.text();
+}
+
+/** The value of one sample, e.g. value(text, 'chatmeter_chat_requests_total{outcome="ok"}'). */
+function value(text: string, sample: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
+}
+
+describe('GET /metrics', () => {
+  it('needs the token when METRICS_TOKEN is set', async () => {
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+  });
+
+  it('answers in the Prometheus text format and counts a chat', async () => {
+    const before = await scrape();
+    expect(before).toMatch(/^# HELP chatmeter_chat_requests_total /m);
+    expect(before).toMatch(/^# TYPE chatmeter_http_request_duration_seconds histogram$/m);
+    expect(before).toMatch(/^# TYPE chatmeter_tts_queue_depth gauge$/m);
+    expect(before).toMatch(/^chatmeter_tts_worker_up 0$/m); // no worker in this test
+
+    const b = server.browser({ ip: '10.90.0.1' });
+    await b.trpc.auth.signUp.mutate({ email: `metrics-${Date.now()}@example.com`, password: 'correct horse battery' });
+    const result = await send(b, { content: 'count me' });
+    const usage = result.done!.usage;
+    // A refusal: a model the plan does not have.
+    expect(await trpcError(send(b, { content: 'no', model: 'gpt-4.1' }))).toMatchObject({ reason: 'model_not_in_plan' });
+
+    const after = await scrape();
+    const diff = (sample: string) => value(after, sample) - value(before, sample);
+    expect(diff('chatmeter_chat_requests_total{outcome="ok"}')).toBe(1);
+    expect(diff('chatmeter_chat_requests_total{outcome="refused"}')).toBe(1);
+    expect(diff('chatmeter_chat_tokens_total{model="demo",type="prompt"}')).toBe(usage.promptTokens);
+    expect(diff('chatmeter_chat_tokens_total{model="demo",type="completion"}')).toBe(usage.completionTokens);
+    expect(diff('chatmeter_chat_cost_usd_total{model="demo"}')).toBeCloseTo(usage.costMicroUsd / 1e6, 9);
+    expect(diff('chatmeter_refusals_total{reason="model_not_in_plan",procedure="chat.send"}')).toBe(1);
+    // Both chat.send requests, the refused one included: a streamed batch answers 200 and carries the error inside.
+    expect(diff('chatmeter_http_request_duration_seconds_count{method="POST",route="/trpc/chat.send",status_code="200"}')).toBe(2);
+    expect(after).toMatch(/^chatmeter_process_cpu_seconds_total /m);
+  });
+
+  it('keeps unknown paths out of the labels', async () => {
+    await fetch(`${server.url}/trpc/no.such.${Date.now()}`);
+    const text = await scrape();
+    expect(text).toContain('route="/trpc (unknown)"');
+    expect(text).not.toContain('no.such');
+  });
+});

@@ -1,0 +1,210 @@
+import { describe, expect, it } from 'vitest';
+import {
+  chunkText,
+  hostOf,
+  normalizeEnglish,
+  numberToWords,
+  ordinalToWords,
+  prepareForSpeech,
+  prepareText,
+  primaryLanguage,
+  removeEmoji,
+  speakMoney,
+  splitLong,
+  splitSentences,
+} from './text-prep.ts';
+
+describe('prepareText: markdown', () => {
+  it('keeps heading text and ends it as a sentence', () => {
+    expect(prepareText('# Getting started\nInstall it first.')).toBe('Getting started.\nInstall it first.');
+    expect(prepareText('## Done!')).toBe('Done!');
+    expect(prepareText('Title\n=====\nBody text')).toBe('Title.\nBody text.');
+  });
+
+  it('strips emphasis but keeps the words and identifiers', () => {
+    expect(prepareText('This is **bold**, *italic*, ***both*** and ~~gone~~ text')).toBe(
+      'This is bold, italic, both and gone text.',
+    );
+    expect(prepareText('Use __init__ and my_var_name here')).toBe('Use init and my_var_name here.');
+    expect(prepareText('an _emphasised_ word')).toBe('an emphasised word.');
+  });
+
+  it('keeps link text, drops the URL, drops images entirely', () => {
+    expect(prepareText('Read [the guide](https://example.com/guide "Guide") now.')).toBe('Read the guide now.');
+    expect(prepareText('Look: ![a chart](https://x.com/chart.png) done')).toBe('Look: done.');
+    expect(prepareText('See [docs][1].\n\n[1]: https://example.com')).toBe('See docs.');
+  });
+
+  it('replaces fenced code blocks with a short phrase, including an unterminated one', () => {
+    const md = 'Run this:\n\n```bash\nnpm install\nnpm test\n```\n\nThen relax.';
+    expect(prepareText(md)).toBe('Run this:\n(code omitted).\nThen relax.');
+    expect(prepareText('Here:\n~~~\nx = 1\n~~~')).toBe('Here:\n(code omitted).');
+    expect(prepareText('Start\n```js\nconst cut = "off mid reply')).toBe('Start.\n(code omitted).');
+    expect(prepareText('```\nonly code\n```')).not.toContain('only code');
+  });
+
+  it('keeps inline code as text', () => {
+    expect(prepareText('Call `fetchUser(id)` then `snake_case_fn`.')).toBe('Call fetchUser(id) then snake_case_fn.');
+  });
+
+  it('turns list items and table rows into separate sentences', () => {
+    expect(prepareText('Steps:\n- first thing\n* second thing\n1. third thing\n- [x] done item')).toBe(
+      'Steps:\nfirst thing.\nsecond thing.\nthird thing.\ndone item.',
+    );
+    expect(prepareText('| Plan | Price |\n|---|---:|\n| Pro | 10 |')).toBe('Plan, Price.\nPro, 10.');
+  });
+
+  it('drops blockquote markers, rules, html tags and decodes entities', () => {
+    expect(prepareText('> quoted line\n\n---\n\nafter <b>bold</b> &amp; more<br/>end')).toBe(
+      'quoted line.\nafter bold and more end.',
+    );
+  });
+
+  it('joins soft-wrapped paragraph lines', () => {
+    expect(prepareText('one line\ncontinues here.\n\nNew paragraph')).toBe('one line continues here.\nNew paragraph.');
+  });
+});
+
+describe('prepareText: URLs and emoji', () => {
+  it('speaks a bare URL as its host', () => {
+    expect(prepareText('Go to https://www.example.com/a/b?c=1.')).toBe('Go to a link to example.com.');
+    expect(prepareText('Or www.test.org/path, maybe')).toBe('Or a link to test.org, maybe.');
+    expect(prepareText('(see https://en.wikipedia.org/wiki/Speech)')).toBe('(see a link to en.wikipedia.org).');
+    expect(prepareText('<https://autolink.dev/x>')).toBe('a link to autolink.dev.');
+  });
+
+  it('uses the voice language for the phrases, falling back to the bare host', () => {
+    expect(prepareText('Siehe https://beispiel.de/x', { language: 'de' })).toBe('Siehe ein Link zu beispiel.de.');
+    expect(prepareText('Смотрите https://example.ru/x', { language: 'ru' })).toBe('Смотрите example.ru.');
+    expect(prepareText('```\ncode\n```', { language: 'ru' })).toBe('');
+  });
+
+  it('removes emoji, including sequences, flags and keycaps', () => {
+    expect(prepareText('Great job 🎉🚀 👍🏽 👨‍👩‍👧 🇫🇷!')).toBe('Great job !');
+    expect(removeEmoji('1️⃣ ok ❤️')).toBe('1 ok ');
+    expect(prepareText('🎉🎉🎉')).toBe('');
+  });
+
+  it('extracts hosts and rejects garbage', () => {
+    expect(hostOf('https://www.sub.example.co.uk:8080/x')).toBe('sub.example.co.uk');
+    expect(hostOf('www.example.com')).toBe('example.com');
+    expect(hostOf('http://')).toBeUndefined();
+  });
+});
+
+describe('English numbers and money', () => {
+  it('reads currencies naturally', () => {
+    expect(normalizeEnglish('$4.50')).toBe('4 dollars and 50 cents');
+    expect(normalizeEnglish('$1')).toBe('1 dollar');
+    expect(normalizeEnglish('$1.00')).toBe('1 dollar');
+    expect(normalizeEnglish('$0.99')).toBe('99 cents');
+    expect(normalizeEnglish('$0.01')).toBe('1 cent');
+    expect(normalizeEnglish('$4.5')).toBe('4 dollars and 50 cents');
+    expect(normalizeEnglish('-$3')).toBe('minus 3 dollars');
+    expect(normalizeEnglish('€20 or £2.50 or ¥500')).toBe('20 euros or 2 pounds and 50 pence or 500 yen');
+    expect(normalizeEnglish('$1.5M, $3bn and $20 million')).toBe(
+      '1.5 million dollars, 3 billion dollars and 20 million dollars',
+    );
+    expect(normalizeEnglish('costs 25 USD')).toBe('costs 25 dollars');
+    expect(normalizeEnglish('$100 T-shirts')).toBe('100 dollars T-shirts');
+    expect(normalizeEnglish('$0.005 per token')).toBe('0.005 dollars per token');
+  });
+
+  it('removes thousands separators only where they are separators', () => {
+    expect(normalizeEnglish('1,234 and 1,234,567.89')).toBe('1234 and 1234567.89');
+    expect(normalizeEnglish('$1,299.99')).toBe('1299 dollars and 99 cents');
+    expect(normalizeEnglish('pick 1,2,3 or 12,34')).toBe('pick 1,2,3 or 12,34');
+  });
+
+  it('reads percentages, ordinals, ranges and abbreviations', () => {
+    expect(normalizeEnglish('up 12.5% and 3 %')).toBe('up 12.5 percent and 3 percent');
+    expect(normalizeEnglish('the 1st, 2nd, 3rd, 4th, 11th, 22nd and 101st')).toBe(
+      'the first, second, third, fourth, eleventh, twenty-second and one hundred first',
+    );
+    expect(normalizeEnglish('pages 10–20')).toBe('pages 10 to 20');
+    expect(normalizeEnglish('fruit, e.g. apples, i.e. food, etc.')).toBe(
+      'fruit, for example apples, that is food, et cetera.',
+    );
+    expect(normalizeEnglish('issue #42 & more')).toBe('issue number 42 and more');
+  });
+
+  it('leaves other languages alone', () => {
+    expect(prepareText('Kostet $4.50 und 1,234', { language: 'de' })).toBe('Kostet $4.50 und 1,234.');
+  });
+
+  it('spells cardinals and ordinals', () => {
+    expect(numberToWords(0)).toBe('zero');
+    expect(numberToWords(15)).toBe('fifteen');
+    expect(numberToWords(40)).toBe('forty');
+    expect(numberToWords(99)).toBe('ninety-nine');
+    expect(numberToWords(105)).toBe('one hundred five');
+    expect(numberToWords(1_000_001)).toBe('one million one');
+    expect(ordinalToWords(12)).toBe('twelfth');
+    expect(ordinalToWords(20)).toBe('twentieth');
+    expect(ordinalToWords(1000)).toBe('one thousandth');
+    expect(() => numberToWords(-1)).toThrow(RangeError);
+  });
+
+  it('speakMoney handles currencies without minor units', () => {
+    expect(speakMoney('3.50', { one: 'yen', many: 'yen' })).toBe('3.50 yen');
+    expect(speakMoney('3', { one: 'yen', many: 'yen' })).toBe('3 yen');
+  });
+});
+
+describe('sentences and chunks', () => {
+  it('splits sentences but not after abbreviations, initials or decimals', () => {
+    expect(splitSentences('Dr. Smith paid 3.5 dollars. J. R. R. Tolkien wrote it! Did he? Yes…')).toEqual([
+      'Dr. Smith paid 3.5 dollars.',
+      'J. R. R. Tolkien wrote it!',
+      'Did he?',
+      'Yes…',
+    ]);
+    expect(splitSentences('It ends at 5 p.m. and then more. "Quoted." Next')).toEqual([
+      'It ends at 5 p.m. and then more.',
+      '"Quoted."',
+      'Next',
+    ]);
+    expect(splitSentences('   ')).toEqual([]);
+  });
+
+  it('cuts long sentences at clause punctuation, else spaces, within the limit', () => {
+    const sentence = 'alpha beta gamma, delta epsilon zeta; eta theta iota kappa lambda mu nu xi omicron pi rho';
+    const pieces = splitLong(sentence, 40);
+    expect(pieces.every((piece) => piece.length <= 40)).toBe(true);
+    expect(pieces[0]).toBe('alpha beta gamma, delta epsilon zeta;');
+    expect(pieces.join(' ')).toBe(sentence);
+    const unbroken = 'x'.repeat(95);
+    expect(splitLong(unbroken, 40).map((p) => p.length)).toEqual([40, 40, 15]);
+  });
+
+  it('makes a small first chunk, then packs sentences up to the limit', () => {
+    const sentences = Array.from({ length: 30 }, (_, i) => `This is sentence number ${i + 1} of the reply.`);
+    const chunks = chunkText(sentences.join(' '), { maxChars: 200, firstMaxChars: 60 });
+    expect(chunks[0]).toBe(sentences[0]);
+    expect(chunks.slice(1).every((chunk) => chunk.length <= 200)).toBe(true);
+    expect(chunks[1]?.length).toBeGreaterThan(150);
+    // Nothing lost or reordered.
+    expect(chunks.join(' ')).toBe(sentences.join(' '));
+  });
+
+  it('bounds every chunk even for text without punctuation', () => {
+    const text = 'word '.repeat(1000).trim();
+    const chunks = chunkText(text, { maxChars: 300, firstMaxChars: 100 });
+    expect(chunks[0]!.length).toBeLessThanOrEqual(100);
+    expect(chunks.every((chunk) => chunk.length <= 300)).toBe(true);
+    expect(chunks.join(' ')).toBe(text);
+  });
+
+  it('prepareForSpeech runs both steps', () => {
+    const chunks = prepareForSpeech('# Hi\n\nThe total is **$4.50**. See https://example.com 🎉');
+    expect(chunks).toEqual(['Hi. The total is 4 dollars and 50 cents. See a link to example.com.']);
+    expect(prepareForSpeech('```\nonly code\n```', { language: 'fr' })).toEqual(['(code omis).']);
+    expect(prepareForSpeech('🙂')).toEqual([]);
+  });
+
+  it('reads the primary language from a voice id or tag', () => {
+    expect(primaryLanguage('en-us+f3')).toBe('en');
+    expect(primaryLanguage('pt-BR')).toBe('pt');
+    expect(primaryLanguage(undefined)).toBe('en');
+  });
+});
