@@ -27,7 +27,7 @@ import {
  * first call of a fresh instance (a test checks the bytes are identical). The memory is
  * fixed at 32 MB (the build does not allow growth); 18 MB of it are the embedded data
  * files, which the file system serves straight from WASM memory and espeak only reads,
- * so only the other ~14 MB are copied back (~1-2 ms). `dataIntact()` lets a test check
+ * so only the other ~15 MB are copied back. `dataIntact()` lets a test check
  * that the skipped part really stays untouched.
  */
 
