@@ -42,12 +42,16 @@ describe('retention', () => {
       { userId: user.id, costMicroUsd: 16, createdAt: old(10) },
     ]);
     const before = await rollUpTotals();
+    const lifetime = (await user.b.trpc.usage.summary.query()).costMicroUsd.lifetime;
+    expect(lifetime).toBe(1 + 2 + 4 + 8 + 16);
     const result = await server.deps.retention.run({ now: NOW });
     expect(result).toMatchObject({ ran: true, usageEventsDeleted: 3 });
     if (result.ran) expect(result.usageCutoff.toISOString()).toBe('2025-10-19T00:00:00.000Z');
     const left = await server.deps.prisma.usageEvent.findMany({ where: { userId: user.id }, select: { costMicroUsd: true }, orderBy: { id: 'asc' } });
     expect(left.map((e) => e.costMicroUsd)).toEqual([8n, 16n]);
     expect(await rollUpTotals()).toEqual(before);
+    // usage.summary's lifetime cost comes from the roll-up: retention does not change it.
+    expect((await user.b.trpc.usage.summary.query()).costMicroUsd.lifetime).toBe(lifetime);
     // The run is recorded; the next one within the hour skips.
     expect(await server.deps.retention.lastRun()).toMatchObject({ result: { ran: true, usageEventsDeleted: 3 } });
     expect(await server.deps.retention.run({ now: new Date(NOW.getTime() + 10 * 60_000) })).toEqual({ ran: false, skipped: 'recent' });

@@ -2,6 +2,7 @@
 // UNAUTHORIZED; a user is FORBIDDEN everywhere; support may read and adjust
 // credits within SUPPORT_MAX_ADJUSTMENT_TOKENS; only an admin changes plans,
 // blocks, settings, exports or deletes. A refused call changes nothing.
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { person, type Person } from './helpers/admin.ts';
 import { startTestServer, trpcError, type TestBrowser, type TestServer } from './helpers/server.ts';
@@ -120,5 +121,37 @@ describe('admin procedures by role', () => {
     await expect(admin.b.trpc.admin.settings.query()).resolves.toBeDefined();
     await server.deps.prisma.user.update({ where: { id: admin.id }, data: { role: 'user' } });
     expect(await trpcError(admin.b.trpc.admin.settings.query())).toMatchObject({ code: 'FORBIDDEN', reason: 'forbidden_role' });
+  });
+
+  it('generated input never makes an admin procedure answer 5xx', async () => {
+    const admin = await person(server, 'admin');
+    const queries = ['overview', 'users', 'user', 'settings', 'auditLog'];
+    const mutations = ['adjustCredits', 'setPlan', 'setBlocked', 'updateSettings', 'exportUser', 'deleteUser'];
+    const value = fc.oneof(
+      fc.jsonValue(),
+      fc.record({
+        userId: fc.oneof(fc.uuid(), fc.string(), fc.constant(target.id)),
+        tokens: fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000 }), fc.integer(), fc.double(), fc.string()),
+        reason: fc.oneof(fc.string({ unit: 'binary', minLength: 10 }), fc.constant('a reason with \u0000 in it')),
+        days: fc.oneof(fc.integer({ min: -5, max: 40 }), fc.string()),
+        cursor: fc.oneof(fc.string(), fc.base64String()),
+        query: fc.oneof(fc.string({ unit: 'binary' }), fc.constant('a\u0000b')),
+        plan: fc.oneof(fc.constantFrom('pro', 'free', 'guest'), fc.string({ unit: 'binary' })),
+        blocked: fc.anything(),
+        confirm: fc.anything(),
+        maxTokensPerDay: fc.oneof(fc.integer(), fc.constant(null), fc.double()),
+      }, { requiredKeys: [] }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...queries, ...mutations), value, async (procedure, input) => {
+        const body = JSON.stringify({ json: input });
+        const response = queries.includes(procedure)
+          ? await admin.b.fetch(`/trpc/admin.${procedure}?input=${encodeURIComponent(body)}`)
+          : await admin.b.fetch(`/trpc/admin.${procedure}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        expect(response.status, `${procedure} ${body}`).toBeLessThan(500);
+      }),
+      { numRuns: 150 },
+    );
+    await server.deps.prisma.appSettings.update({ where: { id: 1 }, data: { killSwitch: false, maxTokensPerDay: null } });
   });
 });

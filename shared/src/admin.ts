@@ -2,6 +2,10 @@
 // Admin tab's forms and the server's routers.
 import { z } from 'zod';
 
+/** Postgres text cannot hold NUL: refuse it as bad input instead of failing in the database. */
+const noNul = (value: string) => !value.includes('\u0000');
+const NUL_MESSAGE = 'Text cannot contain NUL characters';
+
 export const OVERVIEW_DAYS = [1, 7, 30] as const;
 export const ZOverviewInput = z.object({
   days: z.union([z.literal(1), z.literal(7), z.literal(30)]).default(30),
@@ -12,7 +16,7 @@ export const ZUserIdInput = z.object({ userId: z.uuid() });
 
 export const ZAdminUsersInput = z.object({
   /** An e-mail prefix or substring (case-insensitive), or a user id. */
-  query: z.string().trim().max(254).optional(),
+  query: z.string().trim().max(254).refine(noNul, NUL_MESSAGE).optional(),
   cursor: z.string().max(200).optional(),
   limit: z.number().int().min(1).max(100).default(25),
 });
@@ -35,11 +39,12 @@ export const ZAdjustCreditsInput = z.object({
     .string()
     .trim()
     .min(ADJUSTMENT_REASON_MIN, `Give a reason of at least ${ADJUSTMENT_REASON_MIN} characters`)
-    .max(500, 'Keep the reason under 500 characters'),
+    .max(500, 'Keep the reason under 500 characters')
+    .refine(noNul, NUL_MESSAGE),
 });
 export type TAdjustCreditsInput = z.infer<typeof ZAdjustCreditsInput>;
 
-export const ZSetPlanInput = z.object({ userId: z.uuid(), plan: z.string().min(1).max(32) });
+export const ZSetPlanInput = z.object({ userId: z.uuid(), plan: z.string().min(1).max(32).refine(noNul, NUL_MESSAGE) });
 export const ZSetBlockedInput = z.object({ userId: z.uuid(), blocked: z.boolean() });
 
 export const ZUpdateSettingsInput = z

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatMicroUsd } from './money.ts';
-import { estimatePlan, observedColumn, plannerPricing, PlannerError, ZPlannerInput, type TPlannerInput } from './planner.ts';
+import { estimatePlan, formatPlannerCost, observedColumn, plannerPricing, PlannerError, ZPlannerInput, type TPlannerInput } from './planner.ts';
 import { DEFAULT_PRICING_TABLE } from './pricing.ts';
 
 const flat = (usd: number) => plannerPricing(DEFAULT_PRICING_TABLE, undefined, usd);
@@ -133,5 +133,14 @@ describe('from your data', () => {
     });
     // Exactly the medium profile: 500,000 tokens a day for 200 users.
     expect(column.projection).toEqual({ tokensPerDay: 500_000, tokensPerMonth: 15_000_000, costMicroUsdPerDay: 5_000_000, costMicroUsdPerMonth: 150_000_000 });
+  });
+});
+
+describe('formatPlannerCost', () => {
+  it('shows cents from a dollar up and a hundredth of a cent below', () => {
+    expect(formatPlannerCost(450_000_000)).toBe('$450.00');
+    expect(formatPlannerCost(1_234_567)).toBe('$1.23');
+    expect(formatPlannerCost(232_500)).toBe('$0.2325');
+    expect(formatPlannerCost(97_500)).toBe('$0.0975');
   });
 });

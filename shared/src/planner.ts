@@ -4,7 +4,7 @@
 // (`npm run estimate`) and the client; all arithmetic on tokens and money is
 // integer (BigInt inside), rounded up once at the end like costMicroUsd.
 import { z } from 'zod';
-import { usdToMicros } from './money.ts';
+import { formatMicroUsd, usdToMicros } from './money.ts';
 import type { TModelPrice } from './pricing.ts';
 
 /** The founder's three profiles (docs/architecture.md, "Cost planner"). */
@@ -266,4 +266,9 @@ export function observedColumn(totals: TObservedTotals, users: number): TObserve
       costMicroUsdPerMonth: toSafe(ceilDiv(BigInt(totals.costMicroUsd) * n * days, userDays), 'the monthly cost'),
     },
   };
+}
+
+/** An estimate's cost for people: to the cent from a dollar up, to a hundredth of a cent below. */
+export function formatPlannerCost(micros: number): string {
+  return formatMicroUsd(micros, { maxFractionDigits: micros >= 1_000_000 ? 2 : 4 });
 }

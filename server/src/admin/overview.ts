@@ -107,17 +107,25 @@ export interface Overview {
   };
 }
 
+/** Sums arrive as bigint from plain columns and as numbers from JSON ones. */
 interface DimensionRow {
   day: string;
   model: string;
   kind: string;
   status: string;
   is_guest: boolean;
-  requests: bigint;
-  prompt: bigint;
-  completion: bigint;
-  cost: bigint;
-  tts: bigint;
+  requests: bigint | number;
+  prompt: bigint | number;
+  completion: bigint | number;
+  cost: bigint | number;
+  tts: bigint | number;
+}
+
+interface LiveRow {
+  dimensions: DimensionRow[] | null;
+  users: { u: string; g: boolean; r: number; t: number; c: number }[] | null;
+  refusals: { day: string; reason: string; count: number }[] | null;
+  plans: { plan_id: string; users: number }[] | null;
 }
 
 interface Sums {
@@ -126,24 +134,26 @@ interface Sums {
   cost: number;
 }
 
-interface UserDays {
-  userId: string;
-  isGuest: boolean;
-  lastDay: string;
-  last7: Sums;
-  last30: Sums;
-}
-
 /**
  * What the days before today add up to. A closed UTC day no longer changes
  * (events are written with the time they are settled), so this is read once
- * per day per instance; every call then only aggregates today's roll-up rows.
+ * per day per instance and prepared for merging: every call then only
+ * aggregates today's roll-up rows and touches today's users.
  */
 interface ClosedDays {
   today: string;
   dimensions: DimensionRow[];
-  users: UserDays[];
+  /** Last active day per `${userId}|${isGuest}` (accounts and guests are counted apart). */
+  lastDay: Map<string, string>;
+  /** Active accounts / guests in the closed part of each window. */
+  active: { accounts7: number; accounts30: number; guests7: number; guests30: number };
+  /** Per user (guest flags merged): the closed part of the 7- and 30-day windows. */
+  sums: Map<string, { last7: Sums; last30: Sums }>;
+  /** User ids by the closed part of each window, largest first (the top users' order). */
+  ranked: { 7: string[]; 30: string[] };
 }
+
+const byCost = (a: [string, Sums], b: [string, Sums]) => b[1].cost - a[1].cost || b[1].tokens - a[1].tokens || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 const n = (v: bigint | number | null | undefined) => Number(v ?? 0);
 const noSums = (): Sums => ({ requests: 0, tokens: 0, cost: 0 });
@@ -208,25 +218,32 @@ export class OverviewService {
     const fromDays = addDays(today, -(days - 1));
     const from = firstDayRead(now);
 
-    const [closed, todayDimensions, todayUsers, refusals, candidates, planCounts] = await Promise.all([
+    // Today's part in one round trip (JSON columns), the candidates beside it.
+    const [closed, live, upgrade] = await Promise.all([
       this.closedDays(now),
-      this.prisma.$queryRaw<DimensionRow[]>(Prisma.sql`
-        SELECT ${today} AS day, ${dimensionColumns}
-          FROM usage_daily WHERE day = ${today}::date
-         GROUP BY model, kind, status, is_guest`),
-      this.prisma.$queryRaw<{ users: { u: string; g: boolean; r: number; t: number; c: number }[] | null }[]>(Prisma.sql`
-        SELECT json_agg(x) AS users FROM (
-          SELECT user_id AS u, is_guest AS g, sum(requests) AS r, sum(prompt_tokens + completion_tokens) AS t, sum(cost_micro_usd) AS c
-            FROM usage_daily WHERE day = ${today}::date AND user_id <> ${ANONYMOUS_USER_ID}::uuid
-           GROUP BY user_id, is_guest) x`),
-      this.prisma.$queryRaw<{ day: string; reason: string; count: bigint }[]>(Prisma.sql`
-        SELECT to_char(day, 'YYYY-MM-DD') AS day, reason, count FROM refusals_daily
-         WHERE day BETWEEN ${from30}::date AND ${today}::date`),
+      this.prisma.$queryRaw<[LiveRow]>(Prisma.sql`
+        SELECT
+          (SELECT json_agg(x) FROM (
+             SELECT ${today}::text AS day, ${dimensionColumns}
+               FROM usage_daily WHERE day = ${today}::date
+              GROUP BY model, kind, status, is_guest) x) AS dimensions,
+          (SELECT json_agg(x) FROM (
+             SELECT user_id AS u, is_guest AS g, sum(requests) AS r, sum(prompt_tokens + completion_tokens) AS t, sum(cost_micro_usd) AS c
+               FROM usage_daily WHERE day = ${today}::date AND user_id <> ${ANONYMOUS_USER_ID}::uuid
+              GROUP BY user_id, is_guest) x) AS users,
+          (SELECT json_agg(x) FROM (
+             SELECT to_char(day, 'YYYY-MM-DD') AS day, reason, count FROM refusals_daily
+              WHERE day BETWEEN ${from30}::date AND ${today}::date) x) AS refusals,
+          (SELECT json_agg(x) FROM (
+             SELECT plan_id, count(*) AS users FROM users
+              WHERE NOT is_guest AND deleted_at IS NULL GROUP BY plan_id) x) AS plans`),
       this.upgradeCandidates(now),
-      this.prisma.$queryRaw<{ plan_id: string; users: bigint }[]>(Prisma.sql`
-        SELECT plan_id, count(*)::bigint AS users FROM users
-         WHERE NOT is_guest AND deleted_at IS NULL GROUP BY plan_id`),
     ]);
+    const row = live[0];
+    const todayDimensions = row.dimensions ?? [];
+    const todayUsers = row.users ?? [];
+    const refusals = row.refusals ?? [];
+    const planCounts = row.plans ?? [];
 
     // Series (zero-filled), totals per window, by model, and the daily cost for the projection.
     const window30 = dayRange(from30, today);
@@ -295,58 +312,51 @@ export class OverviewService {
       }
     }
 
-    // People: the closed days' per-user sums plus today's.
+    // People: the closed days' prepared aggregates plus today's users.
     const from7 = addDays(today, -6);
-    const people = new Map<string, UserDays>();
-    for (const u of closed.users) people.set(`${u.userId}|${u.isGuest}`, { ...u, last7: { ...u.last7 }, last30: { ...u.last30 } });
-    for (const t of todayUsers[0]?.users ?? []) {
-      const key = `${t.u}|${t.g}`;
-      const u = people.get(key) ?? { userId: t.u, isGuest: t.g, lastDay: today, last7: noSums(), last30: noSums() };
-      u.lastDay = today;
-      for (const s of [u.last7, u.last30]) {
-        s.requests += Number(t.r);
-        s.tokens += Number(t.t);
-        s.cost += Number(t.c);
+    const counts = { ...closed.active, accounts1: 0, guests1: 0 };
+    const todayByUser = new Map<string, Sums>();
+    for (const t of todayUsers) {
+      const last = closed.lastDay.get(`${t.u}|${t.g}`);
+      if (t.g) {
+        counts.guests1++;
+        if (!last || last < from7) counts.guests7++;
+        if (!last) counts.guests30++;
+      } else {
+        counts.accounts1++;
+        if (!last || last < from7) counts.accounts7++;
+        if (!last) counts.accounts30++;
       }
-      people.set(key, u);
+      const sums = todayByUser.get(t.u) ?? noSums();
+      sums.requests += Number(t.r);
+      sums.tokens += Number(t.t);
+      sums.cost += Number(t.c);
+      todayByUser.set(t.u, sums);
     }
-    const todayOnly = new Map<string, Sums>();
-    for (const t of todayUsers[0]?.users ?? []) {
-      const s = todayOnly.get(t.u) ?? noSums();
-      s.requests += Number(t.r);
-      s.tokens += Number(t.t);
-      s.cost += Number(t.c);
-      todayOnly.set(t.u, s);
+    totals.today.activeUsers = counts.accounts1;
+    totals.last7.activeUsers = counts.accounts7;
+    totals.last30.activeUsers = counts.accounts30;
+    totals.today.guests = counts.guests1;
+    totals.last7.guests = counts.guests7;
+    totals.last30.guests = counts.guests30;
+
+    // Top users: anyone active today (closed part + today), or else the best of the
+    // closed ranking, whose totals are their closed sums.
+    const candidates: [string, Sums][] = [];
+    for (const [id, t] of todayByUser) {
+      const c = days === 1 ? undefined : closed.sums.get(id)?.[days === 7 ? 'last7' : 'last30'];
+      candidates.push([id, { requests: t.requests + (c?.requests ?? 0), tokens: t.tokens + (c?.tokens ?? 0), cost: t.cost + (c?.cost ?? 0) }]);
     }
-    for (const u of people.values()) {
-      const counts: [Totals, boolean][] = [
-        [totals.today, u.lastDay >= today],
-        [totals.last7, u.lastDay >= from7],
-        [totals.last30, true],
-      ];
-      for (const [t, active] of counts) {
-        if (!active) continue;
-        if (u.isGuest) t.guests++;
-        else t.activeUsers++;
-      }
-    }
-    const byUser = new Map<string, Sums>();
-    if (days === 1) {
-      for (const [id, s] of todayOnly) byUser.set(id, s);
-    } else {
-      for (const u of people.values()) {
-        const s = days === 7 ? u.last7 : u.last30;
-        const acc = byUser.get(u.userId) ?? noSums();
-        acc.requests += s.requests;
-        acc.tokens += s.tokens;
-        acc.cost += s.cost;
-        byUser.set(u.userId, acc);
+    if (days !== 1) {
+      let added = 0;
+      for (const id of closed.ranked[days]) {
+        if (added >= TOP_USERS) break;
+        if (todayByUser.has(id)) continue;
+        candidates.push([id, closed.sums.get(id)![days === 7 ? 'last7' : 'last30']]);
+        added++;
       }
     }
-    const top = [...byUser.entries()]
-      .filter(([, s]) => s.requests > 0)
-      .sort(([a, x], [b, y]) => y.cost - x.cost || y.tokens - x.tokens || (a < b ? -1 : a > b ? 1 : 0))
-      .slice(0, TOP_USERS);
+    const top = candidates.filter(([, x]) => x.requests > 0).sort(byCost).slice(0, TOP_USERS);
 
     const dailyCost = new Map([...points.values()].map((p) => [p.day, p.costMicroUsd]));
     const projection = projectMonthCost({ now, dailyCost, firstDay });
@@ -366,8 +376,8 @@ export class OverviewService {
       series: window30.slice(-days).map((day) => points.get(day)!),
       byModel: [...models.values()].sort((a, b) => b.costMicroUsd - a.costMicroUsd || b.requests - a.requests),
       topUsers: await this.describeTopUsers(top),
-      upgradeCandidates: candidates.items,
-      upgradeCandidatesTotal: candidates.total,
+      upgradeCandidates: upgrade.items,
+      upgradeCandidatesTotal: upgrade.total,
       projection: { ...projection, revenueMicroUsd, marginMicroUsd: revenueMicroUsd - projection.projectedCostMicroUsd, paidPlans },
     };
   }
@@ -409,17 +419,34 @@ export class OverviewService {
            WHERE day BETWEEN ${addDays(today, -29)}::date AND ${yesterday}::date AND user_id <> ${ANONYMOUS_USER_ID}::uuid
            GROUP BY user_id, is_guest) x`),
     ]);
-    return {
-      today,
-      dimensions,
-      users: (users[0]?.users ?? []).map((u) => ({
-        userId: u.u,
-        isGuest: u.g,
-        lastDay: u.d,
-        last7: { requests: Number(u.r7), tokens: Number(u.t7), cost: Number(u.c7) },
-        last30: { requests: Number(u.r30), tokens: Number(u.t30), cost: Number(u.c30) },
-      })),
-    };
+    const lastDay = new Map<string, string>();
+    const active = { accounts7: 0, accounts30: 0, guests7: 0, guests30: 0 };
+    const sums = new Map<string, { last7: Sums; last30: Sums }>();
+    for (const u of users[0]?.users ?? []) {
+      lastDay.set(`${u.u}|${u.g}`, u.d);
+      if (u.g) {
+        active.guests30++;
+        if (u.d >= addDays(today, -6)) active.guests7++;
+      } else {
+        active.accounts30++;
+        if (u.d >= addDays(today, -6)) active.accounts7++;
+      }
+      const acc = sums.get(u.u) ?? { last7: noSums(), last30: noSums() };
+      acc.last7.requests += Number(u.r7);
+      acc.last7.tokens += Number(u.t7);
+      acc.last7.cost += Number(u.c7);
+      acc.last30.requests += Number(u.r30);
+      acc.last30.tokens += Number(u.t30);
+      acc.last30.cost += Number(u.c30);
+      sums.set(u.u, acc);
+    }
+    const rank = (key: 'last7' | 'last30') =>
+      [...sums.entries()]
+        .map(([id, s]): [string, Sums] => [id, s[key]])
+        .filter(([, s]) => s.requests > 0)
+        .sort(byCost)
+        .map(([id]) => id);
+    return { today, dimensions, lastDay, active, sums, ranked: { 7: rank('last7'), 30: rank('last30') } };
   }
 
   private async describeTopUsers(top: [string, Sums][]): Promise<TopUser[]> {

@@ -76,14 +76,37 @@ export class AlertService {
   private readonly fired = new Map<string, true>();
   private readonly velocityCheckedAt = new Map<string, number>();
   private readonly pending = new Set<Promise<void>>();
+  /** Per user: a check is running; `next` is the one to run after it (the latest wins). */
+  private readonly running = new Map<string, { next: UsageCheck | null }>();
 
   constructor(private readonly o: AlertServiceOptions) {}
 
-  /** Runs the checks in the background; `idle()` waits for them (tests, shutdown). */
+  /**
+   * Runs the checks in the background; `idle()` waits for them (tests, shutdown).
+   * A user's checks are coalesced: while one runs, later ones collapse into one
+   * that runs after it, so a burst of messages costs two reads, and the last
+   * read always sees the last settlement.
+   */
   afterUsage(check: UsageCheck): void {
-    const run = this.check(check)
-      .catch((error: Error) => this.o.logger.error({ err: error.message, userId: check.user.id }, 'alert check failed'))
-      .finally(() => this.pending.delete(run));
+    const key = check.user.id;
+    const running = this.running.get(key);
+    if (running) {
+      running.next = check;
+      return;
+    }
+    const state = { next: null as UsageCheck | null };
+    this.running.set(key, state);
+    const run = (async () => {
+      let current: UsageCheck | null = check;
+      while (current) {
+        await this.check(current).catch((error: Error) => this.o.logger.error({ err: error.message, userId: key }, 'alert check failed'));
+        current = state.next;
+        state.next = null;
+      }
+    })().finally(() => {
+      this.running.delete(key);
+      this.pending.delete(run);
+    });
     this.pending.add(run);
   }
 
@@ -99,6 +122,12 @@ export class AlertService {
     const hour = hourStart(now);
     const day = dayStart(now);
     const subject = userSubject(user.id);
+    const hourAgo = new Date(now.getTime() - HOUR_MS);
+    // Spend velocity rides along (at most once a minute per subject): one round trip per check.
+    const velocity = [
+      { type: 'user' as const, id: user.id, where: Prisma.sql`user_id = ${user.id}::uuid` },
+      ...(check.ipHash ? [{ type: 'ip' as const, id: check.ipHash, where: Prisma.sql`ip_hash = ${check.ipHash}` }] : []),
+    ].filter((v) => this.velocityDue(`${v.type}:${v.id}`, now));
     const rows = await this.o.prisma.$queryRaw<{ kind: string; used: bigint | null }[]>(Prisma.sql`
       SELECT kind, used FROM quota_counters
        WHERE (subject = ${subject} AND (
@@ -108,7 +137,8 @@ export class AlertService {
             OR (kind = ${COUNTER.ttsCharsDay} AND period_start = ${day}::timestamptz)))
           OR (subject = ${GLOBAL_SUBJECT} AND kind = ${COUNTER.globalTokensDay} AND period_start = ${day}::timestamptz)
       UNION ALL
-      SELECT 'cap', max_tokens_per_day FROM app_settings WHERE id = 1`);
+      SELECT 'cap', max_tokens_per_day FROM app_settings WHERE id = 1
+      ${velocity.length > 0 ? Prisma.join(velocity.map((v) => Prisma.sql`UNION ALL SELECT ${`velocity_${v.type}`}::text, COALESCE(SUM(cost_micro_usd), 0)::bigint FROM usage_events WHERE ${v.where} AND created_at >= ${hourAgo}::timestamptz`), ' ') : Prisma.empty}`);
     const used = (kind: string) => Number(rows.find((r) => r.kind === kind)?.used ?? 0n);
     const limits = plan.limits;
     const readings: QuotaReading[] = [
@@ -122,8 +152,7 @@ export class AlertService {
     await Promise.all([
       this.quotaAlerts(user, plan, readings),
       this.globalAlert(used(COUNTER.globalTokensDay), cap, day),
-      this.velocityAlert('user', user.id, now),
-      check.ipHash ? this.velocityAlert('ip', check.ipHash, now) : undefined,
+      ...velocity.map((v) => this.velocityAlert(v.type, v.id, v.where, used(`velocity_${v.type}`), now)),
     ]);
   }
 
@@ -184,21 +213,21 @@ export class AlertService {
     });
   }
 
-  /** Last hour's cost of a user or an IP against max(k x its trailing 7-day hourly average, a floor). */
-  private async velocityAlert(type: 'user' | 'ip', id: string, now: Date): Promise<void> {
-    const subject = `${type}:${id}`;
+  /** True (and noted) when a subject's spend velocity was not looked at in the last minute here. */
+  private velocityDue(subject: string, now: Date): boolean {
     const last = this.velocityCheckedAt.get(subject);
-    if (last !== undefined && now.getTime() - last < VELOCITY_EVERY_MS) return;
+    if (last !== undefined && now.getTime() - last < VELOCITY_EVERY_MS) return false;
     this.velocityCheckedAt.set(subject, now.getTime());
     if (this.velocityCheckedAt.size > REMEMBERED_MAX) this.velocityCheckedAt.delete(this.velocityCheckedAt.keys().next().value!);
+    return true;
+  }
 
-    const hourAgo = new Date(now.getTime() - HOUR_MS);
-    const where = type === 'user' ? Prisma.sql`user_id = ${id}::uuid` : Prisma.sql`ip_hash = ${id}`;
-    // The cheap part first: most subjects never spend the floor in an hour.
-    const [recent] = await this.o.prisma.$queryRaw<{ cost: bigint }[]>(Prisma.sql`
-      SELECT COALESCE(SUM(cost_micro_usd), 0)::bigint AS cost FROM usage_events WHERE ${where} AND created_at >= ${hourAgo}::timestamptz`);
-    const lastHour = Number(recent?.cost ?? 0n);
+  /** Last hour's cost of a user or an IP against max(k x its trailing 7-day hourly average, a floor). */
+  private async velocityAlert(type: 'user' | 'ip', id: string, where: Prisma.Sql, lastHour: number, now: Date): Promise<void> {
+    // Most subjects never spend the floor in an hour: the week's history is read only past it.
     if (lastHour <= this.o.velocityFloorMicroUsd) return;
+    const subject = `${type}:${id}`;
+    const hourAgo = new Date(now.getTime() - HOUR_MS);
     const [trailing] = await this.o.prisma.$queryRaw<{ cost: bigint }[]>(Prisma.sql`
       SELECT COALESCE(SUM(cost_micro_usd), 0)::bigint AS cost FROM usage_events
        WHERE ${where} AND created_at >= ${new Date(hourAgo.getTime() - TRAILING_HOURS * HOUR_MS)}::timestamptz AND created_at < ${hourAgo}::timestamptz`);

@@ -9,6 +9,7 @@ import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Meter, UsageStatus } from '../metering/meter.ts';
 import { calendarMonth, type MonthPeriod } from '../metering/periods.ts';
+import { settleChatWithRetry } from '../metering/settle-retry.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { fitContextWindow, type ContextMessage } from './context-window.ts';
 import { isAbortError, isProviderError, type ChatProvider, type ProviderUsage } from './providers/provider.ts';
@@ -224,7 +225,8 @@ export class ChatService {
       const promptTokens = cached ? 0 : usage?.promptTokens ?? (relayed.length > 0 || status !== 'error' ? fitted.promptTokens : 0);
       const completionTokens = cached ? 0 : usage?.completionTokens ?? countTextTokens(model, relayed);
       const refundMessage = status === 'error' && relayed.length === 0;
-      const result = await o.meter.settleChat({
+      // A dropped connection is retried (bounded); settlement is idempotent, so a retry cannot charge twice.
+      const result = await settleChatWithRetry(o.meter, {
         reservationId: reservation.id,
         isGuest: user.isGuest,
         ipHash,
@@ -238,7 +240,7 @@ export class ChatService {
         latencyMs: Date.now() - started,
         refundMessage,
         assistant: { messageId, content: relayed },
-      });
+      }, { onRetry: (error, attempt) => o.logger.warn({ err: (error as Error).message, attempt, reservationId: reservation.id }, 'settlement lost its database connection; retrying') });
       if (result) {
         try {
           o.onSettled?.({ user, plan, month, ipHash, model, status: cached ? 'cached' : status, promptTokens, completionTokens, costMicroUsd: result.costMicroUsd });

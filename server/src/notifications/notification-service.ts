@@ -1,8 +1,7 @@
 // The user's in-app notifications (written by alerts/alert-service.ts): newest
-// first with a keyset cursor, the unread count for the bell, marking read.
+// first, the unread count for the bell, marking read.
 import type { Prisma, PrismaClient } from '@chatmeter/db/client';
 import type { TNotificationsMarkReadInput } from '@chatmeter/shared/alerts';
-import { decodeCursor, encodeCursor, INT_ID } from '../routers/cursor.ts';
 
 const notificationSelect = {
   id: true,
@@ -18,17 +17,15 @@ const notificationSelect = {
 export class NotificationService {
   constructor(private readonly prisma: PrismaClient) {}
 
-  async list(userId: string, input: { cursor?: string | undefined; limit: number }) {
-    const cursor = decodeCursor(input.cursor, INT_ID);
+  /** Up to `take` notifications older than `beforeId` (the page's keyset), newest first. */
+  async list(userId: string, page: { beforeId?: bigint | undefined; take: number }) {
     const rows = await this.prisma.notification.findMany({
-      where: { userId, ...(cursor ? { id: { lt: BigInt(cursor.id) } } : {}) },
+      where: { userId, ...(page.beforeId !== undefined ? { id: { lt: page.beforeId } } : {}) },
       orderBy: { id: 'desc' },
-      take: input.limit + 1,
+      take: page.take,
       select: notificationSelect,
     });
-    const items = rows.slice(0, input.limit).map((r) => ({ ...r, id: r.id.toString() }));
-    const last = rows[input.limit - 1];
-    return { items, nextCursor: rows.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    return rows.map((r) => ({ ...r, id: r.id.toString() }));
   }
 
   async unreadCount(userId: string): Promise<{ count: number }> {

@@ -1,14 +1,9 @@
 // The planner's table as text (the CLI): the three profiles side by side, a
 // custom column when one was asked for, and the "from your data" columns.
 import { formatMicroUsd } from '@chatmeter/shared/money';
-import type { TObservedColumn, TPlannerEstimate } from '@chatmeter/shared/planner';
+import { formatPlannerCost, type TObservedColumn, type TPlannerEstimate } from '@chatmeter/shared/planner';
 
 const count = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
-
-/** Whole dollars to the cent; below a dollar, to a hundredth of a cent. */
-export function formatCost(micros: number): string {
-  return formatMicroUsd(micros, { maxFractionDigits: micros >= 1_000_000 ? 2 : 4 });
-}
 
 export function renderTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
@@ -50,8 +45,8 @@ export function formatPlannerTable({ estimates, selected, observed = [] }: Plann
     ['interactions per user a day', ...cols.map((c) => c.interactions)],
     ['tokens per day', ...cols.map((c) => (c.figures ? count.format(c.figures.tokensPerDay) : '–'))],
     ['tokens per month', ...cols.map((c) => (c.figures ? count.format(c.figures.tokensPerMonth) : '–'))],
-    ['cost per day', ...cols.map((c) => (c.figures ? formatCost(c.figures.costMicroUsdPerDay) : '–'))],
-    ['cost per month', ...cols.map((c) => (c.figures ? formatCost(c.figures.costMicroUsdPerMonth) : '–'))],
+    ['cost per day', ...cols.map((c) => (c.figures ? formatPlannerCost(c.figures.costMicroUsdPerDay) : '–'))],
+    ['cost per month', ...cols.map((c) => (c.figures ? formatPlannerCost(c.figures.costMicroUsdPerMonth) : '–'))],
   ];
   const lines = [header, '', renderTable(rows)];
   if (observed.length > 0) {

@@ -23,10 +23,12 @@ export class UsageService {
       read(this.prisma, subject, COUNTER.tokensMonth, month.start),
       read(this.prisma, subject, COUNTER.ttsCharsDay, dayStart(now)),
       creditBalance(this.prisma, user.id),
+      // The period from raw events (RETENTION_DAYS keeps at least two months of them);
+      // lifetime from the daily roll-up, which retention does not thin out.
       this.prisma.$queryRaw<{ month: bigint | null; lifetime: bigint | null }[]>(Prisma.sql`
-        SELECT COALESCE(SUM(cost_micro_usd) FILTER (WHERE created_at >= ${month.start}), 0)::bigint AS month,
-               COALESCE(SUM(cost_micro_usd), 0)::bigint AS lifetime
-          FROM usage_events WHERE user_id = ${user.id}::uuid`),
+        SELECT (SELECT COALESCE(SUM(cost_micro_usd), 0) FROM usage_events
+                 WHERE user_id = ${user.id}::uuid AND created_at >= ${month.start})::bigint AS month,
+               (SELECT COALESCE(SUM(cost_micro_usd), 0) FROM usage_daily WHERE user_id = ${user.id}::uuid)::bigint AS lifetime`),
       this.limiters.limiter('chat', { points: plan.limits.requestsPerMinute, duration: 60 }).get(user.id).catch(() => null),
     ]);
     return {

@@ -1,5 +1,5 @@
 import { formatMicroUsd } from '@chatmeter/shared/money';
-import type { TObservedColumn, TPlannerFigures } from '@chatmeter/shared/planner';
+import { formatPlannerCost as cost, type TObservedColumn, type TPlannerFigures } from '@chatmeter/shared/planner';
 import { useId, useMemo, useState, type ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { ApiErrorAlert } from '../../components/alerts.tsx';
@@ -11,11 +11,6 @@ import { useDebounced, useEstimates, usePlannerModels, type PlannerEstimate } fr
 import './planner.css';
 
 const COLUMNS: readonly ColumnId[] = ['light', 'medium', 'heavy', 'custom'];
-
-/** Whole dollars to the cent; below a dollar, to a hundredth of a cent. */
-function cost(micros: number): string {
-  return formatMicroUsd(micros, { maxFractionDigits: micros >= 1_000_000 ? 2 : 4 });
-}
 
 interface Column {
   id: string;
