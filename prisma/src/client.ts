@@ -15,6 +15,12 @@ export type { Role } from './generated/prisma/enums.ts';
 
 export type DbKind = 'pglite' | 'postgres';
 
+/**
+ * Interactive transactions wait up to 10 s for a pooled connection (Prisma's
+ * default of 2 s fails requests under load, P2028) and may run 20 s.
+ */
+const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 20_000 } as const;
+
 export interface DatabaseOptions {
   /** Postgres connection string; empty or undefined selects embedded PGlite. */
   databaseUrl?: string | undefined;
@@ -71,7 +77,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolMax ?? 10 });
     // An idle client that loses its connection must not crash the process.
     pool.on('error', (error) => options.logger?.warn?.(`postgres pool: ${error.message}`));
-    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS });
     return {
       kind: 'postgres',
       prisma,
@@ -93,7 +99,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   if (!options.dataDir.includes('://')) mkdirSync(options.dataDir, { recursive: true });
   const lite = await PGlite.create(options.dataDir);
   if (migrate) await runMigrations(pgliteRunner(lite), { logger: options.logger });
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite) });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite), transactionOptions: TRANSACTION_OPTIONS });
   return {
     kind: 'pglite',
     prisma,

@@ -135,8 +135,18 @@ async function seed(prisma: PrismaClient, pricing: readonly TModelPrice[]) {
       WITH draws AS MATERIALIZED (
         SELECT g, 1 + floor(power(random(), 2) * ${USERS}::int)::int AS un, random() AS r_kind, random() AS r_model, random() AS r_status,
                50 + floor(random() * 3000)::int AS prompt, 10 + floor(random() * 800)::int AS completion,
-               now() - random() * (${DAYS}::int || ' days')::interval AS at
+               random() AS r_at
           FROM generate_series(1, ${n}::int) g
+      ), timed AS (
+        -- Uniform over BENCH_DAYS whole UTC days ending with today; today's full share is
+        -- squeezed into the hours since midnight, so the figures are the day's worst case.
+        SELECT d.*, CASE WHEN t.start + d.r_at * t.span > now()
+                         THEN t.midnight + random() * (now() - t.midnight)
+                         ELSE t.start + d.r_at * t.span END AS at
+          FROM draws d,
+               (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS midnight,
+                       (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') - ((${DAYS}::int - 1) || ' days')::interval AS start,
+                       (${DAYS}::int || ' days')::interval AS span) t
       ), prices (model, inp, outp) AS (VALUES ${priceRows}),
       shaped AS (
         SELECT d.*, u.id AS user_id, u.is_guest, u.plan,
@@ -146,7 +156,7 @@ async function seed(prisma: PrismaClient, pricing: readonly TModelPrice[]) {
                     WHEN u.plan = 'pro' THEN CASE WHEN d.r_model < 0.5 THEN 'gpt-4o-mini' WHEN d.r_model < 0.8 THEN 'gpt-4.1-mini' ELSE 'gpt-4o' END
                     ELSE CASE WHEN d.r_model < 0.3 THEN 'gpt-4o-mini' WHEN d.r_model < 0.6 THEN 'gpt-4o' ELSE 'gpt-4.1' END END AS model,
                CASE WHEN d.r_status < 0.93 THEN 'ok' WHEN d.r_status < 0.95 THEN 'cached' WHEN d.r_status < 0.98 THEN 'aborted' ELSE 'error' END AS status
-          FROM draws d JOIN bench_users u ON u.n = d.un
+          FROM timed d JOIN bench_users u ON u.n = d.un
       )
       INSERT INTO usage_events (user_id, is_guest, kind, model, prompt_tokens, completion_tokens, cost_micro_usd, tts_chars, status, estimated, latency_ms, created_at)
       SELECT s.user_id, s.is_guest, s.kind, s.model,

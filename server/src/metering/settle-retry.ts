@@ -1,0 +1,46 @@
+// Settlement must survive a dropped database connection (a Postgres restart or
+// failover, a pooler recycling connections) or the usage is lost and the
+// reservation waits for the sweeper. cm_settle_chat is idempotent on the
+// reservation's status (only the call that flips 'held' to 'settled' charges),
+// so retrying after a connection error cannot charge twice: either the first
+// attempt rolled back with its connection, or it committed and the retry finds
+// the reservation settled and returns null.
+import type { Meter, SettleChatInput, SettledChat } from './meter.ts';
+
+/** SQLSTATEs and driver messages that mean "the connection went away", not "the statement is wrong". */
+const CONNECTION_CODES = /\b(57P01|57P02|57P03|08000|08001|08003|08006|08004)\b/;
+const CONNECTION_MESSAGES =
+  /terminating connection|connection terminated|connection closed|server closed the connection|ECONNRESET|ECONNREFUSED|EPIPE|Client has encountered a connection error|Connection terminated|socket hang up|the database system is (shutting down|starting up)/i;
+
+export function isConnectionError(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let e: unknown = error; e && typeof e === 'object' && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    seen.add(e);
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && CONNECTION_CODES.test(code)) return true;
+    if (typeof message === 'string' && (CONNECTION_MESSAGES.test(message) || CONNECTION_CODES.test(message))) return true;
+  }
+  return false;
+}
+
+export interface SettleRetryOptions {
+  /** Attempts in all (default 4). */
+  attempts?: number;
+  /** First pause; doubles each time (default 100 ms: 100, 200, 400). */
+  baseDelayMs?: number;
+  onRetry?: (error: unknown, attempt: number) => void;
+}
+
+export async function settleChatWithRetry(meter: Meter, input: SettleChatInput, options: SettleRetryOptions = {}): Promise<SettledChat | null> {
+  const attempts = options.attempts ?? 4;
+  const base = options.baseDelayMs ?? 100;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await meter.settleChat(input);
+    } catch (error) {
+      if (attempt >= attempts || !isConnectionError(error)) throw error;
+      options.onRetry?.(error, attempt);
+      await new Promise((resolve) => setTimeout(resolve, base * 2 ** (attempt - 1)));
+    }
+  }
+}
