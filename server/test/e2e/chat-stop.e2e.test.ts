@@ -4,99 +4,84 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS_DIR, browserSupport, CLIENT_DIST, ensureClientBuilt, launchChromium, watchPage, type PageWatch } from '../helpers/browser.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeBrowser, ARTIFACTS_DIR, CLIENT_DIST, ensureClientBuilt, launchChromium, watchPage, type PageWatch } from '../helpers/browser.ts';
 import { eventually } from '../helpers/chat.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
-const support = browserSupport();
+describeBrowser('stopping a reply in the browser', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let watch: PageWatch;
 
-if (!support.run && support.mustFail) {
-  describe('stopping a reply in the browser', () => {
-    it('needs Chromium', () => {
-      throw new Error(support.message);
-    });
+  beforeAll(async () => {
+    ensureClientBuilt();
+    server = await startTestServer({ CLIENT_DIST, CAPTCHA: 'off', DEMO_DELAY_MS: '80' });
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    watch = await watchPage(page);
+    mkdirSync(ARTIFACTS_DIR, { recursive: true });
   });
-} else if (!support.run) {
-  console.warn(`[e2e] skipped: ${support.message}`);
-  describe.skip('stopping a reply in the browser', () => {
-    it('needs Chromium', () => {});
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await server?.close();
   });
-} else {
-  describe('stopping a reply in the browser', () => {
-    let server: TestServer;
-    let browser: Browser;
-    let context: BrowserContext;
-    let page: Page;
-    let watch: PageWatch;
 
-    beforeAll(async () => {
-      ensureClientBuilt();
-      server = await startTestServer({ CLIENT_DIST, CAPTCHA: 'off', DEMO_DELAY_MS: '80' });
-      browser = await launchChromium();
-      context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
-      page = await context.newPage();
-      page.setDefaultTimeout(15_000);
-      watch = await watchPage(page);
-      mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  const log = () => page.getByRole('log', { name: 'Messages' });
+  const input = () => page.getByRole('textbox', { name: 'Message' });
+  const replyText = () => log().getByRole('article', { name: 'Assistant' }).last().locator('.md').innerText();
+
+  it('stops a streaming reply and keeps the partial answer', async () => {
+    await page.goto(`${server.url}/`);
+    await input().fill('Write a Python function for Fibonacci numbers');
+    await input().press('Enter');
+
+    const stop = page.getByRole('button', { name: 'Stop' });
+    await stop.waitFor();
+    // Some of the reply, not all of it (the demo's answers end with their footer).
+    await eventually(async () => expect((await replyText()).length).toBeGreaterThan(25), 10_000);
+    await stop.click();
+
+    const reply = log().getByRole('article', { name: 'Assistant' }).last();
+    await reply.getByText('Stopped', { exact: true }).waitFor();
+    await reply.getByText('partial answer kept').waitFor();
+    await page.getByRole('button', { name: 'Send' }).waitFor();
+    const partial = await replyText();
+    expect(partial.length).toBeGreaterThan(25);
+    expect(partial).not.toContain('Offline demo model');
+    // Nothing more arrives after Stop (the demo would send a chunk every 80 ms).
+    await page.waitForTimeout(500);
+    expect(await replyText()).toBe(partial);
+    await expect(reply.getAttribute('aria-busy')).resolves.toBeNull();
+    // Focus is back in the composer for the next message.
+    await expect(page.evaluate('document.activeElement?.tagName')).resolves.toBe('TEXTAREA');
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-stopped.png') });
+
+    // The server kept what it relayed (at least what is on screen) and metered it as aborted.
+    const conversationId = new URL(page.url()).searchParams.get('c');
+    expect(conversationId).toBeTruthy();
+    const saved = await eventually(async () => {
+      const row = await server.deps.prisma.message.findFirst({ where: { conversationId: conversationId!, role: 'assistant' }, select: { content: true, status: true } });
+      expect(row).not.toBeNull();
+      return row!;
     });
-
-    afterAll(async () => {
-      await context?.close();
-      await browser?.close();
-      await server?.close();
-    });
-
-    const log = () => page.getByRole('log', { name: 'Messages' });
-    const input = () => page.getByRole('textbox', { name: 'Message' });
-    const replyText = () => log().getByRole('article', { name: 'Assistant' }).last().locator('.md').innerText();
-
-    it('stops a streaming reply and keeps the partial answer', async () => {
-      await page.goto(`${server.url}/`);
-      await input().fill('Write a Python function for Fibonacci numbers');
-      await input().press('Enter');
-
-      const stop = page.getByRole('button', { name: 'Stop' });
-      await stop.waitFor();
-      // Some of the reply, not all of it (the demo's answers end with their footer).
-      await eventually(async () => expect((await replyText()).length).toBeGreaterThan(25), 10_000);
-      await stop.click();
-
-      const reply = log().getByRole('article', { name: 'Assistant' }).last();
-      await reply.getByText('Stopped', { exact: true }).waitFor();
-      await reply.getByText('partial answer kept').waitFor();
-      await page.getByRole('button', { name: 'Send' }).waitFor();
-      const partial = await replyText();
-      expect(partial.length).toBeGreaterThan(25);
-      expect(partial).not.toContain('Offline demo model');
-      // Nothing more arrives after Stop (the demo would send a chunk every 80 ms).
-      await page.waitForTimeout(500);
-      expect(await replyText()).toBe(partial);
-      await expect(reply.getAttribute('aria-busy')).resolves.toBeNull();
-      // Focus is back in the composer for the next message.
-      await expect(page.evaluate('document.activeElement?.tagName')).resolves.toBe('TEXTAREA');
-      await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-stopped.png') });
-
-      // The server kept what it relayed (at least what is on screen) and metered it as aborted.
-      const conversationId = new URL(page.url()).searchParams.get('c');
-      expect(conversationId).toBeTruthy();
-      const saved = await eventually(async () => {
-        const row = await server.deps.prisma.message.findFirst({ where: { conversationId: conversationId!, role: 'assistant' }, select: { content: true, status: true } });
-        expect(row).not.toBeNull();
-        return row!;
-      });
-      expect(saved.status).toBe('aborted');
-      // The page shows text without Markdown marks; compare the words that arrived first.
-      const firstWords = partial.split(/\s+/).slice(0, 4).join(' ').replace(/[*_`]/g, '');
-      expect(saved.content.replace(/[*_`]/g, '')).toContain(firstWords);
-      expect(watch.problems()).toEqual([]);
-    });
-
-    it('shows the stopped reply again after a reload', async () => {
-      await page.reload();
-      const reply = log().getByRole('article', { name: 'Assistant' }).last();
-      await reply.getByText('Stopped', { exact: true }).waitFor();
-      expect(watch.problems()).toEqual([]);
-    });
+    expect(saved.status).toBe('aborted');
+    // The page shows text without Markdown marks; compare the words that arrived first.
+    const firstWords = partial.split(/\s+/).slice(0, 4).join(' ').replace(/[*_`]/g, '');
+    expect(saved.content.replace(/[*_`]/g, '')).toContain(firstWords);
+    expect(watch.problems()).toEqual([]);
   });
-}
+
+  it('shows the stopped reply again after a reload', async () => {
+    await page.reload();
+    const reply = log().getByRole('article', { name: 'Assistant' }).last();
+    await reply.getByText('Stopped', { exact: true }).waitFor();
+    expect(watch.problems()).toEqual([]);
+  });
+});

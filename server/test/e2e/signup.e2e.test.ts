@@ -3,149 +3,134 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTIFACTS_DIR, browserSupport, CLIENT_DIST, ensureClientBuilt, launchChromium, watchPage, type PageWatch } from '../helpers/browser.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeBrowser, ARTIFACTS_DIR, CLIENT_DIST, ensureClientBuilt, launchChromium, watchPage, type PageWatch } from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
-const support = browserSupport();
+describeBrowser('sign-up in the browser', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let watch: PageWatch;
+  const email = 'ada@example.com';
+  const password = 'correct horse battery staple';
 
-if (!support.run && support.mustFail) {
-  describe('sign-up in the browser', () => {
-    it('needs Chromium', () => {
-      throw new Error(support.message);
-    });
+  beforeAll(async () => {
+    ensureClientBuilt();
+    // The proof-of-work widget is a later issue; until the form carries it, sign up without it.
+    server = await startTestServer({ CLIENT_DIST, CAPTCHA: 'off' });
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    watch = await watchPage(page);
   });
-} else if (!support.run) {
-  console.warn(`[e2e] skipped: ${support.message}`);
-  describe.skip('sign-up in the browser', () => {
-    it('needs Chromium', () => {});
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await server?.close();
   });
-} else {
-  describe('sign-up in the browser', () => {
-    let server: TestServer;
-    let browser: Browser;
-    let context: BrowserContext;
-    let page: Page;
-    let watch: PageWatch;
-    const email = 'ada@example.com';
-    const password = 'correct horse battery staple';
 
-    beforeAll(async () => {
-      ensureClientBuilt();
-      // The proof-of-work widget is a later issue; until the form carries it, sign up without it.
-      server = await startTestServer({ CLIENT_DIST, CAPTCHA: 'off' });
-      browser = await launchChromium();
-      context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-      page = await context.newPage();
-      page.setDefaultTimeout(15_000);
-      watch = await watchPage(page);
-    });
+  const sessionCookie = async () => (await context.cookies(server.url)).find((cookie) => cookie.name === 'cm_session');
+  const header = () => page.getByRole('banner');
+  const mainNav = () => page.getByRole('navigation', { name: 'Main' });
 
-    afterAll(async () => {
-      await context?.close();
-      await browser?.close();
-      await server?.close();
-    });
-
-    const sessionCookie = async () => (await context.cookies(server.url)).find((cookie) => cookie.name === 'cm_session');
-    const header = () => page.getByRole('banner');
-    const mainNav = () => page.getByRole('navigation', { name: 'Main' });
-
-    it('shows a visitor the chat on / and sends them from the other tabs to sign-in', async () => {
-      // The Chat tab is open to visitors (their first message starts a guest session); looking creates nothing.
-      await page.goto(`${server.url}/`);
-      await page.getByRole('heading', { name: 'Start a conversation' }).waitFor();
-      expect(new URL(page.url()).pathname).toBe('/');
-      expect(await sessionCookie()).toBeUndefined();
-      await page.goto(`${server.url}/usage`);
-      await page.waitForURL((url) => url.pathname === '/sign-in' && url.searchParams.get('next') === '/usage');
-      await page.getByRole('heading', { name: 'Sign in to ChatMeter' }).waitFor();
-      expect(await sessionCookie()).toBeUndefined();
-      expect(watch.problems()).toEqual([]);
-    });
-
-    it('checks the form in the browser before sending it', async () => {
-      await page.goto(`${server.url}/sign-up`);
-      const emailInput = page.getByLabel('E-mail');
-      const passwordInput = page.getByLabel('Password', { exact: true });
-      await page.getByRole('button', { name: 'Create account' }).click();
-
-      await expect(emailInput.getAttribute('aria-invalid')).resolves.toBe('true');
-      await page.getByText('Enter your e-mail address').waitFor();
-      // The error text is the input's description, and focus went to the first bad field.
-      const describedBy = (await emailInput.getAttribute('aria-describedby')) ?? '';
-      expect(await page.locator(`[id="${describedBy.split(' ')[0]}"]`).textContent()).toContain('Enter your e-mail address');
-      // (Browser-side code as strings: the server's tsconfig has no DOM types.)
-      await expect(page.evaluate('document.activeElement?.id')).resolves.toBe(await emailInput.getAttribute('id'));
-
-      await emailInput.fill(email);
-      await passwordInput.fill('too short');
-      await page.getByRole('button', { name: 'Create account' }).click();
-      await expect(emailInput.getAttribute('aria-invalid')).resolves.toBeNull();
-      await expect(passwordInput.getAttribute('aria-invalid')).resolves.toBe('true');
-      await page.getByText('Use at least 10 characters').waitFor();
-      // Nothing was sent: still no account, no session.
-      expect(await sessionCookie()).toBeUndefined();
-    });
-
-    it('creates the account and enters the signed-in shell', async () => {
-      await page.getByLabel('Password', { exact: true }).fill(password);
-      await page.getByRole('button', { name: 'Create account' }).click();
-      await page.waitForURL((url) => url.pathname === '/');
-
-      await header().getByText(email).waitFor();
-      for (const tab of ['Chat', 'Usage', 'Billing']) {
-        await expect(mainNav().getByRole('link', { name: tab, exact: true }).isVisible()).resolves.toBe(true);
-      }
-      expect(await mainNav().getByRole('link', { name: 'Admin' }).count()).toBe(0);
-      await expect(page.getByRole('heading', { name: 'Start a conversation' }).isVisible()).resolves.toBe(true);
-      await expect(header().getByText('Free plan').isVisible()).resolves.toBe(true);
-
-      const cookie = await sessionCookie();
-      expect(cookie).toBeDefined();
-      expect(cookie?.httpOnly).toBe(true);
-      expect(cookie?.sameSite).toBe('Lax');
-      // HttpOnly: page scripts cannot read the session.
-      await expect(page.evaluate('document.cookie')).resolves.not.toContain('cm_session');
-
-      const user = await server.deps.prisma.user.findUnique({ where: { email }, select: { isGuest: true, planId: true } });
-      expect(user).toEqual({ isGuest: false, planId: 'free' });
-
-      mkdirSync(ARTIFACTS_DIR, { recursive: true });
-      await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'signup-shell.png'), fullPage: true });
-      expect(watch.problems()).toEqual([]);
-    });
-
-    it('stays signed in across a reload', async () => {
-      await page.reload();
-      await header().getByText(email).waitFor();
-      expect(new URL(page.url()).pathname).toBe('/');
-      expect(watch.problems()).toEqual([]);
-    });
-
-    it('signs out and lands on sign-in', async () => {
-      await header().getByRole('button', { name: 'Sign out' }).click();
-      await page.waitForURL((url) => url.pathname === '/sign-in');
-      await page.getByRole('status').filter({ hasText: 'You have signed out.' }).waitFor();
-      expect(await sessionCookie()).toBeUndefined();
-
-      // The shell is closed again.
-      await page.goto(`${server.url}/billing`);
-      await page.waitForURL((url) => url.pathname === '/sign-in' && url.searchParams.get('next') === '/billing');
-      expect(watch.problems()).toEqual([]);
-    });
-
-    it('refuses a second account for the same e-mail with a form-level alert', async () => {
-      watch.allow(/Failed to load resource: the server responded with a status of 409/);
-      await page.goto(`${server.url}/sign-up`);
-      await page.getByLabel('E-mail').fill(email.toUpperCase());
-      await page.getByLabel('Password', { exact: true }).fill('another long password');
-      await page.getByRole('button', { name: 'Create account' }).click();
-      const alert = page.getByRole('alert');
-      await alert.waitFor();
-      expect(await alert.textContent()).toContain('An account with this e-mail already exists');
-      expect(await sessionCookie()).toBeUndefined();
-      expect(watch.problems()).toEqual([]);
-    });
+  it('shows a visitor the chat on / and sends them from the other tabs to sign-in', async () => {
+    // The Chat tab is open to visitors (their first message starts a guest session); looking creates nothing.
+    await page.goto(`${server.url}/`);
+    await page.getByRole('heading', { name: 'Start a conversation' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/');
+    expect(await sessionCookie()).toBeUndefined();
+    await page.goto(`${server.url}/usage`);
+    await page.waitForURL((url) => url.pathname === '/sign-in' && url.searchParams.get('next') === '/usage');
+    await page.getByRole('heading', { name: 'Sign in to ChatMeter' }).waitFor();
+    expect(await sessionCookie()).toBeUndefined();
+    expect(watch.problems()).toEqual([]);
   });
-}
+
+  it('checks the form in the browser before sending it', async () => {
+    await page.goto(`${server.url}/sign-up`);
+    const emailInput = page.getByLabel('E-mail');
+    const passwordInput = page.getByLabel('Password', { exact: true });
+    await page.getByRole('button', { name: 'Create account' }).click();
+
+    await expect(emailInput.getAttribute('aria-invalid')).resolves.toBe('true');
+    await page.getByText('Enter your e-mail address').waitFor();
+    // The error text is the input's description, and focus went to the first bad field.
+    const describedBy = (await emailInput.getAttribute('aria-describedby')) ?? '';
+    expect(await page.locator(`[id="${describedBy.split(' ')[0]}"]`).textContent()).toContain('Enter your e-mail address');
+    // (Browser-side code as strings: the server's tsconfig has no DOM types.)
+    await expect(page.evaluate('document.activeElement?.id')).resolves.toBe(await emailInput.getAttribute('id'));
+
+    await emailInput.fill(email);
+    await passwordInput.fill('too short');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await expect(emailInput.getAttribute('aria-invalid')).resolves.toBeNull();
+    await expect(passwordInput.getAttribute('aria-invalid')).resolves.toBe('true');
+    await page.getByText('Use at least 10 characters').waitFor();
+    // Nothing was sent: still no account, no session.
+    expect(await sessionCookie()).toBeUndefined();
+  });
+
+  it('creates the account and enters the signed-in shell', async () => {
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL((url) => url.pathname === '/');
+
+    await header().getByText(email).waitFor();
+    for (const tab of ['Chat', 'Usage', 'Billing']) {
+      await expect(mainNav().getByRole('link', { name: tab, exact: true }).isVisible()).resolves.toBe(true);
+    }
+    expect(await mainNav().getByRole('link', { name: 'Admin' }).count()).toBe(0);
+    await expect(page.getByRole('heading', { name: 'Start a conversation' }).isVisible()).resolves.toBe(true);
+    await expect(header().getByText('Free plan').isVisible()).resolves.toBe(true);
+
+    const cookie = await sessionCookie();
+    expect(cookie).toBeDefined();
+    expect(cookie?.httpOnly).toBe(true);
+    expect(cookie?.sameSite).toBe('Lax');
+    // HttpOnly: page scripts cannot read the session.
+    await expect(page.evaluate('document.cookie')).resolves.not.toContain('cm_session');
+
+    const user = await server.deps.prisma.user.findUnique({ where: { email }, select: { isGuest: true, planId: true } });
+    expect(user).toEqual({ isGuest: false, planId: 'free' });
+
+    mkdirSync(ARTIFACTS_DIR, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'signup-shell.png'), fullPage: true });
+    expect(watch.problems()).toEqual([]);
+  });
+
+  it('stays signed in across a reload', async () => {
+    await page.reload();
+    await header().getByText(email).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/');
+    expect(watch.problems()).toEqual([]);
+  });
+
+  it('signs out and lands on sign-in', async () => {
+    await header().getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL((url) => url.pathname === '/sign-in');
+    await page.getByRole('status').filter({ hasText: 'You have signed out.' }).waitFor();
+    expect(await sessionCookie()).toBeUndefined();
+
+    // The shell is closed again.
+    await page.goto(`${server.url}/billing`);
+    await page.waitForURL((url) => url.pathname === '/sign-in' && url.searchParams.get('next') === '/billing');
+    expect(watch.problems()).toEqual([]);
+  });
+
+  it('refuses a second account for the same e-mail with a form-level alert', async () => {
+    watch.allow(/Failed to load resource: the server responded with a status of 409/);
+    await page.goto(`${server.url}/sign-up`);
+    await page.getByLabel('E-mail').fill(email.toUpperCase());
+    await page.getByLabel('Password', { exact: true }).fill('another long password');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('An account with this e-mail already exists');
+    expect(await sessionCookie()).toBeUndefined();
+    expect(watch.problems()).toEqual([]);
+  });
+});

@@ -1,3 +1,4 @@
+import { describe, it } from 'vitest';
 // A real Chromium for end-to-end tests (playwright-core drives the system's
 // Debian `chromium`; no browser download). Every page is watched: a console
 // error, an uncaught exception or a CSP violation is a test failure.
@@ -23,6 +24,28 @@ export function browserSupport(): { run: true } | { run: false; mustFail: boolea
   if (existsSync(CHROMIUM_PATH)) return { run: true };
   const message = `Chromium is not installed at ${CHROMIUM_PATH} (apt-get install -y chromium); the browser tests cannot run.`;
   return { run: false, mustFail: Boolean(process.env.CI), message };
+}
+
+/**
+ * A describe block for browser tests: runs when Chromium is there, fails with a
+ * clear message in CI when it is missing, and is skipped with a warning elsewhere.
+ */
+export function describeBrowser(name: string, body: () => void): void {
+  const support = browserSupport();
+  if (support.run) {
+    describe(name, body);
+  } else if (support.mustFail) {
+    describe(name, () => {
+      it('needs Chromium', () => {
+        throw new Error(support.message);
+      });
+    });
+  } else {
+    console.warn(`[e2e] skipped: ${support.message}`);
+    describe.skip(name, () => {
+      it('needs Chromium', () => {});
+    });
+  }
 }
 
 /** The server serves client/dist; build it once if a previous step has not. */
