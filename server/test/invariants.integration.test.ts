@@ -33,7 +33,9 @@ import { createContextInner } from '../src/trpc/context.ts';
 const SEED = Number(process.env.INVARIANT_SEED ?? 20261123);
 const OPS = Number(process.env.INVARIANT_OPS ?? 10_000);
 /** Wall-clock cap on the workload: a loaded machine runs fewer ops (the log says how many) rather than blowing the suite's time. */
-const BUDGET_MS = Number(process.env.INVARIANT_BUDGET_MS ?? 90_000);
+// In CI the whole workload must run (a 4-minute budget, ~4x what it needs); on a
+// developer's busy machine 90 s, and the log says how many ops fitted.
+const BUDGET_MS = Number(process.env.INVARIANT_BUDGET_MS ?? (process.env.CI ? 240_000 : 90_000));
 const CONCURRENCY = 12;
 const ACCOUNTS = 20;
 const GUESTS = 4;
@@ -335,6 +337,7 @@ describe(`accounting invariants under a random workload (seed ${SEED}, ${OPS} op
     const elapsed = Date.now() - started;
     console.info(`[invariants] seed ${SEED}: ${next} of ${ops.length} ops in ${elapsed} ms (budget ${BUDGET_MS} ms)`, Object.fromEntries([...outcomes].sort()), 'ms by kind', Object.fromEntries([...timeByKind].map(([k, v]) => [k, Math.round(v)])));
     expect(failures, `seed ${SEED}: unexpected outcomes`).toEqual([]);
+    if (process.env.CI) expect(next, `seed ${SEED}: every op must run in CI`).toBe(ops.length);
 
     // Aborted streams settle on the server's time.
     const prisma = server.deps.prisma;
@@ -348,7 +351,7 @@ describe(`accounting invariants under a random workload (seed ${SEED}, ${OPS} op
       if (next >= 1_500) expect(outcomes.get(key) ?? 0, key).toBeGreaterThan(0);
     }
     if (next >= 1_500) expect((outcomes.get('chat:quota_exhausted') ?? 0) + (outcomes.get('chatNew:quota_exhausted') ?? 0), 'limits were reached').toBeGreaterThan(0);
-  }, 170_000);
+  }, process.env.CI ? 330_000 : 170_000);
 });
 
 /** The contract reason and HTTP status of a refusal, over HTTP (TRPCClientError) or in-process (TRPCError / AppError). */
