@@ -3,9 +3,8 @@
 // else gets the same 404 as for a clip that does not exist. express's sendFile
 // does Content-Length, Range (206/416), ETag and conditional requests.
 import type { Request, RequestHandler, Response } from 'express';
-import { SESSION_COOKIE } from '../auth/session.ts';
+import { routeSession } from '../auth/request-session.ts';
 import type { Deps } from '../deps.ts';
-import { expressCookies, readCookie } from '../trpc/context.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -16,16 +15,12 @@ function refuse(res: Response, status: number, reason: string, message: string):
 }
 
 export function audioRoute(deps: Pick<Deps, 'sessions' | 'tts' | 'env'>): RequestHandler {
-  const secure = deps.env.NODE_ENV === 'production';
   return async (req: Request, res: Response) => {
-    const token = readCookie(req.headers.cookie, SESSION_COOKIE);
-    const found = token ? await deps.sessions.validate(token) : null;
-    if (!found) return refuse(res, 401, 'unauthenticated', 'Please sign in first.');
-    if (found.renewed) expressCookies(res, secure).setSession(token!, found.session.expiresAt);
-    if (found.user.blockedAt) return refuse(res, 403, 'blocked', 'This account has been blocked. Contact support.');
+    const session = await routeSession(deps, req, res);
+    if (!('user' in session)) return refuse(res, session.status, session.reason, session.message);
 
     const id = String(req.params.id ?? '');
-    const clip = UUID.test(id) ? await deps.tts.clipFor(found.user.id, id.toLowerCase()) : null;
+    const clip = UUID.test(id) ? await deps.tts.clipFor(session.user.id, id.toLowerCase()) : null;
     if (!clip) return refuse(res, 404, 'not_found', 'No such audio.');
 
     res.setHeader('Content-Type', clip.mime);
