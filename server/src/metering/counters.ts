@@ -19,30 +19,22 @@ export const userSubject = (userId: string) => `u:${userId}`;
 export const ipSubject = (ipHash: string) => `ip:${ipHash}`;
 export const GLOBAL_SUBJECT = 'global';
 
-/** Adds n if the result stays within limit; returns the new value, or null when refused. */
+/**
+ * Adds n if the result stays within limit; returns the new value, or null when
+ * refused. The statement is the database's cm_counter_try (migration
+ * 20261123040000), the same one the chat reservation uses.
+ */
 export async function tryIncrement(tx: Tx, subject: string, kind: CounterKind, periodStart: Date, n: bigint | number, limit: bigint | number): Promise<bigint | null> {
-  const amount = BigInt(n);
-  const max = BigInt(limit);
-  const rows = await tx.$queryRaw<{ used: bigint }[]>(Prisma.sql`
-    INSERT INTO quota_counters (subject, kind, period_start, used)
-    SELECT ${subject}, ${kind}, ${periodStart}::timestamptz, ${amount}::bigint
-     WHERE ${amount}::bigint <= ${max}::bigint
-    ON CONFLICT (subject, kind, period_start) DO UPDATE
-       SET used = quota_counters.used + EXCLUDED.used, updated_at = now()
-     WHERE quota_counters.used + EXCLUDED.used <= ${max}::bigint
-    RETURNING used`);
+  const rows = await tx.$queryRaw<{ used: bigint | null }[]>(Prisma.sql`
+    SELECT cm_counter_try(${subject}, ${kind}, ${periodStart}::timestamptz, ${BigInt(n)}::bigint, ${BigInt(limit)}::bigint) AS used`);
   return rows[0]?.used ?? null;
 }
 
-/** Adds a signed amount without a limit (settling to the provider's truth), never below zero. */
+/** Adds a signed amount without a limit (settling to the provider's truth), never below zero (cm_counter_adjust). */
 export async function adjust(tx: Tx, subject: string, kind: CounterKind, periodStart: Date, delta: bigint | number): Promise<void> {
   const amount = BigInt(delta);
   if (amount === 0n) return;
-  await tx.$executeRaw(Prisma.sql`
-    INSERT INTO quota_counters (subject, kind, period_start, used)
-    VALUES (${subject}, ${kind}, ${periodStart}::timestamptz, GREATEST(0, ${amount}::bigint))
-    ON CONFLICT (subject, kind, period_start) DO UPDATE
-       SET used = GREATEST(0, quota_counters.used + ${amount}::bigint), updated_at = now()`);
+  await tx.$executeRaw(Prisma.sql`SELECT cm_counter_adjust(${subject}, ${kind}, ${periodStart}::timestamptz, ${amount}::bigint)`);
 }
 
 export async function read(tx: Tx, subject: string, kind: CounterKind, periodStart: Date): Promise<bigint> {
