@@ -1,27 +1,35 @@
-// npm run bench:chat — drives the whole metered path over HTTP (session, rate
-// limits, reservation, a fake provider with fixed latency, settlement) at 1, 10
-// and 50 concurrent streams, and the same fake provider called directly, in one
-// run; prints requests/s and the latency the metering adds (p50/p95/p99).
+// npm run bench:chat — drives the whole metered path over HTTP (session cookie,
+// rate limits, plan checks, reservation, a fake provider with fixed latency,
+// settlement) at 1, 10 and 50 concurrent streams, and calls the same fake
+// provider directly at the same concurrency, in one run; prints requests/s, the
+// latency the metering adds (p50/p95/p99) and the server's CPU per request.
+//
+// Three processes, as in a deployment: the server is the real entry point
+// (src/index.ts) in its own process, the fake provider (bench/chat/fake-provider.ts)
+// in another, and this process is the load generator, with a plain keep-alive
+// HTTP client speaking tRPC's wire format (what the SPA's httpBatchStreamLink
+// sends), so that neither the client's nor the provider's CPU is charged to the
+// server. They still share the machine's cores with Postgres.
+//
 // Uses TEST_DATABASE_URL's Postgres server when set (a fresh database), else PGlite.
-import { writeFileSync, mkdtempSync } from 'node:fs';
+// BENCH_REQUESTS (per level, default 400), BENCH_PROVIDER_LATENCY_MS (comma list,
+// default "20,0"), BENCH_LEVELS (default "1,10,50"), BENCH_CPU_PROF=1 writes a
+// V8 CPU profile of the server to the working folder.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest, createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { createTRPCClient, httpBatchStreamLink, httpLink, splitLink } from '@trpc/client';
-import superjson from 'superjson';
-import { createTestDatabase } from '@chatmeter/db/testing';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createEmptyServerDatabase } from '@chatmeter/db/testing';
 import { DEFAULT_PLANS } from '@chatmeter/shared/plans';
-import { createApp } from '../src/app.ts';
-import { createOpenAIProvider } from '../src/chat/providers/openai.ts';
-import { createDeps } from '../src/deps.ts';
-import { parseEnv } from '../src/env.ts';
-import { createLogger } from '../src/lib/logger.ts';
-import type { AppRouter } from '../src/routers/_app.ts';
-import { startFakeOpenAIServer } from '../test/fakes/openai-server.ts';
 
-const LATENCY_MS = Number(process.env.BENCH_PROVIDER_LATENCY_MS ?? 20);
-const REQUESTS_PER_LEVEL = Number(process.env.BENCH_REQUESTS ?? 300);
-const LEVELS = [1, 10, 50];
+const serverDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REQUESTS_PER_LEVEL = Number(process.env.BENCH_REQUESTS ?? 400);
+const LATENCIES = (process.env.BENCH_PROVIDER_LATENCY_MS ?? '20,0').split(',').map(Number);
+const LEVELS = (process.env.BENCH_LEVELS ?? '1,10,50').split(',').map(Number);
+const CLK_TCK = 100;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -29,18 +37,82 @@ function percentile(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 
-async function runPool(concurrency: number, total: number, task: (i: number) => Promise<void>): Promise<{ latencies: number[]; seconds: number; errors: number }> {
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** CPU time (ms) a process has used so far, from /proc. */
+function cpuMs(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Busy CPU time (ms, all cores) of the whole machine so far, from /proc/stat. */
+function machineBusyMs(): number {
+  const [, ...v] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const n = v.map(Number);
+  const idle = n[3]! + n[4]!;
+  return ((n.reduce((a, b) => a + b, 0) - idle) * 1000) / CLK_TCK;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+
+interface Reply {
+  status: number;
+  body: string;
+  setCookie: string[];
+}
+
+function post(url: string, body: string, headers: Record<string, string>): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (data += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, setCookie: res.headers['set-cookie'] ?? [] }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function spawnReady(command: string, args: string[], env: NodeJS.ProcessEnv, ready: (line: string) => boolean): Promise<ChildProcess> {
+  const child = spawn(command, args, { cwd: serverDir, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start in 120 s`)), 120_000);
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code})`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (ready(line)) {
+        clearTimeout(timer);
+        resolve(child);
+      } else if (/"level":(40|50|60)/.test(line)) process.stderr.write(`${line}\n`);
+    });
+  });
+}
+
+async function runPool(concurrency: number, total: number, task: (worker: number, i: number) => Promise<void>) {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: concurrency }, async (_, worker) => {
       while (next < total) {
         const i = next++;
         const t0 = performance.now();
         try {
-          await task(i);
+          await task(worker, i);
           latencies.push(performance.now() - t0);
         } catch (error) {
           errors++;
@@ -53,89 +125,127 @@ async function runPool(concurrency: number, total: number, task: (i: number) => 
 }
 
 async function main() {
-  const fake = await startFakeOpenAIServer();
-  const plansDir = mkdtempSync(path.join(os.tmpdir(), 'chatmeter-bench-'));
-  const plansFile = path.join(plansDir, 'plans.json');
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'chatmeter-bench-'));
+  const plansFile = path.join(workDir, 'plans.json');
+  // Limits out of the way: the benchmark measures the metering, not a refusal.
   writeFileSync(plansFile, JSON.stringify(DEFAULT_PLANS.map((p) => ({ ...p, limits: { ...p.limits, requestsPerMinute: 1_000_000, messagesPerHour: 1_000_000, messagesPerDay: 1_000_000, tokensPerMonth: 1_000_000_000 } }))));
-  const tdb = await createTestDatabase();
-  const env = parseEnv({
-    NODE_ENV: 'production', LOG_LEVEL: 'silent', CAPTCHA: 'off', PLANS_FILE: plansFile, CHAT_CACHE_TTL_SECONDS: '0',
-    OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: fake.baseUrl, OPENAI_MAX_RETRIES: '0', CHAT_MAX_TOKENS: '64', DATABASE_POOL_MAX: '20',
-  });
-  const deps = await createDeps(env, { db: tdb.db, logger: createLogger('silent'), limits: { signUpIp: { points: 1e9, duration: 60 } } });
-  const server = createApp(deps).listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const serverUrl = process.env.TEST_DATABASE_URL?.trim();
+  const db = serverUrl ? await createEmptyServerDatabase(serverUrl) : undefined;
+  const children: ChildProcess[] = [];
+  const stopAll = () => children.forEach((c) => c.kill('SIGTERM'));
+  process.on('exit', stopAll);
 
-  // One signed-in user per concurrent stream.
-  const clients = await Promise.all(
-    Array.from({ length: Math.max(...LEVELS) }, async (_, i) => {
-      let cookie = '';
-      const f: typeof fetch = async (input, init) => {
-        const headers = new Headers(init?.headers);
-        if (cookie) headers.set('cookie', cookie);
-        headers.set('origin', url);
-        const res = await fetch(input, { ...init, headers });
-        const set = res.headers.getSetCookie()[0];
-        if (set) cookie = set.split(';')[0]!;
-        return res;
-      };
-      const trpc = createTRPCClient<AppRouter>({
-        links: [splitLink({ condition: (op) => op.path === 'chat.send', true: httpBatchStreamLink({ url: `${url}/trpc`, transformer: superjson, fetch: f, maxItems: 1 }), false: httpLink({ url: `${url}/trpc`, transformer: superjson, fetch: f }) })],
+  try {
+    let providerPort = 0;
+    const provider = await spawnReady(process.execPath, ['--import', 'tsx', 'bench/chat/fake-provider.ts'], { ...process.env, BENCH_PROVIDER_LATENCY_MS: String(LATENCIES[0]) }, (line) => {
+      if (!line.startsWith('{"port"')) return false;
+      providerPort = (JSON.parse(line) as { port: number }).port;
+      return true;
+    });
+    children.push(provider);
+    const providerUrl = `http://127.0.0.1:${providerPort}`;
+
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const server = await spawnReady(
+      process.execPath,
+      [...(process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${process.cwd()}`] : []), '--import', 'tsx', 'src/index.ts'],
+      {
+        ...process.env,
+        NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: String(port), HOST: '127.0.0.1', APP_ORIGIN: url, TRUST_PROXY: 'loopback',
+        DATABASE_URL: db?.url ?? '', DATA_DIR: path.join(workDir, 'data'), DATABASE_POOL_MAX: '20', REDIS_URL: '',
+        CAPTCHA: 'off', PLANS_FILE: plansFile, CHAT_CACHE_TTL_SECONDS: '0', CHAT_MAX_TOKENS: '64',
+        OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: `${providerUrl}/v1`, OPENAI_MAX_RETRIES: '0',
+        // No voice in this benchmark: point at a worker that is not there instead of starting one.
+        TTS_WORKER_URL: 'http://127.0.0.1:9', TTS_WORKER_SECRET: 'bench-secret',
+      },
+      (line) => line.includes('ChatMeter listening'),
+    );
+    children.push(server);
+    // From here on only warnings and errors matter.
+    const setLatency = (latencyMs: number) => post(`${providerUrl}/control`, JSON.stringify({ latencyMs }), {});
+
+    // One signed-in user per concurrent stream, each from its own address (sign-ups are limited per IP).
+    const cookies = await Promise.all(
+      Array.from({ length: Math.max(...LEVELS) }, async (_, i) => {
+        const res = await post(`${url}/trpc/auth.signUp`, JSON.stringify({ json: { email: `bench${i}@example.com`, password: 'bench-password-123' } }), {
+          origin: url,
+          'x-forwarded-for': `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+        });
+        const cookie = res.setCookie[0]?.split(';')[0];
+        if (res.status !== 200 || !cookie) throw new Error(`sign-up failed: ${res.status} ${res.body}`);
+        return cookie;
+      }),
+    );
+
+    // Exactly what the SPA's httpBatchStreamLink sends for chat.send.
+    const metered = async (user: number, i: number) => {
+      const res = await post(`${url}/trpc/chat.send?batch=1`, JSON.stringify({ 0: { json: { content: `Benchmark question about metering ${i}` } } }), {
+        origin: url,
+        cookie: cookies[user]!,
+        'trpc-accept': 'application/jsonl',
       });
-      await trpc.auth.signUp.mutate({ email: `bench${i}@example.com`, password: 'bench-password-123' });
-      return trpc;
-    }),
-  );
-  const direct = createOpenAIProvider({ apiKey: 'sk-bench', baseUrl: fake.baseUrl, timeoutMs: 30_000, maxRetries: 0 });
-  const messages = [{ role: 'system' as const, content: env.SYSTEM_PROMPT }, { role: 'user' as const, content: 'Benchmark question about metering.' }];
+      if (res.status !== 200 || !res.body.includes('"type":"done"')) throw new Error(`chat.send: ${res.status} ${res.body.slice(-300)}`);
+    };
+    // What the server's openai SDK sends to the provider, sent straight to it.
+    const directBody = JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'system', content: 'You are ChatMeter, a concise and helpful assistant.' }, { role: 'user', content: 'Benchmark question about metering.' }],
+      max_tokens: 64,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const direct = async () => {
+      const res = await post(`${providerUrl}/v1/chat/completions`, directBody, { authorization: 'Bearer sk-bench' });
+      if (res.status !== 200 || !res.body.includes('[DONE]')) throw new Error(`provider: ${res.status}`);
+    };
 
-  const metered = async (client: number, i: number) => {
-    const stream = await clients[client]!.chat.send.mutate({ content: `Benchmark question about metering ${i}` });
-    for await (const _event of stream) { /* drain */ }
-  };
-  const straight = async () => {
-    for await (const _event of direct.stream({ model: 'gpt-4o-mini', messages, maxTokens: 64, signal: new AbortController().signal, requestId: 'bench' })) { /* drain */ }
-  };
-
-  const rows: Record<string, unknown>[] = [];
-  const warm = async () => {
-    await runPool(5, 30, (i) => metered(i % 5, i));
-    await runPool(5, 30, () => straight());
-  };
-  for (const latency of [LATENCY_MS, 0]) {
-    fake.setDefault({ reply: 'A short benchmark answer with a few words.', chunks: 5, firstByteDelayMs: latency });
-    await warm();
-    for (const level of LEVELS) {
-      const base = await runPool(level, REQUESTS_PER_LEVEL, () => straight());
-      const full = await runPool(level, REQUESTS_PER_LEVEL, (i) => metered(i % level, i));
-      const row = {
-        providerLatencyMs: latency,
-        concurrency: level,
-        directRps: Math.round(REQUESTS_PER_LEVEL / base.seconds),
-        meteredRps: Math.round(REQUESTS_PER_LEVEL / full.seconds),
-        directP50: percentile(base.latencies, 50), meteredP50: percentile(full.latencies, 50),
-        addedP50: percentile(full.latencies, 50) - percentile(base.latencies, 50),
-        addedP95: percentile(full.latencies, 95) - percentile(base.latencies, 95),
-        addedP99: percentile(full.latencies, 99) - percentile(base.latencies, 99),
-        errors: full.errors + base.errors,
-      };
-      rows.push(row);
-      console.log(JSON.stringify(row));
+    const rows: Record<string, number>[] = [];
+    for (const latency of LATENCIES) {
+      await setLatency(latency);
+      await runPool(10, 100, (w, i) => metered(w, i));
+      await runPool(10, 100, () => direct());
+      for (const level of LEVELS) {
+        const base = await runPool(level, REQUESTS_PER_LEVEL, () => direct());
+        const cpu0 = cpuMs(server.pid);
+        const busy0 = machineBusyMs();
+        const full = await runPool(level, REQUESTS_PER_LEVEL, (w, i) => metered(w, i));
+        const serverCpu = cpuMs(server.pid) - cpu0;
+        const busy = machineBusyMs() - busy0;
+        const row = {
+          providerLatencyMs: latency,
+          streams: level,
+          directRps: Math.round(REQUESTS_PER_LEVEL / base.seconds),
+          meteredRps: Math.round(REQUESTS_PER_LEVEL / full.seconds),
+          directP50: percentile(base.latencies, 50),
+          meteredP50: percentile(full.latencies, 50),
+          addedP50: percentile(full.latencies, 50) - percentile(base.latencies, 50),
+          addedP95: percentile(full.latencies, 95) - percentile(base.latencies, 95),
+          addedP99: percentile(full.latencies, 99) - percentile(base.latencies, 99),
+          serverCpuMsPerRequest: serverCpu / REQUESTS_PER_LEVEL,
+          machineCpuMsPerRequest: busy / REQUESTS_PER_LEVEL,
+          errors: full.errors + base.errors,
+        };
+        rows.push(row);
+        console.log(JSON.stringify(row));
+      }
     }
+    const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
+    console.log(`\nChatMeter metered chat benchmark — ${os.cpus().length} cores, ${db ? 'postgres' : 'pglite'}, ${REQUESTS_PER_LEVEL} requests per level, node ${process.version}, load average before ${os.loadavg()[0]!.toFixed(2)}`);
+    console.log('provider ms | streams | direct req/s | metered req/s | direct p50 ms | metered p50 ms | added p50 | added p95 | added p99 | server CPU ms/req | machine CPU ms/req | errors');
+    for (const r of rows) console.log(Object.values(r).map(fmt).join(' | '));
+  } finally {
+    agent.destroy();
+    stopAll();
+    await new Promise((r) => setTimeout(r, 500));
+    await db?.drop().catch(() => {});
   }
-  const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : String(v));
-  console.log(`\nChatMeter metered chat benchmark — ${os.cpus().length} cores, ${deps.db.kind}, ${REQUESTS_PER_LEVEL} requests per level, node ${process.version}`);
-  console.log('provider ms | streams | direct req/s | metered req/s | direct p50 ms | metered p50 ms | added p50 | added p95 | added p99 | errors');
-  for (const r of rows) console.log(Object.values(r).map(fmt).join(' | '));
-  server.closeAllConnections();
-  server.close();
-  await deps.close();
-  await tdb.cleanup();
-  await fake.close();
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
