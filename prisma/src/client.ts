@@ -33,9 +33,19 @@ export interface DatabaseOptions {
   logger?: MigrationLogger;
 }
 
+/** One SQL statement with $1.. parameters; rows as the driver returns them (int8 may be a string or a bigint). */
+export type SqlQuery = <T = Record<string, unknown>>(text: string, params: readonly unknown[], options?: { name?: string }) => Promise<T[]>;
+
 export interface Database {
   kind: DbKind;
   prisma: PrismaClient;
+  /**
+   * A statement outside Prisma, for the few hot paths (session lookup, chat
+   * reservation and settlement): on Postgres straight through the pool, a named
+   * statement being prepared once per connection; on PGlite through Prisma's
+   * adapter, which owns the single connection (and its transactions).
+   */
+  query: SqlQuery;
   /** A cheap liveness query for /healthz. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -81,6 +91,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     return {
       kind: 'postgres',
       prisma,
+      query: async <T,>(text: string, params: readonly unknown[], options?: { name?: string }) =>
+        (await pool.query({ text, values: params as unknown[], ...(options?.name ? { name: options.name } : {}) })).rows as T[],
       ping: async () => {
         try {
           await pool.query('SELECT 1');
@@ -103,6 +115,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return {
     kind: 'pglite',
     prisma,
+    query: <T,>(text: string, params: readonly unknown[]) => prisma.$queryRawUnsafe<T[]>(text, ...params),
     ping: async () => {
       try {
         await lite.query('SELECT 1');

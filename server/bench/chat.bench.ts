@@ -16,7 +16,7 @@
 // default "20,0"), BENCH_LEVELS (default "1,10,50"), BENCH_CPU_PROF=1 writes a
 // V8 CPU profile of the server to the working folder.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest, createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +55,20 @@ function cpuMs(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU time (ms) of this machine's Postgres server processes so far (0 when it runs elsewhere). */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuMs(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
 
 /** Busy CPU time (ms, all cores) of the whole machine so far, from /proc/stat. */
@@ -207,11 +221,10 @@ async function main() {
       await runPool(10, 100, () => direct());
       for (const level of LEVELS) {
         const base = await runPool(level, REQUESTS_PER_LEVEL, () => direct());
-        const cpu0 = cpuMs(server.pid);
-        const busy0 = machineBusyMs();
+        const before = { server: cpuMs(server.pid), provider: cpuMs(provider.pid), postgres: postgresCpuMs(), client: process.cpuUsage(), busy: machineBusyMs() };
         const full = await runPool(level, REQUESTS_PER_LEVEL, (w, i) => metered(w, i));
-        const serverCpu = cpuMs(server.pid) - cpu0;
-        const busy = machineBusyMs() - busy0;
+        const perRequest = (ms: number) => ms / REQUESTS_PER_LEVEL;
+        const client = process.cpuUsage(before.client);
         const row = {
           providerLatencyMs: latency,
           streams: level,
@@ -222,8 +235,11 @@ async function main() {
           addedP50: percentile(full.latencies, 50) - percentile(base.latencies, 50),
           addedP95: percentile(full.latencies, 95) - percentile(base.latencies, 95),
           addedP99: percentile(full.latencies, 99) - percentile(base.latencies, 99),
-          serverCpuMsPerRequest: serverCpu / REQUESTS_PER_LEVEL,
-          machineCpuMsPerRequest: busy / REQUESTS_PER_LEVEL,
+          serverCpuMs: perRequest(cpuMs(server.pid) - before.server),
+          postgresCpuMs: perRequest(postgresCpuMs() - before.postgres),
+          providerCpuMs: perRequest(cpuMs(provider.pid) - before.provider),
+          clientCpuMs: perRequest((client.user + client.system) / 1000),
+          machineCpuMs: perRequest(machineBusyMs() - before.busy),
           errors: full.errors + base.errors,
         };
         rows.push(row);
@@ -232,7 +248,7 @@ async function main() {
     }
     const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
     console.log(`\nChatMeter metered chat benchmark — ${os.cpus().length} cores, ${db ? 'postgres' : 'pglite'}, ${REQUESTS_PER_LEVEL} requests per level, node ${process.version}, load average before ${os.loadavg()[0]!.toFixed(2)}`);
-    console.log('provider ms | streams | direct req/s | metered req/s | direct p50 ms | metered p50 ms | added p50 | added p95 | added p99 | server CPU ms/req | machine CPU ms/req | errors');
+    console.log('provider ms | streams | direct req/s | metered req/s | direct p50 ms | metered p50 ms | added p50 | added p95 | added p99 | CPU ms per metered request: server | postgres | provider | load generator | whole machine | errors');
     for (const r of rows) console.log(Object.values(r).map(fmt).join(' | '));
   } finally {
     agent.destroy();

@@ -115,7 +115,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   if (redis && !(await waitForRedis(redis))) logger.warn('Redis did not answer at start; rate limits use the in-memory insurance limiter until it does');
   const limiters = new Limiters(redis, overrides.limits);
   const mailer = new Mailer(prisma, logger, { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM });
-  const sessions = new SessionService(prisma, env.SESSION_DAYS);
+  const sessions = new SessionService(prisma, env.SESSION_DAYS, db.query);
   const auth = new AuthService(prisma, sessions, limiters, mailer, logger, appOrigin(env));
   const provider =
     overrides.provider ??
@@ -131,7 +131,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     baseDir: env.baseDir,
     requiredModels: provider.isDemo ? ['demo'] : [...new Set(plans.flatMap((p) => p.limits.models))].filter((m) => m !== 'demo'),
   });
-  const meter = new Meter(prisma);
+  const meter = new Meter(db.query);
   const billing = new BillingService({
     env,
     prisma,

@@ -143,7 +143,7 @@ describe.skipIf(!testServerUrl())('chaos: Postgres drops the connections during 
         throw error;
       }
     };
-    // A separate connection holds the reservation's row, so the settlement blocks on it;
+    // A separate connection holds the reservation's row, so the settlement (its cm_meter_batch) blocks on it;
     // then every other backend of this database is terminated and the row let go.
     const saboteur = await openDatabase({ databaseUrl: main.tdb.url!, dataDir: '', poolMax: 1, migrate: false });
     try {
@@ -157,7 +157,7 @@ describe.skipIf(!testServerUrl())('chaos: Postgres drops the connections during 
             // pg_stat_activity is read once per transaction unless the snapshot is cleared.
             await tx.$executeRaw(Prisma.sql`SELECT pg_stat_clear_snapshot()`);
             const rows = await tx.$queryRaw<{ n: bigint }[]>(Prisma.sql`
-              SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%cm_settle_chat(%' AND wait_event_type = 'Lock'`);
+              SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%cm_meter_batch(%' AND wait_event_type = 'Lock'`);
             expect(Number(rows[0]!.n)).toBe(1);
           }, 10_000);
           const killed = await tx.$queryRaw<{ ok: boolean }[]>(Prisma.sql`

@@ -5,7 +5,7 @@
 import { sha256 } from '@oslojs/crypto/sha2';
 import { constantTimeEqual } from '@oslojs/crypto/subtle';
 import { encodeBase32LowerCaseNoPadding } from '@oslojs/encoding';
-import { Prisma, type PrismaClient } from '@chatmeter/db/client';
+import type { PrismaClient, SqlQuery } from '@chatmeter/db/client';
 import type { TRole } from '@chatmeter/shared/auth';
 
 export const SESSION_COOKIE = 'cm_session';
@@ -47,7 +47,12 @@ export function hashSecret(secret: string): Uint8Array {
 export class SessionService {
   private readonly lifetimeMs: number;
 
-  constructor(private readonly prisma: PrismaClient, lifetimeDays: number) {
+  /** `query` runs the per-request lookup outside Prisma (Database.query): it is on every request's path. */
+  constructor(
+    private readonly prisma: PrismaClient,
+    lifetimeDays: number,
+    private readonly query: SqlQuery,
+  ) {
     this.lifetimeMs = lifetimeDays * DAY_MS;
   }
 
@@ -85,23 +90,25 @@ export class SessionService {
     if (parts.length !== 2) return null;
     const [id, secret] = parts as [string, string];
     if (!/^[a-z2-7]{24}$/.test(id) || !/^[a-z2-7]{24}$/.test(secret)) return null;
-    const rows = await this.prisma.$queryRaw<
-      {
-        id: string;
-        secret_hash: Uint8Array;
-        expires_at: Date;
-        last_seen_at: Date;
-        user_id: string;
-        email: string | null;
-        role: TRole;
-        plan_id: string;
-        is_guest: boolean;
-        blocked_at: Date | null;
-      }[]
-    >(Prisma.sql`SELECT s.id, s.secret_hash, s.expires_at, s.last_seen_at, u.id AS user_id, u.email,
-                        u.role::text AS role, u.plan_id, u.is_guest, u.blocked_at
-                   FROM sessions s JOIN users u ON u.id = s.user_id
-                  WHERE s.id = ${id}`);
+    const rows = await this.query<{
+      id: string;
+      secret_hash: Uint8Array;
+      expires_at: Date;
+      last_seen_at: Date;
+      user_id: string;
+      email: string | null;
+      role: TRole;
+      plan_id: string;
+      is_guest: boolean;
+      blocked_at: Date | null;
+    }>(
+      `SELECT s.id, s.secret_hash, s.expires_at, s.last_seen_at, u.id AS user_id, u.email,
+              u.role::text AS role, u.plan_id, u.is_guest, u.blocked_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.id = $1`,
+      [id],
+      { name: 'session_validate' },
+    );
     const row = rows[0];
     if (!row) return null;
     if (!constantTimeEqual(hashSecret(secret), new Uint8Array(row.secret_hash))) return null;

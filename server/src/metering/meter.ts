@@ -3,10 +3,11 @@
 // every limit is enforced by a conditional update, so concurrent requests at a
 // limit cannot let through what the plan does not allow.
 import { randomUUID } from 'node:crypto';
-import { Prisma, type PrismaClient } from '@chatmeter/db/client';
+import type { SqlQuery } from '@chatmeter/db/client';
 import { costMicroUsd, type TokenPrice } from '@chatmeter/shared/money';
 import type { TPlan } from '@chatmeter/shared/plans';
 import { AppError } from '../lib/app-error.ts';
+import { MeterBatcher } from './meter-batch.ts';
 import { dayStart, hourStart, nextDay, nextHour, type MonthPeriod } from './periods.ts';
 
 /** Smallest completion worth starting when the allowance is nearly spent. */
@@ -51,31 +52,56 @@ function exhausted(message: string, resetAt: Date): AppError {
 }
 
 export class Meter {
-  constructor(private readonly prisma: PrismaClient) {}
+  readonly batcher: MeterBatcher;
+
+  constructor(query: SqlQuery) {
+    this.batcher = new MeterBatcher(query);
+  }
 
   /**
-   * Reserves in one round trip (cm_reserve_chat, migration 20261123040000): a
-   * refusal has rolled back everything and comes back as an outcome.
+   * Reserves with cm_reserve_chat (migration 20261123040000), in the next
+   * group-committed batch (meter-batch.ts): a refusal has rolled back
+   * everything this reservation did and comes back as an outcome.
    */
   async reserveChat(input: ReserveChatInput): Promise<ChatReservation> {
     const now = input.now ?? new Date();
     const limits = input.plan.limits;
     const reservationId = randomUUID();
-    const rows = await this.prisma.$queryRaw<
-      { outcome: string; max_tokens: bigint; funded_by: ChatReservation['fundedBy']; conversation_id: string | null; user_message_id: string | null; credit_balance: bigint }[]
-    >(Prisma.sql`SELECT * FROM cm_reserve_chat(
-      ${reservationId}::uuid, ${input.user.id}::uuid, ${input.user.isGuest}, ${input.ipHash},
-      ${now}::timestamptz, ${hourStart(now)}::timestamptz, ${dayStart(now)}::timestamptz, ${input.month.start}::timestamptz,
-      ${new Date(now.getTime() + RESERVATION_TTL_MS)}::timestamptz,
-      ${limits.messagesPerHour}::bigint, ${limits.messagesPerDay}::bigint, ${input.guestPlan.limits.messagesPerDay}::bigint, ${limits.tokensPerMonth}::bigint,
-      ${input.promptTokens}::bigint, ${input.maxTokens}::bigint, ${MIN_COMPLETION_TOKENS}::bigint, ${input.defaultDailyTokenCap}::bigint,
-      ${input.model}, ${input.requestId}, ${input.conversation.id}::uuid, ${input.conversation.title}, ${input.conversation.userContent},
-      ${input.conversation.maxMessages}::int)`);
-    const row = rows[0];
-    if (!row) throw new Error('cm_reserve_chat returned no row');
-    switch (row.outcome) {
+    const row = await this.batcher.submit('reserve', {
+      reservation_id: reservationId,
+      user_id: input.user.id,
+      is_guest: input.user.isGuest,
+      ip_hash: input.ipHash,
+      at_now: now,
+      at_hour: hourStart(now),
+      at_day: dayStart(now),
+      at_month: input.month.start,
+      expires_at: new Date(now.getTime() + RESERVATION_TTL_MS),
+      messages_hour_limit: limits.messagesPerHour,
+      messages_day_limit: limits.messagesPerDay,
+      ip_day_limit: input.guestPlan.limits.messagesPerDay,
+      tokens_month_limit: limits.tokensPerMonth,
+      prompt: input.promptTokens,
+      max_tokens: input.maxTokens,
+      min_completion: MIN_COMPLETION_TOKENS,
+      default_cap: input.defaultDailyTokenCap,
+      model: input.model,
+      request_id: input.requestId,
+      conversation_id: input.conversation.id,
+      title: input.conversation.title,
+      content: input.conversation.userContent,
+      max_messages: input.conversation.maxMessages,
+    });
+
+    switch (row.o_outcome) {
       case 'ok':
-        return { id: reservationId, maxTokens: Number(row.max_tokens), conversationId: row.conversation_id!, userMessageId: row.user_message_id!, fundedBy: row.funded_by };
+        return {
+          id: reservationId,
+          maxTokens: Number(row.o_max_tokens),
+          conversationId: row.o_conversation_id!,
+          userMessageId: row.o_user_message_id!,
+          fundedBy: row.o_funded_by as ChatReservation['fundedBy'],
+        };
       case 'kill_switch':
         throw new AppError('kill_switch', 'The assistant is paused by the administrator. Please try again later.');
       case 'messages_hour':
@@ -106,13 +132,13 @@ export class Meter {
       case 'not_found':
         throw new AppError('not_found', 'That conversation does not exist.');
       default:
-        throw new Error(`cm_reserve_chat: unknown outcome ${row.outcome}`);
+        throw new Error(`cm_reserve_chat: unknown outcome ${row.o_outcome}`);
     }
   }
 
   /**
-   * Settles a reservation with what was really used, in one round trip
-   * (cm_settle_chat; idempotent: a second call finds it settled and returns
+   * Settles a reservation with what was really used, with cm_settle_chat in the
+   * next batch (idempotent: a second call finds it settled and returns
    * null). Unused tokens go back to the allowance or the credits; an overrun is
    * charged as far as the credits go.
    */
@@ -121,14 +147,24 @@ export class Meter {
       { promptTokens: input.promptTokens, completionTokens: input.completionTokens, cachedPromptTokens: Math.min(input.cachedTokens, input.promptTokens) },
       input.price,
     );
-    const rows = await this.prisma.$queryRaw<{ usage_event_id: bigint; credit_tokens: bigint }[]>(Prisma.sql`SELECT * FROM cm_settle_chat(
-      ${input.reservationId}::uuid, ${input.isGuest}, ${input.ipHash}, ${input.model},
-      ${input.promptTokens}::int, ${input.completionTokens}::int, ${input.cachedTokens}::int, ${cost}::bigint,
-      ${input.status}, ${input.estimated}, ${input.latencyMs}::int, ${input.refundMessage ?? false},
-      ${input.assistant?.messageId ?? randomUUID()}::uuid, ${input.assistant?.content ?? ''})`);
-    const row = rows[0];
-    if (!row) return null;
-    return { usageEventId: row.usage_event_id, costMicroUsd: cost, creditTokens: row.credit_tokens };
+    const row = await this.batcher.submit('settle', {
+      reservation_id: input.reservationId,
+      is_guest: input.isGuest,
+      ip_hash: input.ipHash,
+      model: input.model,
+      prompt: input.promptTokens,
+      completion: input.completionTokens,
+      cached: input.cachedTokens,
+      cost,
+      status: input.status,
+      estimated: input.estimated,
+      latency_ms: input.latencyMs,
+      refund_message: input.refundMessage ?? false,
+      assistant_id: input.assistant?.messageId ?? randomUUID(),
+      assistant_content: input.assistant?.content ?? '',
+    });
+    if (row.o_outcome !== 'ok') return null;
+    return { usageEventId: BigInt(row.o_usage_event_id!), costMicroUsd: cost, creditTokens: BigInt(row.o_credit_tokens!) };
   }
 }
 
