@@ -14,7 +14,8 @@
 // Uses TEST_DATABASE_URL's Postgres server when set (a fresh database), else PGlite.
 // BENCH_REQUESTS (per level, default 400), BENCH_PROVIDER_LATENCY_MS (comma list,
 // default "20,0"), BENCH_LEVELS (default "1,10,50"), BENCH_CPU_PROF=1 writes a
-// V8 CPU profile of the server to the working folder.
+// V8 CPU profile of the server to the working folder; BENCH_SERVER_NODE_OPTIONS
+// is the server's NODE_OPTIONS.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest, createServer } from 'node:http';
@@ -172,6 +173,7 @@ async function main() {
         OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: `${providerUrl}/v1`, OPENAI_MAX_RETRIES: '0',
         // No voice in this benchmark: point at a worker that is not there instead of starting one.
         TTS_WORKER_URL: 'http://127.0.0.1:9', TTS_WORKER_SECRET: 'bench-secret',
+        NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? '',
       },
       (line) => line.includes('ChatMeter listening'),
     );

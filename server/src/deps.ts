@@ -135,6 +135,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const billing = new BillingService({
     env,
     prisma,
+    query: db.query,
     logger,
     plans,
     mailer,
@@ -149,6 +150,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const metrics = new Metrics({ models: pricing.map((p) => p.model), ttsWorker });
   const alerts = new AlertService({
     prisma,
+    query: db.query,
     logger,
     mailer,
     metrics,

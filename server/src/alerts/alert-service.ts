@@ -6,7 +6,7 @@
 // e-mail (or, for service alerts, e-mails the admins and posts the webhook).
 // Everything here is best effort and off the request path: a failure is logged,
 // never returned to the user.
-import { Prisma, type PrismaClient } from '@chatmeter/db/client';
+import { Prisma, type PrismaClient, type SqlQuery } from '@chatmeter/db/client';
 import type { TQuotaAlertKind } from '@chatmeter/shared/alerts';
 import { formatMicroUsd } from '@chatmeter/shared/money';
 import type { TPlan } from '@chatmeter/shared/plans';
@@ -35,6 +35,8 @@ export interface UsageCheck {
 
 export interface AlertServiceOptions {
   prisma: PrismaClient;
+  /** The per-settlement check runs outside Prisma (Database.query): it follows every chat. */
+  query: SqlQuery;
   logger: Logger;
   mailer: Mailer;
   metrics?: Metrics | undefined;
@@ -128,18 +130,24 @@ export class AlertService {
       { type: 'user' as const, id: user.id, where: Prisma.sql`user_id = ${user.id}::uuid` },
       ...(check.ipHash ? [{ type: 'ip' as const, id: check.ipHash, where: Prisma.sql`ip_hash = ${check.ipHash}` }] : []),
     ].filter((v) => this.velocityDue(`${v.type}:${v.id}`, now));
-    const rows = await this.o.prisma.$queryRaw<{ kind: string; used: bigint | null }[]>(Prisma.sql`
-      SELECT kind, used FROM quota_counters
-       WHERE (subject = ${subject} AND (
-               (kind = ${COUNTER.messagesHour} AND period_start = ${hour}::timestamptz)
-            OR (kind = ${COUNTER.messagesDay} AND period_start = ${day}::timestamptz)
-            OR (kind = ${COUNTER.tokensMonth} AND period_start = ${month.start}::timestamptz)
-            OR (kind = ${COUNTER.ttsCharsDay} AND period_start = ${day}::timestamptz)))
-          OR (subject = ${GLOBAL_SUBJECT} AND kind = ${COUNTER.globalTokensDay} AND period_start = ${day}::timestamptz)
+    const params: unknown[] = [subject, COUNTER.messagesHour, hour, COUNTER.messagesDay, day, COUNTER.tokensMonth, month.start, COUNTER.ttsCharsDay, GLOBAL_SUBJECT, COUNTER.globalTokensDay];
+    let text = `SELECT kind, used FROM quota_counters
+       WHERE (subject = $1 AND (
+               (kind = $2 AND period_start = $3::timestamptz)
+            OR (kind = $4 AND period_start = $5::timestamptz)
+            OR (kind = $6 AND period_start = $7::timestamptz)
+            OR (kind = $8 AND period_start = $5::timestamptz)))
+          OR (subject = $9 AND kind = $10 AND period_start = $5::timestamptz)
       UNION ALL
-      SELECT 'cap', max_tokens_per_day FROM app_settings WHERE id = 1
-      ${velocity.length > 0 ? Prisma.join(velocity.map((v) => Prisma.sql`UNION ALL SELECT ${`velocity_${v.type}`}::text, COALESCE(SUM(cost_micro_usd), 0)::bigint FROM usage_events WHERE ${v.where} AND created_at >= ${hourAgo}::timestamptz`), ' ') : Prisma.empty}`);
-    const used = (kind: string) => Number(rows.find((r) => r.kind === kind)?.used ?? 0n);
+      SELECT 'cap', max_tokens_per_day FROM app_settings WHERE id = 1`;
+    for (const v of velocity) {
+      params.push(`velocity_${v.type}`, v.id, hourAgo);
+      const [kind, id, since] = [params.length - 2, params.length - 1, params.length];
+      text += ` UNION ALL SELECT $${kind}::text, COALESCE(SUM(cost_micro_usd), 0)::bigint FROM usage_events WHERE ${v.type === 'user' ? `user_id = $${id}::uuid` : `ip_hash = $${id}`} AND created_at >= $${since}::timestamptz`;
+    }
+    // Without the velocity part (most checks) the statement is always the same: prepared once per connection.
+    const rows = await this.o.query<{ kind: string; used: string | bigint | null }>(text, params, velocity.length === 0 ? { name: 'alert_check' } : {});
+    const used = (kind: string) => Number(rows.find((r) => r.kind === kind)?.used ?? 0);
     const limits = plan.limits;
     const readings: QuotaReading[] = [
       { kind: 'messages_day', used: used(COUNTER.messagesDay), limit: limits.messagesPerDay, periodStart: day, resetAt: nextDay(now) },

@@ -2,7 +2,7 @@
 // portal sessions, the Billing tab's status, the quota month of paid users, and
 // the sweeper that makes the past_due grace period (and a late cancellation)
 // end on time. Stripe events are applied by webhook-handler.ts.
-import type { PrismaClient } from '@chatmeter/db/client';
+import type { PrismaClient, SqlQuery } from '@chatmeter/db/client';
 import { findPack, type TBillingStatus, type TCheckoutInput, type TCreditPack, type TSimulateInput } from '@chatmeter/shared/billing';
 import type { TPlan } from '@chatmeter/shared/plans';
 import Stripe from 'stripe';
@@ -17,7 +17,7 @@ import { resolveBillingConfig, type BillingConfig } from './config.ts';
 import { bestGrant, grantedPlan, graceEndsAt, subscriptionMonth } from './effective-plan.ts';
 import { createStripeClient, StripeGateway, type BillingGateway } from './gateway.ts';
 import { BillingSimulator, type SimulationResult } from './simulator.ts';
-import { SUBSCRIPTION_SELECT, SubscriptionStore, type SubscriptionRow } from './subscription-store.ts';
+import { SUBSCRIPTION_COLUMNS_SQL, SUBSCRIPTION_SELECT, SubscriptionStore, type SubscriptionRow } from './subscription-store.ts';
 import { WebhookHandler } from './webhook-handler.ts';
 
 /** Subscriptions that still hold (or may still hold) a paid plan. */
@@ -34,6 +34,8 @@ export interface BillingUser {
 export interface BillingServiceOptions {
   env: ServerEnv;
   prisma: PrismaClient;
+  /** monthFor's lookup runs outside Prisma (Database.query): it is on every chat's path. */
+  query: SqlQuery;
   logger: Logger;
   plans: readonly TPlan[];
   mailer: Mailer;
@@ -240,7 +242,12 @@ export class BillingService {
 
   /** The quota month: Stripe's current period for a paid subscriber, else the calendar month. */
   async monthFor(userId: string, now: Date): Promise<MonthPeriod> {
-    const subs = await this.o.prisma.subscription.findMany({ where: { userId, status: { in: LIVE_STATUSES } }, select: SUBSCRIPTION_SELECT });
+    const subs = await this.o.query<SubscriptionRow>(
+      `SELECT ${SUBSCRIPTION_COLUMNS_SQL}
+         FROM subscriptions WHERE user_id = $1::uuid AND status = ANY($2::text[])`,
+      [userId, LIVE_STATUSES],
+      { name: 'billing_month_for' },
+    );
     if (subs.length === 0) return calendarMonth(now);
     await this.refreshIfDue(userId, subs, now);
     const best = bestGrant(subs, this.o.plans, now, this.config.graceDays);
