@@ -11,6 +11,7 @@ import type { Meter, UsageStatus } from '../metering/meter.ts';
 import { calendarMonth, type MonthPeriod } from '../metering/periods.ts';
 import { settleChatWithRetry } from '../metering/settle-retry.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
+import { coalesceReadyDeltas } from './coalesce.ts';
 import { fitContextWindow, type ContextMessage } from './context-window.ts';
 import { isAbortError, isProviderError, type ChatProvider, type ProviderUsage } from './providers/provider.ts';
 import { ResponseCache } from './response-cache.ts';
@@ -267,17 +268,19 @@ export class ChatService {
       } else {
         // 5. Stream; a client that stops or disconnects aborts the upstream call.
         const controller = new AbortController();
+        let streamed = false;
         const onAbort = () => controller.abort(request.signal?.reason);
         request.signal?.addEventListener('abort', onAbort, { once: true });
         try {
-          for await (const event of o.provider.stream({
+          const events = o.provider.stream({
             model,
             messages: fitted.messages,
             maxTokens: reservation.maxTokens,
             user: this.hashIp(user.id),
             signal: controller.signal,
             requestId: request.requestId,
-          })) {
+          });
+          for await (const event of coalesceReadyDeltas(events)) {
             if (event.type === 'delta') {
               relayed += event.text;
               yield { type: 'delta', text: event.text };
@@ -285,6 +288,7 @@ export class ChatService {
               usage = event;
             }
           }
+          streamed = true;
         } catch (error) {
           if (isAbortError(error, controller.signal) || request.signal?.aborted) {
             status = 'aborted';
@@ -294,6 +298,8 @@ export class ChatService {
           }
         } finally {
           request.signal?.removeEventListener('abort', onAbort);
+          // Left early (the consumer went away): the upstream call stops now, not at its next chunk.
+          if (!streamed) controller.abort();
         }
         if (status === 'ok' && cacheKey) this.cache.set(cacheKey, relayed);
       }

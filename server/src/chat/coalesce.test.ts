@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { coalesceReadyDeltas } from './coalesce.ts';
+import type { ProviderEvent } from './providers/provider.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const delta = (text: string): ProviderEvent => ({ type: 'delta', text });
+
+async function collect(source: AsyncIterable<ProviderEvent>): Promise<ProviderEvent[]> {
+  const out: ProviderEvent[] = [];
+  for await (const e of coalesceReadyDeltas(source)) out.push(e);
+  return out;
+}
+
+describe('coalesceReadyDeltas', () => {
+  it('merges deltas that are already buffered, keeping other events and their order', async () => {
+    async function* burst() {
+      yield delta('Hel');
+      yield delta('lo ');
+      yield delta('world');
+      yield { type: 'usage', promptTokens: 3, completionTokens: 2 } as ProviderEvent;
+      yield delta('!');
+    }
+    expect(await collect(burst())).toEqual([delta('Hello world'), { type: 'usage', promptTokens: 3, completionTokens: 2 }, delta('!')]);
+  });
+
+  it('relays each delta at once when the next one is not here yet', async () => {
+    const seen: { text: string; at: number }[] = [];
+    const t0 = Date.now();
+    async function* slow() {
+      yield delta('a');
+      await sleep(30);
+      yield delta('b');
+      await sleep(30);
+      yield delta('c');
+    }
+    for await (const e of coalesceReadyDeltas(slow())) if (e.type === 'delta') seen.push({ text: e.text, at: Date.now() - t0 });
+    expect(seen.map((s) => s.text)).toEqual(['a', 'b', 'c']);
+    // 'a' did not wait for 'b'.
+    expect(seen[0]!.at).toBeLessThan(20);
+  });
+
+  it('keeps the text already merged when the source fails, then throws', async () => {
+    async function* failing() {
+      yield delta('part ');
+      yield delta('one');
+      throw new Error('stream dropped');
+    }
+    const out: ProviderEvent[] = [];
+    await expect(async () => {
+      for await (const e of coalesceReadyDeltas(failing())) out.push(e);
+    }).rejects.toThrow('stream dropped');
+    expect(out.map((e) => (e.type === 'delta' ? e.text : e.type)).join('')).toBe('part one');
+  });
+
+  it('a consumer that stops early does not wait for the source, which is closed after its pending read', async () => {
+    let closed = false;
+    async function* endless() {
+      try {
+        for (let i = 0; ; i++) {
+          yield delta(String(i));
+          await sleep(50);
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    const t0 = Date.now();
+    for await (const _ of coalesceReadyDeltas(endless())) break;
+    expect(Date.now() - t0).toBeLessThan(30);
+    await sleep(100);
+    expect(closed).toBe(true);
+  });
+});
