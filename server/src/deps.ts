@@ -145,7 +145,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     ...(overrides.billingGateway ? { gateway: overrides.billingGateway } : {}),
   });
   // Paid plans' monthly allowance follows the subscription's Stripe period.
-  const monthFor = (userId: string, now: Date) => billing.monthFor(userId, now);
+  const monthFor = (userId: string, now: Date, known?: { subscribed?: boolean | undefined }) => billing.monthFor(userId, now, known);
   const ttsWorker = overrides.ttsWorker ?? (() => (env.TTS_WORKER_URL ? { url: env.TTS_WORKER_URL, secret: env.TTS_WORKER_SECRET } : undefined));
   const metrics = new Metrics({ models: pricing.map((p) => p.model), ttsWorker });
   const alerts = new AlertService({

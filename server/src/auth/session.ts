@@ -7,6 +7,7 @@ import { constantTimeEqual } from '@oslojs/crypto/subtle';
 import { encodeBase32LowerCaseNoPadding } from '@oslojs/encoding';
 import type { PrismaClient, SqlQuery } from '@chatmeter/db/client';
 import type { TRole } from '@chatmeter/shared/auth';
+import { LIVE_STATUSES } from '../billing/statuses.ts';
 
 export const SESSION_COOKIE = 'cm_session';
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -20,6 +21,8 @@ export interface SessionUser {
   planId: string;
   isGuest: boolean;
   blockedAt: Date | null;
+  /** Has a live subscription (billing's LIVE_STATUSES), as of the session lookup; unknown when absent. */
+  subscribed?: boolean;
 }
 
 export interface Session {
@@ -101,12 +104,14 @@ export class SessionService {
       plan_id: string;
       is_guest: boolean;
       blocked_at: Date | null;
+      subscribed: boolean;
     }>(
       `SELECT s.id, s.secret_hash, s.expires_at, s.last_seen_at, u.id AS user_id, u.email,
-              u.role::text AS role, u.plan_id, u.is_guest, u.blocked_at
+              u.role::text AS role, u.plan_id, u.is_guest, u.blocked_at,
+              EXISTS (SELECT 1 FROM subscriptions b WHERE b.user_id = u.id AND b.status = ANY($2::text[])) AS subscribed
          FROM sessions s JOIN users u ON u.id = s.user_id
         WHERE s.id = $1`,
-      [id],
+      [id, LIVE_STATUSES],
       { name: 'session_validate' },
     );
     const row = rows[0];
@@ -140,6 +145,7 @@ export class SessionService {
         planId: row.plan_id,
         isGuest: row.is_guest,
         blockedAt: row.blocked_at ? new Date(row.blocked_at) : null,
+        subscribed: row.subscribed,
       },
     };
   }

@@ -17,11 +17,10 @@ import { resolveBillingConfig, type BillingConfig } from './config.ts';
 import { bestGrant, grantedPlan, graceEndsAt, subscriptionMonth } from './effective-plan.ts';
 import { createStripeClient, StripeGateway, type BillingGateway } from './gateway.ts';
 import { BillingSimulator, type SimulationResult } from './simulator.ts';
+import { LIVE_STATUSES } from './statuses.ts';
 import { SUBSCRIPTION_COLUMNS_SQL, SUBSCRIPTION_SELECT, SubscriptionStore, type SubscriptionRow } from './subscription-store.ts';
 import { WebhookHandler } from './webhook-handler.ts';
 
-/** Subscriptions that still hold (or may still hold) a paid plan. */
-const LIVE_STATUSES = ['active', 'trialing', 'past_due'];
 /** Statuses that can be changed in place instead of starting a new Checkout. */
 const CHANGEABLE_STATUSES = ['active', 'trialing', 'past_due', 'unpaid'];
 
@@ -240,8 +239,12 @@ export class BillingService {
     if (stale) await this.o.prisma.$transaction((tx) => this.store.syncUser(tx, userId, now));
   }
 
-  /** The quota month: Stripe's current period for a paid subscriber, else the calendar month. */
-  async monthFor(userId: string, now: Date): Promise<MonthPeriod> {
+  /**
+   * The quota month: Stripe's current period for a paid subscriber, else the calendar month.
+   * `known.subscribed === false` (the session lookup found no live subscription) needs no read.
+   */
+  async monthFor(userId: string, now: Date, known?: { subscribed?: boolean | undefined }): Promise<MonthPeriod> {
+    if (known?.subscribed === false) return calendarMonth(now);
     const subs = await this.o.query<SubscriptionRow>(
       `SELECT ${SUBSCRIPTION_COLUMNS_SQL}
          FROM subscriptions WHERE user_id = $1::uuid AND status = ANY($2::text[])`,

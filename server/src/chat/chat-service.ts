@@ -32,6 +32,8 @@ export interface ChatUser {
   isGuest: boolean;
   planId: string;
   blockedAt: Date | null;
+  /** From the session lookup: false spares the subscription read for the quota month. */
+  subscribed?: boolean;
 }
 
 export interface SendInput {
@@ -54,7 +56,7 @@ export interface ChatServiceOptions {
   defaultDailyTokenCap: number;
   ipHashSalt: string;
   /** The user's current month (billing may give a subscription period). */
-  monthFor?: (userId: string, now: Date) => Promise<MonthPeriod>;
+  monthFor?: (userId: string, now: Date, known?: { subscribed?: boolean | undefined }) => Promise<MonthPeriod>;
   /** Called after each settlement (metrics, alerts); must not throw or block. */
   onSettled?: (event: ChatSettledEvent) => void;
 }
@@ -113,6 +115,10 @@ export class ChatService {
     const o = this.o;
     const plan = this.planFor(user);
     if (user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
+    // The quota month (a database read for subscribers' periods) is fetched while the checks below run.
+    const now = new Date();
+    const monthPromise = o.monthFor ? o.monthFor(user.id, now, { subscribed: user.subscribed }) : Promise.resolve(calendarMonth(now));
+    monthPromise.catch(() => {}); // a refusal below may leave it unawaited
 
     // 2. Rate limits: per user, and per network for guests.
     await o.limiters.consume('chat', user.id, {
@@ -140,20 +146,23 @@ export class ChatService {
     }
     let history: ContextMessage[] = [];
     if (input.conversationId) {
-      const conversation = await o.prisma.conversation.findFirst({
-        where: { id: input.conversationId, userId: user.id, deletedAt: null },
-        select: { messageCount: true },
-      });
+      // Both reads at once; the history is only used when the conversation is this user's.
+      const [conversation, rows] = await Promise.all([
+        o.prisma.conversation.findFirst({
+          where: { id: input.conversationId, userId: user.id, deletedAt: null },
+          select: { messageCount: true },
+        }),
+        o.prisma.message.findMany({
+          where: { conversationId: input.conversationId, role: { in: ['user', 'assistant'] } },
+          orderBy: { createdAt: 'desc' },
+          take: HISTORY_LOAD_LIMIT,
+          select: { role: true, content: true },
+        }),
+      ]);
       if (!conversation) throw new AppError('not_found', 'That conversation does not exist.');
       if (conversation.messageCount + 2 > plan.limits.maxConversationMessages) {
         throw new AppError('conversation_too_long', `This conversation has reached ${plan.limits.maxConversationMessages} messages. Start a new one.`, { upgrade: true });
       }
-      const rows = await o.prisma.message.findMany({
-        where: { conversationId: input.conversationId, role: { in: ['user', 'assistant'] } },
-        orderBy: { createdAt: 'desc' },
-        take: HISTORY_LOAD_LIMIT,
-        select: { role: true, content: true },
-      });
       history = rows.reverse().filter((m) => m.content.length > 0) as ContextMessage[];
     }
     const maxTokens = Math.min(o.maxTokens, price.maxOutputTokens);
@@ -172,8 +181,7 @@ export class ChatService {
     const cachedText = cacheKey ? this.cache.get(cacheKey) : undefined;
 
     // 4. Reservation: one transaction with conditional updates.
-    const now = new Date();
-    const month = o.monthFor ? await o.monthFor(user.id, now) : calendarMonth(now);
+    const month = await monthPromise;
     const ipHash = this.hashIp(request.ip);
     const promptEstimate = cachedText !== undefined ? 0 : withMargin(fitted.promptTokens);
     const reservation = await o.meter.reserveChat({
