@@ -11,6 +11,9 @@
 // sends), so that neither the client's nor the provider's CPU is charged to the
 // server. They still share the machine's cores with Postgres.
 //
+// Then, with Postgres, the database half alone: reservation + settlement pairs
+// through the server's Meter from this process, at the same concurrencies.
+//
 // Uses TEST_DATABASE_URL's Postgres server when set (a fresh database), else PGlite.
 // BENCH_REQUESTS (per level, default 400), BENCH_PROVIDER_LATENCY_MS (comma list,
 // default "20,0"), BENCH_LEVELS (default "1,10,50"), BENCH_CPU_PROF=1 writes a
@@ -23,8 +26,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { openDatabase } from '@chatmeter/db/client';
 import { createEmptyServerDatabase } from '@chatmeter/db/testing';
-import { DEFAULT_PLANS } from '@chatmeter/shared/plans';
+import { DEFAULT_PLANS, type TPlan } from '@chatmeter/shared/plans';
+import { Meter } from '../src/metering/meter.ts';
+import { calendarMonth } from '../src/metering/periods.ts';
 
 const serverDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REQUESTS_PER_LEVEL = Number(process.env.BENCH_REQUESTS ?? 400);
@@ -182,6 +189,7 @@ async function main() {
     const setLatency = (latencyMs: number) => post(`${providerUrl}/control`, JSON.stringify({ latencyMs }), {});
 
     // One signed-in user per concurrent stream, each from its own address (sign-ups are limited per IP).
+    const userIds: string[] = [];
     const cookies = await Promise.all(
       Array.from({ length: Math.max(...LEVELS) }, async (_, i) => {
         const res = await post(`${url}/trpc/auth.signUp`, JSON.stringify({ json: { email: `bench${i}@example.com`, password: 'bench-password-123' } }), {
@@ -190,6 +198,7 @@ async function main() {
         });
         const cookie = res.setCookie[0]?.split(';')[0];
         if (res.status !== 200 || !cookie) throw new Error(`sign-up failed: ${res.status} ${res.body}`);
+        userIds[i] = (JSON.parse(res.body) as { result: { data: { json: { user: { id: string } } } } }).result.data.json.user.id;
         return cookie;
       }),
     );
@@ -252,6 +261,40 @@ async function main() {
     console.log(`\nChatMeter metered chat benchmark — ${os.cpus().length} cores, ${db ? 'postgres' : 'pglite'}, ${REQUESTS_PER_LEVEL} requests per level, node ${process.version}, load average before ${os.loadavg()[0]!.toFixed(2)}`);
     console.log('provider ms | streams | direct req/s | metered req/s | direct p50 ms | metered p50 ms | added p50 | added p95 | added p99 | CPU ms per metered request: server | postgres | provider | load generator | whole machine | errors');
     for (const r of rows) console.log(Object.values(r).map(fmt).join(' | '));
+
+    // The database half alone: reserve + settle through the server's own Meter
+    // (cm_meter_batch, group commit) from this process, at the same concurrency.
+    if (db) {
+      const own = await openDatabase({ databaseUrl: db.url, dataDir: '', poolMax: 4, migrate: false });
+      const meter = new Meter(own.query);
+      const plans = JSON.parse(readFileSync(plansFile, 'utf8')) as TPlan[];
+      const free = plans.find((p) => p.id === 'free')!;
+      const guest = plans.find((p) => p.id === 'guest')!;
+      const price = { inputMicrosPerMillion: 150_000, cachedInputMicrosPerMillion: 75_000, outputMicrosPerMillion: 600_000 };
+      const pair = async (user: number, i: number) => {
+        const now = new Date();
+        const r = await meter.reserveChat({
+          user: { id: userIds[user]!, isGuest: false }, plan: free, guestPlan: guest, ipHash: 'bench', model: 'gpt-4o-mini',
+          promptTokens: 45, maxTokens: 64, month: calendarMonth(now), defaultDailyTokenCap: 1e12, requestId: `bench-db-${i}`,
+          conversation: { id: null, title: 'bench', userContent: `Benchmark question about metering ${i}`, maxMessages: 100 }, now,
+        });
+        await meter.settleChat({
+          reservationId: r.id, isGuest: false, ipHash: 'bench', model: 'gpt-4o-mini', price, promptTokens: 40, completionTokens: 9,
+          cachedTokens: 0, estimated: false, status: 'ok', latencyMs: 1, assistant: { messageId: randomUUID(), content: 'A short benchmark answer with a few words.' },
+        });
+      };
+      await runPool(10, 200, pair);
+      console.log('\nThe meter alone (reserve + settle, cm_meter_batch, from the load generator process):');
+      console.log('streams | pairs/s | p50 ms | p99 ms | items per batch | Postgres CPU ms per pair');
+      for (const level of LEVELS) {
+        const pg0 = postgresCpuMs();
+        const stats0 = { ...meter.batcher.stats };
+        const run = await runPool(level, REQUESTS_PER_LEVEL, pair);
+        const perBatch = (meter.batcher.stats.items - stats0.items) / Math.max(1, meter.batcher.stats.batches - stats0.batches);
+        console.log([level, Math.round(REQUESTS_PER_LEVEL / run.seconds), percentile(run.latencies, 50), percentile(run.latencies, 99), perBatch, (postgresCpuMs() - pg0) / REQUESTS_PER_LEVEL].map(fmt).join(' | '));
+      }
+      await own.close();
+    }
   } finally {
     agent.destroy();
     stopAll();
