@@ -65,17 +65,24 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
-/** CPU time (ms) of this machine's Postgres server processes so far (0 when it runs elsewhere). */
-function postgresCpuMs(): number {
-  let total = 0;
+/** CPU time (ms) of each of this machine's Postgres server processes so far (none when it runs elsewhere). */
+function postgresCpu(): Map<number, number> {
+  const byPid = new Map<number, number>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuMs(Number(pid));
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') byPid.set(Number(pid), cpuMs(Number(pid)));
     } catch {
       // gone meanwhile
     }
   }
+  return byPid;
+}
+
+/** Postgres CPU (ms) used between two readings; a backend that ended in between is not counted (its time is gone from /proc). */
+function postgresCpuSince(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, ms] of postgresCpu()) total += ms - (before.get(pid) ?? 0);
   return total;
 }
 
@@ -147,6 +154,7 @@ async function runPool(concurrency: number, total: number, task: (worker: number
 }
 
 async function main() {
+  const loadBefore = os.loadavg()[0]!;
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'chatmeter-bench-'));
   const plansFile = path.join(workDir, 'plans.json');
   // Limits out of the way: the benchmark measures the metering, not a refusal.
@@ -232,7 +240,7 @@ async function main() {
       await runPool(10, 100, () => direct());
       for (const level of LEVELS) {
         const base = await runPool(level, REQUESTS_PER_LEVEL, () => direct());
-        const before = { server: cpuMs(server.pid), provider: cpuMs(provider.pid), postgres: postgresCpuMs(), client: process.cpuUsage(), busy: machineBusyMs() };
+        const before = { server: cpuMs(server.pid), provider: cpuMs(provider.pid), postgres: postgresCpu(), client: process.cpuUsage(), busy: machineBusyMs() };
         const full = await runPool(level, REQUESTS_PER_LEVEL, (w, i) => metered(w, i));
         const perRequest = (ms: number) => ms / REQUESTS_PER_LEVEL;
         const client = process.cpuUsage(before.client);
@@ -247,7 +255,7 @@ async function main() {
           addedP95: percentile(full.latencies, 95) - percentile(base.latencies, 95),
           addedP99: percentile(full.latencies, 99) - percentile(base.latencies, 99),
           serverCpuMs: perRequest(cpuMs(server.pid) - before.server),
-          postgresCpuMs: perRequest(postgresCpuMs() - before.postgres),
+          postgresCpuMs: perRequest(postgresCpuSince(before.postgres)),
           providerCpuMs: perRequest(cpuMs(provider.pid) - before.provider),
           clientCpuMs: perRequest((client.user + client.system) / 1000),
           machineCpuMs: perRequest(machineBusyMs() - before.busy),
@@ -258,7 +266,7 @@ async function main() {
       }
     }
     const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
-    console.log(`\nChatMeter metered chat benchmark — ${os.cpus().length} cores, ${db ? 'postgres' : 'pglite'}, ${REQUESTS_PER_LEVEL} requests per level, node ${process.version}, load average before ${os.loadavg()[0]!.toFixed(2)}`);
+    console.log(`\nChatMeter metered chat benchmark — ${os.cpus().length} cores, ${db ? 'postgres' : 'pglite'}, ${REQUESTS_PER_LEVEL} requests per level, node ${process.version}, load average at start ${loadBefore.toFixed(2)}`);
     console.log('provider ms | streams | direct req/s | metered req/s | direct p50 ms | metered p50 ms | added p50 | added p95 | added p99 | CPU ms per metered request: server | postgres | provider | load generator | whole machine | errors');
     for (const r of rows) console.log(Object.values(r).map(fmt).join(' | '));
 
@@ -287,11 +295,11 @@ async function main() {
       console.log('\nThe meter alone (reserve + settle, cm_meter_batch, from the load generator process):');
       console.log('streams | pairs/s | p50 ms | p99 ms | items per batch | Postgres CPU ms per pair');
       for (const level of LEVELS) {
-        const pg0 = postgresCpuMs();
+        const pg0 = postgresCpu();
         const stats0 = { ...meter.batcher.stats };
         const run = await runPool(level, REQUESTS_PER_LEVEL, pair);
         const perBatch = (meter.batcher.stats.items - stats0.items) / Math.max(1, meter.batcher.stats.batches - stats0.batches);
-        console.log([level, Math.round(REQUESTS_PER_LEVEL / run.seconds), percentile(run.latencies, 50), percentile(run.latencies, 99), perBatch, (postgresCpuMs() - pg0) / REQUESTS_PER_LEVEL].map(fmt).join(' | '));
+        console.log([level, Math.round(REQUESTS_PER_LEVEL / run.seconds), percentile(run.latencies, 50), percentile(run.latencies, 99), perBatch, postgresCpuSince(pg0) / REQUESTS_PER_LEVEL].map(fmt).join(' | '));
       }
       await own.close();
     }
