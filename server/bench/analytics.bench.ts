@@ -18,6 +18,7 @@ import { parseEnv } from '../src/env.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import type { AppRouter } from '../src/routers/_app.ts';
 import { SESSION_COOKIE } from '../src/auth/session.ts';
+import { percentile } from './lib.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const USERS = Number(process.env.BENCH_USERS ?? 5_000);
@@ -25,10 +26,6 @@ const DAYS = Number(process.env.BENCH_DAYS ?? 60);
 const CALLS = Number(process.env.BENCH_CALLS ?? 50);
 const CHUNK = 100_000;
 
-function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
 const ms = (v: number) => v.toFixed(1);
 
 async function main() {

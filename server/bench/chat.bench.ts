@@ -21,7 +21,7 @@
 // is the server's NODE_OPTIONS.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest, createServer } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -32,6 +32,7 @@ import { createEmptyServerDatabase } from '@chatmeter/db/testing';
 import { DEFAULT_PLANS, type TPlan } from '@chatmeter/shared/plans';
 import { Meter } from '../src/metering/meter.ts';
 import { calendarMonth } from '../src/metering/periods.ts';
+import { freePort, percentile } from './lib.ts';
 
 const serverDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REQUESTS_PER_LEVEL = Number(process.env.BENCH_REQUESTS ?? 400);
@@ -39,20 +40,7 @@ const LATENCIES = (process.env.BENCH_PROVIDER_LATENCY_MS ?? '20,0').split(',').m
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,10,50').split(',').map(Number);
 const CLK_TCK = 100;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** CPU time (ms) a process has used so far, from /proc. */
 function cpuMs(pid: number | undefined): number {

@@ -9,7 +9,6 @@
 // DATABASE) and redis-server; the built server and worker (the root script builds).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,6 +18,7 @@ import { createEmptyServerDatabase } from '@chatmeter/db/testing';
 import { startFakeOpenAIServer } from '../test/fakes/openai-server.ts';
 import { clientFor } from '../test/helpers/cluster.ts';
 import { privateRedis } from '../test/helpers/redis-process.ts';
+import { freePort, percentile } from './lib.ts';
 
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
 const USERS = Number(process.env.LOAD_USERS ?? 200);
@@ -26,19 +26,7 @@ const CHATS = Number(process.env.LOAD_CHATS ?? 5);
 const VOICE_SHARE = Number(process.env.LOAD_VOICE_SHARE ?? 0.2);
 const serverDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function rssMb(pid: number | undefined): number {
   if (!pid) return NaN;
