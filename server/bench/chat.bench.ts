@@ -224,7 +224,7 @@ async function main() {
     const rows: Record<string, number>[] = [];
     for (const latency of LATENCIES) {
       await setLatency(latency);
-      await runPool(10, 100, (w, i) => metered(w, i));
+      await runPool(10, 100, (w, i) => metered(w % cookies.length, i));
       await runPool(10, 100, () => direct());
       for (const level of LEVELS) {
         const base = await runPool(level, REQUESTS_PER_LEVEL, () => direct());
@@ -279,7 +279,7 @@ async function main() {
           cachedTokens: 0, estimated: false, status: 'ok', latencyMs: 1, assistant: { messageId: randomUUID(), content: 'A short benchmark answer with a few words.' },
         });
       };
-      await runPool(10, 200, pair);
+      await runPool(10, 200, (w, i) => pair(w % userIds.length, i));
       console.log('\nThe meter alone (reserve + settle, cm_meter_batch, from the load generator process):');
       console.log('streams | pairs/s | p50 ms | p99 ms | items per batch | Postgres CPU ms per pair');
       for (const level of LEVELS) {
