@@ -227,7 +227,7 @@ class NodeFetchResponse {
   }
 
   async blob(): Promise<Blob> {
-    return new Blob([await this.consume()], { type: this.headers.get('content-type') ?? '' });
+    return new Blob([await this.arrayBuffer()], { type: this.headers.get('content-type') ?? '' });
   }
 
   formData(): Promise<never> {
