@@ -28,7 +28,7 @@ describe.skipIf(!enabled)('three instances, one database, one Redis', () => {
       : p.id === 'pro' ? { ...p, limits: { ...p.limits, requestsPerMinute: PRO_PER_MINUTE } }
       : p,
     );
-    cluster = await startCluster(3, { PLANS_FILE: plans.file }, { limits: { signUpIp: { points: 1_000, duration: 60 } } });
+    cluster = await startCluster(3, { PLANS_FILE: plans.file, DEMO_DELAY_MS: '2' }, { limits: { signUpIp: { points: 1_000, duration: 60 } } });
   });
   afterAll(async () => {
     await cluster?.close();

@@ -131,7 +131,7 @@ beforeAll(async () => {
   build = await buildWorker();
   worker = await startRealWorker(build.script, { TTS_MAX_QUEUE: '64' });
   server = await startTestServer(
-    { BILLING_SIMULATOR: '1', PLANS_FILE: plansFile, DATA_DIR: await tempDataDir(), TTS_WORKER_URL: worker.target()!.url, TTS_WORKER_SECRET: worker.secret, DATABASE_POOL_MAX: '16' },
+    { BILLING_SIMULATOR: '1', PLANS_FILE: plansFile, DEMO_DELAY_MS: '1', DATA_DIR: await tempDataDir(), TTS_WORKER_URL: worker.target()!.url, TTS_WORKER_SECRET: worker.secret, DATABASE_POOL_MAX: '16' },
     { limits: { chat: unlimited, chatIp: unlimited, ttsSpeak: unlimited, billingCheckout: unlimited, signUpIp: unlimited, guestIp: unlimited } },
   );
   await server.deps.auth.ensureAdmin('inv-admin@example.com', 'correct horse battery');
