@@ -18,7 +18,7 @@
 // BENCH_REQUESTS (per level, default 400), BENCH_PROVIDER_LATENCY_MS (comma list,
 // default "20,0"), BENCH_LEVELS (default "1,10,50"), BENCH_CPU_PROF=1 writes a
 // V8 CPU profile of the server to the working folder; BENCH_SERVER_NODE_OPTIONS
-// is the server's NODE_OPTIONS.
+// is the server's NODE_OPTIONS, BENCH_LOG_LEVEL its LOG_LEVEL (default info).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
@@ -104,17 +104,32 @@ function post(url: string, body: string, headers: Record<string, string>): Promi
   });
 }
 
-function spawnReady(command: string, args: string[], env: NodeJS.ProcessEnv, ready: (line: string) => boolean): Promise<ChildProcess> {
+/** Starts a child and resolves when a line of its output passes `ready` or, when given, `probe()` answers true. */
+function spawnReady(command: string, args: string[], env: NodeJS.ProcessEnv, ready: (line: string) => boolean, probe?: () => Promise<boolean>): Promise<ChildProcess> {
   const child = spawn(command, args, { cwd: serverDir, env, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve(child);
+    };
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start in 120 s`)), 120_000);
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code})`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (ready(line)) {
-        clearTimeout(timer);
-        resolve(child);
-      } else if (/"level":(40|50|60)/.test(line)) process.stderr.write(`${line}\n`);
+      if (ready(line)) finish();
+      else if (/"level":(40|50|60)/.test(line)) process.stderr.write(`${line}\n`);
     });
+    if (probe) {
+      const poll = async () => {
+        while (!done) {
+          if (await probe().catch(() => false)) return finish();
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      };
+      void poll();
+    }
   });
 }
 
@@ -170,7 +185,7 @@ async function main() {
       [...(process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${process.cwd()}`] : []), '--import', 'tsx', 'src/index.ts'],
       {
         ...process.env,
-        NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: String(port), HOST: '127.0.0.1', APP_ORIGIN: url, TRUST_PROXY: 'loopback',
+        NODE_ENV: 'production', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', PORT: String(port), HOST: '127.0.0.1', APP_ORIGIN: url, TRUST_PROXY: 'loopback',
         DATABASE_URL: db?.url ?? '', DATA_DIR: path.join(workDir, 'data'), DATABASE_POOL_MAX: '20', REDIS_URL: '',
         CAPTCHA: 'off', PLANS_FILE: plansFile, CHAT_CACHE_TTL_SECONDS: '0', CHAT_MAX_TOKENS: '64',
         OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: `${providerUrl}/v1`, OPENAI_MAX_RETRIES: '0',
@@ -179,6 +194,8 @@ async function main() {
         NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? '',
       },
       (line) => line.includes('ChatMeter listening'),
+      // With BENCH_LOG_LEVEL=warn the line above is not printed.
+      async () => (await fetch(`${url}/healthz`)).ok,
     );
     children.push(server);
     // From here on only warnings and errors matter.
