@@ -123,4 +123,31 @@ describe('meter batches (group commit)', () => {
       await other.close();
     }
   });
+
+  it.skipIf(!testServerUrl())('a row locked elsewhere holds up only the item that needs it, for at most the lock timeout', async () => {
+    const meter = new Meter(tdb.db.query, { lockTimeoutMs: 300 });
+    const [stuck, free] = [await newUser(), await newUser()];
+    // Both users have a messages_day counter row; another connection holds stuck's in a transaction.
+    await Promise.all([stuck, free].map((id) => meter.reserveChat(reserveInput(id, plan(100)))));
+    const other: Database = await openDatabase({ databaseUrl: tdb.url!, dataDir: '', poolMax: 1, migrate: false });
+    try {
+      await other.prisma.$transaction(
+        async (tx) => {
+          await tx.$queryRawUnsafe(`SELECT used FROM quota_counters WHERE subject = $1 AND kind = 'messages_day' FOR UPDATE`, `u:${stuck}`);
+          const started = Date.now();
+          const [a, b] = await Promise.allSettled([meter.reserveChat(reserveInput(stuck, plan(100))), meter.reserveChat(reserveInput(free, plan(100)))]);
+          expect(b.status).toBe('fulfilled');
+          expect(a.status).toBe('rejected');
+          expect((a as PromiseRejectedResult).reason).toMatchObject({ code: '55P03' });
+          // The batch waited once, then each item alone: well under a second, not forever.
+          expect(Date.now() - started).toBeLessThan(3_000);
+        },
+        { timeout: 10_000 },
+      );
+    } finally {
+      await other.close();
+    }
+    expect(await used(free, 'messages_day')).toBe(2);
+    expect(await used(stuck, 'messages_day')).toBe(1);
+  });
 });

@@ -13,13 +13,16 @@
 //   call would (settlement retries, and is idempotent; a reservation retried with
 //   the same id cannot be applied twice: its id is the primary key);
 // - a deadlock or serialization failure retries the batch (bounded);
-// - any other error (one bad item) runs each item again on its own, so only the
-//   bad item fails.
+// - any other error (one bad item, or a row lock held elsewhere for longer than
+//   the batch's lock timeout, migration 20261123100000) runs each item again on
+//   its own, so only the bad or blocked item fails.
 import type { SqlQuery } from '@chatmeter/db/client';
 import { isConnectionError } from './settle-retry.ts';
 
 /** PostgreSQL's subtransaction cache holds 64 ids per transaction; each reservation uses one. */
 export const MAX_BATCH_ITEMS = 32;
+/** Longest wait of a batch for a row lock another transaction holds (not for other batches). */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 const RETRYABLE = new Set(['40P01', '40001']);
 const MAX_ATTEMPTS = 3;
 
@@ -58,7 +61,10 @@ export class MeterBatcher {
   private running = false;
   readonly stats: MeterBatchStats = { batches: 0, items: 0, largest: 0, retries: 0 };
 
-  constructor(private readonly query: SqlQuery) {}
+  constructor(
+    private readonly query: SqlQuery,
+    private readonly lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS,
+  ) {}
 
   submit(kind: Kind, item: Record<string, unknown>): Promise<BatchRow> {
     return new Promise<BatchRow>((resolve, reject) => {
@@ -109,9 +115,11 @@ export class MeterBatcher {
     this.stats.batches++;
     this.stats.items += batch.length;
     this.stats.largest = Math.max(this.stats.largest, batch.length);
-    return this.query<BatchRow>('SELECT * FROM cm_meter_batch($1::jsonb, $2::jsonb)', [JSON.stringify(settles), JSON.stringify(reserves)], {
-      name: 'cm_meter_batch',
-    });
+    return this.query<BatchRow>(
+      'SELECT * FROM cm_meter_batch_bounded($1::jsonb, $2::jsonb, $3::int)',
+      [JSON.stringify(settles), JSON.stringify(reserves), this.lockTimeoutMs],
+      { name: 'cm_meter_batch_bounded' },
+    );
   }
 
   private settleAll(batch: Pending[], rows: BatchRow[]): void {

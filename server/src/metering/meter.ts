@@ -54,8 +54,9 @@ function exhausted(message: string, resetAt: Date): AppError {
 export class Meter {
   readonly batcher: MeterBatcher;
 
-  constructor(query: SqlQuery) {
-    this.batcher = new MeterBatcher(query);
+  /** `lockTimeoutMs`: longest wait of a batch for a row lock held elsewhere (meter-batch.ts). */
+  constructor(query: SqlQuery, options: { lockTimeoutMs?: number } = {}) {
+    this.batcher = new MeterBatcher(query, options.lockTimeoutMs);
   }
 
   /**
