@@ -11,12 +11,14 @@ export class UsageService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly limiters: Limiters,
-    private readonly monthFor: (userId: string, now: Date) => Promise<MonthPeriod> = async (_id, now) => calendarMonth(now),
+    private readonly monthFor: (userId: string, now: Date, known?: { subscribed?: boolean | undefined }) => Promise<MonthPeriod> = async (_id, now) =>
+      calendarMonth(now),
   ) {}
 
-  async summary(user: { id: string }, plan: TPlan, now = new Date()) {
+  /** `user.subscribed` (from the session lookup): false spares the subscription read. */
+  async summary(user: { id: string; subscribed?: boolean | undefined }, plan: TPlan, now = new Date()) {
     const subject = userSubject(user.id);
-    const month = await this.monthFor(user.id, now);
+    const month = await this.monthFor(user.id, now, { subscribed: user.subscribed });
     const [messagesThisHour, messagesToday, tokensThisMonth, ttsCharsToday, credits, costs, minute] = await Promise.all([
       read(this.prisma, subject, COUNTER.messagesHour, hourStart(now)),
       read(this.prisma, subject, COUNTER.messagesDay, dayStart(now)),
