@@ -65,6 +65,12 @@ export interface ServiceAlertInput {
 export const GLOBAL_ALERT_PERCENT = 80;
 const HOUR_MS = 60 * 60 * 1000;
 const TRAILING_HOURS = 7 * 24;
+/** The usage events of a spend-velocity subject, given the placeholder of its id. */
+const VELOCITY_SUBJECT = {
+  user: (id: string) => `user_id = ${id}::uuid`,
+  ip: (id: string) => `ip_hash = ${id}`,
+} as const;
+
 /** A subject's spend velocity is looked at most this often per instance. */
 const VELOCITY_EVERY_MS = 60 * 1000;
 const WEBHOOK_TIMEOUT_MS = 5_000;
@@ -127,8 +133,8 @@ export class AlertService {
     const hourAgo = new Date(now.getTime() - HOUR_MS);
     // Spend velocity rides along (at most once a minute per subject): one round trip per check.
     const velocity = [
-      { type: 'user' as const, id: user.id, where: Prisma.sql`user_id = ${user.id}::uuid` },
-      ...(check.ipHash ? [{ type: 'ip' as const, id: check.ipHash, where: Prisma.sql`ip_hash = ${check.ipHash}` }] : []),
+      { type: 'user' as const, id: user.id },
+      ...(check.ipHash ? [{ type: 'ip' as const, id: check.ipHash }] : []),
     ].filter((v) => this.velocityDue(`${v.type}:${v.id}`, now));
     const params: unknown[] = [subject, COUNTER.messagesHour, hour, COUNTER.messagesDay, day, COUNTER.tokensMonth, month.start, COUNTER.ttsCharsDay, GLOBAL_SUBJECT, COUNTER.globalTokensDay];
     let text = `SELECT kind, used FROM quota_counters
@@ -143,7 +149,7 @@ export class AlertService {
     for (const v of velocity) {
       params.push(`velocity_${v.type}`, v.id, hourAgo);
       const [kind, id, since] = [params.length - 2, params.length - 1, params.length];
-      text += ` UNION ALL SELECT $${kind}::text, COALESCE(SUM(cost_micro_usd), 0)::bigint FROM usage_events WHERE ${v.type === 'user' ? `user_id = $${id}::uuid` : `ip_hash = $${id}`} AND created_at >= $${since}::timestamptz`;
+      text += ` UNION ALL SELECT $${kind}::text, COALESCE(SUM(cost_micro_usd), 0)::bigint FROM usage_events WHERE ${VELOCITY_SUBJECT[v.type](`$${id}`)} AND created_at >= $${since}::timestamptz`;
     }
     // Without the velocity part (most checks) the statement is always the same: prepared once per connection.
     const rows = await this.o.query<{ kind: string; used: string | bigint | null }>(text, params, velocity.length === 0 ? { name: 'alert_check' } : {});
@@ -160,7 +166,7 @@ export class AlertService {
     await Promise.all([
       this.quotaAlerts(user, plan, readings),
       this.globalAlert(used(COUNTER.globalTokensDay), cap, day),
-      ...velocity.map((v) => this.velocityAlert(v.type, v.id, v.where, used(`velocity_${v.type}`), now)),
+      ...velocity.map((v) => this.velocityAlert(v.type, v.id, used(`velocity_${v.type}`), now)),
     ]);
   }
 
@@ -231,15 +237,17 @@ export class AlertService {
   }
 
   /** Last hour's cost of a user or an IP against max(k x its trailing 7-day hourly average, a floor). */
-  private async velocityAlert(type: 'user' | 'ip', id: string, where: Prisma.Sql, lastHour: number, now: Date): Promise<void> {
+  private async velocityAlert(type: 'user' | 'ip', id: string, lastHour: number, now: Date): Promise<void> {
     // Most subjects never spend the floor in an hour: the week's history is read only past it.
     if (lastHour <= this.o.velocityFloorMicroUsd) return;
     const subject = `${type}:${id}`;
     const hourAgo = new Date(now.getTime() - HOUR_MS);
-    const [trailing] = await this.o.prisma.$queryRaw<{ cost: bigint }[]>(Prisma.sql`
-      SELECT COALESCE(SUM(cost_micro_usd), 0)::bigint AS cost FROM usage_events
-       WHERE ${where} AND created_at >= ${new Date(hourAgo.getTime() - TRAILING_HOURS * HOUR_MS)}::timestamptz AND created_at < ${hourAgo}::timestamptz`);
-    const hourlyAverage = Number(trailing?.cost ?? 0n) / TRAILING_HOURS;
+    const [trailing] = await this.o.query<{ cost: string | bigint }>(
+      `SELECT COALESCE(SUM(cost_micro_usd), 0)::bigint AS cost FROM usage_events
+        WHERE ${VELOCITY_SUBJECT[type]('$1')} AND created_at >= $2::timestamptz AND created_at < $3::timestamptz`,
+      [id, new Date(hourAgo.getTime() - TRAILING_HOURS * HOUR_MS), hourAgo],
+    );
+    const hourlyAverage = Number(trailing?.cost ?? 0) / TRAILING_HOURS;
     const threshold = Math.max(this.o.velocityFactor * hourlyAverage, this.o.velocityFloorMicroUsd);
     if (lastHour <= threshold) return;
     const key = periodKey(hourStart(now));
