@@ -18,6 +18,7 @@ import { resolveBillingConfig } from './billing/config.ts';
 import type { BillingGateway } from './billing/gateway.ts';
 import { createCaptcha, type Captcha } from './auth/captcha.ts';
 import { Meter } from './metering/meter.ts';
+import type { MonthFor } from './metering/periods.ts';
 import { UsageService } from './usage/usage-service.ts';
 import { createTtsService, type TtsService } from './tts/tts-service.ts';
 import type { TtsWorkerTarget } from './tts/tts-client.ts';
@@ -145,7 +146,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     ...(overrides.billingGateway ? { gateway: overrides.billingGateway } : {}),
   });
   // Paid plans' monthly allowance follows the subscription's Stripe period.
-  const monthFor = (userId: string, now: Date, known?: { subscribed?: boolean | undefined }) => billing.monthFor(userId, now, known);
+  const monthFor: MonthFor = (userId, now, known) => billing.monthFor(userId, now, known);
   const ttsWorker = overrides.ttsWorker ?? (() => (env.TTS_WORKER_URL ? { url: env.TTS_WORKER_URL, secret: env.TTS_WORKER_SECRET } : undefined));
   const metrics = new Metrics({ models: pricing.map((p) => p.model), ttsWorker });
   const alerts = new AlertService({

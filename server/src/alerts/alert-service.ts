@@ -14,7 +14,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Metrics } from '../metrics.ts';
 import { COUNTER, GLOBAL_SUBJECT, userSubject } from '../metering/counters.ts';
-import { dayStart, hourStart, nextDay, nextHour, type MonthPeriod } from '../metering/periods.ts';
+import { dayStart, hourStart, nextDay, nextHour, type MonthFor, type MonthPeriod } from '../metering/periods.ts';
 import { periodKey, quotaAlertText, reachedThresholds, type QuotaReading } from './quota-alerts.ts';
 
 export interface AlertUser {
@@ -41,7 +41,7 @@ export interface AlertServiceOptions {
   mailer: Mailer;
   metrics?: Metrics | undefined;
   planFor: (user: { planId: string; isGuest: boolean }) => TPlan;
-  monthFor: (userId: string, now: Date) => Promise<MonthPeriod>;
+  monthFor: MonthFor;
   /** The global daily cap when app_settings has none (MAX_TOKENS_PER_DAY). */
   defaultDailyTokenCap: number;
   webhookUrl?: string | undefined;

@@ -11,7 +11,7 @@ import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { creditBalance } from '../metering/credits.ts';
-import { calendarMonth, type MonthPeriod } from '../metering/periods.ts';
+import { calendarMonth, type KnownSubscription, type MonthPeriod } from '../metering/periods.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { resolveBillingConfig, type BillingConfig } from './config.ts';
 import { bestGrant, grantedPlan, graceEndsAt, subscriptionMonth } from './effective-plan.ts';
@@ -243,7 +243,7 @@ export class BillingService {
    * The quota month: Stripe's current period for a paid subscriber, else the calendar month.
    * `known.subscribed === false` (the session lookup found no live subscription) needs no read.
    */
-  async monthFor(userId: string, now: Date, known?: { subscribed?: boolean | undefined }): Promise<MonthPeriod> {
+  async monthFor(userId: string, now: Date, known?: KnownSubscription): Promise<MonthPeriod> {
     if (known?.subscribed === false) return calendarMonth(now);
     const subs = await this.o.query<SubscriptionRow>(
       `SELECT ${SUBSCRIPTION_COLUMNS_SQL}

@@ -8,7 +8,7 @@ import type { TPlan } from '@chatmeter/shared/plans';
 import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Meter, UsageStatus } from '../metering/meter.ts';
-import { calendarMonth, type MonthPeriod } from '../metering/periods.ts';
+import { calendarMonth, type MonthFor, type MonthPeriod } from '../metering/periods.ts';
 import { settleChatWithRetry } from '../metering/settle-retry.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { coalesceReadyDeltas } from './coalesce.ts';
@@ -56,7 +56,7 @@ export interface ChatServiceOptions {
   defaultDailyTokenCap: number;
   ipHashSalt: string;
   /** The user's current month (billing may give a subscription period). */
-  monthFor?: (userId: string, now: Date, known?: { subscribed?: boolean | undefined }) => Promise<MonthPeriod>;
+  monthFor?: MonthFor;
   /** Called after each settlement (metrics, alerts); must not throw or block. */
   onSettled?: (event: ChatSettledEvent) => void;
 }

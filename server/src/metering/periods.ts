@@ -30,6 +30,15 @@ export interface MonthPeriod {
   end: Date;
 }
 
+/**
+ * The user's quota month (billing's monthFor: a subscriber's Stripe period). `known.subscribed`
+ * comes from the session lookup; false means no live subscription, so nothing needs reading.
+ */
+export type MonthFor = (userId: string, now: Date, known?: KnownSubscription) => Promise<MonthPeriod>;
+export interface KnownSubscription {
+  subscribed?: boolean | undefined;
+}
+
 export function calendarMonth(now: Date): MonthPeriod {
   return { start: monthStart(now), end: nextMonth(now) };
 }

@@ -4,19 +4,18 @@ import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import type { TPlan } from '@chatmeter/shared/plans';
 import { COUNTER, read, userSubject } from '../metering/counters.ts';
 import { creditBalance } from '../metering/credits.ts';
-import { calendarMonth, dayStart, hourStart, type MonthPeriod } from '../metering/periods.ts';
+import { calendarMonth, dayStart, hourStart, type KnownSubscription, type MonthFor } from '../metering/periods.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 
 export class UsageService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly limiters: Limiters,
-    private readonly monthFor: (userId: string, now: Date, known?: { subscribed?: boolean | undefined }) => Promise<MonthPeriod> = async (_id, now) =>
-      calendarMonth(now),
+    private readonly monthFor: MonthFor = async (_id, now) => calendarMonth(now),
   ) {}
 
   /** `user.subscribed` (from the session lookup): false spares the subscription read. */
-  async summary(user: { id: string; subscribed?: boolean | undefined }, plan: TPlan, now = new Date()) {
+  async summary(user: { id: string } & KnownSubscription, plan: TPlan, now = new Date()) {
     const subject = userSubject(user.id);
     const month = await this.monthFor(user.id, now, { subscribed: user.subscribed });
     const [messagesThisHour, messagesToday, tokensThisMonth, ttsCharsToday, credits, costs, minute] = await Promise.all([
