@@ -28,11 +28,13 @@ export const SUBSCRIPTION_SELECT = {
 
 export type SubscriptionRow = Prisma.SubscriptionGetPayload<{ select: typeof SUBSCRIPTION_SELECT }>;
 
-/** SUBSCRIPTION_SELECT as SQL, columns under their Prisma names, for queries outside Prisma (a test keeps the two equal). */
-export const SUBSCRIPTION_COLUMNS_SQL = `id, user_id AS "userId", item_id AS "itemId", price_id AS "priceId", plan_id AS "planId", status,
-  current_period_start AS "currentPeriodStart", current_period_end AS "currentPeriodEnd",
-  cancel_at_period_end AS "cancelAtPeriodEnd", canceled_at AS "canceledAt", past_due_since AS "pastDueSince",
-  effective_plan_id AS "effectivePlanId", stripe_state_at AS "stripeStateAt", updated_at AS "updatedAt"`;
+/**
+ * SUBSCRIPTION_SELECT as SQL for queries outside Prisma: each field's column (the schema
+ * maps every one to its snake_case name) under the field's name, so rows have Prisma's shape.
+ */
+export const SUBSCRIPTION_COLUMNS_SQL = Object.keys(SUBSCRIPTION_SELECT)
+  .map((field) => `${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} AS "${field}"`)
+  .join(', ');
 
 /** The event's snapshot is older than what is stored: retrieve the subscription instead. */
 export class StaleSnapshotError extends Error {
