@@ -27,7 +27,7 @@ const RETRYABLE = new Set(['40P01', '40001']);
 const MAX_ATTEMPTS = 3;
 
 export interface BatchRow {
-  o_kind: 'settle' | 'reserve';
+  o_kind: Kind;
   o_idx: number;
   o_outcome: string;
   o_max_tokens: string | bigint | number | null;
@@ -89,7 +89,7 @@ export class MeterBatcher {
     for (let attempt = 1; ; attempt++) {
       try {
         const rows = await this.execute(batch);
-        this.settleAll(batch, rows);
+        this.resolveAll(batch, rows);
         return;
       } catch (error) {
         const code = (error as { code?: unknown }).code;
@@ -122,7 +122,7 @@ export class MeterBatcher {
     );
   }
 
-  private settleAll(batch: Pending[], rows: BatchRow[]): void {
+  private resolveAll(batch: Pending[], rows: BatchRow[]): void {
     const byIdx = new Map<number, BatchRow>();
     for (const row of rows) byIdx.set(Number(row.o_idx), row);
     batch.forEach((p, idx) => {
