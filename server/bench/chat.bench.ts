@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { openDatabase } from '@chatmeter/db/client';
 import { createEmptyServerDatabase } from '@chatmeter/db/testing';
+import { DEFAULT_PRICING_TABLE, requireModelPrice } from '@chatmeter/shared/pricing';
 import { DEFAULT_PLANS, type TPlan } from '@chatmeter/shared/plans';
 import { Meter } from '../src/metering/meter.ts';
 import { calendarMonth } from '../src/metering/periods.ts';
@@ -283,7 +284,7 @@ async function main() {
       const plans = JSON.parse(readFileSync(plansFile, 'utf8')) as TPlan[];
       const free = plans.find((p) => p.id === 'free')!;
       const guest = plans.find((p) => p.id === 'guest')!;
-      const price = { inputMicrosPerMillion: 150_000, cachedInputMicrosPerMillion: 75_000, outputMicrosPerMillion: 600_000 };
+      const price = requireModelPrice(DEFAULT_PRICING_TABLE, 'gpt-4o-mini');
       const pair = async (user: number, i: number) => {
         const now = new Date();
         const r = await meter.reserveChat({

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '@chatmeter/db/client';
 import { createTestDatabase, testServerUrl, type TestDatabase } from '@chatmeter/db/testing';
+import { DEFAULT_PRICING_TABLE, requireModelPrice } from '@chatmeter/shared/pricing';
 import { DEFAULT_PLANS, type TPlan } from '@chatmeter/shared/plans';
 import { Meter, type ReserveChatInput } from '../src/metering/meter.ts';
 import { calendarMonth } from '../src/metering/periods.ts';
@@ -47,7 +48,7 @@ function reserveInput(userId: string, p: TPlan): ReserveChatInput {
   };
 }
 
-const price = { inputMicrosPerMillion: 150_000, cachedInputMicrosPerMillion: 75_000, outputMicrosPerMillion: 600_000 };
+const price = requireModelPrice(DEFAULT_PRICING_TABLE, 'gpt-4o-mini');
 function settleInput(reservationId: string) {
   return {
     reservationId, isGuest: false, ipHash: 'batch-test', model: 'gpt-4o-mini', price,
