@@ -23,7 +23,7 @@ import { UsageService } from './usage/usage-service.ts';
 import { createTtsService, type TtsService } from './tts/tts-service.ts';
 import type { TtsWorkerTarget } from './tts/tts-client.ts';
 import { SessionService } from './auth/session.ts';
-import type { ServerEnv } from './env.ts';
+import { emailVerificationWarnings, type ServerEnv } from './env.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { Mailer } from './mail/mailer.ts';
 import { createRedis, Limiters, waitForRedis, type LimitSpec } from './rate-limit/limiters.ts';
@@ -35,6 +35,7 @@ import { AlertService } from './alerts/alert-service.ts';
 import { Metrics } from './metrics.ts';
 import { NotificationService } from './notifications/notification-service.ts';
 import { PlannerService } from './planner/planner-service.ts';
+import { PlanResolver } from './plans/plan-resolver.ts';
 import { PreferencesService } from './preferences/preferences-service.ts';
 
 export interface Deps {
@@ -48,6 +49,8 @@ export interface Deps {
   sessions: SessionService;
   auth: AuthService;
   plans: TPlan[];
+  /** Whose limits apply to a user: every quota check and plan display asks it. */
+  planResolver: PlanResolver;
   pricing: TModelPrice[];
   provider: ChatProvider;
   meter: Meter;
@@ -101,7 +104,9 @@ export function appOrigin(env: ServerEnv): string {
 
 export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}): Promise<Deps> {
   const logger = overrides.logger ?? createLogger(env.LOG_LEVEL);
+  for (const warning of emailVerificationWarnings(env)) logger.warn(warning);
   const plans = loadPlans(env);
+  const planResolver = new PlanResolver(plans, env.EMAIL_VERIFICATION);
   const billingConfig = resolveBillingConfig(env, plans);
   const db =
     overrides.db ??
@@ -117,7 +122,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const limiters = new Limiters(redis, overrides.limits);
   const mailer = new Mailer(prisma, logger, { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM });
   const sessions = new SessionService(prisma, env.SESSION_DAYS, db.query);
-  const auth = new AuthService(prisma, sessions, limiters, mailer, logger, appOrigin(env));
+  const auth = new AuthService(prisma, sessions, limiters, mailer, logger, appOrigin(env), env.EMAIL_VERIFICATION);
   const provider =
     overrides.provider ??
     createProvider({
@@ -139,6 +144,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     query: db.query,
     logger,
     plans,
+    planFor: (user) => planResolver.planFor(user),
     mailer,
     limiters,
     origin: appOrigin(env),
@@ -155,7 +161,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     logger,
     mailer,
     metrics,
-    planFor: (user) => chat.planFor(user),
+    planFor: (user) => planResolver.planFor(user),
     monthFor,
     defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
     webhookUrl: env.ALERT_WEBHOOK_URL,
@@ -170,7 +176,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     logger,
     provider,
     pricing,
-    plans,
+    planResolver,
     systemPrompt: env.SYSTEM_PROMPT,
     maxTokens: env.CHAT_MAX_TOKENS,
     cacheTtlMs: env.CHAT_CACHE_TTL_SECONDS * 1000,
@@ -197,12 +203,13 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     sessions,
     auth,
     plans,
+    planResolver,
     pricing,
     provider,
     meter,
     chat,
     usage,
-    tts: createTtsService({ env, prisma, logger, limiters, planFor: (user) => chat.planFor(user), worker: overrides.ttsWorker }),
+    tts: createTtsService({ env, prisma, logger, limiters, planFor: (user) => planResolver.planFor(user), worker: overrides.ttsWorker }),
     billing,
     captcha,
     overview,
@@ -211,7 +218,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
       plans,
       usage,
       sessions,
-      planFor: (user) => chat.planFor(user),
+      planFor: (user) => planResolver.planFor(user),
       supportMaxAdjustmentTokens: env.SUPPORT_MAX_ADJUSTMENT_TOKENS,
       defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
     }),

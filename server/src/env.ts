@@ -34,6 +34,8 @@ const ZServerEnv = z.object({
   SESSION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   SMTP_URL: optionalString.pipe(z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional()),
   MAIL_FROM: z.string().default('ChatMeter <no-reply@chatmeter.local>'),
+  /** required: a password account is held to the guest plan's limits until it verifies its e-mail. Default: required with SMTP_URL, off without. */
+  EMAIL_VERIFICATION: optionalString.pipe(z.enum(['required', 'off']).optional()),
   ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
   ADMIN_PASSWORD: optionalString.pipe(z.string().min(10, 'must be at least 10 characters').optional()),
   PLANS_FILE: optionalString,
@@ -102,7 +104,9 @@ const ZServerEnv = z.object({
   METRICS_TOKEN: optionalString,
 });
 
-export type ServerEnv = z.infer<typeof ZServerEnv> & {
+export type ServerEnv = Omit<z.infer<typeof ZServerEnv>, 'EMAIL_VERIFICATION'> & {
+  /** Resolved: `required` by default when mail can be delivered (SMTP_URL), `off` otherwise. */
+  EMAIL_VERIFICATION: 'required' | 'off';
   /** The folder npm was started in: relative paths (DATA_DIR, PLANS_FILE...) are resolved against it. */
   baseDir: string;
   /** DATA_DIR resolved against baseDir. */
@@ -134,5 +138,31 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = sourc
       'Invalid environment configuration:\n  BILLING_SIMULATOR: the billing simulator hands out paid plans without payment; it is refused when NODE_ENV=production (set BILLING_SIMULATOR_ALLOW_PRODUCTION=1 to allow it on a private deployment)',
     );
   }
-  return { ...env, baseDir: path.resolve(cwd), dataDirAbsolute: path.resolve(cwd, env.DATA_DIR) };
+  return {
+    ...env,
+    EMAIL_VERIFICATION: env.EMAIL_VERIFICATION ?? (env.SMTP_URL ? 'required' : 'off'),
+    baseDir: path.resolve(cwd),
+    dataDirAbsolute: path.resolve(cwd, env.DATA_DIR),
+  };
+}
+
+/**
+ * Start-up warnings about e-mail verification in production: without it
+ * (no SMTP_URL, or EMAIL_VERIFICATION=off) anyone can farm free-plan accounts;
+ * with it but no SMTP_URL the links never leave the outbox.
+ */
+export function emailVerificationWarnings(env: Pick<ServerEnv, 'NODE_ENV' | 'SMTP_URL' | 'EMAIL_VERIFICATION'>): string[] {
+  if (env.NODE_ENV !== 'production') return [];
+  if (env.EMAIL_VERIFICATION === 'off') {
+    const why = env.SMTP_URL ? 'EMAIL_VERIFICATION=off' : 'SMTP_URL is not set, so EMAIL_VERIFICATION defaults to off';
+    return [
+      `${why}: new accounts are not verified, so anyone can farm free-plan accounts (every sign-up with any made-up address gets the free plan's quota). Set SMTP_URL (verification then defaults to required) or EMAIL_VERIFICATION=required.`,
+    ];
+  }
+  if (!env.SMTP_URL) {
+    return [
+      'EMAIL_VERIFICATION=required without SMTP_URL: verification links are only written to the email_outbox table, never delivered, so new password accounts stay on the guest plan\'s limits (magic-link sign-in cannot be delivered either). Set SMTP_URL.',
+    ];
+  }
+  return [];
 }

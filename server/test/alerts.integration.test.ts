@@ -168,7 +168,7 @@ describe.skipIf(!testServerUrl())('alerts with two instances on one Postgres dat
     expect(rows.filter((r) => r.kind === 'messages_hour').every((r) => r.emailedAt === null)).toBe(true);
 
     // Checking again on both instances (fresh caches would re-try the insert) fires nothing new.
-    const check = { user: { id: user.id, isGuest: false, planId: 'free' } };
+    const check = { user: { id: user.id, isGuest: false, planId: 'free', emailVerifiedAt: null } };
     await Promise.all([a.deps.alerts.check(check), b.deps.alerts.check(check)]);
     expect(await a.deps.prisma.notification.count({ where: { userId: user.id } })).toBe(6);
     expect(await a.deps.prisma.emailOutbox.count({ where: { to: user.email } })).toBe(3);
@@ -221,7 +221,7 @@ describe.skipIf(!testServerUrl())('alerts with two instances on one Postgres dat
       ],
     });
     const before = hook.posts.length;
-    const check = (user: { id: string }, ipHash: string) => ({ user: { id: user.id, isGuest: false, planId: 'free' }, ipHash });
+    const check = (user: { id: string }, ipHash: string) => ({ user: { id: user.id, isGuest: false, planId: 'free', emailVerifiedAt: null }, ipHash });
     await Promise.all([
       a.deps.alerts.check(check(spender, 'ip-spender')),
       b.deps.alerts.check(check(spender, 'ip-spender')),

@@ -169,7 +169,7 @@ describe('tts.speak', () => {
   it('an exhausted allowance is refused before anything is synthesized, cached or not', async () => {
     const guest = await guestWithAnswer('Tell me about pricing');
     const chars = countTtsChars(guest.text);
-    const limit = server.deps.chat.planFor({ planId: 'guest', isGuest: true }).limits.ttsCharsPerDay;
+    const limit = server.deps.planResolver.guestPlan.limits.ttsCharsPerDay;
     const subject = userSubject(guest.userId);
     const today = dayStart(new Date());
     await adjust(server.deps.prisma, subject, COUNTER.ttsCharsDay, today, limit - chars + 1);
@@ -198,7 +198,7 @@ describe('tts.speak', () => {
   it('concurrent readings at the limit never overshoot it', async () => {
     const guest = await guestWithAnswer('Tell me about pricing');
     const chars = countTtsChars(guest.text);
-    const limit = server.deps.chat.planFor({ planId: 'guest', isGuest: true }).limits.ttsCharsPerDay;
+    const limit = server.deps.planResolver.guestPlan.limits.ttsCharsPerDay;
     const fits = Math.floor(limit / chars);
     const results = await Promise.allSettled(Array.from({ length: fits + 2 }, () => guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId, voice: 'en-us+m3' })));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(fits);

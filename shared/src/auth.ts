@@ -39,6 +39,7 @@ export const ZGuestInput = z.object({ captcha: z.string().max(8192).optional() }
 
 export const ZRequestMagicLinkInput = z.object({ email: ZEmail });
 export const ZVerifyMagicLinkInput = z.object({ token: z.string().min(16).max(128) });
+export const ZVerifyEmailInput = z.object({ token: z.string().min(16).max(128) });
 
 export const ROLES = ['user', 'support', 'admin'] as const;
 export type TRole = (typeof ROLES)[number];
@@ -47,6 +48,11 @@ export interface TMe {
   id: string;
   email: string | null;
   role: TRole;
+  /** The plan whose limits apply now: `guest` for an account held back until it verifies its e-mail. */
   plan: string;
   isGuest: boolean;
+  /** The stored fact: the address was proven (verification link, magic link, ADMIN_EMAIL, or the account predates verification). */
+  emailVerified: boolean;
+  /** Held to the guest plan's limits until the e-mail is verified (EMAIL_VERIFICATION=required, a plan that costs nothing). */
+  limitedUntilVerified: boolean;
 }

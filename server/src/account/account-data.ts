@@ -165,6 +165,7 @@ async function anonymise(tx: Tx, userId: string, email: string | null): Promise<
   // A message still streaming settles against nothing (its conversation is gone).
   await tx.$executeRaw(Prisma.sql`DELETE FROM reservations WHERE user_id = ${userId}::uuid`);
   await tx.$executeRaw(Prisma.sql`DELETE FROM quota_counters WHERE subject = ${`u:${userId}`}`);
+  await tx.$executeRaw(Prisma.sql`DELETE FROM email_verification_tokens WHERE user_id = ${userId}::uuid`);
   if (email) {
     await tx.$executeRaw(Prisma.sql`DELETE FROM magic_link_tokens WHERE email = ${email}`);
     await tx.$executeRaw(Prisma.sql`DELETE FROM email_outbox WHERE "to" = ${email}`);

@@ -6,6 +6,7 @@ import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import type { TAdjustCreditsInput, TAdminUsersInput, TUpdateSettingsInput } from '@chatmeter/shared/admin';
 import type { TPlan } from '@chatmeter/shared/plans';
 import type { SessionService } from '../auth/session.ts';
+import type { PlanSubject } from '../plans/plan-resolver.ts';
 import { AppError } from '../lib/app-error.ts';
 import { addCredits, takeCreditsUpTo } from '../metering/credits.ts';
 import { COUNTER, GLOBAL_SUBJECT, read } from '../metering/counters.ts';
@@ -20,7 +21,7 @@ export interface AdminServiceOptions {
   plans: readonly TPlan[];
   usage: UsageService;
   sessions: SessionService;
-  planFor: (user: { planId: string; isGuest: boolean }) => TPlan;
+  planFor: (user: PlanSubject) => TPlan;
   supportMaxAdjustmentTokens: number;
   defaultDailyTokenCap: number;
 }
@@ -72,7 +73,7 @@ export class AdminService {
   /** Plan, usage summary, recent usage, credit ledger and live sessions of one user. */
   async user(userId: string, now = new Date()) {
     const prisma = this.o.prisma;
-    const user = await prisma.user.findUnique({ where: { id: userId }, select: userListSelect });
+    const user = await prisma.user.findUnique({ where: { id: userId }, select: { ...userListSelect, emailVerifiedAt: true } });
     if (!user) throw new AppError('not_found', 'That user does not exist.');
     const plan = this.o.planFor(user);
     const from30 = addDays(utcDay(now), -29);

@@ -13,14 +13,13 @@ import type { TPlan } from '@chatmeter/shared/plans';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Metrics } from '../metrics.ts';
+import type { PlanSubject } from '../plans/plan-resolver.ts';
 import { COUNTER, GLOBAL_SUBJECT, userSubject } from '../metering/counters.ts';
 import { dayStart, hourStart, nextDay, nextHour, type MonthFor, type MonthPeriod } from '../metering/periods.ts';
 import { periodKey, quotaAlertText, reachedThresholds, type QuotaReading } from './quota-alerts.ts';
 
-export interface AlertUser {
+export interface AlertUser extends PlanSubject {
   id: string;
-  isGuest: boolean;
-  planId: string;
 }
 
 export interface UsageCheck {
@@ -40,7 +39,7 @@ export interface AlertServiceOptions {
   logger: Logger;
   mailer: Mailer;
   metrics?: Metrics | undefined;
-  planFor: (user: { planId: string; isGuest: boolean }) => TPlan;
+  planFor: (user: PlanSubject) => TPlan;
   monthFor: MonthFor;
   /** The global daily cap when app_settings has none (MAX_TOKENS_PER_DAY). */
   defaultDailyTokenCap: number;

@@ -1,17 +1,19 @@
-// Sign-up, sign-in, magic links, guests and the first admin. Every path that
-// signs someone in ends in a brand-new session (no fixation); sign-in failures
-// are counted per IP and per e-mail.
+// Sign-up, sign-in, magic links, e-mail verification, guests and the first
+// admin. Every path that signs someone in ends in a brand-new session (no
+// fixation); sign-in failures are counted per IP and per e-mail.
 import { createHash, randomBytes } from 'node:crypto';
 import type { PrismaClient } from '@chatmeter/db/client';
 import { normaliseEmail } from '@chatmeter/shared/auth';
 import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
+import type { EmailVerificationMode } from '../plans/plan-resolver.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './password.ts';
 import type { SessionMeta, SessionService, SessionUser } from './session.ts';
 
 export const MAGIC_LINK_TTL_MS = 15 * 60 * 1000;
+export const EMAIL_VERIFICATION_TTL_MS = 24 * 60 * 60 * 1000;
 const INVALID_CREDENTIALS = 'Incorrect e-mail or password.';
 
 export const userSelect = {
@@ -21,6 +23,7 @@ export const userSelect = {
   planId: true,
   isGuest: true,
   blockedAt: true,
+  emailVerifiedAt: true,
 } as const;
 
 export interface RequestInfo extends SessionMeta {
@@ -51,6 +54,7 @@ export class AuthService {
     private readonly mailer: Mailer,
     private readonly logger: Logger,
     private readonly appOrigin: string,
+    private readonly emailVerification: EmailVerificationMode = 'off',
   ) {}
 
   private async startSession(user: SessionUser, info: RequestInfo): Promise<SignedIn> {
@@ -78,6 +82,7 @@ export class AuthService {
       } else {
         user = await this.prisma.user.create({ data: { email, passwordHash }, select: userSelect });
       }
+      if (this.emailVerification === 'required') await this.sendVerification({ id: user.id, email });
       return await this.startSession(user, info);
     } catch (error) {
       if (isUniqueViolation(error)) throw taken();
@@ -146,7 +151,89 @@ export class AuthService {
       }
     }
     if (user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
+    if (!user.emailVerifiedAt) user = await this.claimByMailbox(user);
     return this.startSession(user, info);
+  }
+
+  /**
+   * A magic link proves the mailbox. An account whose address was never proven
+   * may have been registered by someone else (with a password of their
+   * choosing): the mailbox's owner wins. Its password is cleared, every session
+   * of it ends, and it counts as verified from now on.
+   */
+  private async claimByMailbox(user: SessionUser): Promise<SessionUser> {
+    const before = await this.prisma.user.findUnique({ where: { id: user.id }, select: { passwordHash: true } });
+    const { count } = await this.prisma.user.updateMany({
+      where: { id: user.id, emailVerifiedAt: null },
+      data: { emailVerifiedAt: new Date(), passwordHash: null },
+    });
+    if (count === 1) {
+      // Sessions opened with that password, whoever holds them (a guest's own session ends at sign-in anyway).
+      const ended = await this.sessions.invalidateAllForUser(user.id);
+      if (before?.passwordHash) {
+        this.logger.warn({ userId: user.id, sessionsEnded: ended }, 'magic link to an unverified password account: the mailbox owner wins, its password was cleared and its sessions ended');
+      }
+    }
+    return this.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: userSelect });
+  }
+
+  /** Mails a verification link for `email` to that address (hashed at rest, single use, EMAIL_VERIFICATION_TTL_MS). */
+  private async sendVerification(user: { id: string; email: string }): Promise<void> {
+    const token = randomBytes(32).toString('base64url');
+    await this.prisma.emailVerificationToken.create({
+      data: { tokenHash: hashToken(token), userId: user.id, email: user.email, expiresAt: new Date(Date.now() + EMAIL_VERIFICATION_TTL_MS) },
+      select: { tokenHash: true },
+    });
+    const link = `${this.appOrigin}/verify-email?token=${encodeURIComponent(token)}`;
+    await this.mailer.send({
+      to: user.email,
+      subject: 'Confirm your ChatMeter e-mail address',
+      body:
+        `Open this link and press "Verify my e-mail" to confirm this address for your ChatMeter account (valid for 24 hours, once):\n\n${link}\n\n` +
+        "Until then the account has the guest plan's limits. If you did not create a ChatMeter account, ignore this e-mail.",
+    });
+  }
+
+  /** A new verification link for the signed-in account; rate limited per account. */
+  async resendVerification(userId: string): Promise<{ sent: boolean; alreadyVerified: boolean }> {
+    const user = await this.prisma.user.findUnique({ where: { id: userId }, select: { id: true, email: true, isGuest: true, emailVerifiedAt: true } });
+    if (!user || user.isGuest || !user.email) throw new AppError('unauthenticated', 'Please sign up or sign in to do this.');
+    if (user.emailVerifiedAt) return { sent: false, alreadyVerified: true };
+    await this.limiters.consume('verifyEmailResend', user.id, { message: 'Too many verification e-mails requested. Please wait and try again.' });
+    await this.sendVerification({ id: user.id, email: user.email });
+    return { sent: true, alreadyVerified: false };
+  }
+
+  /**
+   * Spends a verification link: the account it was sent for counts as verified
+   * from now on. Works without a session (the link may be opened on another
+   * device); it signs nobody in.
+   */
+  async verifyEmail(input: { token: string }, now = new Date()): Promise<{ email: string }> {
+    const tokenHash = hashToken(input.token);
+    return this.prisma.$transaction(async (tx) => {
+      // Single use: only the request that flips used_at gets through.
+      const { count } = await tx.emailVerificationToken.updateMany({
+        where: { tokenHash, usedAt: null, expiresAt: { gt: now } },
+        data: { usedAt: now },
+      });
+      const token = await tx.emailVerificationToken.findUnique({ where: { tokenHash }, select: { userId: true, email: true, usedAt: true, expiresAt: true } });
+      if (count !== 1 || !token) {
+        if (!token) throw new AppError('invalid_input', 'This verification link is not valid. Check that you opened the whole link from the e-mail, or ask for a new one.');
+        if (token.usedAt) throw new AppError('invalid_input', 'This verification link has already been used. Sign in to see whether your address is verified, or ask for a new link.');
+        throw new AppError('invalid_input', 'This verification link has expired. Sign in and ask for a new one.');
+      }
+      // The address must still be the account's (and the account not deleted).
+      const verified = await tx.user.updateMany({
+        where: { id: token.userId, email: token.email, deletedAt: null },
+        data: { emailVerifiedAt: now },
+      });
+      if (verified.count !== 1) throw new AppError('invalid_input', 'This verification link is for an address the account no longer has.');
+      // Other links of the account have nothing left to do.
+      await tx.emailVerificationToken.deleteMany({ where: { userId: token.userId, tokenHash: { not: tokenHash } } });
+      this.logger.info({ userId: token.userId }, 'e-mail address verified');
+      return { email: token.email };
+    });
   }
 
   async createGuest(info: RequestInfo): Promise<SignedIn> {
@@ -155,23 +242,49 @@ export class AuthService {
     return this.startSession(user, info);
   }
 
-  /** ADMIN_EMAIL + ADMIN_PASSWORD: create that admin, or promote an existing account (its password is kept). */
+  /**
+   * ADMIN_EMAIL + ADMIN_PASSWORD, at every start: creates that admin, or takes
+   * over the account that has the address. Anyone could have registered the
+   * address first, with a password of their choosing, so unless the account is
+   * already the admin and ADMIN_PASSWORD opens it, its password becomes
+   * ADMIN_PASSWORD and every session of it ends. A restart with the same
+   * settings changes nothing: the admin stays signed in.
+   */
   async ensureAdmin(emailInput: string, password: string): Promise<void> {
     const email = normaliseEmail(emailInput);
-    const existing = await this.prisma.user.findUnique({ where: { email }, select: { id: true, role: true, passwordHash: true } });
+    const select = { id: true, role: true, passwordHash: true, emailVerifiedAt: true } as const;
+    let existing = await this.prisma.user.findUnique({ where: { email }, select });
     if (!existing) {
       try {
-        await this.prisma.user.create({ data: { email, passwordHash: await hashPassword(password), role: 'admin' }, select: { id: true } });
+        await this.prisma.user.create({
+          data: { email, passwordHash: await hashPassword(password), role: 'admin', emailVerifiedAt: new Date() },
+          select: { id: true },
+        });
         this.logger.info({ email }, 'created the admin account from ADMIN_EMAIL');
         return;
       } catch (error) {
-        // Another instance created it at the same moment: fall through to promotion.
+        // Another instance created it at the same moment: check it like an existing account.
         if (!isUniqueViolation(error)) throw error;
+        existing = await this.prisma.user.findUniqueOrThrow({ where: { email }, select });
       }
     }
-    await this.prisma.user.updateMany({ where: { email, role: { not: 'admin' } }, data: { role: 'admin' } });
-    if (existing && !existing.passwordHash) {
-      await this.prisma.user.updateMany({ where: { email, passwordHash: null }, data: { passwordHash: await hashPassword(password) } });
+    const opens = existing.passwordHash ? await verifyPassword(existing.passwordHash, password) : false;
+    if (existing.role === 'admin' && opens) {
+      // The operator chose the address: it counts as verified.
+      if (!existing.emailVerifiedAt) await this.prisma.user.updateMany({ where: { id: existing.id, emailVerifiedAt: null }, data: { emailVerifiedAt: new Date() } });
+      return;
     }
+    await this.prisma.user.update({
+      where: { id: existing.id },
+      data: { role: 'admin', passwordHash: await hashPassword(password), emailVerifiedAt: existing.emailVerifiedAt ?? new Date() },
+      select: { id: true },
+    });
+    const sessionsEnded = await this.sessions.invalidateAllForUser(existing.id);
+    this.logger.warn(
+      { email, wasAdmin: existing.role === 'admin', sessionsEnded },
+      existing.role === 'admin'
+        ? 'ADMIN_EMAIL: the admin account did not have ADMIN_PASSWORD; its password was set to ADMIN_PASSWORD and its sessions were ended'
+        : 'ADMIN_EMAIL names an existing account (anyone could have registered it): it is now the admin, its password was replaced by ADMIN_PASSWORD and all its sessions were ended',
+    );
   }
 }

@@ -21,6 +21,8 @@ export interface SessionUser {
   planId: string;
   isGuest: boolean;
   blockedAt: Date | null;
+  /** When the e-mail address was proven; null: never (guests, unverified password sign-ups). */
+  emailVerifiedAt: Date | null;
   /** Has a live subscription (billing's LIVE_STATUSES), as of the session lookup; unknown when absent. */
   subscribed?: boolean;
 }
@@ -104,10 +106,11 @@ export class SessionService {
       plan_id: string;
       is_guest: boolean;
       blocked_at: Date | null;
+      email_verified_at: Date | null;
       subscribed: boolean;
     }>(
       `SELECT s.id, s.secret_hash, s.expires_at, s.last_seen_at, u.id AS user_id, u.email,
-              u.role::text AS role, u.plan_id, u.is_guest, u.blocked_at,
+              u.role::text AS role, u.plan_id, u.is_guest, u.blocked_at, u.email_verified_at,
               EXISTS (SELECT 1 FROM subscriptions b WHERE b.user_id = u.id AND b.status = ANY($2::text[])) AS subscribed
          FROM sessions s JOIN users u ON u.id = s.user_id
         WHERE s.id = $1`,
@@ -145,6 +148,7 @@ export class SessionService {
         planId: row.plan_id,
         isGuest: row.is_guest,
         blockedAt: row.blocked_at ? new Date(row.blocked_at) : null,
+        emailVerifiedAt: row.email_verified_at ? new Date(row.email_verified_at) : null,
         subscribed: row.subscribed,
       },
     };

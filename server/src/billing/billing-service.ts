@@ -12,6 +12,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { creditBalance } from '../metering/credits.ts';
 import { calendarMonth, type KnownSubscription, type MonthPeriod } from '../metering/periods.ts';
+import type { PlanSubject } from '../plans/plan-resolver.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { resolveBillingConfig, type BillingConfig } from './config.ts';
 import { bestGrant, grantedPlan, graceEndsAt, subscriptionMonth } from './effective-plan.ts';
@@ -37,6 +38,8 @@ export interface BillingServiceOptions {
   query: SqlQuery;
   logger: Logger;
   plans: readonly TPlan[];
+  /** Whose limits apply (plans/plan-resolver.ts): status shows the same plan as auth.me and usage.summary. */
+  planFor: (user: PlanSubject) => TPlan;
   mailer: Mailer;
   limiters: Limiters;
   /** Absolute origin for Stripe's return URLs and e-mail links. */
@@ -262,7 +265,7 @@ export class BillingService {
     const subs = await prisma.subscription.findMany({ where: { userId: user.id }, orderBy: { updatedAt: 'desc' }, select: SUBSCRIPTION_SELECT });
     await this.refreshIfDue(user.id, subs, now);
     const [row, credits, payments] = await Promise.all([
-      prisma.user.findUnique({ where: { id: user.id }, select: { planId: true, isGuest: true } }),
+      prisma.user.findUnique({ where: { id: user.id }, select: { planId: true, isGuest: true, emailVerifiedAt: true } }),
       creditBalance(prisma, user.id),
       prisma.payment.findMany({
         where: { userId: user.id },
@@ -274,7 +277,7 @@ export class BillingService {
     const shown = bestGrant(subs, this.o.plans, now, this.config.graceDays)?.sub ?? subs[0];
     return {
       mode: this.config.mode,
-      plan: row?.isGuest ? 'guest' : (row?.planId ?? 'free'),
+      plan: row ? this.o.planFor(row).id : 'free',
       subscription: shown
         ? {
             plan: shown.planId,

@@ -7,6 +7,7 @@ import { requireModelPrice, type TModelPrice } from '@chatmeter/shared/pricing';
 import type { TPlan } from '@chatmeter/shared/plans';
 import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { PlanResolver, PlanSubject } from '../plans/plan-resolver.ts';
 import type { Meter, UsageStatus } from '../metering/meter.ts';
 import { calendarMonth, type MonthFor, type MonthPeriod } from '../metering/periods.ts';
 import { settleChatWithRetry } from '../metering/settle-retry.ts';
@@ -27,10 +28,8 @@ export type ChatEvent =
       cached: boolean;
     };
 
-export interface ChatUser {
+export interface ChatUser extends PlanSubject {
   id: string;
-  isGuest: boolean;
-  planId: string;
   blockedAt: Date | null;
   /** From the session lookup: false spares the subscription read for the quota month. */
   subscribed?: boolean;
@@ -49,7 +48,8 @@ export interface ChatServiceOptions {
   logger: Logger;
   provider: ChatProvider;
   pricing: readonly TModelPrice[];
-  plans: readonly TPlan[];
+  /** Decides whose limits apply (the plan, or the guest's for an unverified account). */
+  planResolver: PlanResolver;
   systemPrompt: string;
   maxTokens: number;
   cacheTtlMs: number;
@@ -91,11 +91,6 @@ export class ChatService {
     return this.o.provider.isDemo;
   }
 
-  planFor(user: { planId: string; isGuest: boolean }): TPlan {
-    const id = user.isGuest ? 'guest' : user.planId;
-    return this.o.plans.find((p) => p.id === id) ?? this.o.plans.find((p) => p.id === 'free')!;
-  }
-
   /** The models this user may pick right now: the plan's, served by the configured provider. */
   modelsFor(plan: TPlan): string[] {
     if (this.o.provider.isDemo) return ['demo'];
@@ -113,7 +108,7 @@ export class ChatService {
    */
   async send(user: ChatUser, input: SendInput, request: { ip: string; requestId: string; signal?: AbortSignal | undefined }): Promise<AsyncGenerator<ChatEvent>> {
     const o = this.o;
-    const plan = this.planFor(user);
+    const plan = o.planResolver.planFor(user);
     if (user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
     // The quota month (a database read for subscribers' periods) is fetched while the checks below run.
     const now = new Date();
@@ -187,7 +182,7 @@ export class ChatService {
     const reservation = await o.meter.reserveChat({
       user,
       plan,
-      guestPlan: this.planFor({ planId: 'guest', isGuest: true }),
+      guestPlan: o.planResolver.guestPlan,
       ipHash,
       model,
       promptTokens: promptEstimate,

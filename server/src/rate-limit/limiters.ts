@@ -29,6 +29,8 @@ export const LIMITS = {
   magicLinkIp: { points: 20, duration: 60 * 60 },
   signUpIp: { points: 20, duration: 60 * 60 },
   guestIp: { points: 10, duration: 60 * 60 },
+  /** New e-mail verification links, per account (sign-up sends the first one). */
+  verifyEmailResend: { points: 3, duration: 60 * 60 },
   /** The public cost planner (the page asks once per column as the inputs change). */
   planner: { points: 120, duration: 60 },
 } satisfies Record<string, LimitSpec>;

@@ -3,16 +3,26 @@ import {
   ZSignInInput,
   ZSignUpInput,
   ZVerifyMagicLinkInput,
+  ZVerifyEmailInput,
   ZGuestInput,
   type TMe,
 } from '@chatmeter/shared/auth';
 import type { SessionUser } from '../auth/session.ts';
 import { AppError } from '../lib/app-error.ts';
+import type { PlanResolver } from '../plans/plan-resolver.ts';
 import type { Context } from '../trpc/context.ts';
 import { accountProcedure, authedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
-export function toMe(user: SessionUser): TMe {
-  return { id: user.id, email: user.email, role: user.role, plan: user.planId, isGuest: user.isGuest };
+export function toMe(user: SessionUser, plans: PlanResolver): TMe {
+  return {
+    id: user.id,
+    email: user.email,
+    role: user.role,
+    plan: plans.planFor(user).id,
+    isGuest: user.isGuest,
+    emailVerified: user.emailVerifiedAt !== null,
+    limitedUntilVerified: plans.limitedUntilVerified(user),
+  };
 }
 
 function requestInfo(ctx: Context) {
@@ -24,7 +34,7 @@ function requestInfo(ctx: Context) {
 }
 
 export const authRouter = router({
-  me: publicProcedure.query(({ ctx }) => (ctx.user ? toMe(ctx.user) : null)),
+  me: publicProcedure.query(({ ctx }) => (ctx.user ? toMe(ctx.user, ctx.deps.planResolver) : null)),
 
   /** A proof-of-work challenge for the altcha widget, or null when CAPTCHA=off. */
   captchaChallenge: publicProcedure.query(({ ctx }) => (ctx.deps.captcha.enabled ? ctx.deps.captcha.challenge() : null)),
@@ -32,24 +42,24 @@ export const authRouter = router({
   signUp: publicProcedure.input(ZSignUpInput).mutation(async ({ ctx, input }) => {
     const signedIn = await ctx.deps.auth.signUp(input, requestInfo(ctx));
     ctx.cookies.setSession(signedIn.token, signedIn.expiresAt);
-    return { user: toMe(signedIn.user) };
+    return { user: toMe(signedIn.user, ctx.deps.planResolver) };
   }),
 
   signIn: publicProcedure.input(ZSignInInput).mutation(async ({ ctx, input }) => {
     const signedIn = await ctx.deps.auth.signIn(input, requestInfo(ctx));
     ctx.cookies.setSession(signedIn.token, signedIn.expiresAt);
-    return { user: toMe(signedIn.user) };
+    return { user: toMe(signedIn.user, ctx.deps.planResolver) };
   }),
 
   /** Starts a bounded guest session for a visitor who has none. */
   guest: publicProcedure.input(ZGuestInput.optional()).mutation(async ({ ctx, input }) => {
-    if (ctx.user) return { user: toMe(ctx.user) };
+    if (ctx.user) return { user: toMe(ctx.user, ctx.deps.planResolver) };
     if (!(await ctx.deps.captcha.verify(input?.captcha))) {
       throw new AppError('captcha_required', 'Please complete the check that you are human first.');
     }
     const signedIn = await ctx.deps.auth.createGuest(requestInfo(ctx));
     ctx.cookies.setSession(signedIn.token, signedIn.expiresAt);
-    return { user: toMe(signedIn.user) };
+    return { user: toMe(signedIn.user, ctx.deps.planResolver) };
   }),
 
   signOut: publicProcedure.mutation(async ({ ctx }) => {
@@ -72,8 +82,17 @@ export const authRouter = router({
   verifyMagicLink: publicProcedure.input(ZVerifyMagicLinkInput).mutation(async ({ ctx, input }) => {
     const signedIn = await ctx.deps.auth.verifyMagicLink(input, requestInfo(ctx));
     ctx.cookies.setSession(signedIn.token, signedIn.expiresAt);
-    return { user: toMe(signedIn.user) };
+    return { user: toMe(signedIn.user, ctx.deps.planResolver) };
   }),
+
+  /** Spends the link mailed at sign-up (or by resendVerification); no session needed, nobody is signed in. */
+  verifyEmail: publicProcedure.input(ZVerifyEmailInput).mutation(async ({ ctx, input }) => {
+    const { email } = await ctx.deps.auth.verifyEmail(input);
+    return { ok: true as const, email };
+  }),
+
+  /** Mails a new verification link to the signed-in account (rate limited). */
+  resendVerification: accountProcedure.mutation(({ ctx }) => ctx.deps.auth.resendVerification(ctx.user.id)),
 
   sessions: accountProcedure.query(async ({ ctx }) => {
     const rows = await ctx.deps.sessions.listForUser(ctx.user.id);

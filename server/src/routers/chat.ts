@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 export const chatRouter = router({
   /** What the model picker offers: the plan's models, or the demo model offline. */
   models: publicProcedure.query(({ ctx }) => {
-    const plan = ctx.deps.chat.planFor(ctx.user ?? { planId: 'guest', isGuest: true });
+    const plan = ctx.user ? ctx.deps.planResolver.planFor(ctx.user) : ctx.deps.planResolver.guestPlan;
     return { models: ctx.deps.chat.modelsFor(plan), demo: ctx.deps.chat.isDemo, provider: ctx.deps.provider.label };
   }),
 

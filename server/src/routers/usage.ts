@@ -6,7 +6,7 @@ import { toUsageItem, usageEventSelect } from '../usage/usage-ledger.ts';
 import { decodeCursor, encodeCursor, INT_ID } from './cursor.ts';
 
 export const usageRouter = router({
-  summary: authedProcedure.query(({ ctx }) => ctx.deps.usage.summary(ctx.user, ctx.deps.chat.planFor(ctx.user))),
+  summary: authedProcedure.query(({ ctx }) => ctx.deps.usage.summary(ctx.user, ctx.deps.planResolver.planFor(ctx.user))),
 
   history: authedProcedure.input(ZCursorPage.optional()).query(async ({ ctx, input }) => {
     const limit = input?.limit ?? 50;

@@ -11,14 +11,13 @@ import type { ServerEnv } from '../env.ts';
 import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
 import { TtsMeter, type TtsCharge } from '../metering/tts-meter.ts';
+import type { PlanSubject } from '../plans/plan-resolver.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { AudioCache, clipCacheKey } from './audio-cache.ts';
 import { TtsClient, TtsWorkerError, type TtsFormat, type TtsPriority, type TtsWorkerTarget } from './tts-client.ts';
 
-export interface TtsUser {
+export interface TtsUser extends PlanSubject {
   id: string;
-  isGuest: boolean;
-  planId: string;
 }
 
 export interface TtsServiceOptions {
@@ -27,7 +26,7 @@ export interface TtsServiceOptions {
   limiters: Limiters;
   client: TtsClient;
   cache: AudioCache;
-  planFor: (user: { planId: string; isGuest: boolean }) => TPlan;
+  planFor: (user: PlanSubject) => TPlan;
   defaultVoice: string;
   format: TtsFormat;
 }
@@ -225,7 +224,7 @@ export function createTtsService(opts: {
   prisma: PrismaClient;
   logger: Logger;
   limiters: Limiters;
-  planFor: (user: { planId: string; isGuest: boolean }) => TPlan;
+  planFor: (user: PlanSubject) => TPlan;
   worker?: (() => TtsWorkerTarget | undefined) | undefined;
 }): TtsService {
   const { env } = opts;
