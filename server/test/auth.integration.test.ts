@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
 import { hashToken } from '../src/auth/auth-service.ts';
 import { SESSION_COOKIE } from '../src/auth/session.ts';
@@ -253,18 +253,56 @@ describe('guests', () => {
 });
 
 describe('the first admin', () => {
-  it('ADMIN_EMAIL creates the admin once and promotes an existing account', async () => {
+  it('ADMIN_EMAIL creates a verified admin once; a restart with the same settings keeps its sessions', async () => {
     const email = freshEmail();
     await server.deps.auth.ensureAdmin(email, 'admin-password-123');
-    await server.deps.auth.ensureAdmin(email, 'admin-password-123');
-    const { user } = await server.browser().trpc.auth.signIn.mutate({ email, password: 'admin-password-123' });
-    expect(user.role).toBe('admin');
+    const admin = server.browser();
+    const { user } = await admin.trpc.auth.signIn.mutate({ email, password: 'admin-password-123' });
+    expect(user).toMatchObject({ role: 'admin', emailVerified: true });
+    const warn = vi.spyOn(server.deps.logger, 'warn');
+    try {
+      // Every start runs it again: nothing changes, nobody is signed out.
+      await server.deps.auth.ensureAdmin(email, 'admin-password-123');
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+    expect(await admin.trpc.auth.me.query()).toMatchObject({ email, role: 'admin' });
+    await server.browser().trpc.auth.signIn.mutate({ email, password: 'admin-password-123' });
+    expect(await server.deps.prisma.user.count({ where: { email } })).toBe(1);
+  });
 
+  it('ADMIN_EMAIL takes over a pre-registered account: ADMIN_PASSWORD replaces its password and its sessions end', async () => {
+    // Someone registered the address before the operator set ADMIN_EMAIL.
     const existing = freshEmail();
-    await server.browser().trpc.auth.signUp.mutate({ email: existing, password: PASSWORD });
-    await server.deps.auth.ensureAdmin(existing, 'other-password-123');
-    const { user: promoted } = await server.browser().trpc.auth.signIn.mutate({ email: existing, password: PASSWORD });
-    expect(promoted.role).toBe('admin');
+    const squatter = server.browser({ ip: '10.5.0.1' });
+    await squatter.trpc.auth.signUp.mutate({ email: existing, password: PASSWORD });
+    const warn = vi.spyOn(server.deps.logger, 'warn');
+    let warnings: unknown[][];
+    try {
+      await server.deps.auth.ensureAdmin(existing, 'other-password-123');
+      warnings = [...warn.mock.calls];
+    } finally {
+      warn.mockRestore();
+    }
+    expect(await squatter.trpc.auth.me.query()).toBeNull();
+    const old = await trpcError(server.browser({ ip: '10.5.0.2' }).trpc.auth.signIn.mutate({ email: existing, password: PASSWORD }));
+    expect(old).toMatchObject({ code: 'UNAUTHORIZED', reason: 'unauthenticated' });
+    const { user: promoted } = await server.browser({ ip: '10.5.0.3' }).trpc.auth.signIn.mutate({ email: existing, password: 'other-password-123' });
+    expect(promoted).toMatchObject({ role: 'admin', emailVerified: true });
+    // The log says what happened.
+    expect(warnings).toHaveLength(1);
+    expect(String(warnings[0]![1])).toMatch(/password was replaced by ADMIN_PASSWORD and all its sessions were ended/);
+  });
+
+  it('an admin whose password is not ADMIN_PASSWORD gets it back at the next start, and its sessions end', async () => {
+    const email = freshEmail();
+    await server.deps.auth.ensureAdmin(email, 'first-password-123');
+    const admin = server.browser({ ip: '10.5.1.1' });
+    await admin.trpc.auth.signIn.mutate({ email, password: 'first-password-123' });
+    await server.deps.auth.ensureAdmin(email, 'second-password-123');
+    expect(await admin.trpc.auth.me.query()).toBeNull();
+    await server.browser({ ip: '10.5.1.2' }).trpc.auth.signIn.mutate({ email, password: 'second-password-123' });
   });
 });
 
