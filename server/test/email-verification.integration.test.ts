@@ -3,8 +3,12 @@
 // links are hashed, single use and expire; a magic link verifies too, and takes
 // an unverified account away from whoever registered the address first.
 import { Writable } from 'node:stream';
+import { PGlite } from '@electric-sql/pglite';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgliteRunner, pgRunner } from '@chatmeter/db/client';
+import { readMigrations, runMigrations, type SqlRunner } from '@chatmeter/db/migrate';
+import { createEmptyServerDatabase, testServerUrl } from '@chatmeter/db/testing';
 import { DEFAULT_PLANS } from '@chatmeter/shared/plans';
 import { hashToken } from '../src/auth/auth-service.ts';
 import { SESSION_COOKIE } from '../src/auth/session.ts';
@@ -238,6 +242,49 @@ describe('EMAIL_VERIFICATION defaults', () => {
       expect(warnings.map((w) => w.msg).join('\n')).toMatch(/SMTP_URL is not set.*not verified.*farm free-plan accounts/);
     } finally {
       await prod.close();
+    }
+  });
+});
+
+describe('the migration', () => {
+  /** An empty database on the test Postgres server when there is one, else an in-memory PGlite (slow to start). */
+  async function emptyDatabase(): Promise<{ runner: SqlRunner; cleanup(): Promise<void> }> {
+    const url = testServerUrl();
+    if (url) {
+      const empty = await createEmptyServerDatabase(url);
+      const runner = await pgRunner(empty.url);
+      return {
+        runner,
+        cleanup: async () => {
+          await runner.release();
+          await empty.drop();
+        },
+      };
+    }
+    const lite = await PGlite.create('memory://');
+    return { runner: pgliteRunner(lite), cleanup: () => lite.close() };
+  }
+
+  it('counts the accounts that exist when it runs as verified (they predate the rule); guests and deleted accounts stay unverified', { timeout: 180_000 }, async () => {
+    const { runner, cleanup } = await emptyDatabase();
+    try {
+      const all = readMigrations();
+      const at = all.findIndex((m) => m.name.endsWith('_email_verification'));
+      expect(at).toBeGreaterThan(0);
+      await runMigrations(runner, { migrations: all.slice(0, at) });
+      await runner.exec(`
+        INSERT INTO users (id, email, password_hash) VALUES ('00000000-0000-4000-8000-000000000001', 'old@example.com', 'x');
+        INSERT INTO users (id, is_guest, plan_id) VALUES ('00000000-0000-4000-8000-000000000002', true, 'guest');
+        INSERT INTO users (id, deleted_at, blocked_at) VALUES ('00000000-0000-4000-8000-000000000003', now(), now());`);
+      await runMigrations(runner, { migrations: all });
+      const rows = await runner.query('SELECT id::text AS id, email_verified_at IS NOT NULL AS verified FROM users ORDER BY id');
+      expect(rows).toEqual([
+        { id: '00000000-0000-4000-8000-000000000001', verified: true },
+        { id: '00000000-0000-4000-8000-000000000002', verified: false },
+        { id: '00000000-0000-4000-8000-000000000003', verified: false },
+      ]);
+    } finally {
+      await cleanup();
     }
   });
 });
