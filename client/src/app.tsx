@@ -7,6 +7,7 @@ import { AccountPage } from './features/auth/account-page.tsx';
 import { MagicLinkPage } from './features/auth/magic-link-page.tsx';
 import { SignInPage } from './features/auth/sign-in-page.tsx';
 import { SignUpPage } from './features/auth/sign-up-page.tsx';
+import { VerifyEmailPage } from './features/auth/verify-email-page.tsx';
 import { BillingPage } from './features/billing/billing-page.tsx';
 import { ChatPage } from './features/chat/chat-page.tsx';
 import { AppShell } from './features/shell/app-shell.tsx';
@@ -30,6 +31,7 @@ export function App() {
           <Route path="/sign-up" element={<SignUpPage />} />
           <Route path="/sign-in" element={<SignInPage />} />
           <Route path="/magic-link" element={<MagicLinkPage />} />
+          <Route path="/verify-email" element={<VerifyEmailPage />} />
           <Route element={<AppShell />}>
             {/* Open to visitors: their first message starts a guest session. */}
             <Route index element={<ChatPage />} />

@@ -6,6 +6,7 @@ import { readApiError } from '../../lib/api-error.ts';
 import { planName, usePlans } from '../billing/use-plans.ts';
 import { canSeeAdmin, displayName } from '../auth/roles.ts';
 import { useMe } from '../auth/use-me.ts';
+import { VerifyEmailBanner } from '../auth/verify-email-banner.tsx';
 import { NotificationBell } from '../notifications/notification-bell.tsx';
 import { SessionGate } from './require-session.tsx';
 import { useSignOut } from './use-sign-out.ts';
@@ -59,6 +60,7 @@ function ShellFrame() {
           {me ? <UserMenu me={me} /> : <VisitorMenu />}
         </div>
       </header>
+      {me?.limitedUntilVerified ? <VerifyEmailBanner me={me} /> : null}
       <main className="shell__main" id="main" tabIndex={-1}>
         <Outlet />
       </main>
