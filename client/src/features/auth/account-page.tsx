@@ -43,7 +43,9 @@ export function AccountPage() {
         <dl className="stat-list">
           <div className="stat-list__row">
             <dt>E-mail</dt>
-            <dd>{me.email}</dd>
+            <dd>
+              {me.email} <span className="muted">· {me.emailVerified ? 'verified' : 'not verified yet'}</span>
+            </dd>
           </div>
           <div className="stat-list__row">
             <dt>Plan</dt>
