@@ -23,7 +23,7 @@ describe('applyChatEvent', () => {
     expect(turn.text).toBe('Hi there.');
     expect(isTurnActive(turn)).toBe(true);
     const usage = { promptTokens: 10, completionTokens: 3, totalTokens: 13, costMicroUsd: 4, estimated: false };
-    turn = applyChatEvent(turn, { type: 'done', usage, status: 'ok', cached: false });
+    turn = applyChatEvent(turn, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' });
     expect(turn).toMatchObject({ phase: 'done', usage, status: 'ok', cached: false });
     expect(isTurnActive(turn)).toBe(false);
   });
@@ -33,7 +33,7 @@ describe('applyChatEvent', () => {
     expect(turn.startedNew).toBe(false);
     turn = endTurn(turn, { stopped: true });
     expect(turn).toMatchObject({ phase: 'stopped', text: 'Part', status: 'aborted' });
-    const done = applyChatEvent(turn, { type: 'done', usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2, costMicroUsd: 1, estimated: true }, status: 'ok', cached: false });
+    const done = applyChatEvent(turn, { type: 'done', usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2, costMicroUsd: 1, estimated: true }, status: 'ok', cached: false, finishReason: 'stop' });
     expect(endTurn(done, { stopped: true }).phase).toBe('done');
   });
 

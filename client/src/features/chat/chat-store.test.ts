@@ -30,7 +30,7 @@ describe('ChatStore.send', () => {
   it('streams a reply into a turn and refreshes usage and the conversation list', async () => {
     const store = new ChatStore();
     const invalidate = vi.spyOn(queryClient, 'invalidateQueries');
-    mutate.mockResolvedValue(events([start, { type: 'delta', text: 'Hi' }, { type: 'delta', text: '!' }, { type: 'done', usage, status: 'ok', cached: false }]));
+    mutate.mockResolvedValue(events([start, { type: 'delta', text: 'Hi' }, { type: 'delta', text: '!' }, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' }]));
     store.setDraft('Hello');
     const outcome = await store.send({ content: 'Hello', conversationId: null, model: 'demo' }, { queryClient, isVisitor: true });
 
@@ -109,7 +109,7 @@ describe('ChatStore.send', () => {
 describe('ChatStore.bindOwner', () => {
   it('keeps a visitor’s turns when they become a guest, and drops them for another account', async () => {
     const store = new ChatStore();
-    mutate.mockResolvedValue(events([start, { type: 'done', usage, status: 'ok', cached: false }]));
+    mutate.mockResolvedValue(events([start, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' }]));
     await store.send({ content: 'Hi', conversationId: null, model: null }, { queryClient, isVisitor: true });
     store.bindOwner('guest-1');
     expect(store.getSnapshot().turns).toHaveLength(1);
