@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_PLANS } from '@chatmeter/shared/plans';
 import { DEFAULT_PRICING_TABLE, requireModelPrice, type TModelPrice } from '@chatmeter/shared/pricing';
+import { nodeFetch, type FetchFunction } from '../src/chat/providers/node-fetch.ts';
 import { countTextTokens, estimatePromptTokens } from '../src/chat/tokens.ts';
 import { startFakeOpenAIServer, type FakeOpenAIServer } from './fakes/openai-server.ts';
 import { captureChunks, captureNames, loadCapture } from './fakes/provider-captures.ts';
@@ -224,5 +225,41 @@ describe('replaying real provider streams', () => {
     // 192 of the 203 completion tokens were reasoning: all of them are charged as output.
     const price = requireModelPrice(server.deps.pricing, 'o3-mini');
     expect(result.done!.usage).toMatchObject({ completionTokens: 203, costMicroUsd: expectedCost(price, 22, 203, 0) });
+  });
+});
+
+describe('OPENAI_BASE_URL=https://api.openai.com/v1 is OpenAI, not a compatible server', () => {
+  let openai: TestServer;
+  const urls: string[] = [];
+
+  beforeAll(async () => {
+    // The server decides from OPENAI_BASE_URL as configured; only its sockets go to the fake.
+    const toFake: FetchFunction = (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      urls.push(url);
+      return nodeFetch(url.replace(/^https:\/\/api\.openai\.com\/v1/, fake.baseUrl), init);
+    };
+    openai = await startTestServer(
+      { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: 'https://api.openai.com/v1', OPENAI_MAX_RETRIES: '0', OPENAI_TIMEOUT_MS: '5000', CHAT_MAX_TOKENS: '300' },
+      { providerFetch: toFake, limits: { chat: { points: 10_000, duration: 60 }, signUpIp: { points: 10_000, duration: 60 } } },
+    );
+  });
+  afterAll(async () => {
+    await openai?.close();
+  });
+
+  it("sends OpenAI's parameters (max_completion_tokens, safety_identifier) and is labelled OpenAI", async () => {
+    const b = openai.browser({ ip: '10.41.0.1' });
+    await b.trpc.auth.signUp.mutate({ email: `official-${Date.now()}@example.com`, password: 'correct horse battery' });
+    expect((await b.trpc.chat.models.query()).provider).toBe('OpenAI');
+    fake.enqueue({ reply: 'Hello from OpenAI.' });
+    const result = await send(b, { content: 'Hello?', model: 'gpt-4o-mini' });
+    expect(result.text).toBe('Hello from OpenAI.');
+    expect(urls.at(-1)).toBe('https://api.openai.com/v1/chat/completions');
+    const body = fake.requests[0]!.body;
+    expect(body.max_completion_tokens).toBe(result.start!.maxTokens);
+    expect(typeof body.safety_identifier).toBe('string');
+    expect(body).not.toHaveProperty('max_tokens');
+    expect(body).not.toHaveProperty('user');
   });
 });
