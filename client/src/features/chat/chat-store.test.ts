@@ -48,6 +48,20 @@ describe('ChatStore.send', () => {
     expect(keys).toContain(JSON.stringify(['auth', 'me']));
   });
 
+  it('a Continue sent by button keeps the draft the visitor is writing', async () => {
+    const store = new ChatStore();
+    mutate.mockResolvedValue(events([start, { type: 'delta', text: 'and so on.' }, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' }]));
+    store.setDraft('half-written question');
+    await store.send({ content: 'Continue.', conversationId: start.conversationId, model: null, keepDraft: true }, { queryClient, isVisitor: false });
+    expect(mutate).toHaveBeenCalledWith({ content: 'Continue.', conversationId: start.conversationId }, expect.anything());
+    expect(store.getSnapshot().draft).toBe('half-written question');
+    // Refused before it started: the draft is not replaced by "Continue.".
+    mutate.mockRejectedValue(refusal('rate_limited', 'Slow down.', { retryAfterSeconds: 5 }));
+    store.setDraft('');
+    await store.send({ content: 'Continue.', conversationId: start.conversationId, model: null, keepDraft: true }, { queryClient, isVisitor: false });
+    expect(store.getSnapshot().draft).toBe('');
+  });
+
   it('stops a reply and keeps what arrived', async () => {
     const store = new ChatStore();
     mutate.mockImplementation(async (_input: unknown, { signal }: { signal: AbortSignal }) =>
