@@ -14,10 +14,15 @@ CREATE FUNCTION cm_meter_batch_replies(p_settles jsonb, p_reserves jsonb, p_lock
 RETURNS TABLE (o_kind text, o_idx integer, o_outcome text, o_max_tokens bigint, o_funded_by text, o_conversation_id uuid,
                o_user_message_id uuid, o_credit_balance bigint, o_usage_event_id bigint, o_credit_tokens bigint)
 LANGUAGE plpgsql AS $$
+DECLARE
+  s record;
 BEGIN
   RETURN QUERY SELECT * FROM cm_meter_batch_bounded(p_settles, p_reserves, p_lock_timeout_ms);
-  UPDATE messages m SET finish_reason = x.finish_reason
-    FROM jsonb_to_recordset(COALESCE(p_settles, '[]'::jsonb)) AS x(assistant_id uuid, finish_reason text)
-   WHERE x.finish_reason IS NOT NULL AND m.id = x.assistant_id AND m.role = 'assistant';
+  -- One primary-key update per reply (a join could pick a scan of the messages table).
+  FOR s IN SELECT * FROM jsonb_to_recordset(COALESCE(p_settles, '[]'::jsonb)) AS x(assistant_id uuid, finish_reason text)
+            WHERE x.finish_reason IS NOT NULL
+  LOOP
+    UPDATE messages SET finish_reason = s.finish_reason WHERE id = s.assistant_id AND role = 'assistant';
+  END LOOP;
 END;
 $$;
