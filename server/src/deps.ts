@@ -9,6 +9,7 @@ import { DEFAULT_PLANS, parsePlanTable, type TPlan } from '@chatmeter/shared/pla
 import { randomBytes } from 'node:crypto';
 import { loadPricingTable } from './chat/providers/pricing-loader.ts';
 import { createProvider } from './chat/providers/select.ts';
+import type { FetchFunction } from './chat/providers/node-fetch.ts';
 import type { ChatProvider } from './chat/providers/provider.ts';
 import { ChatService } from './chat/chat-service.ts';
 import type { TModelPrice } from '@chatmeter/shared/pricing';
@@ -76,6 +77,8 @@ export interface DepsOverrides {
   logger?: Logger;
   limits?: Partial<Record<string, LimitSpec>>;
   provider?: ChatProvider;
+  /** The provider SDK's HTTP client, for tests that let the server talk to "api.openai.com" on loopback. */
+  providerFetch?: FetchFunction;
   /** The TTS worker to use instead of TTS_WORKER_URL (the one `npm start` runs itself). */
   ttsWorker?: () => TtsWorkerTarget | undefined;
   /** Replaces the Stripe SDK (tests). */
@@ -131,6 +134,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
       timeoutMs: env.OPENAI_TIMEOUT_MS,
       maxRetries: env.OPENAI_MAX_RETRIES,
       demoDelayMs: env.DEMO_DELAY_MS,
+      ...(overrides.providerFetch ? { fetch: overrides.providerFetch } : {}),
     });
   const pricing = loadPricingTable({
     pricingFile: env.PRICING_FILE,

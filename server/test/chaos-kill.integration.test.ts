@@ -157,7 +157,7 @@ describe.skipIf(!testServerUrl())('chaos: Postgres drops the connections during 
             // pg_stat_activity is read once per transaction unless the snapshot is cleared.
             await tx.$executeRaw(Prisma.sql`SELECT pg_stat_clear_snapshot()`);
             const rows = await tx.$queryRaw<{ n: bigint }[]>(Prisma.sql`
-              SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%cm_meter_batch_bounded(%' AND wait_event_type = 'Lock'`);
+              SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%cm_meter_batch_replies(%' AND wait_event_type = 'Lock'`);
             expect(Number(rows[0]!.n)).toBe(1);
           }, 10_000);
           const killed = await tx.$queryRaw<{ ok: boolean }[]>(Prisma.sql`

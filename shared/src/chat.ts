@@ -25,4 +25,9 @@ export type TChatEvent =
       usage: { promptTokens: number; completionTokens: number; totalTokens: number; costMicroUsd: number; estimated: boolean };
       status: string;
       cached: boolean;
+      /**
+       * How the reply ended: the provider's finish reason (`stop`, `length`, `content_filter`,
+       * `tool_calls`...), `refusal` when the model refused, null when the provider sent none.
+       */
+      finishReason: string | null;
     };

@@ -40,8 +40,14 @@ export const ZModelPrice = z
     cachedInputMicrosPerMillion: microsPerMillion('cachedInputMicrosPerMillion').optional(),
     /** Prompt + completion tokens the model accepts in one request. */
     contextWindow: tokenLimit('contextWindow'),
-    /** Largest completion the model may produce. */
+    /** Largest completion the model may produce (for a reasoning model: reasoning included). */
     maxOutputTokens: tokenLimit('maxOutputTokens'),
+    /**
+     * The model reasons before answering, and the provider bills the reasoning as output.
+     * Its completion cap is sent as `max_completion_tokens`, which bounds reasoning and
+     * answer together, so the reservation (prompt + cap) covers both.
+     */
+    reasoning: z.boolean({ error: 'reasoning must be true or false' }).optional(),
   })
   .refine((p) => p.maxOutputTokens <= p.contextWindow, {
     message: 'maxOutputTokens must not exceed contextWindow',
@@ -129,6 +135,11 @@ export const DEMO_MODEL_ID = 'demo';
  * $10 / $30 (gpt-4o, gpt-4.1), so prices are OpenAI's published list prices per 1M tokens.
  * server/src/chat/providers/pricing-source.test.ts pins every figure to gpt-tokenizer's data
  * and fails when either side changes; docs/providers.md has the details.
+ *
+ * The reasoning models (o-series, gpt-5 family) carry OpenAI's published standard-tier prices
+ * as listed on its pricing page (platform.openai.com/docs/pricing), checked 2026-12-04 against
+ * several copies of that page: o3 after its June 2025 price cut, o1-mini after its January 2025
+ * cut. Reasoning tokens are billed as output at `outputMicrosPerMillion`.
  */
 export const DEFAULT_PRICING_TABLE: TPricingTable = deepFreeze(parsePricingTable([
   {
@@ -175,6 +186,86 @@ export const DEFAULT_PRICING_TABLE: TPricingTable = deepFreeze(parsePricingTable
     outputMicrosPerMillion: 8_000_000, // $8.00
     contextWindow: 1_047_576,
     maxOutputTokens: 32_768,
+  },
+  {
+    model: 'o1',
+    label: 'o1',
+    inputMicrosPerMillion: 15_000_000, // $15.00
+    cachedInputMicrosPerMillion: 7_500_000, // $7.50
+    outputMicrosPerMillion: 60_000_000, // $60.00
+    contextWindow: 200_000,
+    maxOutputTokens: 100_000,
+    reasoning: true,
+  },
+  {
+    model: 'o1-mini',
+    label: 'o1-mini',
+    inputMicrosPerMillion: 1_100_000, // $1.10
+    cachedInputMicrosPerMillion: 550_000, // $0.55
+    outputMicrosPerMillion: 4_400_000, // $4.40
+    contextWindow: 128_000,
+    maxOutputTokens: 65_536,
+    reasoning: true,
+  },
+  {
+    model: 'o3',
+    label: 'o3',
+    inputMicrosPerMillion: 2_000_000, // $2.00
+    cachedInputMicrosPerMillion: 500_000, // $0.50
+    outputMicrosPerMillion: 8_000_000, // $8.00
+    contextWindow: 200_000,
+    maxOutputTokens: 100_000,
+    reasoning: true,
+  },
+  {
+    model: 'o3-mini',
+    label: 'o3-mini',
+    inputMicrosPerMillion: 1_100_000, // $1.10
+    cachedInputMicrosPerMillion: 550_000, // $0.55
+    outputMicrosPerMillion: 4_400_000, // $4.40
+    contextWindow: 200_000,
+    maxOutputTokens: 100_000,
+    reasoning: true,
+  },
+  {
+    model: 'o4-mini',
+    label: 'o4-mini',
+    inputMicrosPerMillion: 1_100_000, // $1.10
+    cachedInputMicrosPerMillion: 275_000, // $0.275
+    outputMicrosPerMillion: 4_400_000, // $4.40
+    contextWindow: 200_000,
+    maxOutputTokens: 100_000,
+    reasoning: true,
+  },
+  {
+    model: 'gpt-5',
+    label: 'GPT-5',
+    inputMicrosPerMillion: 1_250_000, // $1.25
+    cachedInputMicrosPerMillion: 125_000, // $0.125
+    outputMicrosPerMillion: 10_000_000, // $10.00
+    contextWindow: 400_000,
+    maxOutputTokens: 128_000,
+    reasoning: true,
+  },
+  {
+    model: 'gpt-5-mini',
+    label: 'GPT-5 mini',
+    inputMicrosPerMillion: 250_000, // $0.25
+    cachedInputMicrosPerMillion: 25_000, // $0.025
+    outputMicrosPerMillion: 2_000_000, // $2.00
+    contextWindow: 400_000,
+    maxOutputTokens: 128_000,
+    reasoning: true,
+  },
+  {
+    model: 'gpt-5-nano',
+    label: 'GPT-5 nano',
+    inputMicrosPerMillion: 50_000, // $0.05
+    cachedInputMicrosPerMillion: 5_000, // $0.005
+    outputMicrosPerMillion: 400_000, // $0.40
+    contextWindow: 400_000,
+    maxOutputTokens: 128_000,
+    reasoning: true,
   },
   {
     model: DEMO_MODEL_ID,

@@ -14,7 +14,8 @@ import { settleChatWithRetry } from '../metering/settle-retry.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { coalesceReadyDeltas } from './coalesce.ts';
 import { fitContextWindow, type ContextMessage } from './context-window.ts';
-import { isAbortError, isProviderError, type ChatProvider, type ProviderUsage } from './providers/provider.ts';
+import { isAbortError, isProviderError, type ChatProvider, type FinishReason, type ProviderUsage } from './providers/provider.ts';
+import { replyNote } from './reply-notes.ts';
 import { ResponseCache } from './response-cache.ts';
 import { countTextTokens } from './tokens.ts';
 
@@ -26,6 +27,8 @@ export type ChatEvent =
       usage: { promptTokens: number; completionTokens: number; totalTokens: number; costMicroUsd: number; estimated: boolean };
       status: UsageStatus;
       cached: boolean;
+      /** The provider's finish reason (`stop`, `length`, `tool_calls`...), `refusal`, or null when it sent none. */
+      finishReason: FinishReason | null;
     };
 
 export interface ChatUser extends PlanSubject {
@@ -215,6 +218,10 @@ export class ChatService {
     const messageId = randomUUID();
     const started = Date.now();
     let relayed = '';
+    // ChatMeter's own words after the provider's text (reply-notes.ts): shown and stored, never metered.
+    let note = '';
+    let finishReason: FinishReason | undefined;
+    const toolCalls: string[] = [];
     let usage: ProviderUsage | undefined;
     let status: UsageStatus = 'ok';
     let failure: unknown;
@@ -243,7 +250,7 @@ export class ChatService {
         status: cached ? 'cached' : status,
         latencyMs: Date.now() - started,
         refundMessage,
-        assistant: { messageId, content: relayed },
+        assistant: { messageId, content: relayed + note, finishReason: status === 'ok' ? (cached ? 'stop' : finishReason ?? null) : null },
       }, { onRetry: (error, attempt) => o.logger.warn({ err: (error as Error).message, attempt, reservationId: reservation.id }, 'settlement lost its database connection; retrying') });
       if (result) {
         try {
@@ -279,6 +286,7 @@ export class ChatService {
             model,
             messages: fitted.messages,
             maxTokens: reservation.maxTokens,
+            ...(price.reasoning ? { reasoning: true } : {}),
             user: this.hashIp(user.id),
             signal: controller.signal,
             requestId: request.requestId,
@@ -287,6 +295,10 @@ export class ChatService {
             if (event.type === 'delta') {
               relayed += event.text;
               yield { type: 'delta', text: event.text };
+            } else if (event.type === 'tool_call') {
+              if (!toolCalls.includes(event.name)) toolCalls.push(event.name);
+            } else if (event.type === 'finish') {
+              finishReason = event.reason;
             } else if (event.type === 'usage') {
               usage = event;
             }
@@ -304,7 +316,16 @@ export class ChatService {
           // Left early (the consumer went away): the upstream call stops now, not at its next chunk.
           if (!streamed) controller.abort();
         }
-        if (status === 'ok' && cacheKey) this.cache.set(cacheKey, relayed);
+        if (status === 'ok') {
+          // Only tool calls, or no text at all: say so rather than show an empty reply.
+          const addition = replyNote({ text: relayed, finishReason, toolCalls });
+          if (addition) {
+            note = relayed ? `\n\n${addition}` : addition;
+            yield { type: 'delta', text: note };
+          }
+        }
+        // Only a complete, ordinary answer is worth serving to the next asker.
+        if (status === 'ok' && cacheKey && finishReason === 'stop' && !note) this.cache.set(cacheKey, relayed);
       }
       const result = await settle();
       if (failure) {
@@ -322,6 +343,8 @@ export class ChatService {
           usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, costMicroUsd: result.costMicroUsd, estimated: cachedText === undefined && usage === undefined },
           status: cachedText !== undefined ? 'cached' : status,
           cached: cachedText !== undefined,
+          // Only replies that ended with `stop` are cached.
+          finishReason: cachedText !== undefined ? 'stop' : finishReason ?? null,
         };
       }
     } finally {

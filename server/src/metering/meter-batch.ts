@@ -1,5 +1,7 @@
 // Group commit for the chat meter. Reservations and settlements are queued and
-// sent to the database as one cm_meter_batch call (migration 20261123090000):
+// sent to the database as one cm_meter_batch call (migration 20261123090000,
+// through cm_meter_batch_replies, migration 20261204070000, which also records
+// how each settled reply ended):
 // one statement, one transaction, one commit for everything this instance has
 // waiting. Nothing waits for a timer: when no batch is running, an item goes at
 // once (a batch of one, as fast as a single call); while one runs, the items
@@ -116,9 +118,9 @@ export class MeterBatcher {
     this.stats.items += batch.length;
     this.stats.largest = Math.max(this.stats.largest, batch.length);
     return this.query<BatchRow>(
-      'SELECT * FROM cm_meter_batch_bounded($1::jsonb, $2::jsonb, $3::int)',
+      'SELECT * FROM cm_meter_batch_replies($1::jsonb, $2::jsonb, $3::int)',
       [JSON.stringify(settles), JSON.stringify(reserves), this.lockTimeoutMs],
-      { name: 'cm_meter_batch_bounded' },
+      { name: 'cm_meter_batch_replies' },
     );
   }
 

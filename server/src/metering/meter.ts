@@ -163,6 +163,7 @@ export class Meter {
       refund_message: input.refundMessage ?? false,
       assistant_id: input.assistant?.messageId ?? randomUUID(),
       assistant_content: input.assistant?.content ?? '',
+      finish_reason: input.assistant?.finishReason ?? null,
     });
     if (row.o_outcome !== 'ok') return null;
     return { usageEventId: BigInt(row.o_usage_event_id!), costMicroUsd: cost, creditTokens: BigInt(row.o_credit_tokens!) };
@@ -185,7 +186,8 @@ export interface SettleChatInput {
   latencyMs: number;
   /** Give the message back (the provider failed before answering). */
   refundMessage?: boolean;
-  assistant?: { messageId: string; content: string };
+  /** The reply to store (when there is a conversation and text, or the status is ok), with how it ended. */
+  assistant?: { messageId: string; content: string; finishReason?: string | null };
 }
 
 export interface SettledChat {

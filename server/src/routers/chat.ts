@@ -60,7 +60,7 @@ export const chatRouter = router({
       },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: input.limit + 1,
-      select: { id: true, role: true, content: true, model: true, status: true, createdAt: true },
+      select: { id: true, role: true, content: true, model: true, status: true, finishReason: true, createdAt: true },
     });
     const items = rows.slice(0, input.limit);
     const last = items.at(-1);

@@ -5,8 +5,9 @@
  * Each request takes the next behaviour from a queue (`enqueue`), else asks the handler
  * (`setHandler`), else uses the default (`setDefault`). Behaviours script replies split
  * into chunks, delays, usage (computed, overridden, zero or omitted), HTTP errors with
- * headers, streams dropped or stalled mid-way. Every request is recorded with its body,
- * headers and whether/when the client closed the connection before the response ended.
+ * headers, streams dropped or stalled mid-way, or a recorded stream replayed byte for byte
+ * (`replay`, see ./provider-captures.ts). Every request is recorded with its body, headers
+ * and whether/when the client closed the connection before the response ended.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -48,6 +49,12 @@ export interface FakeBehaviour {
   dropAfterChunks?: number;
   /** Stop sending after this many content chunks but keep the connection open. */
   stallAfterChunks?: number;
+  /**
+   * A recorded SSE body to send as it is, one write per event (`chunkDelayMs` apart),
+   * whatever the request asked: no role chunk, finish chunk, usage or `[DONE]` is added.
+   * `reply`, `usage`, `finishReason` and `chunks` are ignored.
+   */
+  replay?: readonly string[];
 }
 
 export interface RecordedRequest {
@@ -254,6 +261,25 @@ export async function startFakeOpenAIServer(): Promise<FakeOpenAIServer> {
     if (behaviour.status !== undefined && behaviour.status >= 400) {
       record.status = behaviour.status;
       sendError(res, behaviour.status, behaviour, requestId);
+      return;
+    }
+
+    if (behaviour.replay) {
+      record.status = 200;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-request-id': requestId,
+        ...behaviour.headers,
+      });
+      for (const [i, event] of behaviour.replay.entries()) {
+        if (i > 0) await delay(behaviour.chunkDelayMs, res);
+        if (res.destroyed) return;
+        await new Promise<void>((resolve) => res.write(event, () => resolve()));
+        record.chunksSent += 1;
+      }
+      res.end();
       return;
     }
 

@@ -27,6 +27,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const SUGGESTIONS = ['How is my usage metered?', 'Fibonacci in TypeScript', 'What is a context window?'];
 
+/** What the Continue button sends after a reply cut at the length limit. */
+const CONTINUE_MESSAGE = 'Continue.';
+
 export function ChatPage() {
   useDocumentTitle('Chat');
   const queryClient = useQueryClient();
@@ -130,6 +133,14 @@ export function ChatPage() {
 
   const stop = () => {
     chatStore.stop();
+    focusInput();
+  };
+
+  // A reply cut at the length limit: ask the model to go on, in the same conversation.
+  const continueReply = async () => {
+    if (!selectedId) return;
+    setFollowSignal((n) => n + 1);
+    await chatStore.send({ content: CONTINUE_MESSAGE, conversationId: selectedId, model, keepDraft: true }, { queryClient, isVisitor });
     focusInput();
   };
 
@@ -245,6 +256,7 @@ export function ChatPage() {
           loading={selectedId !== null && messages.isPending}
           error={messagesError}
           followSignal={followSignal}
+          onContinue={streaming || !selectedId ? undefined : () => void continueReply()}
           empty={
             <section className="chat-empty" aria-labelledby="chat-empty-title">
               <div className="chat-empty__icon" aria-hidden="true">

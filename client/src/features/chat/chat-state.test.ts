@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyChatEvent, describeUsage, endTurn, isTurnActive, mergeServerMessages, newTurn, turnsFor, type ServerMessage } from './chat-state.ts';
+import { applyChatEvent, continuableReplyId, describeEnding, describeUsage, endTurn, isTurnActive, mergeServerMessages, newTurn, turnsFor, type ServerMessage } from './chat-state.ts';
 
 const start = {
   type: 'start',
@@ -23,7 +23,7 @@ describe('applyChatEvent', () => {
     expect(turn.text).toBe('Hi there.');
     expect(isTurnActive(turn)).toBe(true);
     const usage = { promptTokens: 10, completionTokens: 3, totalTokens: 13, costMicroUsd: 4, estimated: false };
-    turn = applyChatEvent(turn, { type: 'done', usage, status: 'ok', cached: false });
+    turn = applyChatEvent(turn, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' });
     expect(turn).toMatchObject({ phase: 'done', usage, status: 'ok', cached: false });
     expect(isTurnActive(turn)).toBe(false);
   });
@@ -33,7 +33,7 @@ describe('applyChatEvent', () => {
     expect(turn.startedNew).toBe(false);
     turn = endTurn(turn, { stopped: true });
     expect(turn).toMatchObject({ phase: 'stopped', text: 'Part', status: 'aborted' });
-    const done = applyChatEvent(turn, { type: 'done', usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2, costMicroUsd: 1, estimated: true }, status: 'ok', cached: false });
+    const done = applyChatEvent(turn, { type: 'done', usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2, costMicroUsd: 1, estimated: true }, status: 'ok', cached: false, finishReason: 'stop' });
     expect(endTurn(done, { stopped: true }).phase).toBe('done');
   });
 
@@ -59,6 +59,37 @@ describe('turnsFor and mergeServerMessages', () => {
     const turn = applyChatEvent(newTurn('t', 'x', 'c1', null), { ...start, userMessageId: 'm4', messageId: 'm5' });
     const pages = [{ items: [msg('m5', 'assistant'), msg('m4'), msg('m3', 'assistant')] }, { items: [msg('m2'), msg('m1', 'assistant'), msg('m2')] }];
     expect(mergeServerMessages(pages, [turn]).map((m) => m.id)).toEqual(['m1', 'm2', 'm3']);
+  });
+});
+
+describe('how a reply ended', () => {
+  const usage = { promptTokens: 10, completionTokens: 3, totalTokens: 13, costMicroUsd: 4, estimated: false };
+  const doneWith = (key: string, finishReason: string | null) =>
+    applyChatEvent(applyChatEvent(newTurn(key, 'x', 'c1', null), start), { type: 'done', usage, status: 'ok', cached: false, finishReason });
+  const at = new Date('2026-11-20T10:00:00Z');
+  const msg = (id: string, role: string, finishReason: string | null = null): ServerMessage => ({ id, role, content: id, model: null, status: 'ok', finishReason, createdAt: at });
+
+  it('keeps the finish reason from done', () => {
+    expect(doneWith('t1', 'length').finishReason).toBe('length');
+    expect(newTurn('t2', 'x', null, null).finishReason).toBeNull();
+  });
+
+  it('marks cut, refused and filtered replies, and nothing else', () => {
+    expect(describeEnding('length')).toMatchObject({ flag: 'Cut off', kind: 'cut' });
+    expect(describeEnding('refusal')).toMatchObject({ flag: 'Refused', kind: 'refused' });
+    expect(describeEnding('content_filter')).toMatchObject({ flag: 'Filtered', kind: 'filtered' });
+    for (const normal of ['stop', 'tool_calls', null, undefined]) expect(describeEnding(normal)).toBeNull();
+  });
+
+  it('offers Continue only under the last reply, when it was cut at the length limit', () => {
+    expect(continuableReplyId([], [doneWith('t1', 'length')])).toBe('t1');
+    expect(continuableReplyId([], [doneWith('t1', 'length'), doneWith('t2', 'stop')])).toBeNull();
+    // Still streaming: not yet.
+    expect(continuableReplyId([], [applyChatEvent(newTurn('t3', 'x', 'c1', null), start)])).toBeNull();
+    // After a reload, from the stored messages.
+    expect(continuableReplyId([msg('u1', 'user'), msg('a1', 'assistant', 'length')], [])).toBe('a1');
+    expect(continuableReplyId([msg('a1', 'assistant', 'length'), msg('u2', 'user')], [])).toBeNull();
+    expect(continuableReplyId([msg('a1', 'assistant', 'refusal')], [])).toBeNull();
   });
 });
 

@@ -34,6 +34,8 @@ export interface Turn {
   usage: ReplyUsage | null;
   cached: boolean;
   status: string | null;
+  /** From `done`: how the reply ended (`stop`, `length`, `refusal`...). */
+  finishReason: string | null;
   error: ApiError | null;
   createdAt: Date;
 }
@@ -54,6 +56,7 @@ export function newTurn(key: string, content: string, conversationId: string | n
     usage: null,
     cached: false,
     status: null,
+    finishReason: null,
     error: null,
     createdAt: now,
   };
@@ -75,7 +78,7 @@ export function applyChatEvent(turn: Turn, event: TChatEvent): Turn {
     case 'delta':
       return { ...turn, phase: turn.phase === 'sending' ? 'streaming' : turn.phase, text: turn.text + event.text };
     case 'done':
-      return { ...turn, phase: 'done', usage: event.usage, cached: event.cached, status: event.status };
+      return { ...turn, phase: 'done', usage: event.usage, cached: event.cached, status: event.status, finishReason: event.finishReason ?? null };
     default:
       return turn;
   }
@@ -104,6 +107,8 @@ export interface ServerMessage {
   content: string;
   model: string | null;
   status: string;
+  /** How the reply ended (null for user messages, stopped or broken replies, and older rows). */
+  finishReason?: string | null;
   createdAt: Date;
 }
 
@@ -127,6 +132,28 @@ export function mergeServerMessages(pages: readonly { items: readonly ServerMess
     }
   }
   return out.reverse();
+}
+
+/** What the reply's meta line says about how it ended; null when it ended normally. */
+export function describeEnding(finishReason: string | null | undefined): { flag: string; detail: string; kind: 'cut' | 'refused' | 'filtered' } | null {
+  switch (finishReason) {
+    case 'length':
+      return { flag: 'Cut off', detail: 'reached the length limit', kind: 'cut' };
+    case 'refusal':
+      return { flag: 'Refused', detail: 'the model declined this request', kind: 'refused' };
+    case 'content_filter':
+      return { flag: 'Filtered', detail: "stopped by the provider's content filter", kind: 'filtered' };
+    default:
+      return null;
+  }
+}
+
+/** The reply the Continue button belongs to: the conversation's last one, finished at the length limit. */
+export function continuableReplyId(messages: readonly ServerMessage[], turns: readonly Turn[]): string | null {
+  const lastTurn = turns.at(-1);
+  if (lastTurn) return lastTurn.phase === 'done' && lastTurn.finishReason === 'length' ? lastTurn.key : null;
+  const last = messages.at(-1);
+  return last && last.role === 'assistant' && last.finishReason === 'length' ? last.id : null;
 }
 
 /** "142 tokens · $0.000051 · estimated · cached": the discreet line under a reply. */

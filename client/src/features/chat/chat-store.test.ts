@@ -30,7 +30,7 @@ describe('ChatStore.send', () => {
   it('streams a reply into a turn and refreshes usage and the conversation list', async () => {
     const store = new ChatStore();
     const invalidate = vi.spyOn(queryClient, 'invalidateQueries');
-    mutate.mockResolvedValue(events([start, { type: 'delta', text: 'Hi' }, { type: 'delta', text: '!' }, { type: 'done', usage, status: 'ok', cached: false }]));
+    mutate.mockResolvedValue(events([start, { type: 'delta', text: 'Hi' }, { type: 'delta', text: '!' }, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' }]));
     store.setDraft('Hello');
     const outcome = await store.send({ content: 'Hello', conversationId: null, model: 'demo' }, { queryClient, isVisitor: true });
 
@@ -46,6 +46,20 @@ describe('ChatStore.send', () => {
     expect(keys).toContain(JSON.stringify(['chat', 'conversations']));
     // The visitor's first message made a guest session: ask who we are.
     expect(keys).toContain(JSON.stringify(['auth', 'me']));
+  });
+
+  it('a Continue sent by button keeps the draft the visitor is writing', async () => {
+    const store = new ChatStore();
+    mutate.mockResolvedValue(events([start, { type: 'delta', text: 'and so on.' }, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' }]));
+    store.setDraft('half-written question');
+    await store.send({ content: 'Continue.', conversationId: start.conversationId, model: null, keepDraft: true }, { queryClient, isVisitor: false });
+    expect(mutate).toHaveBeenCalledWith({ content: 'Continue.', conversationId: start.conversationId }, expect.anything());
+    expect(store.getSnapshot().draft).toBe('half-written question');
+    // Refused before it started: the draft is not replaced by "Continue.".
+    mutate.mockRejectedValue(refusal('rate_limited', 'Slow down.', { retryAfterSeconds: 5 }));
+    store.setDraft('');
+    await store.send({ content: 'Continue.', conversationId: start.conversationId, model: null, keepDraft: true }, { queryClient, isVisitor: false });
+    expect(store.getSnapshot().draft).toBe('');
   });
 
   it('stops a reply and keeps what arrived', async () => {
@@ -109,7 +123,7 @@ describe('ChatStore.send', () => {
 describe('ChatStore.bindOwner', () => {
   it('keeps a visitor’s turns when they become a guest, and drops them for another account', async () => {
     const store = new ChatStore();
-    mutate.mockResolvedValue(events([start, { type: 'done', usage, status: 'ok', cached: false }]));
+    mutate.mockResolvedValue(events([start, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' }]));
     await store.send({ content: 'Hi', conversationId: null, model: null }, { queryClient, isVisitor: true });
     store.bindOwner('guest-1');
     expect(store.getSnapshot().turns).toHaveLength(1);

@@ -34,6 +34,8 @@ export interface SendRequest {
   conversationId: string | null;
   model: string | null;
   captcha?: string | undefined;
+  /** Sent by a button, not typed (Continue): the composer's draft stays as it is. */
+  keepDraft?: boolean;
 }
 
 export type SendOutcome = { ok: true; stopped: boolean } | { ok: false; error: ApiError | null };
@@ -114,7 +116,7 @@ export class ChatStore {
     const { queryClient } = context;
     const key = `turn-${++this.seq}`;
     const turn = newTurn(key, request.content, request.conversationId, request.model);
-    this.update((s) => ({ turns: [...s.turns, turn], activeKey: key, notice: null, draft: '' }));
+    this.update((s) => ({ turns: [...s.turns, turn], activeKey: key, notice: null, draft: request.keepDraft ? s.draft : '' }));
 
     const controller = new AbortController();
     this.controller = controller;
@@ -151,7 +153,7 @@ export class ChatStore {
         const apiError = controller.signal.aborted ? null : readApiError(error);
         this.update((s) => ({
           turns: s.turns.filter((t) => t.key !== key),
-          draft: s.draft === '' ? request.content : s.draft,
+          draft: s.draft === '' && !request.keepDraft ? request.content : s.draft,
           notice: apiError ? noticeOf(this.seq, apiError, request.conversationId) : s.notice,
         }));
         outcome = { ok: false, error: apiError };

@@ -6,7 +6,7 @@ import { InfiniteSentinel } from '../../components/infinite-sentinel.tsx';
 import { Spinner } from '../../components/spinner.tsx';
 import { formatDateTime } from '../../lib/format.ts';
 import { formatMicroUsd } from '@chatmeter/shared/money';
-import { describeUsage, isTurnActive, type ServerMessage, type Turn } from './chat-state.ts';
+import { continuableReplyId, describeEnding, describeUsage, isTurnActive, type ServerMessage, type Turn } from './chat-state.ts';
 import { MessageContent } from './message-content.tsx';
 
 interface MessageListProps {
@@ -23,6 +23,11 @@ interface MessageListProps {
   error: ReactNode;
   /** Bumped when the visitor sends: scroll to the end even if they had scrolled up. */
   followSignal: number;
+  /**
+   * Asks the model to go on with a reply cut at the length limit (offered under the last
+   * reply when it was cut); undefined while that is not possible (a reply is streaming).
+   */
+  onContinue?: (() => void) | undefined;
 }
 
 /** Within this distance of the end, new text keeps the view at the end. */
@@ -85,6 +90,7 @@ export function MessageList(props: MessageListProps) {
   };
 
   const nothing = messages.length === 0 && turns.length === 0;
+  const continuable = props.onContinue ? continuableReplyId(messages, turns) : null;
   return (
     <div className="chat-scroll" ref={scroller} onScroll={onScroll}>
       {props.error}
@@ -105,10 +111,10 @@ export function MessageList(props: MessageListProps) {
           </div>
         ) : null}
         {messages.map((message) => (
-          <ServerMessageView key={message.id} message={message} />
+          <ServerMessageView key={message.id} message={message} onContinue={continuable === message.id ? props.onContinue : undefined} />
         ))}
         {turns.map((turn) => (
-          <TurnView key={turn.key} turn={turn} />
+          <TurnView key={turn.key} turn={turn} onContinue={continuable === turn.key ? props.onContinue : undefined} />
         ))}
       </div>
     </div>
@@ -116,23 +122,49 @@ export function MessageList(props: MessageListProps) {
 }
 
 /** A stored message; unchanged ones are not rendered again while a reply streams below them. */
-const ServerMessageView = memo(function ServerMessageView({ message }: { message: ServerMessage }) {
+const ServerMessageView = memo(function ServerMessageView({ message, onContinue }: { message: ServerMessage; onContinue?: (() => void) | undefined }) {
   return message.role === 'user' ? (
     <UserMessage content={message.content} at={message.createdAt} />
   ) : (
     <AssistantMessage
       text={message.content}
       at={message.createdAt}
-      partial={message.status !== 'ok' && message.status !== 'cached'}
+      partial={(message.status !== 'ok' && message.status !== 'cached') || message.finishReason === 'length'}
+      ending={message.finishReason}
       meta={
         <>
           <ServerMeta message={message} />
           {message.content ? <SpeakButton messageId={message.id} chars={message.content.length} /> : null}
+          {onContinue ? <ContinueButton onContinue={onContinue} /> : null}
         </>
       }
     />
   );
 });
+
+/** Under a reply cut at the length limit: sends "Continue." in the same conversation. */
+function ContinueButton({ onContinue }: { onContinue: () => void }) {
+  return (
+    <div className="msg__continue">
+      <button type="button" className="btn btn--secondary btn--small" onClick={onContinue}>
+        Continue
+      </button>
+      <span className="msg__continue-hint">The reply was cut at its length limit.</span>
+    </div>
+  );
+}
+
+/** "Cut off · reached the length limit", "Refused · ...": how a finished reply ended, when not normally. */
+function EndingFlag({ finishReason }: { finishReason: string | null | undefined }) {
+  const ending = describeEnding(finishReason);
+  if (!ending) return null;
+  return (
+    <>
+      <span className={`msg__flag msg__flag--${ending.kind}`}>{ending.flag}</span>
+      <span>{ending.detail}</span>
+    </>
+  );
+}
 
 function UserMessage({ content, at }: { content: string; at: Date }) {
   return (
@@ -151,6 +183,7 @@ function AssistantMessage({
   streaming = false,
   waiting = false,
   partial = streaming,
+  ending,
 }: {
   text: string;
   at?: Date;
@@ -158,9 +191,16 @@ function AssistantMessage({
   streaming?: boolean;
   waiting?: boolean;
   partial?: boolean;
+  /** How the finished reply ended: a refusal is set apart. */
+  ending?: string | null | undefined;
 }) {
   return (
-    <article className="msg msg--assistant" aria-label="Assistant" aria-busy={streaming || waiting || undefined}>
+    <article
+      className={`msg msg--assistant${ending === 'refusal' ? ' msg--refusal' : ''}`}
+      aria-label="Assistant"
+      aria-busy={streaming || waiting || undefined}
+      data-finish-reason={ending ?? undefined}
+    >
       <span className="msg__avatar" aria-hidden="true">
         <BrandMark size={26} />
       </span>
@@ -183,7 +223,7 @@ function AssistantMessage({
   );
 }
 
-function TurnView({ turn }: { turn: Turn }) {
+function TurnView({ turn, onContinue }: { turn: Turn; onContinue?: (() => void) | undefined }) {
   const active = isTurnActive(turn);
   return (
     <>
@@ -192,11 +232,13 @@ function TurnView({ turn }: { turn: Turn }) {
         text={turn.text}
         streaming={active && turn.text.length > 0}
         waiting={active && turn.text.length === 0}
-        partial={turn.phase !== 'done'}
+        partial={turn.phase !== 'done' || turn.finishReason === 'length'}
+        ending={turn.phase === 'done' ? turn.finishReason : undefined}
         meta={
           <>
             <TurnMeta turn={turn} />
             {turn.phase === 'done' && turn.assistantMessageId && turn.text ? <TurnSpeak messageId={turn.assistantMessageId} chars={turn.text.length} /> : null}
+            {onContinue ? <ContinueButton onContinue={onContinue} /> : null}
           </>
         }
       />
@@ -216,6 +258,7 @@ function TurnMeta({ turn }: { turn: Turn }) {
     return (
       <p className="msg__meta" aria-label="Usage of this reply" title={`${turn.usage.promptTokens} prompt + ${turn.usage.completionTokens} completion tokens`}>
         {turn.model ? <span className="msg__model">{turn.model}</span> : null}
+        <EndingFlag finishReason={turn.finishReason} />
         {parts.map((part) => (
           <span key={part} className={part === 'estimated' || part === 'cached' ? 'msg__flag' : undefined}>
             {part}
@@ -245,10 +288,12 @@ function TurnMeta({ turn }: { turn: Turn }) {
 
 function ServerMeta({ message }: { message: ServerMessage }) {
   const flag = message.status === 'aborted' ? 'Stopped' : message.status === 'error' ? 'Interrupted' : message.status === 'cached' ? 'cached' : null;
-  if (!message.model && !flag) return null;
+  const ending = describeEnding(message.finishReason);
+  if (!message.model && !flag && !ending) return null;
   return (
     <p className="msg__meta">
       {message.model ? <span className="msg__model">{message.model}</span> : null}
+      <EndingFlag finishReason={message.finishReason} />
       {flag ? <span className={`msg__flag${flag === 'Stopped' ? ' msg__flag--stopped' : flag === 'Interrupted' ? ' msg__flag--failed' : ''}`}>{flag}</span> : null}
     </p>
   );

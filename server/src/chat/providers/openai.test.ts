@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeOpenAIServer, type FakeOpenAIServer } from '../../../test/fakes/openai-server.ts';
 import { estimatePromptTokens } from '../tokens.ts';
-import { createOpenAIProvider, parseRetryAfter, type OpenAIProviderOptions } from './openai.ts';
+import { nodeFetch, type FetchFunction } from './node-fetch.ts';
+import { buildChatRequestBody, createOpenAIProvider, parseRetryAfter, readUsage, resolveBaseUrl, type OpenAIProviderOptions } from './openai.ts';
 import { ProviderError, isAbortError, type ChatMessage, type ProviderEvent, type ProviderRequest } from './provider.ts';
 
 let fake: FakeOpenAIServer;
@@ -322,5 +323,126 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(headers({ 'retry-after': 'soon' }))).toBeUndefined();
     expect(parseRetryAfter(headers({}))).toBeUndefined();
     expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+});
+
+describe('recognising OpenAI by its host', () => {
+  it.each([
+    [undefined, true, 'https://api.openai.com/v1'],
+    ['', true, 'https://api.openai.com/v1'],
+    ['https://api.openai.com/v1', true, 'https://api.openai.com/v1'],
+    ['https://api.openai.com/v1/', true, 'https://api.openai.com/v1'],
+    ['https://api.openai.com', true, 'https://api.openai.com/v1'],
+    ['https://api.openai.com/', true, 'https://api.openai.com/v1'],
+    ['https://API.OpenAI.com/v1', true, 'https://API.OpenAI.com/v1'],
+    ['https://eu.api.openai.com/v1', true, 'https://eu.api.openai.com/v1'],
+    ['http://127.0.0.1:11434/v1', false, 'http://127.0.0.1:11434/v1'],
+    ['http://127.0.0.1:11434/v1/', false, 'http://127.0.0.1:11434/v1'],
+    ['https://my-resource.openai.azure.com/openai/v1', false, 'https://my-resource.openai.azure.com/openai/v1'],
+    ['https://api.openai.com.example.net/v1', false, 'https://api.openai.com.example.net/v1'],
+    ['https://notapi.openai.com/v1', false, 'https://notapi.openai.com/v1'],
+  ])('%s -> OpenAI: %s', (baseUrl, official, resolved) => {
+    expect(resolveBaseUrl(baseUrl)).toEqual({ official, baseUrl: resolved });
+  });
+
+  it("builds OpenAI's request shape for an explicit https://api.openai.com/v1, and the compatible one elsewhere", () => {
+    const req = { model: 'o3-mini', messages, maxTokens: 500, user: 'u-hash' };
+    for (const baseUrl of ['https://api.openai.com/v1', 'https://api.openai.com/v1/', 'https://api.openai.com', undefined]) {
+      const body = buildChatRequestBody({ baseUrl }, req);
+      expect(body).toMatchObject({ max_completion_tokens: 500, safety_identifier: 'u-hash' });
+      expect(body).not.toHaveProperty('max_tokens');
+      expect(body).not.toHaveProperty('user');
+    }
+    const compatible = buildChatRequestBody({ baseUrl: 'http://127.0.0.1:8000/v1' }, { ...req, model: 'llama' });
+    expect(compatible).toMatchObject({ max_tokens: 500, user: 'u-hash' });
+    expect(compatible).not.toHaveProperty('max_completion_tokens');
+    expect(compatible).not.toHaveProperty('safety_identifier');
+  });
+
+  it('sends a reasoning model its cap as max_completion_tokens on any server', () => {
+    const body = buildChatRequestBody({ baseUrl: 'https://my-resource.openai.azure.com/openai/v1' }, { model: 'o4-mini', messages, maxTokens: 800, reasoning: true, user: 'u' });
+    expect(body).toMatchObject({ max_completion_tokens: 800, user: 'u' });
+    expect(body).not.toHaveProperty('max_tokens');
+  });
+
+  it('talks to OpenAI as OpenAI when the base URL names api.openai.com (requests routed to the fake through the fetch seam)', async () => {
+    const seen: string[] = [];
+    // The provider decides from the configured URL; only the socket goes to the fake server.
+    const toFake: FetchFunction = (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      seen.push(url);
+      return nodeFetch(url.replace(/^https:\/\/api\.openai\.com\/v1/, fake.baseUrl), init);
+    };
+    for (const baseUrl of ['https://api.openai.com/v1', 'https://api.openai.com']) {
+      fake.reset();
+      const p = provider({ baseUrl, fetch: toFake });
+      expect(p.label).toBe('OpenAI');
+      const { text, error } = await collect(p.stream(request({ model: 'gpt-5-mini', maxTokens: 321, user: 'user-7', reasoning: true })));
+      expect(error).toBeUndefined();
+      expect(text).toBe('Hello from the fake OpenAI server.');
+      expect(seen.at(-1)).toBe('https://api.openai.com/v1/chat/completions');
+      expect(fake.requests[0]!.body).toMatchObject({ model: 'gpt-5-mini', max_completion_tokens: 321, safety_identifier: 'user-7' });
+      expect(fake.requests[0]!.body).not.toHaveProperty('max_tokens');
+      expect(fake.requests[0]!.body).not.toHaveProperty('user');
+    }
+  });
+});
+
+describe('what a stream says beyond its text', () => {
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null, extra: Record<string, unknown> = {}) =>
+    `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
+  const usageChunk = (usage: Record<string, unknown>) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage })}\n\n`;
+
+  it('relays a refusal as text and finishes with refusal', async () => {
+    fake.enqueue({ replay: [chunk({ role: 'assistant', content: null, refusal: '' }), chunk({ refusal: 'I cannot' }), chunk({ refusal: ' help.' }), chunk({}, 'stop'), usageChunk({ prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 }), 'data: [DONE]\n\n'] });
+    const { events, text, error } = await collect(provider().stream(request()));
+    expect(error).toBeUndefined();
+    expect(text).toBe('I cannot help.');
+    expect(events.slice(-2)).toEqual([{ type: 'finish', reason: 'refusal' }, { type: 'usage', promptTokens: 5, completionTokens: 4 }]);
+  });
+
+  it('reports tool calls by name (once per call) and keeps reasoning text out of the reply', async () => {
+    fake.enqueue({
+      replay: [
+        chunk({ role: 'assistant', reasoning_content: 'Let me think' }),
+        chunk({ tool_calls: [{ index: 0, id: 't1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }),
+        chunk({}, 'tool_calls'),
+        usageChunk({ prompt_tokens: 50, completion_tokens: 12, total_tokens: 62 }),
+        'data: [DONE]\n\n',
+      ],
+    });
+    const { events, text, error } = await collect(provider().stream(request()));
+    expect(error).toBeUndefined();
+    expect(text).toBe('');
+    expect(events).toEqual([
+      { type: 'tool_call', name: 'get_weather' },
+      { type: 'finish', reason: 'tool_calls' },
+      { type: 'usage', promptTokens: 50, completionTokens: 12 },
+    ]);
+  });
+
+  it('ignores a finish reason that is not a short identifier', async () => {
+    fake.enqueue({ replay: [chunk({ content: 'ok' }), chunk({}, '<script>alert(1)</script>'), usageChunk({ prompt_tokens: 1, completion_tokens: 1 }), 'data: [DONE]\n\n'] });
+    const { events } = await collect(provider().stream(request()));
+    expect(events.some((e) => e.type === 'finish')).toBe(false);
+  });
+});
+
+describe('readUsage: what the provider bills', () => {
+  it('counts tokens billed in total_tokens beyond prompt + completion as output (xAI reasoning)', () => {
+    expect(readUsage({ usage: { prompt_tokens: 12, completion_tokens: 2, total_tokens: 354, prompt_tokens_details: { cached_tokens: 11 } } })).toEqual({ promptTokens: 12, completionTokens: 342, cachedPromptTokens: 11 });
+  });
+
+  it('keeps completion_tokens when the total adds nothing, or is missing or smaller', () => {
+    expect(readUsage({ usage: { prompt_tokens: 22, completion_tokens: 203, total_tokens: 225 } })).toEqual({ promptTokens: 22, completionTokens: 203 });
+    expect(readUsage({ usage: { prompt_tokens: 22, completion_tokens: 203 } as never })).toEqual({ promptTokens: 22, completionTokens: 203 });
+    expect(readUsage({ usage: { prompt_tokens: 22, completion_tokens: 203, total_tokens: 100 } })).toEqual({ promptTokens: 22, completionTokens: 203 });
+    expect(readUsage({ usage: { prompt_tokens: 22, completion_tokens: 203, total_tokens: 300.5 } })).toEqual({ promptTokens: 22, completionTokens: 203 });
+  });
+
+  it("reads DeepSeek's prompt_cache_hit_tokens when the OpenAI-style details are missing", () => {
+    expect(readUsage({ usage: { prompt_tokens: 100, completion_tokens: 5, total_tokens: 105, prompt_cache_hit_tokens: 64 } as never })).toEqual({ promptTokens: 100, completionTokens: 5, cachedPromptTokens: 64 });
   });
 });

@@ -23,7 +23,10 @@ import {
 
 export interface OpenAIProviderOptions {
   apiKey: string;
-  /** An OpenAI-compatible endpoint including `/v1`, e.g. `http://127.0.0.1:11434/v1`. Default: OpenAI. */
+  /**
+   * An OpenAI-compatible endpoint including `/v1`, e.g. `http://127.0.0.1:11434/v1`. Default:
+   * OpenAI. A URL on OpenAI's own host is OpenAI, not a compatible server (`resolveBaseUrl`).
+   */
   baseUrl?: string;
   /** Per attempt: the longest wait for response headers, and the longest silence between stream chunks. */
   timeoutMs: number;
@@ -37,8 +40,9 @@ export interface OpenAIProviderOptions {
   retryBudgetMs?: number;
   /**
    * Name of the output limit parameter. Default: `max_completion_tokens` for OpenAI itself
-   * (required by its reasoning models), `max_tokens` when `baseUrl` is set, since older
-   * compatible servers only know that one.
+   * (required by its reasoning models), `max_tokens` for a compatible server, since older
+   * ones only know that one. A request for a reasoning model always uses
+   * `max_completion_tokens` (see `ProviderRequest.reasoning`).
    */
   maxTokensParam?: 'max_tokens' | 'max_completion_tokens';
   /** Jitter source, in [0, 1). Default `Math.random`. */
@@ -51,12 +55,70 @@ export interface OpenAIProviderOptions {
   fetch?: FetchFunction;
 }
 
+/** Where the SDK goes when no base URL is given. */
+export const OPENAI_API_BASE_URL = 'https://api.openai.com/v1';
+
+/** OpenAI's own API: api.openai.com, or a regional one such as eu.api.openai.com. */
+export function isOpenAIHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  return host === 'api.openai.com' || host.endsWith('.api.openai.com');
+}
+
+/**
+ * Which server a configured base URL names. Unset, or on OpenAI's host (with or without
+ * `/v1`, with or without a trailing slash), it is OpenAI itself: OpenAI's request shape
+ * (`max_completion_tokens`, `safety_identifier`), and `/v1` added when the path is empty.
+ * Anything else is an OpenAI-compatible server.
+ */
+export function resolveBaseUrl(baseUrl: string | undefined): { official: boolean; baseUrl: string } {
+  const given = baseUrl?.trim();
+  if (!given) return { official: true, baseUrl: OPENAI_API_BASE_URL };
+  const url = new URL(given);
+  const trimmed = given.replace(/\/+$/, '');
+  if (!isOpenAIHost(url.hostname)) return { official: false, baseUrl: trimmed };
+  return { official: true, baseUrl: url.pathname.replace(/\/+$/, '') === '' ? `${url.origin}/v1` : trimmed };
+}
+
 const DEFAULT_RETRY_BASE_DELAY_MS = 500;
 const DEFAULT_RETRY_MAX_DELAY_MS = 8_000;
 const DEFAULT_RETRY_BUDGET_MS = 20_000;
 
 export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvider {
   return new OpenAIProvider(options);
+}
+
+type BodyRequest = Pick<ProviderRequest, 'model' | 'messages' | 'maxTokens' | 'user' | 'reasoning'>;
+
+/** The Chat Completions body the provider sends for `request` to the server `options` names (no network). */
+export function buildChatRequestBody(
+  options: Pick<OpenAIProviderOptions, 'baseUrl' | 'maxTokensParam'>,
+  request: BodyRequest,
+): ChatCompletionCreateParamsStreaming {
+  const official = resolveBaseUrl(options.baseUrl).official;
+  return requestBody({ official, maxTokensParam: options.maxTokensParam ?? (official ? 'max_completion_tokens' : 'max_tokens') }, request);
+}
+
+function requestBody(
+  target: { official: boolean; maxTokensParam: 'max_tokens' | 'max_completion_tokens' },
+  request: BodyRequest,
+): ChatCompletionCreateParamsStreaming {
+  const body: ChatCompletionCreateParamsStreaming = {
+    model: request.model,
+    messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  // A reasoning model's cap must cover its reasoning: only max_completion_tokens does (and
+  // OpenAI and Azure OpenAI reject max_tokens for these models).
+  const param = request.reasoning ? 'max_completion_tokens' : target.maxTokensParam;
+  if (param === 'max_tokens') body.max_tokens = request.maxTokens;
+  else body.max_completion_tokens = request.maxTokens;
+  if (request.user) {
+    // OpenAI replaced `user` with `safety_identifier`; compatible servers know `user`.
+    if (target.official) body.safety_identifier = request.user;
+    else body.user = request.user;
+  }
+  return body;
 }
 
 class OpenAIProvider implements ChatProvider {
@@ -77,12 +139,13 @@ class OpenAIProvider implements ChatProvider {
       throw new Error('createOpenAIProvider: maxRetries must be a non-negative integer');
     }
     this.options = options;
-    this.isOfficialApi = !options.baseUrl;
-    this.label = options.baseUrl ? `OpenAI-compatible (${new URL(options.baseUrl).host})` : 'OpenAI';
+    const target = resolveBaseUrl(options.baseUrl);
+    this.isOfficialApi = target.official;
+    this.label = target.official ? 'OpenAI' : `OpenAI-compatible (${new URL(target.baseUrl).host})`;
     this.maxTokensParam = options.maxTokensParam ?? (this.isOfficialApi ? 'max_completion_tokens' : 'max_tokens');
     this.client = new OpenAI({
       apiKey: options.apiKey,
-      ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
+      baseURL: target.baseUrl,
       timeout: options.timeoutMs,
       maxRetries: 0,
       fetch: options.fetch ?? nodeFetch,
@@ -90,20 +153,7 @@ class OpenAIProvider implements ChatProvider {
   }
 
   private buildBody(request: ProviderRequest): ChatCompletionCreateParamsStreaming {
-    const body: ChatCompletionCreateParamsStreaming = {
-      model: request.model,
-      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
-      stream: true,
-      stream_options: { include_usage: true },
-    };
-    if (this.maxTokensParam === 'max_tokens') body.max_tokens = request.maxTokens;
-    else body.max_completion_tokens = request.maxTokens;
-    if (request.user) {
-      // OpenAI replaced `user` with `safety_identifier`; compatible servers know `user`.
-      if (this.isOfficialApi) body.safety_identifier = request.user;
-      else body.user = request.user;
-    }
-    return body;
+    return requestBody({ official: this.isOfficialApi, maxTokensParam: this.maxTokensParam }, request);
   }
 
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderEvent, void, undefined> {
@@ -139,17 +189,34 @@ class OpenAIProvider implements ChatProvider {
         armIdleTimer();
         let finishReason: FinishReason | undefined;
         let usage: ProviderUsage | undefined;
+        let refused = false;
         for await (const chunk of stream) {
           armIdleTimer();
           usage = readUsage(chunk) ?? usage;
           for (const choice of chunk.choices ?? []) {
             if (choice.index !== 0) continue;
-            const text = choice.delta?.content;
+            const delta = choice.delta as ChunkDelta | undefined;
+            const text = delta?.content;
             if (text) {
               startedStreaming = true;
               yield { type: 'delta', text };
             }
-            if (choice.finish_reason) finishReason = choice.finish_reason;
+            // A refusal is the model's answer too: the user reads it (and the provider bills it).
+            const refusal = delta?.refusal;
+            if (typeof refusal === 'string' && refusal) {
+              refused = true;
+              startedStreaming = true;
+              yield { type: 'delta', text: refusal };
+            }
+            // A call's name comes with its first delta; later ones carry only arguments.
+            for (const call of delta?.tool_calls ?? []) {
+              const name = call.function?.name;
+              if (typeof name === 'string' && name) yield { type: 'tool_call', name };
+            }
+            const legacyName = delta?.function_call?.name;
+            if (typeof legacyName === 'string' && legacyName) yield { type: 'tool_call', name: legacyName };
+            const reason = readFinishReason(choice.finish_reason);
+            if (reason) finishReason = reason;
           }
         }
         // The SDK ends the iteration quietly when its request is aborted.
@@ -170,6 +237,7 @@ class OpenAIProvider implements ChatProvider {
             attempts: attempt,
           });
         }
+        if (refused && (finishReason === undefined || finishReason === 'stop')) finishReason = 'refusal';
         if (finishReason !== undefined) yield { type: 'finish', reason: finishReason };
         if (usage !== undefined) yield { type: 'usage', ...usage };
         return;
@@ -200,15 +268,33 @@ function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-function readUsage(chunk: ChatCompletionChunk): ProviderUsage | undefined {
-  const usage = chunk.usage;
+/** What a chunk's delta may carry beyond the SDK's type, from the servers we have seen. */
+type ChunkDelta = ChatCompletionChunk.Choice['delta'] & { refusal?: string | null };
+
+/** Finish reasons are short identifiers; anything else from a careless server is ignored. */
+function readFinishReason(value: unknown): FinishReason | undefined {
+  return typeof value === 'string' && /^[a-z][a-z0-9_]{0,31}$/i.test(value) ? value : undefined;
+}
+
+/**
+ * The usage as the provider bills it. Cumulative usage on every chunk (vLLM, Perplexity)
+ * is fine: the caller keeps the last. Output is `completion_tokens`, or `total_tokens -
+ * prompt_tokens` when the total is larger: xAI bills reasoning tokens that it counts in
+ * `total_tokens` but not in `completion_tokens`.
+ */
+export function readUsage(chunk: Pick<ChatCompletionChunk, 'usage'>): ProviderUsage | undefined {
+  const usage = chunk.usage as (ChatCompletionChunk['usage'] & { prompt_cache_hit_tokens?: unknown }) | null | undefined;
   if (!usage) return undefined;
   // Compatible servers are not always careful: unusable figures count as "not reported".
   if (!isNonNegativeInteger(usage.prompt_tokens) || !isNonNegativeInteger(usage.completion_tokens)) return undefined;
-  const cached = usage.prompt_tokens_details?.cached_tokens;
+  const total = usage.total_tokens;
+  const completionTokens =
+    isNonNegativeInteger(total) && total > usage.prompt_tokens + usage.completion_tokens ? total - usage.prompt_tokens : usage.completion_tokens;
+  // DeepSeek's own field when the OpenAI-style details are missing.
+  const cached = usage.prompt_tokens_details?.cached_tokens ?? usage.prompt_cache_hit_tokens;
   return {
     promptTokens: usage.prompt_tokens,
-    completionTokens: usage.completion_tokens,
+    completionTokens,
     ...(isNonNegativeInteger(cached) ? { cachedPromptTokens: Math.min(cached, usage.prompt_tokens) } : {}),
   };
 }

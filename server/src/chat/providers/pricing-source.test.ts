@@ -14,6 +14,8 @@ interface MainPrice {
   input?: number;
   output?: number;
   cached_input?: number;
+  /** gpt-tokenizer 4.0.0 files o1's (and o3's) cached input price under this name. */
+  cached_output?: number;
 }
 interface Spec {
   context_window?: number;
@@ -29,6 +31,14 @@ const PRICES_NOT_FROM_GPT_TOKENIZER: Record<string, MainPrice | null> = {
   'gpt-4.1-nano': null, // no price_data; OpenAI: $0.10 / $0.025 / $0.40
   'gpt-4o': { input: 10, output: 30 }, // GPT-4 Turbo's figure; OpenAI: $2.50 / $1.25 / $10
   'gpt-4.1': { input: 10, output: 30 }, // GPT-4 Turbo's figure; OpenAI: $2.00 / $0.50 / $8.00
+  // Reasoning models (OpenAI's price list, checked 2026-12-04; docs/providers.md).
+  'o1-mini': { input: 10, output: 30 }, // stale; OpenAI: $1.10 / $0.55 / $4.40 since January 2025
+  o3: { input: 15, cached_output: 7.5, output: 60 }, // o1's figure; OpenAI: $2.00 / $0.50 / $8.00 since June 2025
+  'o3-mini': null, // no price_data; OpenAI: $1.10 / $0.55 / $4.40
+  'o4-mini': null, // no price_data; OpenAI: $1.10 / $0.275 / $4.40
+  'gpt-5': { input: 10, output: 30 }, // GPT-4 Turbo's figure; OpenAI: $1.25 / $0.125 / $10.00
+  'gpt-5-mini': null, // no price_data; OpenAI: $0.25 / $0.025 / $2.00
+  'gpt-5-nano': null, // no price_data; OpenAI: $0.05 / $0.005 / $0.40
 };
 
 const providerModels = DEFAULT_PRICING_TABLE.filter((entry) => entry.model !== DEMO_MODEL_ID);
@@ -53,8 +63,9 @@ describe('built-in pricing table vs gpt-tokenizer model data', () => {
     expect(main?.output, `gpt-tokenizer has no output price for ${model}`).toBeDefined();
     expect(entry.inputMicrosPerMillion).toBe(usdToMicros(main!.input!));
     expect(entry.outputMicrosPerMillion).toBe(usdToMicros(main!.output!));
-    if (main?.cached_input !== undefined) {
-      expect(entry.cachedInputMicrosPerMillion).toBe(usdToMicros(main.cached_input));
+    const cachedInput = main?.cached_input ?? main?.cached_output;
+    if (cachedInput !== undefined) {
+      expect(entry.cachedInputMicrosPerMillion).toBe(usdToMicros(cachedInput));
     }
   });
 

@@ -4,8 +4,10 @@
  * against this file only.
  *
  * Contract of `ChatProvider.stream()`:
- *  - yields zero or more `delta` events, then at most one `finish`, then at most one `usage`;
- *    `usage`, when present, is the last event;
+ *  - yields zero or more `delta` and `tool_call` events (in the order they arrive), then at
+ *    most one `finish`, then at most one `usage`; `usage`, when present, is the last event;
+ *  - a `delta` is text for the user: the model's answer, or its refusal (then `finish` says
+ *    `refusal`); reasoning text some servers stream (`reasoning_content`) is not a delta;
  *  - `usage` appears only when the provider reported usage. Its absence means "unknown"
  *    (the caller settles with its own estimate); a reported zero is a real zero;
  *  - failures are thrown as `ProviderError` (see `startedStreaming` for settlement);
@@ -28,8 +30,16 @@ export interface ProviderRequest {
   model: string;
   /** Already fitted to the context window (see ../context-window.ts). */
   messages: readonly ChatMessage[];
-  /** Upper bound on completion tokens; the reservation is computed from it. */
+  /**
+   * Upper bound on completion tokens; the reservation is computed from it. For a reasoning
+   * model it bounds reasoning and visible output together (`max_completion_tokens`).
+   */
   maxTokens: number;
+  /**
+   * The model reasons before it answers (the pricing table's `reasoning`): its cap must go
+   * out as `max_completion_tokens`, which covers the reasoning tokens, on any server.
+   */
+  reasoning?: boolean;
   /** Stable, non-identifying end-user id for the provider's abuse monitoring. */
   user?: string;
   signal: AbortSignal;
@@ -39,6 +49,11 @@ export interface ProviderRequest {
 
 export interface ProviderUsage {
   promptTokens: number;
+  /**
+   * Output tokens as the provider bills them, reasoning included: its `completion_tokens`,
+   * or `total_tokens - prompt_tokens` when the total is larger (xAI counts reasoning
+   * outside `completion_tokens` but inside the total it bills).
+   */
   completionTokens: number;
   /**
    * Part of `promptTokens` served from the provider's prompt cache. Present (possibly 0)
@@ -47,10 +62,16 @@ export interface ProviderUsage {
   cachedPromptTokens?: number;
 }
 
-export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'function_call' | (string & {});
+/**
+ * The provider's `finish_reason`, except `refusal`: the answer came as a refusal (OpenAI
+ * streams it in `delta.refusal` and finishes with `stop`).
+ */
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'function_call' | 'refusal' | (string & {});
 
 export type ProviderEvent =
   | { type: 'delta'; text: string }
+  /** The model called a tool (by name, once per call). ChatMeter offers none: nothing runs. */
+  | { type: 'tool_call'; name: string }
   | { type: 'finish'; reason: FinishReason }
   | ({ type: 'usage' } & ProviderUsage);
 

@@ -16,4 +16,10 @@ describe('createProvider', () => {
       label: 'OpenAI-compatible (127.0.0.1:11434)',
     });
   });
+
+  it('treats an explicit OPENAI_BASE_URL on api.openai.com as OpenAI, not as a compatible server', () => {
+    for (const baseUrl of ['https://api.openai.com/v1', 'https://api.openai.com/v1/', 'https://api.openai.com', 'https://api.openai.com/']) {
+      expect(createProvider({ ...base, apiKey: 'sk-x', baseUrl })).toMatchObject({ id: 'openai', label: 'OpenAI' });
+    }
+  });
 });

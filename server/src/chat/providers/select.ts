@@ -1,4 +1,5 @@
 import { createDemoProvider } from './demo.ts';
+import type { FetchFunction } from './node-fetch.ts';
 import { createOpenAIProvider } from './openai.ts';
 import type { ChatProvider } from './provider.ts';
 
@@ -12,6 +13,8 @@ export interface ProviderConfig {
   maxRetries: number;
   /** Pause between the demo model's chunks. */
   demoDelayMs: number;
+  /** The OpenAI SDK's HTTP client (default nodeFetch); tests route OpenAI's host to a local fake with it. */
+  fetch?: FetchFunction;
 }
 
 export function createProvider(config: ProviderConfig): ChatProvider {
@@ -22,6 +25,7 @@ export function createProvider(config: ProviderConfig): ChatProvider {
       ...(config.baseUrl ? { baseUrl: config.baseUrl } : {}),
       timeoutMs: config.timeoutMs,
       maxRetries: config.maxRetries,
+      ...(config.fetch ? { fetch: config.fetch } : {}),
     });
   }
   return createDemoProvider({ delayMs: config.demoDelayMs });
