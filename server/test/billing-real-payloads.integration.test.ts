@@ -3,10 +3,11 @@
 // the objects `stripe trigger` creates) and shapes it must refuse. See
 // test/fixtures/outside/stripe/README.md for where each payload came from.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addMonth, eventObject, unixNow } from '../src/billing/stripe-objects.ts';
+import { addMonth, eventObject, stripeId, unixNow } from '../src/billing/stripe-objects.ts';
 import { startStripeFake, type StripeFake } from './fakes/stripe-server.ts';
 import { billingSnapshot, deliver, ledger, planOf, signUp } from './helpers/billing.ts';
-import { openapiEvent, openapiObject } from './helpers/outside-stripe.ts';
+import { send } from './helpers/chat.ts';
+import { nomamiInvoicePaymentSucceeded, openapiEvent, openapiObject, outsideJson } from './helpers/outside-stripe.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 // The live payload's price is Pro's price here, so its subscription grants Pro.
@@ -69,6 +70,100 @@ async function cancelledEnterprise(label: string) {
   expect(await planOf(server, account.userId)).toBe('free');
   return { ...account, t0, sub: ended };
 }
+
+/** The live basil event (unchanged envelope) under another event id, type and time. */
+function asEvent<T extends { id: string; type: string; created: number }>(event: T, type: string, created = unixNow()): T {
+  return { ...event, id: stripeId('evt'), type, created };
+}
+
+/** The live basil invoice, re-pointed at one of the fake's subscriptions and a given period. */
+function liveInvoice(p: { id: string; customer: string; subscription: string; itemId: string; priceId: string; start: number; end: number; reason: string }) {
+  const event = nomamiInvoicePaymentSucceeded();
+  const invoice = event.data.object;
+  Object.assign(invoice, { id: p.id, customer: p.customer, billing_reason: p.reason });
+  invoice.parent.subscription_details.subscription = p.subscription;
+  invoice.lines.url = `/v1/invoices/${p.id}/lines`;
+  const line = invoice.lines.data[0];
+  line.invoice = p.id;
+  line.parent.subscription_item_details.subscription = p.subscription;
+  line.parent.subscription_item_details.subscription_item = p.itemId;
+  line.pricing.price_details.price = p.priceId;
+  line.period = { start: p.start, end: p.end };
+  return event;
+}
+
+describe('invoice.payment_succeeded counts like invoice.paid, and an invoice counts once', () => {
+  it('the live basil invoice.payment_succeeded records the payment and the plan; invoice.paid for the same invoice adds nothing', async () => {
+    // `stripe trigger invoice.paid` pays one invoice, and its fixture names the other event that payment sends.
+    const trigger = outsideJson('stripe-cli-trigger-invoice.paid.json');
+    expect(['invoice.paid', ...trigger._meta.aliases]).toEqual(['invoice.paid', 'invoice.payment_succeeded']);
+
+    const live = nomamiInvoicePaymentSucceeded();
+    const invoice = live.data.object;
+    const line = invoice.lines.data[0];
+    const { b, userId } = await signUp(server, 'nomami');
+    // The live payload's customer and subscription belong to this account, as its checkout would have made them.
+    await server.deps.prisma.billingCustomer.create({ data: { userId, stripeCustomerId: invoice.customer }, select: { userId: true } });
+    fake.putSubscription({
+      id: invoice.parent.subscription_details.subscription,
+      customer: invoice.customer,
+      priceId: line.pricing.price_details.price,
+      itemId: line.parent.subscription_item_details.subscription_item,
+      status: 'active',
+      periodStart: line.period.start,
+      periodEnd: line.period.end,
+      created: invoice.created,
+    });
+
+    // The live event exactly as it was logged, only signed afresh.
+    expect(await deliver(server, fake, live)).toMatchObject({ status: 200, body: { received: true, outcome: 'invoice_paid' } });
+    expect(await planOf(server, userId)).toBe('pro');
+    const stored = await server.deps.prisma.subscription.findUnique({ where: { id: invoice.parent.subscription_details.subscription }, select: { userId: true, planId: true, status: true, currentPeriodStart: true, currentPeriodEnd: true } });
+    expect(stored).toEqual({ userId, planId: 'pro', status: 'active', currentPeriodStart: new Date(line.period.start * 1000), currentPeriodEnd: new Date(line.period.end * 1000) });
+    const payments = async () => (await b.trpc.billing.status.query()).payments;
+    expect(await payments()).toEqual([expect.objectContaining({ kind: 'subscription', status: 'paid', amountMicroUsd: 29_900_000, currency: 'brl', description: 'Pro plan (first month)' })]);
+
+    // Stripe also sends invoice.paid for the same invoice, with its own event id.
+    const paid = asEvent(live, 'invoice.paid', live.created + 1);
+    expect(await deliver(server, fake, paid)).toMatchObject({ status: 200, body: { outcome: 'invoice_already_paid' } });
+    expect(await payments()).toHaveLength(1);
+    for (const event of [live, paid]) expect((await deliver(server, fake, event)).body.outcome).toBe('duplicate');
+    expect(await server.deps.prisma.payment.count({ where: { stripeObjectId: invoice.id } })).toBe(1);
+  });
+
+  it('an endpoint subscribed only to invoice.payment_succeeded records renewals; both events at once still count one payment', async () => {
+    const { b, userId, customer } = await accountWithCustomer('succeeded-only');
+    const start = unixNow() - 3_600;
+    const sub = fake.putSubscription({ customer, priceId: NOMAMI_PRICE, status: 'active', periodStart: start, periodEnd: addMonth(start), metadata: { user_id: userId }, created: start });
+    const item = sub.items.data[0]!;
+    const invoiceFor = (id: string, reason: string, from: number, to: number) =>
+      liveInvoice({ id, customer, subscription: sub.id, itemId: item.id, priceId: NOMAMI_PRICE, start: from, end: to, reason });
+
+    const first = invoiceFor(stripeId('in'), 'subscription_create', start, addMonth(start));
+    expect((await deliver(server, fake, asEvent(first, 'invoice.payment_succeeded', start))).body.outcome).toBe('invoice_paid');
+    expect(await planOf(server, userId)).toBe('pro');
+    await send(b, { content: 'use some of this period\'s allowance' });
+    expect((await b.trpc.usage.summary.query()).used.tokensThisMonth).toBeGreaterThan(0);
+
+    // The renewal: Stripe moved the subscription to its next period and paid the cycle invoice.
+    const nextStart = unixNow() - 60;
+    fake.updateSubscription(sub.id, { periodStart: nextStart, periodEnd: addMonth(nextStart) });
+    const renewal = invoiceFor(stripeId('in'), 'subscription_cycle', nextStart, addMonth(nextStart));
+    expect((await deliver(server, fake, asEvent(renewal, 'invoice.payment_succeeded', unixNow() + 10))).body.outcome).toBe('invoice_paid');
+    const summary = await b.trpc.usage.summary.query();
+    expect(summary.period.start.getTime()).toBe(nextStart * 1000);
+    expect(summary.used.tokensThisMonth).toBe(0);
+    expect((await b.trpc.billing.status.query()).payments.map((p) => p.description)).toEqual(['Pro plan (renewal)', 'Pro plan (first month)']);
+
+    // Both events for one more invoice, delivered at once (and each twice): one payment.
+    const third = invoiceFor(stripeId('in'), 'subscription_cycle', nextStart, addMonth(nextStart));
+    const events = [asEvent(third, 'invoice.paid', unixNow() + 20), asEvent(third, 'invoice.payment_succeeded', unixNow() + 20)];
+    const results = await Promise.all([...events, ...events].map((event) => deliver(server, fake, event)));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(results.map((r) => r.body.outcome).sort()).toEqual(['duplicate', 'duplicate', 'invoice_already_paid', 'invoice_paid']);
+    expect(await server.deps.prisma.payment.count({ where: { userId } })).toBe(3);
+  });
+});
 
 describe('a subscription that cannot be read completely is rejected, and nothing is written', () => {
   it('customer.subscription.updated with items: null does not overwrite a cancelled Enterprise subscription', async () => {
