@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMonth, eventObject, stripeId, unixNow } from '../src/billing/stripe-objects.ts';
 import { startStripeFake, type StripeFake } from './fakes/stripe-server.ts';
 import { billingSnapshot, deliver, ledger, planOf, signUp } from './helpers/billing.ts';
+import { addCredits, tryTakeCredits } from '../src/metering/credits.ts';
 import { send } from './helpers/chat.ts';
 import { nomamiInvoicePaymentSucceeded, openapiEvent, openapiObject, outsideJson } from './helpers/outside-stripe.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -262,3 +263,151 @@ describe('signed payloads that can never apply are 200 rejected, never 500', () 
     expect(await billingSnapshot(server)).toEqual(before);
   });
 });
+
+/** A fresh account that bought these packs (checkout through the fake, completion delivered). */
+async function packBuyer(label: string, packs: ('pack_100k' | 'pack_1m')[]) {
+  const account = await signUp(server, label);
+  const bought: Record<string, { paymentIntent: string; sessionId: string }> = {};
+  for (const pack of packs) {
+    const { url } = await account.b.trpc.billing.checkout.mutate({ pack });
+    const session = [...fake.sessions.values()].find((s) => s.session.url === url)!.session;
+    const paid = fake.completeCheckout(session.id);
+    expect((await deliver(server, fake, paid.events[0]!)).body.outcome).toBe('pack_granted');
+    bought[pack] = { paymentIntent: paid.paymentIntent!, sessionId: session.id };
+  }
+  return { ...account, bought };
+}
+
+/**
+ * Stripe's dispute object (fixtures3): an inquiry (`case_type: inquiry`, status
+ * `warning_needs_response`), what `stripe trigger charge.dispute.created` produces with
+ * its pm_card_createDisputeInquiry PaymentIntent; re-pointed at a pack's PaymentIntent.
+ */
+function realDispute(p: { paymentIntent: string; amount: number; id?: string; status?: string }) {
+  const dispute = openapiObject('dispute');
+  Object.assign(dispute, { id: p.id ?? stripeId('dp'), charge: stripeId('ch'), payment_intent: p.paymentIntent, amount: p.amount, ...(p.status ? { status: p.status } : {}) });
+  return dispute;
+}
+
+const balanceOf = async (userId: string) => (await ledger(server, userId)).balance;
+
+describe('disputes on a credit pack\'s charge', () => {
+  it('the fixtures agree: the trigger pays with the inquiry card, and fixtures3\'s dispute is that inquiry', () => {
+    const trigger = outsideJson('stripe-cli-trigger-charge.dispute.created.json');
+    expect(trigger.fixtures[0]).toMatchObject({ path: '/v1/payment_intents', params: { amount: 100, currency: 'usd', payment_method: 'pm_card_createDisputeInquiry', confirm: true } });
+    expect(openapiObject('dispute')).toMatchObject({ object: 'dispute', status: 'warning_needs_response', payment_method_details: { card: { case_type: 'inquiry' } } });
+  });
+
+  it('created holds the pack\'s unspent tokens (at most the pack\'s), won gives them back; each exactly once', async () => {
+    const { b, userId, bought } = await packBuyer('dispute-won', ['pack_100k', 'pack_1m']);
+    expect(await balanceOf(userId)).toBe(1_100_000n);
+    const dispute = realDispute({ paymentIntent: bought.pack_100k!.paymentIntent, amount: 500 });
+    const created = openapiEvent('charge.dispute.created', dispute);
+    expect(await deliver(server, fake, created)).toMatchObject({ status: 200, body: { outcome: 'dispute_credits_held' } });
+    // Only the disputed pack's 100k are held; the 1M pack stays spendable.
+    expect(await balanceOf(userId)).toBe(1_000_000n);
+    expect((await b.trpc.billing.status.query()).credits).toEqual({ tokens: 1_000_000, heldTokens: 100_000 });
+    expect((await b.trpc.usage.summary.query()).credits.tokens).toBe(1_000_000);
+    expect((await ledger(server, userId)).entries.at(-1)).toMatchObject({ kind: 'dispute_hold', deltaTokens: -100_000n, balanceAfter: 1_000_000n, sourceEventId: created.id });
+
+    // The same event again, and the same dispute under another event id: nothing more is held.
+    expect((await deliver(server, fake, created)).body.outcome).toBe('duplicate');
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.created', dispute))).body.outcome).toBe('dispute_no_change');
+    expect(await balanceOf(userId)).toBe(1_000_000n);
+
+    const won = openapiEvent('charge.dispute.closed', { ...dispute, status: 'won' });
+    expect(await deliver(server, fake, won)).toMatchObject({ status: 200, body: { outcome: 'dispute_won_credits_released' } });
+    expect(await balanceOf(userId)).toBe(1_100_000n);
+    expect((await b.trpc.billing.status.query()).credits).toEqual({ tokens: 1_100_000, heldTokens: 0 });
+    for (const again of [won, openapiEvent('charge.dispute.closed', { ...dispute, status: 'won' }), openapiEvent('charge.dispute.created', dispute)]) {
+      expect(['duplicate', 'dispute_already_closed']).toContain((await deliver(server, fake, again)).body.outcome);
+    }
+    const book = await ledger(server, userId);
+    expect(book.balance).toBe(1_100_000n);
+    expect(book.sum).toBe(book.balance);
+    expect(book.entries.filter((e) => e.kind.startsWith('dispute_')).map((e) => [e.kind, e.deltaTokens])).toEqual([['dispute_hold', -100_000n], ['dispute_release', 100_000n]]);
+  });
+
+  it('a partly spent pack: only what is left is held, and a lost dispute removes exactly that', async () => {
+    const { b, userId, bought } = await packBuyer('dispute-lost', ['pack_100k']);
+    await server.deps.prisma.$transaction((tx) => tryTakeCredits(tx, { userId, kind: 'spend', reason: 'test spend' }, 70_000n));
+    const dispute = realDispute({ paymentIntent: bought.pack_100k!.paymentIntent, amount: 500, status: 'needs_response' });
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.created', dispute))).body.outcome).toBe('dispute_credits_held');
+    expect(await balanceOf(userId)).toBe(0n);
+    expect((await b.trpc.billing.status.query()).credits).toEqual({ tokens: 0, heldTokens: 30_000 });
+
+    const lost = openapiEvent('charge.dispute.closed', { ...dispute, status: 'lost' });
+    expect((await deliver(server, fake, lost)).body.outcome).toBe('dispute_lost_credits_removed');
+    expect(await balanceOf(userId)).toBe(0n);
+    const row = await server.deps.prisma.packDispute.findUnique({ where: { disputeId: dispute.id }, select: { status: true, stripeStatus: true, disputedTokens: true, heldTokens: true, removedTokens: true, releasedTokens: true } });
+    expect(row).toEqual({ status: 'lost', stripeStatus: 'lost', disputedTokens: 100_000n, heldTokens: 30_000n, removedTokens: 30_000n, releasedTokens: 0n });
+
+    // Credits bought afterwards are not touched by the lost dispute, however often it is told again.
+    await server.deps.prisma.$transaction((tx) => addCredits(tx, { userId, kind: 'grant', reason: 'test grant' }, 5_000n));
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...dispute, status: 'lost' }))).body.outcome).toBe('dispute_already_closed');
+    expect(await balanceOf(userId)).toBe(5_000n);
+    const book = await ledger(server, userId);
+    expect(book.sum).toBe(book.balance);
+    expect((await b.trpc.billing.status.query()).credits).toEqual({ tokens: 5_000, heldTokens: 0 });
+  });
+
+  it('the closing event first: lost removes the unspent tokens then, won holds nothing; the late created event changes nothing', async () => {
+    const { userId, bought } = await packBuyer('dispute-order', ['pack_100k', 'pack_1m']);
+    // A dispute for part of the 1M pack's charge (10 of 40 USD) stands for a quarter of it.
+    const partial = realDispute({ paymentIntent: bought.pack_1m!.paymentIntent, amount: 1_000 });
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...partial, status: 'lost' }))).body.outcome).toBe('dispute_lost_credits_removed');
+    expect(await balanceOf(userId)).toBe(1_100_000n - 250_000n);
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.created', partial))).body.outcome).toBe('dispute_already_closed');
+    expect(await balanceOf(userId)).toBe(850_000n);
+
+    const inquiry = realDispute({ paymentIntent: bought.pack_100k!.paymentIntent, amount: 500 });
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...inquiry, status: 'warning_closed' }))).body.outcome).toBe('dispute_won_credits_released');
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.created', inquiry))).body.outcome).toBe('dispute_already_closed');
+    expect(await balanceOf(userId)).toBe(850_000n);
+    const book = await ledger(server, userId);
+    expect(book.sum).toBe(book.balance);
+    expect(book.entries.filter((e) => e.kind.startsWith('dispute_')).map((e) => [e.kind, e.deltaTokens])).toEqual([['dispute_loss', -250_000n]]);
+  });
+
+  it('a refund during an open inquiry claims the held tokens first; winning gives back only the rest', async () => {
+    const { userId, bought } = await packBuyer('dispute-refund', ['pack_1m', 'pack_100k']);
+    const { paymentIntent, sessionId } = bought.pack_1m!;
+    const dispute = realDispute({ paymentIntent, amount: 4_000 });
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.created', dispute))).body.outcome).toBe('dispute_credits_held');
+    expect(await balanceOf(userId)).toBe(100_000n);
+    // Half the charge refunded while the inquiry is open: 500k due back, all of it from the hold.
+    const charge = openapiObject('charge');
+    Object.assign(charge, { payment_intent: paymentIntent, amount: 4_000, amount_refunded: 2_000, refunded: false, metadata: { pack_id: 'pack_1m' } });
+    expect((await deliver(server, fake, openapiEvent('charge.refunded', charge))).body.outcome).toBe('pack_refunded');
+    expect(await balanceOf(userId)).toBe(100_000n);
+    expect(await server.deps.prisma.packPurchase.findUnique({ where: { checkoutSessionId: sessionId }, select: { refundTokens: true, clawedBackTokens: true } })).toEqual({ refundTokens: 500_000n, clawedBackTokens: 500_000n });
+
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...dispute, status: 'won' }))).body.outcome).toBe('dispute_won_credits_released');
+    // The 100k pack and the unrefunded half of the 1M pack.
+    expect(await balanceOf(userId)).toBe(600_000n);
+    const book = await ledger(server, userId);
+    expect(book.sum).toBe(book.balance);
+  });
+
+  it('concurrent deliveries hold once; a dispute on another charge is ignored; closed with an open status is rejected', async () => {
+    const { userId, bought } = await packBuyer('dispute-burst', ['pack_100k']);
+    const dispute = realDispute({ paymentIntent: bought.pack_100k!.paymentIntent, amount: 500 });
+    const results = await Promise.all(Array.from({ length: 6 }, () => deliver(server, fake, openapiEvent('charge.dispute.created', dispute))));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(results.map((r) => r.body.outcome).sort()).toEqual(['dispute_credits_held', ...Array(5).fill('dispute_no_change')]);
+    expect(await balanceOf(userId)).toBe(0n);
+    expect((await ledger(server, userId)).entries.filter((e) => e.kind === 'dispute_hold')).toHaveLength(1);
+
+    const before = await billingSnapshot(server);
+    // fixtures3's dispute as it is: no PaymentIntent, a charge that is no pack's.
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.created', openapiObject('dispute')))).body.outcome).toBe('ignored');
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.created', realDispute({ paymentIntent: 'pi_not_a_pack_123', amount: 100 })))).body.outcome).toBe('ignored');
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...dispute, status: 'under_review' })))).toMatchObject({ status: 200, body: { outcome: 'rejected' } });
+    for (const broken of [{ amount: 'abc' }, { amount: null }, { id: 42 }, { status: null }, { payment_intent: 17 }, { object: 'charge' }]) {
+      const result = await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...dispute, status: 'lost', ...broken }));
+      expect(result, JSON.stringify(broken)).toMatchObject({ status: 200, body: { outcome: 'rejected' } });
+    }
+    expect(await billingSnapshot(server)).toEqual(before);
+  });
+});
+

@@ -78,7 +78,8 @@ export interface TBillingStatus {
     /** Set while past_due: paid limits last until then. */
     graceEndsAt: Date | null;
   } | null;
-  credits: { tokens: number };
+  /** `heldTokens`: credits held while a payment dispute on a pack is open (not in `tokens`, not spendable). */
+  credits: { tokens: number; heldTokens: number };
   payments: TBillingPayment[];
   /** Plans that can be bought (they have a Stripe price). */
   purchasablePlans: string[];

@@ -261,9 +261,10 @@ export class BillingService {
     const prisma = this.o.prisma;
     const subs = await prisma.subscription.findMany({ where: { userId: user.id }, orderBy: { updatedAt: 'desc' }, select: SUBSCRIPTION_SELECT });
     await this.refreshIfDue(user.id, subs, now);
-    const [row, credits, payments] = await Promise.all([
+    const [row, credits, held, payments] = await Promise.all([
       prisma.user.findUnique({ where: { id: user.id }, select: { planId: true, isGuest: true } }),
       creditBalance(prisma, user.id),
+      prisma.packDispute.aggregate({ where: { userId: user.id, status: 'open' }, _sum: { heldTokens: true, refundedFromHoldTokens: true } }),
       prisma.payment.findMany({
         where: { userId: user.id },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
@@ -285,7 +286,7 @@ export class BillingService {
             graceEndsAt: graceEndsAt(shown, this.config.graceDays),
           }
         : null,
-      credits: { tokens: Number(credits) },
+      credits: { tokens: Number(credits), heldTokens: Number((held._sum.heldTokens ?? 0n) - (held._sum.refundedFromHoldTokens ?? 0n)) },
       payments: payments.map((p) => ({
         id: p.id.toString(),
         createdAt: p.createdAt,

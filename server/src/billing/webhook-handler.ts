@@ -21,12 +21,15 @@ import { graceEndsAt } from './effective-plan.ts';
 import { PermanentEventError, RetryLaterError, StaleSnapshotError } from './event-errors.ts';
 import type { BillingGateway } from './gateway.ts';
 import {
+  DISPUTE_FINAL,
   parseSubscription,
   readCharge,
   readCheckoutSession,
+  readDispute,
   readInvoice,
   type ChargePayload,
   type CheckoutSessionPayload,
+  type DisputePayload,
   type InvoicePayload,
   type ParsedSubscription,
 } from './stripe-payloads.ts';
@@ -68,6 +71,7 @@ type Payload =
   | { kind: 'checkout'; session: CheckoutSessionPayload }
   | { kind: 'invoice'; invoice: InvoicePayload; paid: boolean }
   | { kind: 'refund'; charge: ChargePayload }
+  | { kind: 'dispute'; dispute: DisputePayload; closed: boolean }
   | { kind: 'subscription'; subscription: ParsedSubscription }
   | { kind: 'other' };
 
@@ -114,6 +118,17 @@ function storable(value: unknown): unknown {
 }
 
 const storableText = (text: string): string => (storable(text) as string).slice(0, 2000);
+
+interface PurchaseRow {
+  checkout_session_id: string;
+  user_id: string;
+  pack_id: string;
+  tokens: bigint;
+  amount_micro_usd: bigint;
+  refund_tokens: bigint;
+}
+
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 export class WebhookHandler {
   constructor(private readonly o: WebhookHandlerOptions) {}
@@ -210,6 +225,9 @@ export class WebhookHandler {
         return { kind: 'invoice', invoice: readInvoice(object), paid: INVOICE_PAID_EVENTS.has(event.type) };
       case 'charge.refunded':
         return { kind: 'refund', charge: readCharge(object) };
+      case 'charge.dispute.created':
+      case 'charge.dispute.closed':
+        return { kind: 'dispute', dispute: readDispute(object), closed: event.type === 'charge.dispute.closed' };
       default:
         return SUBSCRIPTION_EVENTS.has(event.type) ? { kind: 'subscription', subscription: parseSubscription(object) } : { kind: 'other' };
     }
@@ -265,6 +283,8 @@ export class WebhookHandler {
         return this.invoice(tx, event, asOf, payload.invoice, payload.paid, prepared, now);
       case 'refund':
         return this.chargeRefunded(tx, event, payload.charge);
+      case 'dispute':
+        return this.dispute(tx, event, payload.dispute, payload.closed, now);
       case 'subscription': {
         if (!prepared.subscription || !prepared.source) return { outcome: 'ignored' };
         try {
@@ -386,13 +406,18 @@ export class WebhookHandler {
     };
   }
 
+  /** The pack bought with this PaymentIntent, locked: refunds and disputes of one charge apply one at a time. */
+  private async lockPurchase(tx: Tx, paymentIntent: string): Promise<PurchaseRow | undefined> {
+    const rows = await tx.$queryRaw<PurchaseRow[]>(Prisma.sql`
+      SELECT checkout_session_id, user_id, pack_id, tokens, amount_micro_usd, refund_tokens
+        FROM pack_purchases WHERE payment_intent_id = ${paymentIntent} FOR UPDATE`);
+    return rows[0];
+  }
+
   private async chargeRefunded(tx: Tx, event: Stripe.Event, charge: ChargePayload): Promise<Applied> {
     const paymentIntent = charge.payment_intent;
     if (!paymentIntent) return { outcome: 'ignored' };
-    const rows = await tx.$queryRaw<{ checkout_session_id: string; user_id: string; pack_id: string; tokens: bigint; refund_tokens: bigint }[]>(Prisma.sql`
-      SELECT checkout_session_id, user_id, pack_id, tokens, refund_tokens
-        FROM pack_purchases WHERE payment_intent_id = ${paymentIntent} FOR UPDATE`);
-    const purchase = rows[0];
+    const purchase = await this.lockPurchase(tx, paymentIntent);
     if (!purchase) {
       // Charges of credit packs carry the pack in their metadata: the purchase event
       // has not been applied yet, so ask Stripe for this one again later.
@@ -406,15 +431,36 @@ export class WebhookHandler {
     const target = charge.refunded || (amount > 0n && refunded >= amount) ? purchase.tokens : amount > 0n ? (purchase.tokens * refunded) / amount : 0n;
     const due = target - purchase.refund_tokens;
     if (due <= 0n) return { outcome: 'refund_no_change' };
+    // Tokens an open dispute holds are this pack's unspent tokens, already out of the
+    // balance: the refund claims them first, and only the rest from the balance.
+    const holds = await tx.$queryRaw<{ dispute_id: string; left: bigint }[]>(Prisma.sql`
+      SELECT dispute_id, held_tokens - refunded_from_hold_tokens AS left
+        FROM pack_disputes
+       WHERE checkout_session_id = ${purchase.checkout_session_id} AND status = 'open' AND held_tokens > refunded_from_hold_tokens
+       ORDER BY created_at, dispute_id FOR UPDATE`);
+    let fromHolds = 0n;
+    for (const hold of holds) {
+      const claim = hold.left < due - fromHolds ? hold.left : due - fromHolds;
+      if (claim <= 0n) break;
+      await tx.$executeRaw(Prisma.sql`
+        UPDATE pack_disputes SET refunded_from_hold_tokens = refunded_from_hold_tokens + ${claim}, updated_at = now()
+         WHERE dispute_id = ${hold.dispute_id}`);
+      fromHolds += claim;
+    }
     const taken = await takeCreditsUpTo(
       tx,
-      { userId: purchase.user_id, kind: 'refund', reason: `refund of credit pack ${purchase.pack_id}: ${due} tokens due back`, sourceEventId: event.id },
-      due,
+      {
+        userId: purchase.user_id,
+        kind: 'refund',
+        reason: `refund of credit pack ${purchase.pack_id}: ${due} tokens due back${fromHolds > 0n ? ` (${fromHolds} of them held by a dispute)` : ''}`,
+        sourceEventId: event.id,
+      },
+      due - fromHolds,
     );
     const refundedMicros = BigInt(centsToMicros(charge.amount_refunded));
     await tx.$executeRaw(Prisma.sql`
       UPDATE pack_purchases
-         SET refund_tokens = ${target}, clawed_back_tokens = clawed_back_tokens + ${taken},
+         SET refund_tokens = ${target}, clawed_back_tokens = clawed_back_tokens + ${fromHolds + taken},
              refunded_micro_usd = GREATEST(refunded_micro_usd, ${refundedMicros}), updated_at = now()
        WHERE checkout_session_id = ${purchase.checkout_session_id}`);
     await tx.$executeRaw(Prisma.sql`
@@ -422,6 +468,78 @@ export class WebhookHandler {
          SET refunded_micro_usd = GREATEST(refunded_micro_usd, ${refundedMicros}),
              status = CASE WHEN ${target === purchase.tokens} THEN 'refunded' ELSE 'partially_refunded' END, updated_at = now()
        WHERE stripe_object_id = ${purchase.checkout_session_id}`);
-    return { outcome: taken < due ? 'pack_refunded_partly_spent' : 'pack_refunded' };
+    return { outcome: fromHolds + taken < due ? 'pack_refunded_partly_spent' : 'pack_refunded' };
+  }
+
+  /**
+   * charge.dispute.created holds the disputed pack's unspent tokens; charge.dispute.closed
+   * gives back what is still held when the dispute is won (or the inquiry closed, or it
+   * was prevented) and keeps it out when lost. Keyed by the dispute id (pack_disputes),
+   * so replays, both events twice, or the closing event first all end the same way.
+   */
+  private async dispute(tx: Tx, event: Stripe.Event, dispute: DisputePayload, closed: boolean, now: Date): Promise<Applied> {
+    // Checkout charges always come from a PaymentIntent; a dispute without one is not about a pack.
+    const paymentIntent = dispute.payment_intent;
+    if (!paymentIntent) return { outcome: 'ignored' };
+    const final = closed ? (DISPUTE_FINAL as Record<string, 'won' | 'lost' | undefined>)[dispute.status] : undefined;
+    if (closed && !final) throw new PermanentEventError(`dispute ${dispute.id} closed with status ${dispute.status}, which ends nothing`);
+    const purchase = await this.lockPurchase(tx, paymentIntent);
+    if (!purchase) return { outcome: 'ignored' };
+    const rows = await tx.$queryRaw<{ status: string; held_tokens: bigint; refunded_from_hold_tokens: bigint }[]>(Prisma.sql`
+      SELECT status, held_tokens, refunded_from_hold_tokens FROM pack_disputes WHERE dispute_id = ${dispute.id} FOR UPDATE`);
+    const existing = rows[0];
+    if (existing && (existing.status !== 'open' || !closed)) return { outcome: existing.status === 'open' ? 'dispute_no_change' : 'dispute_already_closed' };
+
+    const amountMicros = BigInt(centsToMicros(dispute.amount));
+    // A dispute for part of the charge stands for that part of the pack.
+    const disputed = purchase.amount_micro_usd > 0n && amountMicros < purchase.amount_micro_usd ? (purchase.tokens * amountMicros) / purchase.amount_micro_usd : purchase.tokens;
+    const change = (kind: 'dispute_hold' | 'dispute_release' | 'dispute_loss', what: string) => ({
+      userId: purchase.user_id,
+      kind,
+      reason: `dispute ${dispute.id} on credit pack ${purchase.pack_id}: ${what}`,
+      sourceEventId: event.id,
+    });
+
+    if (!closed) {
+      const held = await takeCreditsUpTo(tx, change('dispute_hold', 'unspent tokens held'), min(disputed, await this.packRoom(tx, purchase, dispute.id)));
+      await tx.$executeRaw(Prisma.sql`
+        INSERT INTO pack_disputes (dispute_id, checkout_session_id, user_id, status, stripe_status, amount_micro_usd, disputed_tokens, held_tokens, opened_event_id)
+        VALUES (${dispute.id}, ${purchase.checkout_session_id}, ${purchase.user_id}::uuid, 'open', ${dispute.status}, ${amountMicros}, ${disputed}, ${held}, ${event.id})`);
+      return { outcome: 'dispute_credits_held' };
+    }
+
+    const stillHeld = existing ? existing.held_tokens - existing.refunded_from_hold_tokens : 0n;
+    let released = 0n;
+    let removed = 0n;
+    if (final === 'won') {
+      if (stillHeld > 0n) await addCredits(tx, change('dispute_release', 'won, held tokens given back'), stillHeld);
+      released = stillHeld;
+    } else {
+      // Lost: what is held stays out. Nothing held (the closing event came first): take the pack's unspent tokens now.
+      removed = existing ? stillHeld : await takeCreditsUpTo(tx, change('dispute_loss', 'lost, unspent tokens removed'), min(disputed, await this.packRoom(tx, purchase, dispute.id)));
+    }
+    if (existing) {
+      await tx.$executeRaw(Prisma.sql`
+        UPDATE pack_disputes
+           SET status = ${final}, stripe_status = ${dispute.status}, released_tokens = ${released}, removed_tokens = ${removed},
+               closed_event_id = ${event.id}, closed_at = ${now}, updated_at = ${now}
+         WHERE dispute_id = ${dispute.id}`);
+    } else {
+      await tx.$executeRaw(Prisma.sql`
+        INSERT INTO pack_disputes (dispute_id, checkout_session_id, user_id, status, stripe_status, amount_micro_usd, disputed_tokens,
+                                   released_tokens, removed_tokens, closed_event_id, closed_at)
+        VALUES (${dispute.id}, ${purchase.checkout_session_id}, ${purchase.user_id}::uuid, ${final}, ${dispute.status}, ${amountMicros}, ${disputed},
+                ${released}, ${removed}, ${event.id}, ${now})`);
+    }
+    return { outcome: final === 'won' ? 'dispute_won_credits_released' : 'dispute_lost_credits_removed' };
+  }
+
+  /** What of the pack can still be held or removed: not refunded, not held or removed by another dispute. */
+  private async packRoom(tx: Tx, purchase: PurchaseRow, disputeId: string): Promise<bigint> {
+    const rows = await tx.$queryRaw<{ taken: bigint }[]>(Prisma.sql`
+      SELECT COALESCE(SUM(CASE WHEN status = 'open' THEN held_tokens - refunded_from_hold_tokens WHEN status = 'lost' THEN removed_tokens ELSE 0 END), 0)::bigint AS taken
+        FROM pack_disputes WHERE checkout_session_id = ${purchase.checkout_session_id} AND dispute_id <> ${disputeId}`);
+    const room = purchase.tokens - purchase.refund_tokens - (rows[0]?.taken ?? 0n);
+    return room > 0n ? room : 0n;
   }
 }

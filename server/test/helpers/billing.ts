@@ -67,6 +67,7 @@ export async function billingSnapshot(server: TestServer) {
     subscriptions: await p.subscription.findMany({ orderBy: { id: 'asc' } }),
     payments: await p.payment.findMany({ orderBy: { id: 'asc' } }),
     packs: await p.packPurchase.findMany({ orderBy: { checkoutSessionId: 'asc' } }),
+    disputes: await p.packDispute.findMany({ orderBy: { disputeId: 'asc' } }),
     customers: await p.billingCustomer.findMany({ orderBy: { userId: 'asc' } }),
     ledger: await p.creditLedgerEntry.findMany({ orderBy: { id: 'asc' } }),
     balances: await p.creditAccount.findMany({ orderBy: { userId: 'asc' } }),
