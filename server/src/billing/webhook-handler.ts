@@ -352,14 +352,17 @@ export class WebhookHandler {
 
     let userId: string | null = null;
     let planId: string | null = null;
+    let priceId: string | null = null;
     if (prepared.subscription) {
       const applied = await store.apply(tx, prepared.subscription, { asOf, source: 'retrieved', now });
       userId = applied.userId;
-      planId = config.planByPrice.get(applied.subscription.priceId) ?? null;
+      priceId = applied.subscription.priceId;
+      planId = config.planByPrice.get(priceId) ?? null;
     } else {
-      const row = await tx.subscription.findUnique({ where: { id: subscriptionId }, select: { userId: true, planId: true } });
+      const row = await tx.subscription.findUnique({ where: { id: subscriptionId }, select: { userId: true, planId: true, priceId: true } });
       userId = row?.userId ?? (await store.userForCustomer(tx, invoice.customer));
       planId = row?.planId ?? null;
+      priceId = row?.priceId ?? null;
     }
     if (!userId) throw new PermanentEventError(`no ChatMeter account for invoice ${invoice.id}`);
 
@@ -368,7 +371,8 @@ export class WebhookHandler {
     if (recorded && recorded.status !== 'failed') return { outcome: 'invoice_already_paid' };
 
     const planName = plans.find((p) => p.id === planId)?.name ?? 'Subscription';
-    const reason = invoice.billing_reason === 'subscription_create' ? 'first month' : invoice.billing_reason === 'subscription_cycle' ? 'renewal' : 'change';
+    const first = priceId && config.priceIntervals.get(priceId) === 'year' ? 'first year' : 'first month';
+    const reason = invoice.billing_reason === 'subscription_create' ? first : invoice.billing_reason === 'subscription_cycle' ? 'renewal' : 'change';
     const amountMicros = BigInt(centsToMicros(paid ? invoice.amount_paid : invoice.amount_due));
     // One row per invoice: a later success replaces a failure, never the other way round.
     await tx.$executeRaw(Prisma.sql`
