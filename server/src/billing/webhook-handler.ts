@@ -117,7 +117,7 @@ function storable(value: unknown): unknown {
   return value;
 }
 
-const storableText = (text: string): string => (storable(text) as string).slice(0, 2000);
+const storableText = (text: string): string => storable(text.slice(0, 2000)) as string;
 
 interface PurchaseRow {
   checkout_session_id: string;
