@@ -232,7 +232,7 @@ describe('signed payloads that can never apply are 200 rejected, never 500', () 
     expect((await deliver(server, fake, paid.events[0]!)).body.outcome).toBe('pack_granted');
     const before = await billingSnapshot(server);
 
-    // Stripe's charge object (fixtures3) for the pack's PaymentIntent, as `stripe trigger charge.refunded` would refund it.
+    // Stripe's charge object (fixtures3) for the pack's PaymentIntent, refunded.
     const charge = openapiObject('charge');
     Object.assign(charge, { payment_intent: paid.paymentIntent, customer: session.customer, metadata: { pack_id: 'pack_100k' }, refunded: false });
     for (const [amount, refunded] of [['abc', 500], [500, 'abc'], [500, '500'], [null, 500], [500, 1.5], [-500, 500], [500, 700], [1e300, 500], [{}, 500]] as const) {
