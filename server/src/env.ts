@@ -80,6 +80,9 @@ const ZServerEnv = z.object({
   /** Stripe price ids of the paid plans and the credit packs (a plan may also carry stripePriceId in PLANS_FILE). */
   STRIPE_PRICE_PRO: optionalString,
   STRIPE_PRICE_ENTERPRISE: optionalString,
+  /** Optional yearly prices of the paid plans (or stripePriceIdYearly in PLANS_FILE); without one a plan is sold monthly only. */
+  STRIPE_PRICE_PRO_YEARLY: optionalString,
+  STRIPE_PRICE_ENTERPRISE_YEARLY: optionalString,
   STRIPE_PRICE_PACK_100K: optionalString,
   STRIPE_PRICE_PACK_1M: optionalString,
   /** Offline "test checkout": signed Stripe-shaped events into the real webhook handler. Only without STRIPE_SECRET_KEY. */

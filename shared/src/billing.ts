@@ -23,8 +23,17 @@ export function findPack(id: string): TCreditPack | undefined {
 const ZPlanId = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'Choose a plan');
 const ZPackId = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'Choose a credit pack');
 
-/** `{ plan }` opens a subscription checkout, `{ pack }` a one-time payment. */
-export const ZCheckoutInput = z.union([z.strictObject({ plan: ZPlanId }), z.strictObject({ pack: ZPackId })]);
+export const BILLING_INTERVALS = ['month', 'year'] as const;
+export type TBillingInterval = (typeof BILLING_INTERVALS)[number];
+
+/**
+ * `{ plan, interval? }` opens a subscription checkout (billed each month, the default,
+ * or once a year), `{ pack }` a one-time payment.
+ */
+export const ZCheckoutInput = z.union([
+  z.strictObject({ plan: ZPlanId, interval: z.enum(BILLING_INTERVALS, 'Choose monthly or yearly billing').optional() }),
+  z.strictObject({ pack: ZPackId }),
+]);
 export type TCheckoutInput = z.infer<typeof ZCheckoutInput>;
 
 /** What the offline simulator can do in place of Stripe's hosted pages. */
@@ -77,9 +86,14 @@ export interface TBillingStatus {
     cancelAtPeriodEnd: boolean;
     /** Set while past_due: paid limits last until then. */
     graceEndsAt: Date | null;
+    /** How the subscription's price bills (null: a price this server does not know). */
+    interval: TBillingInterval | null;
   } | null;
-  credits: { tokens: number };
+  /** `heldTokens`: credits held while a payment dispute on a pack is open (not in `tokens`, not spendable). */
+  credits: { tokens: number; heldTokens: number };
   payments: TBillingPayment[];
-  /** Plans that can be bought (they have a Stripe price). */
+  /** Plans that can be bought monthly (they have a Stripe price). */
   purchasablePlans: string[];
+  /** Plans that can be bought by the year (they have a yearly Stripe price). */
+  purchasableYearlyPlans: string[];
 }

@@ -19,9 +19,13 @@ export const ZPlan = z
     id: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'plan ids are lower-case words'),
     name: z.string().min(1),
     priceMonthlyCents: z.number().int().nonnegative(),
+    /** Price of a year paid at once (display; Stripe's price object is what is charged). Absent: no yearly billing. */
+    priceYearlyCents: z.number().int().nonnegative().optional(),
     limits: ZPlanLimits,
     /** Stripe price id for paid plans (billing); may also come from the environment. */
     stripePriceId: z.string().optional(),
+    /** Stripe price id of the yearly price (optional; or STRIPE_PRICE_<PLAN>_YEARLY). */
+    stripePriceIdYearly: z.string().optional(),
   })
   .loose();
 export type TPlan = z.infer<typeof ZPlan>;
@@ -45,6 +49,7 @@ export const DEFAULT_PLANS: TPlan[] = [
     id: 'guest',
     name: 'Guest',
     priceMonthlyCents: 0,
+    priceYearlyCents: 0,
     limits: {
       requestsPerMinute: 5,
       messagesPerHour: 5,
@@ -60,6 +65,7 @@ export const DEFAULT_PLANS: TPlan[] = [
     id: 'free',
     name: 'Free',
     priceMonthlyCents: 0,
+    priceYearlyCents: 0,
     limits: {
       requestsPerMinute: 10,
       messagesPerHour: 10,
@@ -75,6 +81,8 @@ export const DEFAULT_PLANS: TPlan[] = [
     id: 'pro',
     name: 'Pro',
     priceMonthlyCents: 1_500,
+    // Two months free: ten months' price for twelve.
+    priceYearlyCents: 15_000,
     limits: {
       requestsPerMinute: 30,
       messagesPerHour: 100,
@@ -90,6 +98,8 @@ export const DEFAULT_PLANS: TPlan[] = [
     id: 'enterprise',
     name: 'Enterprise',
     priceMonthlyCents: 9_900,
+    // Two months free: ten months' price for twelve.
+    priceYearlyCents: 99_000,
     limits: {
       requestsPerMinute: 60,
       messagesPerHour: 400,
@@ -108,7 +118,12 @@ export function parsePlanTable(input: unknown): TPlan[] {
   return ZPlanTable.parse(input);
 }
 
+export type TPublicPlan = Pick<TPlan, 'id' | 'name' | 'priceMonthlyCents' | 'limits'> & {
+  /** null: the plan is not sold by the year. */
+  priceYearlyCents: number | null;
+};
+
 /** The shape `plans.list()` returns: no Stripe ids or other extras. */
-export function publicPlan(plan: TPlan): Pick<TPlan, 'id' | 'name' | 'priceMonthlyCents' | 'limits'> {
-  return { id: plan.id, name: plan.name, priceMonthlyCents: plan.priceMonthlyCents, limits: plan.limits };
+export function publicPlan(plan: TPlan): TPublicPlan {
+  return { id: plan.id, name: plan.name, priceMonthlyCents: plan.priceMonthlyCents, priceYearlyCents: plan.priceYearlyCents ?? null, limits: plan.limits };
 }

@@ -80,8 +80,15 @@ export class BillingService {
     } else if (this.config.mode === 'simulator') {
       const priceAmounts = new Map<string, number>();
       for (const [planId, price] of this.config.planPrices) priceAmounts.set(price, o.plans.find((p) => p.id === planId)?.priceMonthlyCents ?? 0);
+      for (const [planId, price] of this.config.planYearlyPrices) priceAmounts.set(price, o.plans.find((p) => p.id === planId)?.priceYearlyCents ?? 0);
       for (const [packId, price] of this.config.packPrices) priceAmounts.set(price, findPack(packId)?.priceCents ?? 0);
-      this.simulator = new BillingSimulator({ prisma: o.prisma, webhookSecret: this.config.webhookSecret!, priceAmounts, planPrices: this.config.planByPrice });
+      this.simulator = new BillingSimulator({
+        prisma: o.prisma,
+        webhookSecret: this.config.webhookSecret!,
+        priceAmounts,
+        planPrices: this.config.planByPrice,
+        priceIntervals: this.config.priceIntervals,
+      });
       this.gateway = this.simulator;
     }
     this.webhooks = new WebhookHandler({
@@ -164,22 +171,29 @@ export class BillingService {
 
     const plan = this.o.plans.find((p) => p.id === input.plan);
     if (!plan) throw new AppError('invalid_input', 'There is no such plan.');
-    const price = this.config.planPrices.get(plan.id);
+    const interval = input.interval ?? 'month';
+    const price = (interval === 'year' ? this.config.planYearlyPrices : this.config.planPrices).get(plan.id);
     if (!price) {
-      throw new AppError('invalid_input', plan.id === 'free' ? 'To move to the Free plan, cancel your subscription under Manage billing.' : `The ${plan.name} plan cannot be bought.`);
+      if (plan.id === 'free') throw new AppError('invalid_input', 'To move to the Free plan, cancel your subscription under Manage billing.');
+      if (interval === 'year' && this.config.planPrices.has(plan.id)) {
+        throw new AppError('invalid_input', `The ${plan.name} plan is not sold by the year here; choose monthly billing.`, { interval });
+      }
+      throw new AppError('invalid_input', `The ${plan.name} plan cannot be bought.`);
     }
     const current = await this.o.prisma.subscription.findFirst({
       where: { userId: user.id, status: { in: CHANGEABLE_STATUSES } },
       orderBy: { updatedAt: 'desc' },
-      select: { id: true, itemId: true, planId: true, status: true, cancelAtPeriodEnd: true, stripeCustomerId: true },
+      select: { id: true, itemId: true, priceId: true, planId: true, status: true, cancelAtPeriodEnd: true, stripeCustomerId: true },
     });
     if (current) {
-      if (current.planId === plan.id && !current.cancelAtPeriodEnd) throw new AppError('conflict', `You are already on the ${plan.name} plan.`);
-      // One subscription per user: a change of plan (or undoing a cancellation) happens
-      // on the existing subscription, confirmed in Stripe's customer portal.
+      if (current.priceId === price && !current.cancelAtPeriodEnd) {
+        throw new AppError('conflict', `You are already on the ${plan.name} plan${interval === 'year' ? ', billed yearly' : ''}.`);
+      }
+      // One subscription per user: a change of plan or of billing interval (or undoing a
+      // cancellation) happens on the existing subscription, confirmed in Stripe's customer portal.
       const params: Stripe.BillingPortal.SessionCreateParams = { customer: current.stripeCustomerId, return_url: this.returnUrl('portal=return') };
       // An unpaid subscription is settled first (the portal shows the open invoice).
-      if (current.planId !== plan.id && current.itemId && current.status !== 'unpaid') {
+      if (current.priceId !== price && current.itemId && current.status !== 'unpaid') {
         params.flow_data = {
           type: 'subscription_update_confirm',
           subscription_update_confirm: { subscription: current.id, items: [{ id: current.itemId, price, quantity: 1 }] },
@@ -194,8 +208,8 @@ export class BillingService {
       customer,
       client_reference_id: user.id,
       line_items: [{ price, quantity: 1 }],
-      metadata: { user_id: user.id, kind: 'plan', plan_id: plan.id },
-      subscription_data: { metadata: { user_id: user.id, plan_id: plan.id } },
+      metadata: { user_id: user.id, kind: 'plan', plan_id: plan.id, interval },
+      subscription_data: { metadata: { user_id: user.id, plan_id: plan.id, interval } },
       success_url: this.returnUrl('checkout=success&session_id={CHECKOUT_SESSION_ID}'),
       cancel_url: this.returnUrl('checkout=canceled'),
     }));
@@ -226,7 +240,7 @@ export class BillingService {
     const pack = this.config.packs.find((p) => this.config.packPrices.get(p.id) === session.priceId);
     return {
       kind: session.kind,
-      description: plan ? `${plan.name} plan, monthly` : pack ? `Credit pack: ${pack.name}` : 'Unknown item',
+      description: plan ? `${plan.name} plan, ${this.config.priceIntervals.get(session.priceId) === 'year' ? 'yearly' : 'monthly'}` : pack ? `Credit pack: ${pack.name}` : 'Unknown item',
       amountCents: session.amountCents,
       planId: plan?.id ?? null,
       packId: pack?.id ?? null,
@@ -264,9 +278,10 @@ export class BillingService {
     const prisma = this.o.prisma;
     const subs = await prisma.subscription.findMany({ where: { userId: user.id }, orderBy: { updatedAt: 'desc' }, select: SUBSCRIPTION_SELECT });
     await this.refreshIfDue(user.id, subs, now);
-    const [row, credits, payments] = await Promise.all([
+    const [row, credits, held, payments] = await Promise.all([
       prisma.user.findUnique({ where: { id: user.id }, select: { planId: true, isGuest: true, emailVerifiedAt: true } }),
       creditBalance(prisma, user.id),
+      prisma.packDispute.aggregate({ where: { userId: user.id, status: 'open' }, _sum: { heldTokens: true, refundedFromHoldTokens: true } }),
       prisma.payment.findMany({
         where: { userId: user.id },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
@@ -286,9 +301,10 @@ export class BillingService {
             currentPeriodEnd: shown.currentPeriodEnd,
             cancelAtPeriodEnd: shown.cancelAtPeriodEnd,
             graceEndsAt: graceEndsAt(shown, this.config.graceDays),
+            interval: (shown.priceId ? this.config.priceIntervals.get(shown.priceId) : undefined) ?? null,
           }
         : null,
-      credits: { tokens: Number(credits) },
+      credits: { tokens: Number(credits), heldTokens: Number((held._sum.heldTokens ?? 0n) - (held._sum.refundedFromHoldTokens ?? 0n)) },
       payments: payments.map((p) => ({
         id: p.id.toString(),
         createdAt: p.createdAt,
@@ -300,6 +316,7 @@ export class BillingService {
         status: p.status as TBillingStatus['payments'][number]['status'],
       })),
       purchasablePlans: this.config.mode === 'off' ? [] : [...this.config.planPrices.keys()],
+      purchasableYearlyPlans: this.config.mode === 'off' ? [] : [...this.config.planYearlyPrices.keys()],
     };
   }
 

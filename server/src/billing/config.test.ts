@@ -52,4 +52,31 @@ describe('billing configuration', () => {
     expect(() => parseEnv({ STRIPE_API_PROTOCOL: 'ftp' })).toThrow(/STRIPE_API_PROTOCOL/);
     expect(() => parseEnv({ BILLING_GRACE_DAYS: '-1' })).toThrow(/BILLING_GRACE_DAYS/);
   });
+
+  it('yearly prices are optional, from the environment or the plans file, and map back to their plan', () => {
+    expect(resolveBillingConfig(parseEnv(stripeEnv), DEFAULT_PLANS).planYearlyPrices.size).toBe(0);
+    const plans = DEFAULT_PLANS.map((p) => (p.id === 'enterprise' ? { ...p, stripePriceIdYearly: 'price_ent_year_file' } : p));
+    const config = resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_PRO_YEARLY: 'price_pro_year' }), plans);
+    expect([...config.planYearlyPrices]).toEqual([['pro', 'price_pro_year'], ['enterprise', 'price_ent_year_file']]);
+    expect(config.planByPrice.get('price_pro_year')).toBe('pro');
+    expect(config.planByPrice.get('price_pro')).toBe('pro');
+    expect(config.priceIntervals.get('price_pro_year')).toBe('year');
+    expect(config.priceIntervals.get('price_pro')).toBe('month');
+    // The environment wins over the plans file.
+    expect(resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_ENTERPRISE_YEARLY: 'price_ent_year_env' }), plans).planYearlyPrices.get('enterprise')).toBe('price_ent_year_env');
+  });
+
+  it('a yearly price without priceYearlyCents, or one shared with another price, stops start-up', () => {
+    const noDisplay = DEFAULT_PLANS.map(({ priceYearlyCents: _y, ...p }) => p);
+    expect(() => resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_PRO_YEARLY: 'price_pro_year' }), noDisplay)).toThrow(/plan "pro" has a yearly Stripe price but no priceYearlyCents/);
+    expect(() => resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_PRO_YEARLY: 'price_pro' }), DEFAULT_PLANS)).toThrow(/share the Stripe price price_pro/);
+    expect(() => resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_ENTERPRISE_YEARLY: 'price_pro' }), DEFAULT_PLANS)).toThrow(/share the Stripe price/);
+  });
+
+  it('the simulator sells by the year every plan with a yearly price to show', () => {
+    const config = resolveBillingConfig(parseEnv({ BILLING_SIMULATOR: '1' }), DEFAULT_PLANS);
+    expect([...config.planYearlyPrices]).toEqual([['pro', 'price_sim_pro_yearly'], ['enterprise', 'price_sim_enterprise_yearly']]);
+    const monthlyOnly = resolveBillingConfig(parseEnv({ BILLING_SIMULATOR: '1' }), DEFAULT_PLANS.map(({ priceYearlyCents: _y, ...p }) => p));
+    expect(monthlyOnly.planYearlyPrices.size).toBe(0);
+  });
 });

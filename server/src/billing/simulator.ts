@@ -11,11 +11,11 @@ import Stripe from 'stripe';
 import { AppError } from '../lib/app-error.ts';
 import type { BillingGateway } from './gateway.ts';
 import {
-  addMonth,
   chargeObject,
   checkoutSessionObject,
   eventObject,
   invoiceObject,
+  periodEnd,
   stripeId,
   subscriptionObject,
   unixNow,
@@ -45,6 +45,8 @@ export interface SimulatorOptions {
   priceAmounts: ReadonlyMap<string, number>;
   /** Stripe price id -> plan id, to rebuild subscriptions after a restart. */
   planPrices: ReadonlyMap<string, string>;
+  /** Stripe price id of a plan -> how it bills (a yearly price makes a yearly period). */
+  priceIntervals: ReadonlyMap<string, 'month' | 'year'>;
 }
 
 export interface SimulationResult {
@@ -63,6 +65,10 @@ export class BillingSimulator implements BillingGateway {
   private deliver: Deliver | undefined;
 
   constructor(private readonly o: SimulatorOptions) {}
+
+  private intervalOf(priceId: string): 'month' | 'year' {
+    return this.o.priceIntervals.get(priceId) ?? 'month';
+  }
 
   /** Wires the webhook handler the signed events are delivered to. */
   attach(deliver: Deliver): void {
@@ -140,6 +146,7 @@ export class BillingSimulator implements BillingGateway {
       customer: row.stripeCustomerId,
       priceId: row.priceId,
       unitAmount: this.o.priceAmounts.get(row.priceId) ?? 0,
+      interval: this.intervalOf(row.priceId),
       status: row.status as Stripe.Subscription.Status,
       periodStart: Math.floor(row.currentPeriodStart.getTime() / 1000),
       periodEnd: Math.floor(row.currentPeriodEnd.getTime() / 1000),
@@ -198,13 +205,15 @@ export class BillingSimulator implements BillingGateway {
     }
 
     if (session.kind === 'subscription') {
+      const interval = this.intervalOf(session.priceId);
       const sub = subscriptionObject({
         customer: session.customer,
         priceId: session.priceId,
         unitAmount: session.amountCents,
+        interval,
         status: 'active',
         periodStart: now,
-        periodEnd: addMonth(now),
+        periodEnd: periodEnd(now, interval),
         metadata: { user_id: session.userId, plan_id: session.metadata.plan_id ?? '' },
         created: now,
       });
@@ -217,7 +226,7 @@ export class BillingSimulator implements BillingGateway {
         status: 'paid',
         billingReason: 'subscription_create',
         periodStart: now,
-        periodEnd: addMonth(now),
+        periodEnd: periodEnd(now, interval),
         created: now,
       });
       this.subscriptions.set(sub.id, { ...sub, latest_invoice: invoice.id });
@@ -283,6 +292,7 @@ export class BillingSimulator implements BillingGateway {
       customer: String(sub.customer),
       priceId,
       unitAmount: this.o.priceAmounts.get(priceId) ?? item.price.unit_amount ?? 0,
+      interval: this.intervalOf(priceId),
       status: change.status ?? sub.status,
       periodStart: change.periodStart ?? item.current_period_start,
       periodEnd: change.periodEnd ?? item.current_period_end,
@@ -321,7 +331,7 @@ export class BillingSimulator implements BillingGateway {
           status: 'open',
           billingReason: 'subscription_cycle',
           periodStart: now,
-          periodEnd: addMonth(now),
+          periodEnd: periodEnd(now, this.intervalOf(item.price.id)),
           created: now,
         });
         const next = this.rebuild(current, { status: 'past_due' });
@@ -332,7 +342,7 @@ export class BillingSimulator implements BillingGateway {
       case 'renew': {
         // The next period starts now (a test clock jumping to the renewal date).
         const start = now;
-        const end = addMonth(start);
+        const end = periodEnd(start, this.intervalOf(item.price.id));
         const invoice = invoiceObject({
           customer: String(current.customer),
           subscription: current.id,

@@ -26,6 +26,18 @@ export function addMonth(unix: number): number {
   return Math.floor(target.getTime() / 1000);
 }
 
+/** The same day next year (29 February -> 28 February), like Stripe's yearly cycle. */
+export function addYear(unix: number): number {
+  const d = new Date(unix * 1000);
+  const lastDay = new Date(Date.UTC(d.getUTCFullYear() + 1, d.getUTCMonth() + 1, 0)).getUTCDate();
+  return Math.floor(Date.UTC(d.getUTCFullYear() + 1, d.getUTCMonth(), Math.min(d.getUTCDate(), lastDay), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()) / 1000);
+}
+
+/** The end of a billing period of `interval` starting at `unix`. */
+export function periodEnd(unix: number, interval: 'month' | 'year'): number {
+  return interval === 'year' ? addYear(unix) : addMonth(unix);
+}
+
 export function customerObject(p: { id?: string; email?: string | null; metadata?: Record<string, string>; created?: number }): Stripe.Customer {
   return {
     id: p.id ?? stripeId('cus', 14),
@@ -51,7 +63,7 @@ export function customerObject(p: { id?: string; email?: string | null; metadata
   } as unknown as Stripe.Customer;
 }
 
-export function priceObject(p: { id: string; unitAmount: number; recurring: boolean; created?: number }): Stripe.Price {
+export function priceObject(p: { id: string; unitAmount: number; recurring: boolean; interval?: 'month' | 'year'; created?: number }): Stripe.Price {
   return {
     id: p.id,
     object: 'price',
@@ -65,7 +77,7 @@ export function priceObject(p: { id: string; unitAmount: number; recurring: bool
     nickname: null,
     product: `prod_${p.id.replace(/^price_/, '').slice(0, 14)}`,
     recurring: p.recurring
-      ? { interval: 'month', interval_count: 1, meter: null, trial_period_days: null, usage_type: 'licensed' }
+      ? { interval: p.interval ?? 'month', interval_count: 1, meter: null, trial_period_days: null, usage_type: 'licensed' }
       : null,
     tax_behavior: 'unspecified',
     tiers_mode: null,
@@ -81,6 +93,8 @@ export interface SubscriptionSpec {
   customer: string;
   priceId: string;
   unitAmount: number;
+  /** How the price bills (default month). */
+  interval?: 'month' | 'year';
   status: Stripe.Subscription.Status;
   periodStart: number;
   periodEnd: number;
@@ -97,7 +111,7 @@ export interface SubscriptionSpec {
 export function subscriptionObject(s: SubscriptionSpec): Stripe.Subscription {
   const id = s.id ?? stripeId('sub');
   const created = s.created ?? s.periodStart;
-  const price = priceObject({ id: s.priceId, unitAmount: s.unitAmount, recurring: true, created });
+  const price = priceObject({ id: s.priceId, unitAmount: s.unitAmount, recurring: true, interval: s.interval ?? 'month', created });
   return {
     id,
     object: 'subscription',

@@ -4,10 +4,11 @@
 // subscription (or two subscriptions of one user) cannot interleave.
 import { Prisma } from '@chatmeter/db/client';
 import type { TPlan } from '@chatmeter/shared/plans';
-import type Stripe from 'stripe';
 import type { Logger } from '../lib/logger.ts';
 import type { Tx } from '../metering/counters.ts';
 import { bestGrant, grantedPlan } from './effective-plan.ts';
+import { PermanentEventError, StaleSnapshotError } from './event-errors.ts';
+import type { ParsedSubscription } from './stripe-payloads.ts';
 
 export const SUBSCRIPTION_SELECT = {
   id: true,
@@ -36,79 +37,10 @@ export const SUBSCRIPTION_COLUMNS_SQL = Object.keys(SUBSCRIPTION_SELECT)
   .map((field) => `${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} AS "${field}"`)
   .join(', ');
 
-/** The event's snapshot is older than what is stored: retrieve the subscription instead. */
-export class StaleSnapshotError extends Error {
-  constructor(subscriptionId: string) {
-    super(`the event's copy of ${subscriptionId} is older than the stored state`);
-    this.name = 'StaleSnapshotError';
-  }
-}
-
-/** The event cannot be applied, and redelivering it will not change that (acknowledged, recorded). */
-export class PermanentEventError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PermanentEventError';
-  }
-}
-
-/** Worth another delivery later (e.g. a refund whose purchase has not been recorded yet). */
-export class RetryLaterError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RetryLaterError';
-  }
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function stripeRef(value: string | { id: string } | null | undefined): string | null {
-  if (!value) return null;
-  return typeof value === 'string' ? value : value.id;
-}
-
-const fromUnix = (seconds: number | null | undefined): Date | null => (typeof seconds === 'number' && seconds > 0 ? new Date(seconds * 1000) : null);
-
-export interface ParsedSubscription {
-  id: string;
-  customerId: string;
-  itemId: string | null;
-  priceId: string | null;
-  status: string;
-  periodStart: Date | null;
-  periodEnd: Date | null;
-  cancelAtPeriodEnd: boolean;
-  canceledAt: Date | null;
-  metadataUserId: string | null;
-}
-
-/** Reads the fields we keep, from the API version of the installed SDK (period on the item) or an older one. */
-export function parseSubscription(sub: Stripe.Subscription): ParsedSubscription {
-  if (!sub || typeof sub.id !== 'string' || !sub.id.startsWith('sub_') || typeof sub.status !== 'string') {
-    throw new PermanentEventError('the event does not carry a subscription object');
-  }
-  const customerId = stripeRef(sub.customer as string | { id: string } | null);
-  if (!customerId) throw new PermanentEventError(`subscription ${sub.id} has no customer`);
-  const item = Array.isArray(sub.items?.data) ? sub.items.data[0] : undefined;
-  const legacy = sub as unknown as { current_period_start?: number; current_period_end?: number };
-  return {
-    id: sub.id,
-    customerId,
-    itemId: item?.id ?? null,
-    priceId: item?.price?.id ?? null,
-    status: sub.status,
-    periodStart: fromUnix(item?.current_period_start ?? legacy.current_period_start),
-    periodEnd: fromUnix(item?.current_period_end ?? legacy.current_period_end),
-    // Newer API versions may express "cancel at period end" as cancel_at = period end.
-    cancelAtPeriodEnd:
-      sub.cancel_at_period_end === true ||
-      (sub.cancel_at != null && item?.current_period_end != null && sub.cancel_at === item.current_period_end && sub.status !== 'canceled'),
-    canceledAt: fromUnix(sub.canceled_at),
-    metadataUserId: typeof sub.metadata?.user_id === 'string' ? sub.metadata.user_id : null,
-  };
-}
-
-async function lock(tx: Tx, key: string): Promise<void> {
+/** A transaction-scoped advisory lock: events about the same thing apply one after the other. */
+export async function lock(tx: Tx, key: string): Promise<void> {
   await tx.$executeRaw(Prisma.sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
 }
 
@@ -151,10 +83,9 @@ export class SubscriptionStore {
    */
   async apply(
     tx: Tx,
-    sub: Stripe.Subscription,
+    parsed: ParsedSubscription,
     opts: { asOf: Date; source: 'snapshot' | 'retrieved'; userIdHint?: string | null; now: Date },
   ): Promise<{ userId: string; planId: string; subscription: ParsedSubscription }> {
-    const parsed = parseSubscription(sub);
     await lock(tx, `billing-sub:${parsed.id}`);
     const existing = await tx.subscription.findUnique({ where: { id: parsed.id }, select: { userId: true, stripeStateAt: true, pastDueSince: true } });
     if (opts.source === 'snapshot' && existing && existing.stripeStateAt >= opts.asOf) throw new StaleSnapshotError(parsed.id);
@@ -167,8 +98,8 @@ export class SubscriptionStore {
     if (!userId) throw new PermanentEventError(`no ChatMeter account for subscription ${parsed.id} (customer ${parsed.customerId})`);
     await this.rememberCustomer(tx, userId, parsed.customerId);
 
-    const planId = parsed.priceId ? (this.o.planByPrice.get(parsed.priceId) ?? null) : null;
-    if (parsed.priceId && !planId) {
+    const planId = this.o.planByPrice.get(parsed.priceId) ?? null;
+    if (!planId) {
       this.o.logger.warn({ subscription: parsed.id, price: parsed.priceId }, 'subscription price is not any plan\'s Stripe price; it grants no plan');
     }
     // Grace runs from the first moment Stripe told us the subscription was past due.

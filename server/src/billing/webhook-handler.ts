@@ -3,8 +3,10 @@
 // transaction that starts by locking that row, so a replay or a concurrent
 // duplicate finds it processed and changes nothing. A failure rolls the effects
 // back, keeps the row unprocessed with the error, and answers 500 so Stripe
-// delivers it again. Subscriptions follow Stripe's current state, not the order
-// events arrive in (see docs/billing.md).
+// delivers it again; an event that can never apply (its object cannot be read,
+// see stripe-payloads.ts, or it is about no account of ours) is acknowledged as
+// `rejected` with nothing written. Subscriptions follow Stripe's current state,
+// not the order events arrive in (see docs/billing.md).
 import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import { centsToMicros } from '@chatmeter/shared/money';
 import type { TPlan } from '@chatmeter/shared/plans';
@@ -16,14 +18,22 @@ import type { Tx } from '../metering/counters.ts';
 import { addCredits, takeCreditsUpTo } from '../metering/credits.ts';
 import type { BillingConfig } from './config.ts';
 import { graceEndsAt } from './effective-plan.ts';
+import { PermanentEventError, RetryLaterError, StaleSnapshotError } from './event-errors.ts';
 import type { BillingGateway } from './gateway.ts';
 import {
-  PermanentEventError,
-  RetryLaterError,
-  StaleSnapshotError,
-  stripeRef,
-  type SubscriptionStore,
-} from './subscription-store.ts';
+  DISPUTE_FINAL,
+  parseSubscription,
+  readCharge,
+  readCheckoutSession,
+  readDispute,
+  readInvoice,
+  type ChargePayload,
+  type CheckoutSessionPayload,
+  type DisputePayload,
+  type InvoicePayload,
+  type ParsedSubscription,
+} from './stripe-payloads.ts';
+import { lock, type SubscriptionStore } from './subscription-store.ts';
 
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 
@@ -32,15 +42,19 @@ export interface WebhookResult {
   body: { received: true; outcome: string } | { error: { reason: string; message: string } };
 }
 
+// What makes a body an event at all: without an id and a type it cannot be
+// recorded or deduplicated (400). Everything else is checked per type, and an
+// event that fails those checks is recorded and answered 200 `rejected`.
 const ZEventEnvelope = z
   .object({
-    id: z.string().min(1).max(255),
-    type: z.string().min(1).max(255),
-    created: z.number().int().nonnegative(),
-    livemode: z.boolean().optional(),
-    data: z.object({ object: z.record(z.string(), z.unknown()) }).loose(),
+    id: z.string().regex(/^[A-Za-z0-9_]{1,255}$/),
+    type: z.string().regex(/^[a-z0-9_.]{1,255}$/),
   })
   .loose();
+const ZEventCreated = z.number().int().min(0).max(4_102_444_800);
+
+/** The invoice events that mean "this invoice is paid": an endpoint may be subscribed to either, or both. */
+const INVOICE_PAID_EVENTS = new Set(['invoice.paid', 'invoice.payment_succeeded']);
 
 const SUBSCRIPTION_EVENTS = new Set([
   'customer.subscription.created',
@@ -52,8 +66,18 @@ const SUBSCRIPTION_EVENTS = new Set([
   'customer.subscription.pending_update_expired',
 ]);
 
+/** The event's object, read and checked (stripe-payloads.ts) before anything is fetched or written. */
+type Payload =
+  | { kind: 'checkout'; session: CheckoutSessionPayload }
+  | { kind: 'invoice'; invoice: InvoicePayload; paid: boolean }
+  | { kind: 'refund'; charge: ChargePayload }
+  | { kind: 'dispute'; dispute: DisputePayload; closed: boolean }
+  | { kind: 'subscription'; subscription: ParsedSubscription }
+  | { kind: 'other' };
+
 interface Prepared {
-  subscription?: Stripe.Subscription;
+  payload: Payload;
+  subscription?: ParsedSubscription;
   source?: 'snapshot' | 'retrieved';
 }
 
@@ -79,11 +103,32 @@ function fail(status: number, reason: string, message: string): WebhookResult {
   return { status, body: { error: { reason, message } } };
 }
 
-function invoiceSubscriptionId(invoice: Stripe.Invoice): string | null {
-  const fromParent = invoice.parent?.subscription_details?.subscription;
-  const legacy = (invoice as unknown as { subscription?: string | { id: string } | null }).subscription;
-  return stripeRef((fromParent ?? legacy ?? null) as string | { id: string } | null);
+/**
+ * The payload as it is stored: Postgres text and jsonb cannot hold NUL or lone
+ * UTF-16 surrogates, which JSON can carry; they become U+FFFD so that storing an
+ * odd but signed event can never fail.
+ */
+function storable(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  if (Array.isArray(value)) return value.map(storable);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k) as string, storable(v)]));
+  }
+  return value;
 }
+
+const storableText = (text: string): string => storable(text.slice(0, 2000)) as string;
+
+interface PurchaseRow {
+  checkout_session_id: string;
+  user_id: string;
+  pack_id: string;
+  tokens: bigint;
+  amount_micro_usd: bigint;
+  refund_tokens: bigint;
+}
+
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 export class WebhookHandler {
   constructor(private readonly o: WebhookHandlerOptions) {}
@@ -100,20 +145,23 @@ export class WebhookHandler {
       const message = error instanceof Stripe.errors.StripeSignatureVerificationError ? 'Bad or expired signature.' : 'The body is not a Stripe event.';
       return fail(400, 'invalid_input', message);
     }
-    if (!ZEventEnvelope.safeParse(event).success) return fail(400, 'invalid_input', 'The body is not a Stripe event.');
+    if (!event || typeof event !== 'object' || !ZEventEnvelope.safeParse(event).success) return fail(400, 'invalid_input', 'The body is not a Stripe event.');
     try {
-      return await this.process(event, rawBody.toString('utf8'), now);
+      return await this.process(event, now);
     } catch (error) {
       this.o.logger.error({ err: error, eventId: event.id, type: event.type }, 'stripe webhook: could not record the event');
       return fail(500, 'internal', 'The event could not be recorded; Stripe will deliver it again.');
     }
   }
 
-  private async process(event: Stripe.Event, payload: string, now: Date): Promise<WebhookResult> {
+  private async process(event: Stripe.Event, now: Date): Promise<WebhookResult> {
     const { prisma, logger } = this.o;
+    const created = ZEventCreated.safeParse(event.created);
+    const stripeCreatedAt = created.success ? new Date(created.data * 1000) : now;
+    const payload = JSON.stringify(storable(event));
     const inserted = await prisma.$executeRaw(Prisma.sql`
       INSERT INTO stripe_events (id, type, stripe_created_at, livemode, payload)
-      VALUES (${event.id}, ${event.type}, ${new Date(event.created * 1000)}, ${event.livemode === true}, ${payload}::jsonb)
+      VALUES (${event.id}, ${event.type}, ${stripeCreatedAt}, ${event.livemode === true}, ${payload}::jsonb)
       ON CONFLICT (id) DO NOTHING`);
     if (inserted === 0) {
       const seen = await prisma.stripeEvent.findUnique({ where: { id: event.id }, select: { processedAt: true, outcome: true } });
@@ -122,13 +170,14 @@ export class WebhookHandler {
 
     for (let attempt = 0; ; attempt++) {
       try {
+        if (!created.success) throw new PermanentEventError('the event has no valid `created` time');
         const prepared = await this.prepare(event, attempt > 0);
         const applied = await prisma.$transaction(
           async (tx) => {
             const rows = await tx.$queryRaw<{ processed_at: Date | null }[]>(Prisma.sql`
               SELECT processed_at FROM stripe_events WHERE id = ${event.id} FOR UPDATE`);
             if (rows[0]?.processed_at) return { outcome: 'duplicate' } satisfies Applied;
-            const result = await this.apply(tx, event, prepared, now);
+            const result = await this.apply(tx, event, stripeCreatedAt, prepared, now);
             await tx.$executeRaw(Prisma.sql`
               UPDATE stripe_events SET processed_at = ${now}, outcome = ${result.outcome}, error = NULL, attempts = attempts + 1
                WHERE id = ${event.id}`);
@@ -141,16 +190,16 @@ export class WebhookHandler {
         return { status: 200, body: { received: true, outcome: applied.outcome } };
       } catch (error) {
         if (error instanceof StaleSnapshotError && attempt < 3) continue;
-        const message = error instanceof Error ? error.message : String(error);
+        const message = storableText(error instanceof Error ? error.message : String(error));
         if (error instanceof PermanentEventError) {
           await prisma.$executeRaw(Prisma.sql`
-            UPDATE stripe_events SET processed_at = ${now}, outcome = 'rejected', error = ${message.slice(0, 2000)}, attempts = attempts + 1
+            UPDATE stripe_events SET processed_at = ${now}, outcome = 'rejected', error = ${message}, attempts = attempts + 1
              WHERE id = ${event.id} AND processed_at IS NULL`);
           logger.warn({ eventId: event.id, type: event.type, err: message }, 'stripe event acknowledged but not applied');
           return { status: 200, body: { received: true, outcome: 'rejected' } };
         }
         await prisma.$executeRaw(Prisma.sql`
-          UPDATE stripe_events SET error = ${message.slice(0, 2000)}, attempts = attempts + 1
+          UPDATE stripe_events SET error = ${message}, attempts = attempts + 1
            WHERE id = ${event.id} AND processed_at IS NULL`).catch(() => {});
         if (error instanceof RetryLaterError) {
           logger.warn({ eventId: event.id, type: event.type, err: message }, 'stripe event deferred; Stripe will deliver it again');
@@ -162,84 +211,108 @@ export class WebhookHandler {
     }
   }
 
+  /** Reads the event's object for the types ChatMeter applies; PermanentEventError when it cannot be read. */
+  private read(event: Stripe.Event): Payload {
+    const data: unknown = event.data;
+    const object = data && typeof data === 'object' ? (data as { object?: unknown }).object : undefined;
+    switch (event.type) {
+      case 'checkout.session.completed':
+      case 'checkout.session.async_payment_succeeded':
+        return { kind: 'checkout', session: readCheckoutSession(object) };
+      case 'invoice.paid':
+      case 'invoice.payment_succeeded':
+      case 'invoice.payment_failed':
+        return { kind: 'invoice', invoice: readInvoice(object), paid: INVOICE_PAID_EVENTS.has(event.type) };
+      case 'charge.refunded':
+        return { kind: 'refund', charge: readCharge(object) };
+      case 'charge.dispute.created':
+      case 'charge.dispute.closed':
+        return { kind: 'dispute', dispute: readDispute(object), closed: event.type === 'charge.dispute.closed' };
+      default:
+        return SUBSCRIPTION_EVENTS.has(event.type) ? { kind: 'subscription', subscription: parseSubscription(object) } : { kind: 'other' };
+    }
+  }
+
   /** Network half (outside the transaction): fetch the subscription when the event's copy cannot be trusted. */
   private async prepare(event: Stripe.Event, forceRetrieve: boolean): Promise<Prepared> {
     const gateway = this.o.gateway;
-    const object = event.data.object as unknown as Record<string, unknown>;
-    if (SUBSCRIPTION_EVENTS.has(event.type)) {
-      const snapshot = event.data.object as unknown as Stripe.Subscription;
-      const id = typeof snapshot.id === 'string' ? snapshot.id : '';
-      if (!forceRetrieve) {
-        const stored = id ? await this.o.prisma.subscription.findUnique({ where: { id }, select: { stripeStateAt: true } }) : null;
-        if (!stored || stored.stripeStateAt < new Date(event.created * 1000) || !gateway) return { subscription: snapshot, source: 'snapshot' };
+    const payload = this.read(event);
+    switch (payload.kind) {
+      case 'subscription': {
+        const snapshot = payload.subscription;
+        if (!forceRetrieve) {
+          const stored = await this.o.prisma.subscription.findUnique({ where: { id: snapshot.id }, select: { stripeStateAt: true } });
+          if (!stored || stored.stripeStateAt < new Date(event.created * 1000) || !gateway) return { payload, subscription: snapshot, source: 'snapshot' };
+        }
+        if (!gateway) return { payload, subscription: snapshot, source: 'snapshot' };
+        return { payload, subscription: await this.retrieve(snapshot.id), source: 'retrieved' };
       }
-      if (!gateway) return { subscription: snapshot, source: 'snapshot' };
-      return { subscription: await this.retrieve(id), source: 'retrieved' };
+      case 'checkout': {
+        const id = payload.session.mode === 'subscription' ? payload.session.subscription : null;
+        return id && gateway ? { payload, subscription: await this.retrieve(id), source: 'retrieved' } : { payload };
+      }
+      case 'invoice': {
+        const id = payload.invoice.subscriptionId;
+        return id && gateway ? { payload, subscription: await this.retrieve(id), source: 'retrieved' } : { payload };
+      }
+      default:
+        return { payload };
     }
-    if (!gateway) return {};
-    if (event.type === 'checkout.session.completed' && object.mode === 'subscription') {
-      const id = stripeRef(object.subscription as string | { id: string } | null);
-      return id ? { subscription: await this.retrieve(id), source: 'retrieved' } : {};
-    }
-    if (event.type === 'invoice.paid' || event.type === 'invoice.payment_failed') {
-      const id = invoiceSubscriptionId(event.data.object as unknown as Stripe.Invoice);
-      return id ? { subscription: await this.retrieve(id), source: 'retrieved' } : {};
-    }
-    return {};
   }
 
-  private async retrieve(id: string): Promise<Stripe.Subscription> {
+  private async retrieve(id: string): Promise<ParsedSubscription> {
     if (!id.startsWith('sub_')) throw new PermanentEventError(`not a subscription id: ${id.slice(0, 64)}`);
+    let sub: Stripe.Subscription;
     try {
-      return await this.o.gateway!.retrieveSubscription(id);
+      sub = await this.o.gateway!.retrieveSubscription(id);
     } catch (error) {
       if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) {
         throw new PermanentEventError(`Stripe does not know subscription ${id}`);
       }
       throw error;
     }
+    return parseSubscription(sub);
   }
 
-  private async apply(tx: Tx, event: Stripe.Event, prepared: Prepared, now: Date): Promise<Applied> {
-    const asOf = new Date(event.created * 1000);
-    switch (event.type) {
-      case 'checkout.session.completed':
-      case 'checkout.session.async_payment_succeeded':
-        return this.checkoutCompleted(tx, event, event.data.object as unknown as Stripe.Checkout.Session, prepared, now);
-      case 'invoice.paid':
-      case 'invoice.payment_failed':
-        return this.invoice(tx, event, event.data.object as unknown as Stripe.Invoice, prepared, now);
-      case 'charge.refunded':
-        return this.chargeRefunded(tx, event, event.data.object as unknown as Stripe.Charge);
-      default:
-        if (SUBSCRIPTION_EVENTS.has(event.type) && prepared.subscription && prepared.source) {
-          try {
-            const result = await this.o.store.apply(tx, prepared.subscription, { asOf, source: prepared.source, now });
-            return { outcome: `subscription_${result.subscription.status}${prepared.source === 'retrieved' ? '_retrieved' : ''}` };
-          } catch (error) {
-            // Without a Stripe API to ask, an out-of-date copy is simply not applied.
-            if (error instanceof StaleSnapshotError && !this.o.gateway) return { outcome: 'stale_ignored' };
-            throw error;
-          }
+  private async apply(tx: Tx, event: Stripe.Event, asOf: Date, prepared: Prepared, now: Date): Promise<Applied> {
+    const { payload } = prepared;
+    switch (payload.kind) {
+      case 'checkout':
+        return this.checkoutCompleted(tx, event, asOf, payload.session, prepared, now);
+      case 'invoice':
+        return this.invoice(tx, event, asOf, payload.invoice, payload.paid, prepared, now);
+      case 'refund':
+        return this.chargeRefunded(tx, event, payload.charge);
+      case 'dispute':
+        return this.dispute(tx, event, payload.dispute, payload.closed, now);
+      case 'subscription': {
+        if (!prepared.subscription || !prepared.source) return { outcome: 'ignored' };
+        try {
+          const result = await this.o.store.apply(tx, prepared.subscription, { asOf, source: prepared.source, now });
+          return { outcome: `subscription_${result.subscription.status}${prepared.source === 'retrieved' ? '_retrieved' : ''}` };
+        } catch (error) {
+          // Without a Stripe API to ask, an out-of-date copy is simply not applied.
+          if (error instanceof StaleSnapshotError && !this.o.gateway) return { outcome: 'stale_ignored' };
+          throw error;
         }
+      }
+      default:
         return { outcome: 'ignored' };
     }
   }
 
-  private async checkoutCompleted(tx: Tx, event: Stripe.Event, session: Stripe.Checkout.Session, prepared: Prepared, now: Date): Promise<Applied> {
+  private async checkoutCompleted(tx: Tx, event: Stripe.Event, asOf: Date, session: CheckoutSessionPayload, prepared: Prepared, now: Date): Promise<Applied> {
     const { store } = this.o;
-    if (typeof session.id !== 'string') throw new PermanentEventError('the event does not carry a checkout session');
-    const customerId = stripeRef(session.customer as string | { id: string } | null);
     const userId =
       (await store.findAccount(tx, session.client_reference_id)) ??
       (await store.findAccount(tx, session.metadata?.user_id)) ??
-      (await store.userForCustomer(tx, customerId));
+      (await store.userForCustomer(tx, session.customer));
     if (!userId) throw new PermanentEventError(`no ChatMeter account for checkout session ${session.id}`);
-    await store.rememberCustomer(tx, userId, customerId);
+    await store.rememberCustomer(tx, userId, session.customer);
 
     if (session.mode === 'subscription') {
       if (!prepared.subscription) return { outcome: 'subscription_pending' };
-      const result = await store.apply(tx, prepared.subscription, { asOf: new Date(event.created * 1000), source: 'retrieved', userIdHint: userId, now });
+      const result = await store.apply(tx, prepared.subscription, { asOf, source: 'retrieved', userIdHint: userId, now });
       return { outcome: `subscription_${result.subscription.status}` };
     }
     if (session.mode !== 'payment') return { outcome: 'ignored' };
@@ -247,52 +320,64 @@ export class WebhookHandler {
 
     const pack = this.o.config.packs.find((p) => p.id === session.metadata?.pack_id);
     if (!pack) throw new PermanentEventError(`checkout session ${session.id} is not for a known credit pack`);
-    const paymentIntent = stripeRef(session.payment_intent as string | { id: string } | null);
-    const amountMicros = centsToMicros(Math.max(0, session.amount_total ?? 0));
+    const paymentIntent = session.payment_intent;
+    const amountMicros = BigInt(centsToMicros(session.amount_total ?? 0));
     // The purchase row is the grant's idempotency key: a second event for the same
     // session (completed, then async_payment_succeeded) grants nothing more.
     const created = await tx.$queryRaw<{ checkout_session_id: string }[]>(Prisma.sql`
       INSERT INTO pack_purchases (checkout_session_id, user_id, pack_id, tokens, amount_micro_usd, payment_intent_id, source_event_id)
-      VALUES (${session.id}, ${userId}::uuid, ${pack.id}, ${BigInt(pack.tokens)}, ${BigInt(amountMicros)}, ${paymentIntent}, ${event.id})
+      VALUES (${session.id}, ${userId}::uuid, ${pack.id}, ${BigInt(pack.tokens)}, ${amountMicros}, ${paymentIntent}, ${event.id})
       ON CONFLICT (checkout_session_id) DO NOTHING
       RETURNING checkout_session_id`);
     if (created.length === 0) return { outcome: 'pack_already_granted' };
     await addCredits(tx, { userId, kind: 'purchase', reason: `credit pack ${pack.id} (${pack.name})`, sourceEventId: event.id }, BigInt(pack.tokens));
     await tx.$executeRaw(Prisma.sql`
       INSERT INTO payments (user_id, kind, status, amount_micro_usd, currency, description, stripe_object_id, stripe_payment_intent_id, stripe_event_id)
-      VALUES (${userId}::uuid, 'pack', 'paid', ${BigInt(amountMicros)}, ${session.currency ?? 'usd'}, ${`Credit pack: ${pack.name}`}, ${session.id}, ${paymentIntent}, ${event.id})
+      VALUES (${userId}::uuid, 'pack', 'paid', ${amountMicros}, ${session.currency ?? 'usd'}, ${`Credit pack: ${pack.name}`}, ${session.id}, ${paymentIntent}, ${event.id})
       ON CONFLICT (stripe_object_id) DO NOTHING`);
     return { outcome: 'pack_granted' };
   }
 
-  private async invoice(tx: Tx, event: Stripe.Event, invoice: Stripe.Invoice, prepared: Prepared, now: Date): Promise<Applied> {
+  /**
+   * invoice.paid / invoice.payment_succeeded (the same fact, two event types with
+   * their own event ids) and invoice.payment_failed. The payment row is keyed by the
+   * invoice id, under a lock per invoice: whichever of the paid events comes first
+   * records the payment, the other finds it paid and adds nothing.
+   */
+  private async invoice(tx: Tx, event: Stripe.Event, asOf: Date, invoice: InvoicePayload, paid: boolean, prepared: Prepared, now: Date): Promise<Applied> {
     const { store, config, plans } = this.o;
-    if (typeof invoice.id !== 'string') throw new PermanentEventError('the event does not carry an invoice');
-    const subscriptionId = invoiceSubscriptionId(invoice);
+    const subscriptionId = invoice.subscriptionId;
     if (!subscriptionId) return { outcome: 'ignored' };
-    const paid = event.type === 'invoice.paid';
+    await lock(tx, `billing-invoice:${invoice.id}`);
 
     let userId: string | null = null;
     let planId: string | null = null;
+    let priceId: string | null = null;
     if (prepared.subscription) {
-      const applied = await store.apply(tx, prepared.subscription, { asOf: new Date(event.created * 1000), source: 'retrieved', now });
+      const applied = await store.apply(tx, prepared.subscription, { asOf, source: 'retrieved', now });
       userId = applied.userId;
-      planId = applied.subscription.priceId ? (config.planByPrice.get(applied.subscription.priceId) ?? null) : null;
+      priceId = applied.subscription.priceId;
+      planId = config.planByPrice.get(priceId) ?? null;
     } else {
-      const row = await tx.subscription.findUnique({ where: { id: subscriptionId }, select: { userId: true, planId: true } });
-      userId = row?.userId ?? (await store.userForCustomer(tx, stripeRef(invoice.customer as string | { id: string } | null)));
+      const row = await tx.subscription.findUnique({ where: { id: subscriptionId }, select: { userId: true, planId: true, priceId: true } });
+      userId = row?.userId ?? (await store.userForCustomer(tx, invoice.customer));
       planId = row?.planId ?? null;
+      priceId = row?.priceId ?? null;
     }
     if (!userId) throw new PermanentEventError(`no ChatMeter account for invoice ${invoice.id}`);
 
+    const recorded = await tx.payment.findUnique({ where: { stripeObjectId: invoice.id }, select: { status: true } });
+    // Anything but a failure means the invoice was paid (later refunds included): it is never counted again.
+    if (recorded && recorded.status !== 'failed') return { outcome: 'invoice_already_paid' };
+
     const planName = plans.find((p) => p.id === planId)?.name ?? 'Subscription';
-    const reason = invoice.billing_reason === 'subscription_create' ? 'first month' : invoice.billing_reason === 'subscription_cycle' ? 'renewal' : 'change';
-    const cents = paid ? invoice.amount_paid : invoice.amount_due;
-    const amountMicros = BigInt(centsToMicros(Math.max(0, Number.isSafeInteger(cents) ? cents : 0)));
+    const first = priceId && config.priceIntervals.get(priceId) === 'year' ? 'first year' : 'first month';
+    const reason = invoice.billing_reason === 'subscription_create' ? first : invoice.billing_reason === 'subscription_cycle' ? 'renewal' : 'change';
+    const amountMicros = BigInt(centsToMicros(paid ? invoice.amount_paid : invoice.amount_due));
     // One row per invoice: a later success replaces a failure, never the other way round.
     await tx.$executeRaw(Prisma.sql`
       INSERT INTO payments (user_id, kind, status, amount_micro_usd, currency, description, stripe_object_id, stripe_event_id)
-      VALUES (${userId}::uuid, 'subscription', ${paid ? 'paid' : 'failed'}, ${amountMicros}, ${invoice.currency ?? 'usd'},
+      VALUES (${userId}::uuid, 'subscription', ${paid ? 'paid' : 'failed'}, ${amountMicros}, ${invoice.currency},
               ${`${planName} plan (${reason})`}, ${invoice.id}, ${event.id})
       ON CONFLICT (stripe_object_id) DO UPDATE
          SET status = EXCLUDED.status, amount_micro_usd = EXCLUDED.amount_micro_usd, stripe_event_id = EXCLUDED.stripe_event_id, updated_at = now()
@@ -325,35 +410,61 @@ export class WebhookHandler {
     };
   }
 
-  private async chargeRefunded(tx: Tx, event: Stripe.Event, charge: Stripe.Charge): Promise<Applied> {
-    const paymentIntent = stripeRef(charge.payment_intent as string | { id: string } | null);
-    if (!paymentIntent) return { outcome: 'ignored' };
-    const rows = await tx.$queryRaw<{ checkout_session_id: string; user_id: string; pack_id: string; tokens: bigint; refund_tokens: bigint }[]>(Prisma.sql`
-      SELECT checkout_session_id, user_id, pack_id, tokens, refund_tokens
+  /** The pack bought with this PaymentIntent, locked: refunds and disputes of one charge apply one at a time. */
+  private async lockPurchase(tx: Tx, paymentIntent: string): Promise<PurchaseRow | undefined> {
+    const rows = await tx.$queryRaw<PurchaseRow[]>(Prisma.sql`
+      SELECT checkout_session_id, user_id, pack_id, tokens, amount_micro_usd, refund_tokens
         FROM pack_purchases WHERE payment_intent_id = ${paymentIntent} FOR UPDATE`);
-    const purchase = rows[0];
+    return rows[0];
+  }
+
+  private async chargeRefunded(tx: Tx, event: Stripe.Event, charge: ChargePayload): Promise<Applied> {
+    const paymentIntent = charge.payment_intent;
+    if (!paymentIntent) return { outcome: 'ignored' };
+    const purchase = await this.lockPurchase(tx, paymentIntent);
     if (!purchase) {
       // Charges of credit packs carry the pack in their metadata: the purchase event
       // has not been applied yet, so ask Stripe for this one again later.
       if (charge.metadata?.pack_id) throw new RetryLaterError(`refund of ${paymentIntent} arrived before its purchase`);
       return { outcome: 'ignored' };
     }
-    const amount = BigInt(Math.max(0, charge.amount ?? 0));
-    const refunded = BigInt(Math.min(Math.max(0, charge.amount_refunded ?? 0), charge.amount ?? 0));
+    const amount = BigInt(charge.amount);
+    const refunded = BigInt(charge.amount_refunded);
     // Refunds are cumulative on the charge, so replays and out-of-order deliveries
     // only ever move the target up.
-    const target = charge.refunded === true || (amount > 0n && refunded >= amount) ? purchase.tokens : amount > 0n ? (purchase.tokens * refunded) / amount : 0n;
+    const target = charge.refunded || (amount > 0n && refunded >= amount) ? purchase.tokens : amount > 0n ? (purchase.tokens * refunded) / amount : 0n;
     const due = target - purchase.refund_tokens;
     if (due <= 0n) return { outcome: 'refund_no_change' };
+    // Tokens an open dispute holds are this pack's unspent tokens, already out of the
+    // balance: the refund claims them first, and only the rest from the balance.
+    const holds = await tx.$queryRaw<{ dispute_id: string; left: bigint }[]>(Prisma.sql`
+      SELECT dispute_id, held_tokens - refunded_from_hold_tokens AS left
+        FROM pack_disputes
+       WHERE checkout_session_id = ${purchase.checkout_session_id} AND status = 'open' AND held_tokens > refunded_from_hold_tokens
+       ORDER BY created_at, dispute_id FOR UPDATE`);
+    let fromHolds = 0n;
+    for (const hold of holds) {
+      const claim = hold.left < due - fromHolds ? hold.left : due - fromHolds;
+      if (claim <= 0n) break;
+      await tx.$executeRaw(Prisma.sql`
+        UPDATE pack_disputes SET refunded_from_hold_tokens = refunded_from_hold_tokens + ${claim}, updated_at = now()
+         WHERE dispute_id = ${hold.dispute_id}`);
+      fromHolds += claim;
+    }
     const taken = await takeCreditsUpTo(
       tx,
-      { userId: purchase.user_id, kind: 'refund', reason: `refund of credit pack ${purchase.pack_id}: ${due} tokens due back`, sourceEventId: event.id },
-      due,
+      {
+        userId: purchase.user_id,
+        kind: 'refund',
+        reason: `refund of credit pack ${purchase.pack_id}: ${due} tokens due back${fromHolds > 0n ? ` (${fromHolds} of them held by a dispute)` : ''}`,
+        sourceEventId: event.id,
+      },
+      due - fromHolds,
     );
-    const refundedMicros = BigInt(centsToMicros(Number(refunded)));
+    const refundedMicros = BigInt(centsToMicros(charge.amount_refunded));
     await tx.$executeRaw(Prisma.sql`
       UPDATE pack_purchases
-         SET refund_tokens = ${target}, clawed_back_tokens = clawed_back_tokens + ${taken},
+         SET refund_tokens = ${target}, clawed_back_tokens = clawed_back_tokens + ${fromHolds + taken},
              refunded_micro_usd = GREATEST(refunded_micro_usd, ${refundedMicros}), updated_at = now()
        WHERE checkout_session_id = ${purchase.checkout_session_id}`);
     await tx.$executeRaw(Prisma.sql`
@@ -361,7 +472,78 @@ export class WebhookHandler {
          SET refunded_micro_usd = GREATEST(refunded_micro_usd, ${refundedMicros}),
              status = CASE WHEN ${target === purchase.tokens} THEN 'refunded' ELSE 'partially_refunded' END, updated_at = now()
        WHERE stripe_object_id = ${purchase.checkout_session_id}`);
-    return { outcome: taken < due ? 'pack_refunded_partly_spent' : 'pack_refunded' };
+    return { outcome: fromHolds + taken < due ? 'pack_refunded_partly_spent' : 'pack_refunded' };
+  }
+
+  /**
+   * charge.dispute.created holds the disputed pack's unspent tokens; charge.dispute.closed
+   * gives back what is still held when the dispute is won (or the inquiry closed, or it
+   * was prevented) and keeps it out when lost. Keyed by the dispute id (pack_disputes),
+   * so replays, both events twice, or the closing event first all end the same way.
+   */
+  private async dispute(tx: Tx, event: Stripe.Event, dispute: DisputePayload, closed: boolean, now: Date): Promise<Applied> {
+    // Checkout charges always come from a PaymentIntent; a dispute without one is not about a pack.
+    const paymentIntent = dispute.payment_intent;
+    if (!paymentIntent) return { outcome: 'ignored' };
+    const final = closed ? (DISPUTE_FINAL as Record<string, 'won' | 'lost' | undefined>)[dispute.status] : undefined;
+    if (closed && !final) throw new PermanentEventError(`dispute ${dispute.id} closed with status ${dispute.status}, which ends nothing`);
+    const purchase = await this.lockPurchase(tx, paymentIntent);
+    if (!purchase) return { outcome: 'ignored' };
+    const rows = await tx.$queryRaw<{ status: string; held_tokens: bigint; refunded_from_hold_tokens: bigint }[]>(Prisma.sql`
+      SELECT status, held_tokens, refunded_from_hold_tokens FROM pack_disputes WHERE dispute_id = ${dispute.id} FOR UPDATE`);
+    const existing = rows[0];
+    if (existing && (existing.status !== 'open' || !closed)) return { outcome: existing.status === 'open' ? 'dispute_no_change' : 'dispute_already_closed' };
+
+    const amountMicros = BigInt(centsToMicros(dispute.amount));
+    // A dispute for part of the charge stands for that part of the pack.
+    const disputed = purchase.amount_micro_usd > 0n && amountMicros < purchase.amount_micro_usd ? (purchase.tokens * amountMicros) / purchase.amount_micro_usd : purchase.tokens;
+    const change = (kind: 'dispute_hold' | 'dispute_release' | 'dispute_loss', what: string) => ({
+      userId: purchase.user_id,
+      kind,
+      reason: `dispute ${dispute.id} on credit pack ${purchase.pack_id}: ${what}`,
+      sourceEventId: event.id,
+    });
+
+    if (!closed) {
+      const held = await takeCreditsUpTo(tx, change('dispute_hold', 'unspent tokens held'), min(disputed, await this.packRoom(tx, purchase, dispute.id)));
+      await tx.$executeRaw(Prisma.sql`
+        INSERT INTO pack_disputes (dispute_id, checkout_session_id, user_id, status, stripe_status, amount_micro_usd, disputed_tokens, held_tokens, opened_event_id)
+        VALUES (${dispute.id}, ${purchase.checkout_session_id}, ${purchase.user_id}::uuid, 'open', ${dispute.status}, ${amountMicros}, ${disputed}, ${held}, ${event.id})`);
+      return { outcome: 'dispute_credits_held' };
+    }
+
+    const stillHeld = existing ? existing.held_tokens - existing.refunded_from_hold_tokens : 0n;
+    let released = 0n;
+    let removed = 0n;
+    if (final === 'won') {
+      if (stillHeld > 0n) await addCredits(tx, change('dispute_release', 'won, held tokens given back'), stillHeld);
+      released = stillHeld;
+    } else {
+      // Lost: what is held stays out. Nothing held (the closing event came first): take the pack's unspent tokens now.
+      removed = existing ? stillHeld : await takeCreditsUpTo(tx, change('dispute_loss', 'lost, unspent tokens removed'), min(disputed, await this.packRoom(tx, purchase, dispute.id)));
+    }
+    if (existing) {
+      await tx.$executeRaw(Prisma.sql`
+        UPDATE pack_disputes
+           SET status = ${final}, stripe_status = ${dispute.status}, released_tokens = ${released}, removed_tokens = ${removed},
+               closed_event_id = ${event.id}, closed_at = ${now}, updated_at = ${now}
+         WHERE dispute_id = ${dispute.id}`);
+    } else {
+      await tx.$executeRaw(Prisma.sql`
+        INSERT INTO pack_disputes (dispute_id, checkout_session_id, user_id, status, stripe_status, amount_micro_usd, disputed_tokens,
+                                   released_tokens, removed_tokens, closed_event_id, closed_at)
+        VALUES (${dispute.id}, ${purchase.checkout_session_id}, ${purchase.user_id}::uuid, ${final}, ${dispute.status}, ${amountMicros}, ${disputed},
+                ${released}, ${removed}, ${event.id}, ${now})`);
+    }
+    return { outcome: final === 'won' ? 'dispute_won_credits_released' : 'dispute_lost_credits_removed' };
+  }
+
+  /** What of the pack can still be held or removed: not refunded, not held or removed by another dispute. */
+  private async packRoom(tx: Tx, purchase: PurchaseRow, disputeId: string): Promise<bigint> {
+    const rows = await tx.$queryRaw<{ taken: bigint }[]>(Prisma.sql`
+      SELECT COALESCE(SUM(CASE WHEN status = 'open' THEN held_tokens - refunded_from_hold_tokens WHEN status = 'lost' THEN removed_tokens ELSE 0 END), 0)::bigint AS taken
+        FROM pack_disputes WHERE checkout_session_id = ${purchase.checkout_session_id} AND dispute_id <> ${disputeId}`);
+    const room = purchase.tokens - purchase.refund_tokens - (rows[0]?.taken ?? 0n);
+    return room > 0n ? room : 0n;
   }
 }
-

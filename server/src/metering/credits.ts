@@ -4,7 +4,8 @@
 import { Prisma } from '@chatmeter/db/client';
 import type { Tx } from './counters.ts';
 
-export type CreditKind = 'purchase' | 'refund' | 'adjustment' | 'spend' | 'spend_release' | 'grant';
+/** dispute_hold / dispute_release / dispute_loss: a credit pack's charge disputed (billing/webhook-handler.ts). */
+export type CreditKind = 'purchase' | 'refund' | 'adjustment' | 'spend' | 'spend_release' | 'grant' | 'dispute_hold' | 'dispute_release' | 'dispute_loss';
 
 export interface CreditChange {
   userId: string;

@@ -14,12 +14,12 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import {
-  addMonth,
   chargeObject,
   checkoutSessionObject,
   customerObject,
   eventObject,
   invoiceObject,
+  periodEnd,
   portalSessionObject,
   stripeId,
   subscriptionObject,
@@ -67,6 +67,8 @@ export interface StripeFakeOptions {
   webhookSecret: string;
   /** Unit amount (cents) of each price id, for the subscriptions and invoices it builds. */
   prices: Record<string, number>;
+  /** Prices billed yearly (the others are monthly). */
+  yearlyPrices?: string[];
 }
 
 export class StripeFake {
@@ -121,8 +123,12 @@ export class StripeFake {
 
   // ---- State the tests drive ----
 
+  intervalOf(priceId: string): 'month' | 'year' {
+    return this.options.yearlyPrices?.includes(priceId) ? 'year' : 'month';
+  }
+
   putSubscription(spec: Omit<SubscriptionSpec, 'unitAmount'> & { unitAmount?: number }): Stripe.Subscription {
-    const sub = subscriptionObject({ ...spec, unitAmount: spec.unitAmount ?? this.options.prices[spec.priceId] ?? 0 });
+    const sub = subscriptionObject({ interval: this.intervalOf(spec.priceId), ...spec, unitAmount: spec.unitAmount ?? this.options.prices[spec.priceId] ?? 0 });
     this.subscriptions.set(sub.id, sub);
     return sub;
   }
@@ -182,7 +188,7 @@ export class StripeFake {
         priceId,
         status: 'active',
         periodStart: at,
-        periodEnd: addMonth(at),
+        periodEnd: periodEnd(at, this.intervalOf(priceId)),
         metadata: (params.subscription_data?.metadata ?? {}) as Record<string, string>,
         created: at,
       });
@@ -329,5 +335,6 @@ export async function startStripeFake(options: Partial<StripeFakeOptions> = {}):
     secretKey: options.secretKey ?? 'sk_test_chatmeter_fake',
     webhookSecret: options.webhookSecret ?? 'whsec_test_chatmeter_fake',
     prices: options.prices ?? {},
+    ...(options.yearlyPrices ? { yearlyPrices: options.yearlyPrices } : {}),
   }).start();
 }

@@ -54,3 +54,23 @@ export async function ledger(server: TestServer, userId: string) {
 }
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Everything a Stripe event could change, for "nothing was written" checks: plans,
+ * subscriptions, payments, pack purchases and disputes, customers, the credit ledger
+ * and balances, and the e-mail outbox. Only stripe_events itself is left out.
+ */
+export async function billingSnapshot(server: TestServer) {
+  const p = server.deps.prisma;
+  return {
+    plans: await p.user.findMany({ orderBy: { id: 'asc' }, select: { id: true, planId: true } }),
+    subscriptions: await p.subscription.findMany({ orderBy: { id: 'asc' } }),
+    payments: await p.payment.findMany({ orderBy: { id: 'asc' } }),
+    packs: await p.packPurchase.findMany({ orderBy: { checkoutSessionId: 'asc' } }),
+    disputes: await p.packDispute.findMany({ orderBy: { disputeId: 'asc' } }),
+    customers: await p.billingCustomer.findMany({ orderBy: { userId: 'asc' } }),
+    ledger: await p.creditLedgerEntry.findMany({ orderBy: { id: 'asc' } }),
+    balances: await p.creditAccount.findMany({ orderBy: { userId: 'asc' } }),
+    outbox: await p.emailOutbox.count(),
+  };
+}

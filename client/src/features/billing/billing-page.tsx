@@ -1,7 +1,9 @@
 // The Billing tab: plans side by side (from plans.list) with the current one
-// highlighted, upgrade / downgrade through Stripe Checkout or the customer portal,
+// highlighted, billed monthly or yearly (a toggle, when a plan sells a year),
+// upgrade / downgrade through Stripe Checkout or the customer portal,
 // credit packs, payment-state banners, recent payments. With the offline billing
 // simulator, Stripe's hosted pages are stood in for by clearly labelled test panels.
+import type { TBillingInterval } from '@chatmeter/shared/billing';
 import { formatMicroUsd } from '@chatmeter/shared/money';
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
@@ -13,13 +15,12 @@ import { formatCount, formatDateTime, formatMonthlyPrice } from '../../lib/forma
 import { meQueryKey, useMe } from '../auth/use-me.ts';
 import { PageHeader } from '../shell/page-header.tsx';
 import { BillingSimulatorCheckout, BillingSimulatorPortal } from './billing-simulator.tsx';
+import { anyYearly, LIVE_STATUSES as LIVE, planOffer } from './plan-offer.ts';
 import { useBillingStatus, useCheckout, usePacks, usePortal, type BillingStatus, type CreditPack } from './use-billing.ts';
 import { planName, usePlans, type Plan } from './use-plans.ts';
 import './billing.css';
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'long', year: 'numeric' });
-/** Subscriptions that are still there to change (not ended). */
-const LIVE = new Set(['active', 'trialing', 'past_due', 'unpaid', 'incomplete']);
 /** How long to keep asking after Stripe sends the browser back, while its webhook arrives. */
 const WAIT_FOR_WEBHOOK_MS = 30_000;
 
@@ -42,6 +43,10 @@ export function BillingPage() {
   const status = useBillingStatus(pollUntil > Date.now());
   const checkout = useCheckout();
   const portal = usePortal();
+  // The toggle starts where the user's subscription is billed; the user may flip it.
+  const [chosenInterval, setChosenInterval] = useState<TBillingInterval | null>(null);
+  const showInterval = anyYearly(plans.data ?? []);
+  const interval: TBillingInterval = showInterval ? (chosenInterval ?? status.data?.subscription?.interval ?? 'month') : 'month';
 
   // The plan is decided by Stripe's webhook; once the server has it, the header badge follows.
   const serverPlan = status.data?.plan;
@@ -103,9 +108,12 @@ export function BillingPage() {
       {data ? <CurrentPlanPanel status={data} plans={plans.data} /> : null}
 
       <section aria-labelledby="plans-title" className="billing__section">
-        <h2 id="plans-title" className="billing__heading">
-          Plans
-        </h2>
+        <div className="billing__plans-head">
+          <h2 id="plans-title" className="billing__heading">
+            Plans
+          </h2>
+          {showInterval ? <IntervalToggle value={interval} onChange={setChosenInterval} /> : null}
+        </div>
         {plans.isPending ? <Spinner label="Loading plans…" /> : null}
         {plans.isError ? <p className="muted">The plans could not be loaded.</p> : null}
         <ul className="plan-grid" aria-label="Plans">
@@ -117,9 +125,10 @@ export function BillingPage() {
                 plan={plan}
                 plans={plans.data ?? []}
                 status={data}
+                interval={interval}
                 isGuest={me?.isGuest ?? true}
                 busy={busy}
-                onCheckout={() => checkout.mutate({ plan: plan.id })}
+                onCheckout={(at) => checkout.mutate({ plan: plan.id, interval: at })}
                 onPortal={() => portal.mutate()}
               />
             ))}
@@ -138,6 +147,7 @@ export function BillingPage() {
         <p className="muted">
           One-time top-ups. Credits are used after your plan's monthly tokens run out, and do not expire.
           {data ? ` You have ${formatCount(data.credits.tokens)} tokens of credit.` : ''}
+          {data && data.credits.heldTokens > 0 ? ` ${formatCount(data.credits.heldTokens)} more are on hold while a payment dispute is open.` : ''}
         </p>
         <ul className="pack-grid" aria-label="Credit packs">
           {(packs.data ?? []).map((pack) => (
@@ -197,12 +207,14 @@ function CurrentPlanPanel({ status, plans }: { status: BillingStatus; plans: Pla
   const sub = status.subscription;
   const rows: [string, string][] = [['Plan', planName(plans, status.plan)]];
   if (sub && sub.plan) {
-    rows.push(['Subscription', `${planName(plans, sub.plan)} · ${describeStatus(sub.status, sub.cancelAtPeriodEnd)}`]);
+    const billed = sub.interval === 'year' ? ' · billed yearly' : sub.interval === 'month' ? ' · billed monthly' : '';
+    rows.push(['Subscription', `${planName(plans, sub.plan)} · ${describeStatus(sub.status, sub.cancelAtPeriodEnd)}${billed}`]);
     if (sub.currentPeriodEnd && LIVE.has(sub.status)) {
       rows.push([sub.cancelAtPeriodEnd ? 'Ends on' : 'Renews on', dateFormat.format(sub.currentPeriodEnd)]);
     }
   }
   rows.push(['Credits', `${formatCount(status.credits.tokens)} tokens`]);
+  if (status.credits.heldTokens > 0) rows.push(['On hold', `${formatCount(status.credits.heldTokens)} tokens (payment disputed)`]);
   return (
     <section className="panel billing__current" aria-labelledby="current-plan-title">
       <h2 id="current-plan-title" className="panel__title">
@@ -235,43 +247,58 @@ function describeStatus(status: string, cancelAtPeriodEnd: boolean): string {
   return words[status] ?? status;
 }
 
+function IntervalToggle({ value, onChange }: { value: TBillingInterval; onChange(next: TBillingInterval): void }) {
+  const options: [TBillingInterval, string, string | null][] = [
+    ['month', 'Monthly', null],
+    ['year', 'Yearly', '2 months free'],
+  ];
+  return (
+    <div className="interval-toggle" role="group" aria-label="Billing interval">
+      {options.map(([option, label, note]) => (
+        <button key={option} type="button" className="interval-toggle__item" aria-pressed={value === option} onClick={() => onChange(option)}>
+          {label}
+          {note ? <span className="interval-toggle__note">{note}</span> : null}
+        </button>
+      ))}
+    </div>
+  );
+}
+
 interface PlanCardProps {
   plan: Plan;
   plans: Plan[];
   status: BillingStatus | undefined;
+  interval: TBillingInterval;
   isGuest: boolean;
   busy: boolean;
-  onCheckout(): void;
+  onCheckout(interval: TBillingInterval): void;
   onPortal(): void;
 }
 
-function PlanCard({ plan, plans, status, isGuest, busy, onCheckout, onPortal }: PlanCardProps) {
-  const current = status ? plan.id === status.plan : false;
-  const sub = status?.subscription;
-  const live = !!sub && LIVE.has(sub.status);
-  const currentPrice = plans.find((p) => p.id === status?.plan)?.priceMonthlyCents ?? 0;
-  const purchasable = !!status && status.purchasablePlans.includes(plan.id);
-
-  let action: { label: string; onClick?: () => void; primary?: boolean } = { label: 'Current plan' };
-  if (isGuest) action = { label: 'Create an account first' };
-  else if (!status || status.mode === 'off') action = { label: current ? 'Current plan' : 'Not available here' };
-  else if (current && sub?.cancelAtPeriodEnd && live && plan.id !== 'free') action = { label: 'Resume plan', onClick: onCheckout, primary: true };
-  else if (current) action = { label: 'Current plan' };
-  else if (plan.id === 'free') action = live ? { label: 'Downgrade to Free', onClick: onPortal } : { label: 'Included' };
-  else if (!purchasable) action = { label: 'Not available' };
-  else if (plan.priceMonthlyCents >= currentPrice) action = { label: `Upgrade to ${plan.name}`, onClick: onCheckout, primary: true };
-  else action = { label: `Switch to ${plan.name}`, onClick: onCheckout };
+function PlanCard({ plan, plans, status, interval, isGuest, busy, onCheckout, onPortal }: PlanCardProps) {
+  const offer = planOffer(plan, plans, status, interval, isGuest);
+  const { action } = offer;
+  const onClick = action.kind === 'checkout' ? () => onCheckout(action.interval) : action.kind === 'portal' ? onPortal : undefined;
 
   return (
-    <li className={`plan-card${current ? ' plan-card--current' : ''}`} aria-current={current || undefined}>
+    <li className={`plan-card${offer.current ? ' plan-card--current' : ''}`} aria-current={offer.current || undefined}>
       <div className="plan-card__head">
         <h3 className="plan-card__name">{plan.name}</h3>
-        {current ? <span className="badge badge--accent">Your plan</span> : null}
+        {offer.current ? <span className="badge badge--accent">Your plan</span> : null}
       </div>
-      <p className="plan-card__price">
-        {formatMonthlyPrice(plan.priceMonthlyCents)}
-        {plan.priceMonthlyCents > 0 ? <span> / month</span> : null}
-      </p>
+      <div>
+        <p className="plan-card__price">
+          {formatMonthlyPrice(offer.priceCents)}
+          {offer.per ? <span> / {offer.per}</span> : null}
+        </p>
+        {offer.monthlyEquivalentCents !== null ? (
+          <p className="plan-card__billing muted">
+            {formatUsdCents(offer.monthlyEquivalentCents)} a month, billed yearly
+            {offer.savingCents ? <> · save {formatUsdCents(offer.savingCents)}</> : null}
+          </p>
+        ) : null}
+        {offer.monthlyOnly ? <p className="plan-card__billing muted">Billed monthly only</p> : null}
+      </div>
       <ul className="plan-card__features">
         <li>{formatCount(plan.limits.tokensPerMonth)} tokens a month</li>
         <li>{formatCount(plan.limits.messagesPerDay)} messages a day</li>
@@ -283,8 +310,8 @@ function PlanCard({ plan, plans, status, isGuest, busy, onCheckout, onPortal }: 
       <button
         type="button"
         className={`btn ${action.primary ? 'btn--primary' : 'btn--secondary'} plan-card__action`}
-        onClick={action.onClick}
-        disabled={!action.onClick || busy}
+        onClick={onClick}
+        disabled={!onClick || busy}
       >
         {action.label}
       </button>
