@@ -123,7 +123,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const redis = env.REDIS_URL ? createRedis(env.REDIS_URL, logger) : undefined;
   if (redis && !(await waitForRedis(redis))) logger.warn('Redis did not answer at start; rate limits use the in-memory insurance limiter until it does');
   const limiters = new Limiters(redis, overrides.limits);
-  const mailer = new Mailer(prisma, logger, { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM });
+  const mailer = new Mailer(prisma, logger, { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, production: env.NODE_ENV === 'production' });
   const sessions = new SessionService(prisma, env.SESSION_DAYS, db.query);
   const auth = new AuthService(prisma, sessions, limiters, mailer, logger, appOrigin(env), env.EMAIL_VERIFICATION);
   const provider =

@@ -13,7 +13,7 @@ afterAll(async () => {
 });
 
 const mutations = ['auth.signUp', 'auth.signIn', 'auth.requestMagicLink', 'auth.verifyMagicLink', 'auth.signOut', 'auth.signOutEverywhere', 'auth.guest', 'chat.send', 'chat.deleteConversation'];
-const queries = ['auth.me', 'auth.sessions', 'auth.captchaChallenge', 'plans.list', 'chat.models', 'chat.conversations', 'chat.messages', 'usage.summary', 'usage.history'];
+const queries = ['auth.me', 'auth.sessions', 'auth.captchaChallenge', 'auth.magicLinkInfo', 'plans.list', 'chat.models', 'chat.conversations', 'chat.messages', 'usage.summary', 'usage.history'];
 
 const junk = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),

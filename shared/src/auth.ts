@@ -41,6 +41,16 @@ export const ZRequestMagicLinkInput = z.object({ email: ZEmail });
 export const ZVerifyMagicLinkInput = z.object({ token: z.string().min(16).max(128) });
 export const ZVerifyEmailInput = z.object({ token: z.string().min(16).max(128) });
 
+/** auth.magicLinkInfo reads what a link is for without using it up. */
+export const ZMagicLinkInfoInput = ZVerifyMagicLinkInput;
+
+export interface TMagicLinkInfo {
+  /** The link's address, masked (`a…@example.com`). */
+  email: string;
+  /** Signing in turns the caller's guest session into the link's new account (it requested the link): its conversations stay. */
+  mergesGuest: boolean;
+}
+
 export const ROLES = ['user', 'support', 'admin'] as const;
 export type TRole = (typeof ROLES)[number];
 

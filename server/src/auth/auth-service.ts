@@ -3,18 +3,20 @@
 // fixation); sign-in failures are counted per IP and per e-mail.
 import { createHash, randomBytes } from 'node:crypto';
 import type { PrismaClient } from '@chatmeter/db/client';
-import { normaliseEmail } from '@chatmeter/shared/auth';
+import { normaliseEmail, type TMagicLinkInfo } from '@chatmeter/shared/auth';
 import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { EmailVerificationMode } from '../plans/plan-resolver.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
+import { maskEmail } from './mask-email.ts';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './password.ts';
 import type { SessionMeta, SessionService, SessionUser } from './session.ts';
 
 export const MAGIC_LINK_TTL_MS = 15 * 60 * 1000;
 export const EMAIL_VERIFICATION_TTL_MS = 24 * 60 * 60 * 1000;
 const INVALID_CREDENTIALS = 'Incorrect e-mail or password.';
+const INVALID_MAGIC_LINK = 'This sign-in link is invalid, expired or already used. Request a new one.';
 
 export const userSelect = {
   id: true,
@@ -115,7 +117,13 @@ export class AuthService {
     await this.limiters.consume('magicLinkEmail', email, { message });
     const token = randomBytes(32).toString('base64url');
     await this.prisma.magicLinkToken.create({
-      data: { tokenHash: hashToken(token), email, expiresAt: new Date(Date.now() + MAGIC_LINK_TTL_MS) },
+      data: {
+        tokenHash: hashToken(token),
+        email,
+        expiresAt: new Date(Date.now() + MAGIC_LINK_TTL_MS),
+        // Only this session, if it is a guest's, may later become the new account (see mergeableGuest).
+        requestedBySessionId: info.current?.sessionId ?? null,
+      },
       select: { tokenHash: true },
     });
     const link = `${this.appOrigin}/magic-link?token=${encodeURIComponent(token)}`;
@@ -126,6 +134,32 @@ export class AuthService {
     });
   }
 
+  /**
+   * What the link's landing page shows before the visitor clicks: its address, masked. Reads
+   * only, so opening the page (or a mail scanner fetching it) does not use the link up.
+   */
+  async magicLinkInfo(input: { token: string }, info: RequestInfo): Promise<TMagicLinkInfo> {
+    const link = await this.prisma.magicLinkToken.findFirst({
+      where: { tokenHash: hashToken(input.token), usedAt: null, expiresAt: { gt: new Date() } },
+      select: { email: true, requestedBySessionId: true },
+    });
+    if (!link) throw new AppError('not_found', INVALID_MAGIC_LINK);
+    const mergesGuest =
+      this.mergeableGuest(info, link.requestedBySessionId) !== null && (await this.prisma.user.count({ where: { email: link.email } })) === 0;
+    return { email: maskEmail(link.email), mergesGuest };
+  }
+
+  /**
+   * The guest a magic link may turn into its new account: the caller's guest, and only if the link
+   * was requested from this very session. Anyone can have a link sent to their own address and get
+   * someone else to open it; that must not hand them the opener's guest conversations.
+   */
+  private mergeableGuest(info: RequestInfo, requestedBySessionId: string | null): SessionUser | null {
+    const current = info.current;
+    if (!current?.user.isGuest || requestedBySessionId === null) return null;
+    return current.sessionId === requestedBySessionId ? current.user : null;
+  }
+
   async verifyMagicLink(input: { token: string }, info: RequestInfo): Promise<SignedIn> {
     const tokenHash = hashToken(input.token);
     // Single use: only the request that flips used_at gets to sign in.
@@ -133,11 +167,15 @@ export class AuthService {
       where: { tokenHash, usedAt: null, expiresAt: { gt: new Date() } },
       data: { usedAt: new Date() },
     });
-    if (count !== 1) throw new AppError('unauthenticated', 'This sign-in link is invalid, expired or already used. Request a new one.');
-    const { email } = await this.prisma.magicLinkToken.findUniqueOrThrow({ where: { tokenHash }, select: { email: true } });
+    if (count !== 1) throw new AppError('unauthenticated', INVALID_MAGIC_LINK);
+    const { email, requestedBySessionId } = await this.prisma.magicLinkToken.findUniqueOrThrow({
+      where: { tokenHash },
+      select: { email: true, requestedBySessionId: true },
+    });
     let user = await this.prisma.user.findUnique({ where: { email }, select: userSelect });
     if (!user) {
-      const guest = info.current?.user.isGuest ? info.current.user : null;
+      // Any other guest session simply ends (startSession), and what it owns stays with its user.
+      const guest = this.mergeableGuest(info, requestedBySessionId);
       try {
         if (guest) {
           await this.prisma.user.updateMany({ where: { id: guest.id, isGuest: true }, data: { email, isGuest: false, planId: 'free' } });

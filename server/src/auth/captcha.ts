@@ -6,8 +6,8 @@
 // counter N, derives PBKDF2(nonce || N) and publishes half of that key as the
 // prefix to find plus an HMAC of the whole key (keySignature). The browser
 // (the `altcha` widget, in Web Workers) tries counters 0, 1, 2, ... until the
-// prefix matches, so the work is exactly N key derivations, bounded and
-// predictable. Verifying costs two HMACs and no key derivation, so forged
+// prefix matches, so the work is N + 1 key derivations, bounded, and the same
+// on average wherever a solver starts (see CAPTCHA_COUNTER_RANGE). Verifying costs two HMACs and no key derivation, so forged
 // payloads cannot make the server burn CPU.
 //
 // The payload the widget reports is base64(JSON.stringify({ challenge:
@@ -29,19 +29,23 @@ export interface Captcha {
 export const CAPTCHA_ALGORITHM = 'PBKDF2/SHA-256';
 /**
  * Difficulty. The solver runs COST PBKDF2-SHA-256 iterations per counter and
- * needs N counters, N uniform in [COUNTER_MIN, COUNTER_MAX]: 0.4 to 1.2 million
- * iterations, 0.8 million on average. Measured: headless Chromium on a 2-core
- * server VM (2 workers) solves in 120 to 250 ms, about 0.4 ms of CPU per
- * counter; Node's own solver is about as fast. A slow phone core is several
- * times slower but the widget uses every core (navigator.hardwareConcurrency
- * workers), so it stays well under a second or two. Not free: each solve costs
- * about a third of a CPU-second, for bots too, which makes creating guest
- * sessions in bulk expensive without annoying people. Raise COST to make every
- * counter dearer, or the counter range for more (and more varied) work.
+ * tries counters 0, 1, 2, ... until it reaches the secret one, N. N is uniform
+ * over the whole range [0, CAPTCHA_COUNTER_RANGE), with no floor: a floor
+ * would add no work, because a solver that knows it (from this file, or from
+ * the smallest counter it has ever seen) simply starts there. So the work is
+ * N + 1 counters, CAPTCHA_COUNTER_RANGE / 2 = 800 on average, 0.8 million
+ * iterations, and that average holds wherever a solver starts.
+ * Measured: headless Chromium on a 2-core server VM (2 workers) needs about
+ * 0.4 ms of CPU per counter, so about a third of a CPU-second on average and
+ * under two-thirds at worst; Node's own solver is about as fast. A slow phone
+ * core is several times slower but the widget uses every core
+ * (navigator.hardwareConcurrency workers). Each solve costs a bot the same
+ * average work, which makes creating guest sessions in bulk expensive without
+ * annoying people. Raise COST to make every counter dearer, or the range for
+ * more work on average.
  */
 export const CAPTCHA_COST = 1_000;
-export const CAPTCHA_COUNTER_MIN = 400;
-export const CAPTCHA_COUNTER_MAX = 1_200;
+export const CAPTCHA_COUNTER_RANGE = 1_600;
 /** How long a challenge may be solved and submitted. */
 export const CAPTCHA_TTL_MS = 10 * 60_000;
 /**
@@ -86,7 +90,8 @@ export function createCaptcha(options: { enabled: boolean; hmacKey: string; pris
       const challenge = await createChallenge({
         algorithm: CAPTCHA_ALGORITHM,
         cost: CAPTCHA_COST,
-        counter: randomInt(CAPTCHA_COUNTER_MAX, CAPTCHA_COUNTER_MIN),
+        // Uniform over [0, RANGE - 1] (randomInt's bounds are inclusive).
+        counter: randomInt(CAPTCHA_COUNTER_RANGE - 1, 0),
         deriveKey,
         expiresAt: new Date(Date.now() + CAPTCHA_TTL_MS),
         hmacSignatureSecret,

@@ -1,4 +1,5 @@
 import {
+  ZMagicLinkInfoInput,
   ZRequestMagicLinkInput,
   ZSignInInput,
   ZSignUpInput,
@@ -78,6 +79,9 @@ export const authRouter = router({
     await ctx.deps.auth.requestMagicLink(input, requestInfo(ctx));
     return { ok: true as const };
   }),
+
+  /** The masked address of a usable link, for the landing page's button; the token is not used. */
+  magicLinkInfo: publicProcedure.input(ZMagicLinkInfoInput).query(({ ctx, input }) => ctx.deps.auth.magicLinkInfo(input, requestInfo(ctx))),
 
   verifyMagicLink: publicProcedure.input(ZVerifyMagicLinkInput).mutation(async ({ ctx, input }) => {
     const signedIn = await ctx.deps.auth.verifyMagicLink(input, requestInfo(ctx));

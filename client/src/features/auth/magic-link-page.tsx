@@ -1,55 +1,119 @@
-import { useMutation } from '@tanstack/react-query';
-import { useEffect, useRef, useState } from 'react';
+import { useMutation, useQuery } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'react-router';
-import { ZRequestMagicLinkInput } from '@chatmeter/shared/auth';
+import { ZRequestMagicLinkInput, type TMagicLinkInfo, type TMe } from '@chatmeter/shared/auth';
 import { ApiErrorAlert, StatusNotice } from '../../components/alerts.tsx';
 import { PageLoading } from '../../components/spinner.tsx';
 import { SubmitButton } from '../../components/submit-button.tsx';
 import { TextField } from '../../components/text-field.tsx';
-import { readApiError } from '../../lib/api-error.ts';
+import { errorReason, readApiError } from '../../lib/api-error.ts';
 import { useZodForm } from '../../lib/use-zod-form.ts';
 import { trpc } from '../../trpc.ts';
 import { AuthLayout } from './auth-layout.tsx';
 import { readAuthPageState, useEnterApp, useNextSuffix } from './use-enter-app.ts';
+import { useMe } from './use-me.ts';
 
 const FIELDS = ['email'] as const;
 
 /**
  * `/magic-link` asks for a sign-in link; `/magic-link?token=…` (the link in the
- * e-mail) spends the token once and enters the app.
+ * e-mail) shows whom the link signs in and spends it only when the visitor
+ * clicks: loading the page (or a mail scanner fetching it) uses nothing up.
  */
 export function MagicLinkPage() {
   const [params, setParams] = useSearchParams();
   const token = params.get('token');
-  const enterApp = useEnterApp();
-  const verify = useMutation({
-    mutationFn: (value: string) => trpc.auth.verifyMagicLink.mutate({ token: value }),
-    onSuccess: ({ user }) => enterApp(user),
-    onError: () => {
-      // The token is spent or bad either way: take it out of the address bar.
-      const rest = new URLSearchParams(params);
-      rest.delete('token');
-      setParams(rest, { replace: true });
-    },
-  });
-  // Tokens are single-use; StrictMode runs effects twice, so remember what was sent.
-  const sent = useRef<string | null>(null);
-  const { mutate } = verify;
-  useEffect(() => {
-    if (token && sent.current !== token) {
-      sent.current = token;
-      mutate(token);
-    }
-  }, [token, mutate]);
+  const [linkError, setLinkError] = useState<unknown>(null);
+  // The link is spent or bad: say so above the request form, and take it out of the address bar.
+  const dropLink = (error: unknown) => {
+    setLinkError(error);
+    const rest = new URLSearchParams(params);
+    rest.delete('token');
+    setParams(rest, { replace: true });
+  };
+  if (token) return <ConfirmLink key={token} token={token} onInvalid={dropLink} />;
+  return <RequestLinkForm verifyError={linkError} />;
+}
 
-  if (token || verify.isPending || verify.isSuccess) {
+function ConfirmLink({ token, onInvalid }: { token: string; onInvalid: (error: unknown) => void }) {
+  const enterApp = useEnterApp();
+  const me = useMe();
+  const verify = useMutation({
+    mutationFn: () => trpc.auth.verifyMagicLink.mutate({ token }),
+    onSuccess: ({ user }) => enterApp(user),
+    onError: onInvalid,
+  });
+  const info = useQuery({
+    queryKey: ['auth', 'magicLinkInfo', token],
+    queryFn: () => trpc.auth.magicLinkInfo.query({ token }),
+    // Signing in drops every cached query; asking again about a link just used would only find it gone.
+    enabled: verify.isIdle,
+    retry: false,
+    staleTime: Infinity,
+    gcTime: 0,
+  });
+  const notFound = errorReason(info.error) === 'not_found';
+  useEffect(() => {
+    if (notFound) onInvalid(info.error);
+    // onInvalid changes with the page's params; the error is what matters.
+  }, [notFound, info.error]);
+
+  if (info.isPending || notFound) {
     return (
-      <AuthLayout title="Signing you in">
-        <PageLoading label="Checking your sign-in link…" />
+      <AuthLayout title="Sign in with your link">
+        <PageLoading label={verify.isIdle ? 'Checking your sign-in link…' : 'Signing you in…'} />
       </AuthLayout>
     );
   }
-  return <RequestLinkForm verifyError={verify.error} />;
+  if (info.isError) {
+    return (
+      <AuthLayout title="Sign in with your link">
+        <ApiErrorAlert error={readApiError(info.error)}>
+          <p>
+            <button type="button" className="link-button" onClick={() => void info.refetch()}>
+              Try again
+            </button>
+          </p>
+        </ApiErrorAlert>
+      </AuthLayout>
+    );
+  }
+  return (
+    <AuthLayout
+      title="Sign in to ChatMeter"
+      subtitle="This link signs you in once, within 15 minutes of being sent."
+      footer={<Link to="/">Not your address? Go to the chat without signing in</Link>}
+    >
+      <CurrentSessionNote me={me.data ?? null} info={info.data} />
+      <form
+        className="form"
+        aria-label="Sign in with this link"
+        onSubmit={(event) => {
+          event.preventDefault();
+          verify.mutate();
+        }}
+      >
+        <SubmitButton pending={verify.isPending || verify.isSuccess} pendingLabel="Signing in…">
+          <span className="magic-link__label">Sign in as {info.data.email}</span>
+        </SubmitButton>
+      </form>
+    </AuthLayout>
+  );
+}
+
+/** What signing in does to whoever this browser is now. */
+function CurrentSessionNote({ me, info }: { me: TMe | null; info: TMagicLinkInfo }) {
+  if (!me) return null;
+  if (me.isGuest) {
+    return (
+      <StatusNotice tone="info">
+        {info.mergesGuest
+          ? 'You are using ChatMeter as a guest. Your conversations and usage so far move to this account.'
+          : 'You are using ChatMeter as a guest. Signing in ends the guest session: its conversations stay with it and do not move to this account, because the link was not requested from it.'}
+      </StatusNotice>
+    );
+  }
+  return <StatusNotice tone="info">You are signed in as {me.email}. Signing in with this link signs you out of that account in this browser.</StatusNotice>;
 }
 
 function RequestLinkForm({ verifyError }: { verifyError: unknown }) {
