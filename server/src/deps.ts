@@ -26,7 +26,7 @@ import { SessionService } from './auth/session.ts';
 import type { ServerEnv } from './env.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { Mailer } from './mail/mailer.ts';
-import { createRedis, Limiters, waitForRedis, type LimitSpec } from './rate-limit/limiters.ts';
+import { createRedis, Limiters, LIMITS, waitForRedis, type LimitSpec } from './rate-limit/limiters.ts';
 import { AccountDataService } from './account/account-data.ts';
 import { AdminService } from './admin/admin-service.ts';
 import { OverviewService } from './admin/overview.ts';
@@ -114,7 +114,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const prisma = db.prisma;
   const redis = env.REDIS_URL ? createRedis(env.REDIS_URL, logger) : undefined;
   if (redis && !(await waitForRedis(redis))) logger.warn('Redis did not answer at start; rate limits use the in-memory insurance limiter until it does');
-  const limiters = new Limiters(redis, overrides.limits);
+  const limiters = new Limiters(redis, { signUpIpDay: { ...LIMITS.signUpIpDay, points: env.SIGNUPS_PER_IP_PER_DAY }, ...overrides.limits });
   const mailer = new Mailer(prisma, logger, { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM });
   const sessions = new SessionService(prisma, env.SESSION_DAYS, db.query);
   const auth = new AuthService(prisma, sessions, limiters, mailer, logger, appOrigin(env));

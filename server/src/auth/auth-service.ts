@@ -7,6 +7,7 @@ import { normaliseEmail } from '@chatmeter/shared/auth';
 import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
+import { clientNetwork } from '../rate-limit/client-network.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './password.ts';
 import type { SessionMeta, SessionService, SessionUser } from './session.ts';
@@ -59,8 +60,26 @@ export class AuthService {
     return { user, token, expiresAt: session.expiresAt };
   }
 
+  /** The captcha (CAPTCHA=on) is checked by the caller, before this. */
   async signUp(input: { email: string; password: string }, info: RequestInfo): Promise<SignedIn> {
-    await this.limiters.consume('signUpIp', info.ip, { message: 'Too many sign-ups from your network. Please try again later.' });
+    const network = clientNetwork(info.ip);
+    await this.limiters.consume('signUpIp', network, { message: 'Too many sign-ups from your network. Please try again later.' });
+    // The daily limit counts accounts made, not attempts (the hourly one bounds those), so failures cannot
+    // lock a shared network out for a day. Its point is taken now, so a burst cannot overshoot, and given
+    // back if no account comes of it.
+    const daily = this.limiters.spec('signUpIpDay').points > 0;
+    if (daily) await this.limiters.consume('signUpIpDay', network, { message: 'Too many new accounts from your network today. Please try again tomorrow.' });
+    let created = false;
+    try {
+      const signedIn = await this.createAccount(input, info);
+      created = true;
+      return signedIn;
+    } finally {
+      if (daily && !created) await this.limiters.refund('signUpIpDay', network);
+    }
+  }
+
+  private async createAccount(input: { email: string; password: string }, info: RequestInfo): Promise<SignedIn> {
     const email = normaliseEmail(input.email);
     const passwordHash = await hashPassword(input.password);
     const taken = () => new AppError('conflict', 'An account with this e-mail already exists. Sign in instead.');
@@ -88,12 +107,12 @@ export class AuthService {
   async signIn(input: { email: string; password: string }, info: RequestInfo): Promise<SignedIn> {
     const email = normaliseEmail(input.email);
     const message = 'Too many failed sign-in attempts. Please wait and try again.';
-    await this.limiters.assertNotLimited('signInIp', info.ip, message);
+    await this.limiters.assertNotLimited('signInIp', clientNetwork(info.ip), message);
     await this.limiters.assertNotLimited('signInEmail', email, message);
     const found = await this.prisma.user.findUnique({ where: { email }, select: { ...userSelect, passwordHash: true } });
     const ok = found?.passwordHash ? await verifyPassword(found.passwordHash, input.password) : await verifyAgainstDummy(input.password);
     if (!found || !ok) {
-      await Promise.all([this.limiters.penalise('signInIp', info.ip), this.limiters.penalise('signInEmail', email)]);
+      await Promise.all([this.limiters.penalise('signInIp', clientNetwork(info.ip)), this.limiters.penalise('signInEmail', email)]);
       throw new AppError('unauthenticated', INVALID_CREDENTIALS);
     }
     if (found.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
@@ -106,7 +125,7 @@ export class AuthService {
   async requestMagicLink(input: { email: string }, info: RequestInfo): Promise<void> {
     const email = normaliseEmail(input.email);
     const message = 'Too many sign-in links requested. Please wait and try again.';
-    await this.limiters.consume('magicLinkIp', info.ip, { message });
+    await this.limiters.consume('magicLinkIp', clientNetwork(info.ip), { message });
     await this.limiters.consume('magicLinkEmail', email, { message });
     const token = randomBytes(32).toString('base64url');
     await this.prisma.magicLinkToken.create({
@@ -150,7 +169,7 @@ export class AuthService {
   }
 
   async createGuest(info: RequestInfo): Promise<SignedIn> {
-    await this.limiters.consume('guestIp', info.ip, { message: 'Too many guest sessions from your network. Please sign up or try later.' });
+    await this.limiters.consume('guestIp', clientNetwork(info.ip), { message: 'Too many guest sessions from your network. Please sign up or try later.' });
     const user = await this.prisma.user.create({ data: { isGuest: true, planId: 'guest' }, select: userSelect });
     return this.startSession(user, info);
   }

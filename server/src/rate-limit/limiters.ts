@@ -27,7 +27,10 @@ export const LIMITS = {
   signInEmail: { points: 8, duration: 15 * 60, blockDuration: 15 * 60 },
   magicLinkEmail: { points: 5, duration: 60 * 60 },
   magicLinkIp: { points: 20, duration: 60 * 60 },
+  /** Sign-up attempts per network (an IPv4 address or an IPv6 /64). */
   signUpIp: { points: 20, duration: 60 * 60 },
+  /** Accounts made per network and day; the points come from SIGNUPS_PER_IP_PER_DAY (0: no daily limit). */
+  signUpIpDay: { points: 3, duration: 24 * 60 * 60 },
   guestIp: { points: 10, duration: 60 * 60 },
   /** The public cost planner (the page asks once per column as the inputs change). */
   planner: { points: 120, duration: 60 },
@@ -75,6 +78,11 @@ export class Limiters {
     return this.redis ? 'redis' : 'memory';
   }
 
+  /** The rule a name resolves to (its override, else LIMITS). */
+  spec(name: LimiterName): LimitSpec {
+    return this.overrides[name] ?? LIMITS[name];
+  }
+
   /** A limiter for a named rule, or for an ad-hoc spec (e.g. a plan's requests per minute). */
   limiter(name: string, spec?: LimitSpec): RateLimiterAbstract {
     const resolved = this.overrides[name] ?? spec ?? (LIMITS as Record<string, LimitSpec>)[name];
@@ -117,6 +125,11 @@ export class Limiters {
   /** Consumes one point without throwing (to count a failure). */
   async penalise(name: string, key: string): Promise<void> {
     await this.limiter(name).penalty(key, 1).catch(() => {});
+  }
+
+  /** Gives back points taken by consume() for something that, in the end, does not count. */
+  async refund(name: string, key: string, points = 1): Promise<void> {
+    await this.limiter(name).reward(key, points).catch(() => {});
   }
 
   async reset(name: string, key: string): Promise<void> {
