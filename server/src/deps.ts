@@ -72,6 +72,8 @@ export interface DepsOverrides {
   db?: Database;
   logger?: Logger;
   limits?: Partial<Record<string, LimitSpec>>;
+  /** Redis command timeout (default 500 ms); tests on a loaded machine raise it so Redis, not the insurance limiter, answers. */
+  redisCommandTimeoutMs?: number;
   provider?: ChatProvider;
   /** The TTS worker to use instead of TTS_WORKER_URL (the one `npm start` runs itself). */
   ttsWorker?: () => TtsWorkerTarget | undefined;
@@ -112,7 +114,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
       logger: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
     }));
   const prisma = db.prisma;
-  const redis = env.REDIS_URL ? createRedis(env.REDIS_URL, logger) : undefined;
+  const redis = env.REDIS_URL ? createRedis(env.REDIS_URL, logger, { commandTimeoutMs: overrides.redisCommandTimeoutMs }) : undefined;
   if (redis && !(await waitForRedis(redis))) logger.warn('Redis did not answer at start; rate limits use the in-memory insurance limiter until it does');
   const limiters = new Limiters(redis, { signUpIpDay: { ...LIMITS.signUpIpDay, points: env.SIGNUPS_PER_IP_PER_DAY }, ...overrides.limits });
   const mailer = new Mailer(prisma, logger, { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM });

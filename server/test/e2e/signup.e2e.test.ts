@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBrowser, ARTIFACTS_DIR, CLIENT_DIST, ensureClientBuilt, launchChromium, watchPage, type PageWatch } from '../helpers/browser.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, trpcError, type TestServer } from '../helpers/server.ts';
 
 describeBrowser('sign-up in the browser', () => {
   let server: TestServer;
@@ -155,6 +155,28 @@ describeBrowser('sign-up in the browser', () => {
     expect(overflow).toBe(0);
     mkdirSync(ARTIFACTS_DIR, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'signup-360.png'), fullPage: true });
+    expect(watch.problems()).toEqual([]);
+  });
+
+  it('a throttled sign-in offers a sign-in link instead (360 px)', async () => {
+    watch.allow(/Failed to load resource: the server responded with a status of 429/);
+    // Eight wrong passwords from this network (the browser and these calls both come from loopback).
+    for (let i = 0; i < 8; i++) {
+      expect((await trpcError(server.browser().trpc.auth.signIn.mutate({ email, password: `wrong password ${i}` }))).reason).toBe('unauthenticated');
+    }
+    await page.goto(`${server.url}/sign-in`);
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert');
+    await alert.getByText('Too many failed sign-in attempts').waitFor();
+    const link = alert.getByRole('link', { name: 'E-mail me a sign-in link instead' });
+    await expect(link.isVisible()).resolves.toBe(true);
+    expect(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')).toBe(0);
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'signin-throttled-360.png'), fullPage: true });
+    await link.click();
+    await page.waitForURL((url) => url.pathname === '/magic-link');
+    await expect(page.getByLabel('E-mail').inputValue()).resolves.toBe(email);
     expect(watch.problems()).toEqual([]);
   });
 });
