@@ -27,7 +27,7 @@ import { SessionService } from './auth/session.ts';
 import { emailVerificationWarnings, type ServerEnv } from './env.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { Mailer } from './mail/mailer.ts';
-import { createRedis, Limiters, waitForRedis, type LimitSpec } from './rate-limit/limiters.ts';
+import { createRedis, Limiters, LIMITS, waitForRedis, type LimitSpec } from './rate-limit/limiters.ts';
 import { AccountDataService } from './account/account-data.ts';
 import { AdminService } from './admin/admin-service.ts';
 import { OverviewService } from './admin/overview.ts';
@@ -76,6 +76,8 @@ export interface DepsOverrides {
   db?: Database;
   logger?: Logger;
   limits?: Partial<Record<string, LimitSpec>>;
+  /** Redis command timeout (default 500 ms); tests on a loaded machine raise it so Redis, not the insurance limiter, answers. */
+  redisCommandTimeoutMs?: number;
   provider?: ChatProvider;
   /** The provider SDK's HTTP client, for tests that let the server talk to "api.openai.com" on loopback. */
   providerFetch?: FetchFunction;
@@ -120,9 +122,9 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
       logger: { info: (m) => logger.info(m), warn: (m) => logger.warn(m) },
     }));
   const prisma = db.prisma;
-  const redis = env.REDIS_URL ? createRedis(env.REDIS_URL, logger) : undefined;
+  const redis = env.REDIS_URL ? createRedis(env.REDIS_URL, logger, { commandTimeoutMs: overrides.redisCommandTimeoutMs }) : undefined;
   if (redis && !(await waitForRedis(redis))) logger.warn('Redis did not answer at start; rate limits use the in-memory insurance limiter until it does');
-  const limiters = new Limiters(redis, overrides.limits);
+  const limiters = new Limiters(redis, { signUpIpDay: { ...LIMITS.signUpIpDay, points: env.SIGNUPS_PER_IP_PER_DAY }, ...overrides.limits });
   const mailer = new Mailer(prisma, logger, { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, production: env.NODE_ENV === 'production' });
   const sessions = new SessionService(prisma, env.SESSION_DAYS, db.query);
   const auth = new AuthService(prisma, sessions, limiters, mailer, logger, appOrigin(env), env.EMAIL_VERIFICATION);

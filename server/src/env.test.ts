@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEnv } from './env.ts';
+import { EnvError, parseEnv } from './env.ts';
 
 describe('parseEnv', () => {
   it('has working defaults for a fresh machine', () => {
@@ -26,5 +26,43 @@ describe('parseEnv', () => {
     expect(env.DATABASE_URL).toBeUndefined();
     expect(env.REDIS_URL).toBeUndefined();
     expect(env.SMTP_URL).toBeUndefined();
+  });
+
+  it('allows 3 new accounts a day per network by default, 0 turns the daily limit off, and names a bad value', () => {
+    expect(parseEnv({}).SIGNUPS_PER_IP_PER_DAY).toBe(3);
+    expect(parseEnv({ SIGNUPS_PER_IP_PER_DAY: '' }).SIGNUPS_PER_IP_PER_DAY).toBe(3);
+    expect(parseEnv({ SIGNUPS_PER_IP_PER_DAY: '0' }).SIGNUPS_PER_IP_PER_DAY).toBe(0);
+    expect(parseEnv({ SIGNUPS_PER_IP_PER_DAY: '25' }).SIGNUPS_PER_IP_PER_DAY).toBe(25);
+    for (const bad of ['-1', 'three', '1.5']) {
+      expect(() => parseEnv({ SIGNUPS_PER_IP_PER_DAY: bad })).toThrow(/SIGNUPS_PER_IP_PER_DAY/);
+    }
+  });
+});
+
+describe('TRUST_PROXY in production', () => {
+  // Trusting every X-Forwarded-For lets any client pick its own address, which turns every per-IP limit off.
+  it.each(['true', 'TRUE', ' true ', '0.0.0.0/0', '::/0', 'loopback, 0.0.0.0/0'])('refuses %o (trust any sender) and says what to set instead', (value) => {
+    let error: unknown;
+    try {
+      parseEnv({ NODE_ENV: 'production', TRUST_PROXY: value });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(EnvError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/TRUST_PROXY:/);
+    expect(message).toMatch(/hop count/);
+    expect(message).toMatch(/addresses/);
+    expect(message).toMatch(/TRUST_PROXY_ALLOW_ANY=1/);
+  });
+
+  it('accepts it with TRUST_PROXY_ALLOW_ANY=1, and outside production', () => {
+    expect(parseEnv({ NODE_ENV: 'production', TRUST_PROXY: 'true', TRUST_PROXY_ALLOW_ANY: '1' }).TRUST_PROXY).toBe('true');
+    expect(parseEnv({ NODE_ENV: 'development', TRUST_PROXY: 'true' }).TRUST_PROXY).toBe('true');
+    expect(parseEnv({ NODE_ENV: 'test', TRUST_PROXY: 'true' }).TRUST_PROXY).toBe('true');
+  });
+
+  it.each(['1', '2', 'loopback', 'loopback, 10.0.0.0/8', '10.0.0.5, 10.0.0.6', 'uniquelocal', 'fd00::/8'])('accepts a hop count or the proxy addresses (%o)', (value) => {
+    expect(parseEnv({ NODE_ENV: 'production', TRUST_PROXY: value }).TRUST_PROXY).toBe(value);
   });
 });

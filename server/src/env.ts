@@ -21,7 +21,10 @@ const ZServerEnv = z.object({
   APP_ORIGIN: optionalString
     .refine((v) => !v || v.split(',').every((o) => URL.canParse(o.trim())), 'must be a URL (or a comma-separated list of URLs)')
     .transform((v) => (v ? v.split(',').map((o) => new URL(o.trim()).origin) : [])),
-  TRUST_PROXY: optionalString,
+  /** express `trust proxy`: a hop count or the proxies' addresses; `true` (trust any sender) is refused in production. */
+  TRUST_PROXY: optionalString.transform((v) => (v && /^true$/i.test(v) ? 'true' : v)),
+  /** Accepts TRUST_PROXY=true (or a /0 range) in production, for a deployment that truly cannot be reached but through its proxy. */
+  TRUST_PROXY_ALLOW_ANY: bool.default(false),
   DATABASE_URL: optionalString.pipe(
     z
       .string()
@@ -63,6 +66,8 @@ const ZServerEnv = z.object({
   TTS_FORMAT: z.enum(['mp3', 'ogg', 'wav']).default('mp3'),
   /** Global daily token cap when the admin has not set one. */
   MAX_TOKENS_PER_DAY: z.coerce.number().int().nonnegative().default(20_000_000),
+  /** New accounts a day per client network (an IPv4 address or an IPv6 /64), on top of the hourly sign-up limit; 0: no daily limit. */
+  SIGNUPS_PER_IP_PER_DAY: optionalString.pipe(z.string().regex(/^\d{1,6}$/, 'must be a whole number (0 turns the daily limit off)').transform(Number).optional()).transform((v) => v ?? 3),
   /** Salt for the hashed client IPs kept with usage (and guest limits); share it across instances. */
   IP_HASH_SALT: z.string().min(8).default('chatmeter-ip-salt'),
   CAPTCHA: z.enum(['on', 'off']).default('on'),
@@ -123,6 +128,12 @@ export class EnvError extends Error {
   }
 }
 
+/** `true`, or a range that holds every address (`0.0.0.0/0`, `::/0`): express then believes any X-Forwarded-For. */
+export function trustsAnySender(trustProxy: string): boolean {
+  if (trustProxy === 'true') return true;
+  return trustProxy.split(',').some((entry) => /\/(0|0\.0\.0\.0)$/.test(entry.trim()));
+}
+
 export function parseEnv(source: Record<string, string | undefined>, cwd = source.INIT_CWD ?? process.cwd()): ServerEnv {
   const result = ZServerEnv.safeParse(source);
   if (!result.success) {
@@ -139,6 +150,11 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = sourc
   if (env.BILLING_SIMULATOR && env.NODE_ENV === 'production' && !env.BILLING_SIMULATOR_ALLOW_PRODUCTION) {
     throw new EnvError(
       'Invalid environment configuration:\n  BILLING_SIMULATOR: the billing simulator hands out paid plans without payment; it is refused when NODE_ENV=production (set BILLING_SIMULATOR_ALLOW_PRODUCTION=1 to allow it on a private deployment)',
+    );
+  }
+  if (env.TRUST_PROXY && env.NODE_ENV === 'production' && !env.TRUST_PROXY_ALLOW_ANY && trustsAnySender(env.TRUST_PROXY)) {
+    throw new EnvError(
+      `Invalid environment configuration:\n  TRUST_PROXY: "${env.TRUST_PROXY}" trusts X-Forwarded-For from any sender, so every client can pick its own address and every per-IP limit (sign-in, sign-up, guests) is void; it is refused when NODE_ENV=production. Give the hop count of your proxies (e.g. 1) or the proxies' addresses (e.g. "loopback, 10.0.0.0/8"), or set TRUST_PROXY_ALLOW_ANY=1 to insist (only when nothing but your proxy can reach this server)`,
     );
   }
   return {

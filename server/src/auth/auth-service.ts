@@ -8,8 +8,9 @@ import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { EmailVerificationMode } from '../plans/plan-resolver.ts';
-import type { Limiters } from '../rate-limit/limiters.ts';
 import { maskEmail } from './mask-email.ts';
+import { clientNetwork } from '../rate-limit/client-network.ts';
+import { rateLimited, SIGN_IN_EMAIL_LOCK_AFTER, type LimiterName, type Limiters } from '../rate-limit/limiters.ts';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './password.ts';
 import type { SessionMeta, SessionService, SessionUser } from './session.ts';
 
@@ -65,8 +66,26 @@ export class AuthService {
     return { user, token, expiresAt: session.expiresAt };
   }
 
+  /** The captcha (CAPTCHA=on) is checked by the caller, before this. */
   async signUp(input: { email: string; password: string }, info: RequestInfo): Promise<SignedIn> {
-    await this.limiters.consume('signUpIp', info.ip, { message: 'Too many sign-ups from your network. Please try again later.' });
+    const network = clientNetwork(info.ip);
+    await this.limiters.consume('signUpIp', network, { message: 'Too many sign-ups from your network. Please try again later.' });
+    // The daily limit counts accounts made, not attempts (the hourly one bounds those), so failures cannot
+    // lock a shared network out for a day. Its point is taken now, so a burst cannot overshoot, and given
+    // back if no account comes of it.
+    const daily = this.limiters.spec('signUpIpDay').points > 0;
+    if (daily) await this.limiters.consume('signUpIpDay', network, { message: 'Too many new accounts from your network today. Please try again tomorrow.' });
+    let created = false;
+    try {
+      const signedIn = await this.createAccount(input, info);
+      created = true;
+      return signedIn;
+    } finally {
+      if (daily && !created) await this.limiters.refund('signUpIpDay', network);
+    }
+  }
+
+  private async createAccount(input: { email: string; password: string }, info: RequestInfo): Promise<SignedIn> {
     const email = normaliseEmail(input.email);
     const passwordHash = await hashPassword(input.password);
     const taken = () => new AppError('conflict', 'An account with this e-mail already exists. Sign in instead.');
@@ -94,26 +113,66 @@ export class AuthService {
 
   async signIn(input: { email: string; password: string }, info: RequestInfo): Promise<SignedIn> {
     const email = normaliseEmail(input.email);
-    const message = 'Too many failed sign-in attempts. Please wait and try again.';
-    await this.limiters.assertNotLimited('signInIp', info.ip, message);
-    await this.limiters.assertNotLimited('signInEmail', email, message);
-    const found = await this.prisma.user.findUnique({ where: { email }, select: { ...userSelect, passwordHash: true } });
-    const ok = found?.passwordHash ? await verifyPassword(found.passwordHash, input.password) : await verifyAgainstDummy(input.password);
-    if (!found || !ok) {
-      await Promise.all([this.limiters.penalise('signInIp', info.ip), this.limiters.penalise('signInEmail', email)]);
-      throw new AppError('unauthenticated', INVALID_CREDENTIALS);
+    const attempt = await this.takeSignInAttempt(email, clientNetwork(info.ip));
+    let found: (SessionUser & { passwordHash: string | null }) | null;
+    let ok: boolean;
+    try {
+      found = await this.prisma.user.findUnique({ where: { email }, select: { ...userSelect, passwordHash: true } });
+      ok = found?.passwordHash ? await verifyPassword(found.passwordHash, input.password) : await verifyAgainstDummy(input.password);
+    } catch (error) {
+      await attempt.giveBack(); // no answer about the password: not a guess
+      throw error;
     }
+    // A wrong password keeps its points: they are the failure counts.
+    if (!found || !ok) throw new AppError('unauthenticated', INVALID_CREDENTIALS);
+    await attempt.succeeded();
     if (found.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
-    await this.limiters.reset('signInEmail', email);
     const { passwordHash: _omit, ...user } = found;
     return this.startSession(user, info);
+  }
+
+  /**
+   * Takes this attempt's points before the password is verified, so parallel guesses cannot pass a limit
+   * between the check and the count: per network, per e-mail (the ceiling) and per (e-mail, network).
+   * Past SIGN_IN_EMAIL_LOCK_AFTER failures for the e-mail, only a network that has not failed against it
+   * may try, so guessers cannot lock its owner out (docs/architecture.md, "Brute force").
+   */
+  private async takeSignInAttempt(email: string, network: string): Promise<{ giveBack(): Promise<void>; succeeded(): Promise<void> }> {
+    const message = 'Too many failed sign-in attempts. You can still get in with a sign-in link sent to your e-mail.';
+    const pairKey = `${network} ${email}`;
+    const taken: Array<[LimiterName, string]> = [];
+    const giveBack = async () => {
+      await Promise.all(taken.map(([name, key]) => this.limiters.refund(name, key)));
+    };
+    try {
+      await this.limiters.consume('signInIp', network, { message });
+      taken.push(['signInIp', network]);
+      const perEmail = await this.limiters.consume('signInEmail', email, { message });
+      taken.push(['signInEmail', email]);
+      const perPair = await this.limiters.consume('signInEmailNetwork', pairKey, { message });
+      taken.push(['signInEmailNetwork', pairKey]);
+      // consumedPoints include this attempt: more than one on the pair means this network failed before (or is trying now).
+      if (perEmail.consumedPoints > SIGN_IN_EMAIL_LOCK_AFTER && perPair.consumedPoints > 1) {
+        throw rateLimited(perEmail.msBeforeNext < perPair.msBeforeNext ? perEmail : perPair, message);
+      }
+    } catch (error) {
+      await giveBack();
+      throw error;
+    }
+    return {
+      giveBack,
+      // A right password: the attempt was no failure, and this network's failures for the e-mail are forgiven.
+      succeeded: async () => {
+        await Promise.all([this.limiters.refund('signInIp', network), this.limiters.refund('signInEmail', email), this.limiters.reset('signInEmailNetwork', pairKey)]);
+      },
+    };
   }
 
   /** Always answers the same way, whether or not the address has an account. */
   async requestMagicLink(input: { email: string }, info: RequestInfo): Promise<void> {
     const email = normaliseEmail(input.email);
     const message = 'Too many sign-in links requested. Please wait and try again.';
-    await this.limiters.consume('magicLinkIp', info.ip, { message });
+    await this.limiters.consume('magicLinkIp', clientNetwork(info.ip), { message });
     await this.limiters.consume('magicLinkEmail', email, { message });
     const token = randomBytes(32).toString('base64url');
     await this.prisma.magicLinkToken.create({
@@ -275,7 +334,7 @@ export class AuthService {
   }
 
   async createGuest(info: RequestInfo): Promise<SignedIn> {
-    await this.limiters.consume('guestIp', info.ip, { message: 'Too many guest sessions from your network. Please sign up or try later.' });
+    await this.limiters.consume('guestIp', clientNetwork(info.ip), { message: 'Too many guest sessions from your network. Please sign up or try later.' });
     const user = await this.prisma.user.create({ data: { isGuest: true, planId: 'guest' }, select: userSelect });
     return this.startSession(user, info);
   }

@@ -11,6 +11,7 @@ import type { PlanResolver, PlanSubject } from '../plans/plan-resolver.ts';
 import type { Meter, UsageStatus } from '../metering/meter.ts';
 import { calendarMonth, type MonthFor, type MonthPeriod } from '../metering/periods.ts';
 import { settleChatWithRetry } from '../metering/settle-retry.ts';
+import { clientNetwork } from '../rate-limit/client-network.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { coalesceReadyDeltas } from './coalesce.ts';
 import { fitContextWindow, type ContextMessage } from './context-window.ts';
@@ -100,8 +101,9 @@ export class ChatService {
     return plan.limits.models.filter((m) => m !== 'demo' && this.o.pricing.some((p) => p.model === m));
   }
 
+  /** Of the client's network (an IPv6 /64), so the guests' per-IP day and the spend alerts see one client as one. */
   hashIp(ip: string): string {
-    return createHmac('sha256', this.o.ipHashSalt).update(ip).digest('hex').slice(0, 32);
+    return createHmac('sha256', this.o.ipHashSalt).update(clientNetwork(ip)).digest('hex').slice(0, 32);
   }
 
   /**
@@ -124,7 +126,7 @@ export class ChatService {
       message: `You can send ${plan.limits.requestsPerMinute} messages a minute. Please wait a moment.`,
     });
     if (user.isGuest) {
-      await o.limiters.consume('chatIp', request.ip, {
+      await o.limiters.consume('chatIp', clientNetwork(request.ip), {
         spec: { points: plan.limits.requestsPerMinute * 3, duration: 60 },
         message: 'Too many guest messages from your network. Please wait a moment or sign up.',
       });

@@ -20,14 +20,29 @@ export interface LimitSpec {
   blockDuration?: number;
 }
 
+/**
+ * Failed sign-ins for one e-mail (from anywhere) after which it is locked for the networks that failed
+ * against it; a network with no failures for it may still try, up to the e-mail's ceiling
+ * (LIMITS.signInEmail.points). So guessers cannot lock the owner out with a few networks, and many
+ * networks together still get a bounded number of guesses.
+ */
+export const SIGN_IN_EMAIL_LOCK_AFTER = 8;
+
+// Sign-in points are taken before the password is verified (so a parallel burst cannot get more
+// guesses evaluated than these numbers) and given back when it was right: they count failures.
 export const LIMITS = {
-  /** Failed sign-ins from one IP. */
+  /** Failed sign-ins from one network (an IPv4 address or an IPv6 /64), whatever the e-mail. */
   signInIp: { points: 30, duration: 15 * 60, blockDuration: 15 * 60 },
-  /** Failed sign-ins for one e-mail address, from anywhere. */
-  signInEmail: { points: 8, duration: 15 * 60, blockDuration: 15 * 60 },
+  /** Failed sign-ins for one e-mail from anywhere: the ceiling, past which everyone is refused (a sign-in link still works). */
+  signInEmail: { points: 20, duration: 15 * 60, blockDuration: 15 * 60 },
+  /** Failed sign-ins for one e-mail from one network. */
+  signInEmailNetwork: { points: SIGN_IN_EMAIL_LOCK_AFTER, duration: 15 * 60, blockDuration: 15 * 60 },
   magicLinkEmail: { points: 5, duration: 60 * 60 },
   magicLinkIp: { points: 20, duration: 60 * 60 },
+  /** Sign-up attempts per network (an IPv4 address or an IPv6 /64). */
   signUpIp: { points: 20, duration: 60 * 60 },
+  /** Accounts made per network and day; the points come from SIGNUPS_PER_IP_PER_DAY (0: no daily limit). */
+  signUpIpDay: { points: 3, duration: 24 * 60 * 60 },
   guestIp: { points: 10, duration: 60 * 60 },
   /** New e-mail verification links, per account (sign-up sends the first one). */
   verifyEmailResend: { points: 3, duration: 60 * 60 },
@@ -37,12 +52,13 @@ export const LIMITS = {
 
 export type LimiterName = keyof typeof LIMITS;
 
-export function createRedis(url: string, logger?: Logger): Redis {
+export function createRedis(url: string, logger?: Logger, options: { commandTimeoutMs?: number } = {}): Redis {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
-    commandTimeout: 500,
+    // Past this the insurance limiter answers (per instance): a slow Redis counts as a Redis outage.
+    commandTimeout: options.commandTimeoutMs ?? 500,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
   redis.on('error', (error: Error) => logger?.warn({ err: error.message }, 'redis error'));
@@ -77,6 +93,11 @@ export class Limiters {
     return this.redis ? 'redis' : 'memory';
   }
 
+  /** The rule a name resolves to (its override, else LIMITS). */
+  spec(name: LimiterName): LimitSpec {
+    return this.overrides[name] ?? LIMITS[name];
+  }
+
   /** A limiter for a named rule, or for an ad-hoc spec (e.g. a plan's requests per minute). */
   limiter(name: string, spec?: LimitSpec): RateLimiterAbstract {
     const resolved = this.overrides[name] ?? spec ?? (LIMITS as Record<string, LimitSpec>)[name];
@@ -109,16 +130,9 @@ export class Limiters {
     }
   }
 
-  /** Throws rate_limited when the key has already used up its points, without consuming. */
-  async assertNotLimited(name: string, key: string, message?: string): Promise<void> {
-    const limiter = this.limiter(name);
-    const res = await limiter.get(key);
-    if (res && res.consumedPoints >= limiter.points) throw rateLimited(res, message);
-  }
-
-  /** Consumes one point without throwing (to count a failure). */
-  async penalise(name: string, key: string): Promise<void> {
-    await this.limiter(name).penalty(key, 1).catch(() => {});
+  /** Gives back points taken by consume() for something that, in the end, does not count. */
+  async refund(name: string, key: string, points = 1): Promise<void> {
+    await this.limiter(name).reward(key, points).catch(() => {});
   }
 
   async reset(name: string, key: string): Promise<void> {

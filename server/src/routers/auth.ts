@@ -40,7 +40,11 @@ export const authRouter = router({
   /** A proof-of-work challenge for the altcha widget, or null when CAPTCHA=off. */
   captchaChallenge: publicProcedure.query(({ ctx }) => (ctx.deps.captcha.enabled ? ctx.deps.captcha.challenge() : null)),
 
+  /** With CAPTCHA=on, like a guest session: a solved challenge, accepted once (a guest converting solves one too). */
   signUp: publicProcedure.input(ZSignUpInput).mutation(async ({ ctx, input }) => {
+    if (!(await ctx.deps.captcha.verify(input.captcha))) {
+      throw new AppError('captcha_required', 'Please complete the check that you are human first.');
+    }
     const signedIn = await ctx.deps.auth.signUp(input, requestInfo(ctx));
     ctx.cookies.setSession(signedIn.token, signedIn.expiresAt);
     return { user: toMe(signedIn.user, ctx.deps.planResolver) };

@@ -5,6 +5,7 @@ import superjson from 'superjson';
 import { ERROR_REASONS } from '@chatmeter/shared/errors';
 import { recordRefusal, REFUSAL_PATHS } from '../admin/refusals.ts';
 import { AppError } from '../lib/app-error.ts';
+import { clientNetwork } from '../rate-limit/client-network.ts';
 import type { Context } from './context.ts';
 import { errorFormatter } from './error-formatter.ts';
 
@@ -51,7 +52,7 @@ const csrf = t.middleware(({ ctx, type, next }) => {
 });
 
 const rateLimit = t.middleware(async ({ ctx, meta, next }) => {
-  if (meta?.rateLimit) await ctx.deps.limiters.consume(meta.rateLimit, ctx.user?.id ?? `ip:${ctx.meta.ip}`);
+  if (meta?.rateLimit) await ctx.deps.limiters.consume(meta.rateLimit, ctx.user?.id ?? `ip:${clientNetwork(ctx.meta.ip)}`);
   return next();
 });
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBrowser, ARTIFACTS_DIR, CLIENT_DIST, ensureClientBuilt, launchChromium, watchPage, type PageWatch } from '../helpers/browser.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, trpcError, type TestServer } from '../helpers/server.ts';
 
 describeBrowser('sign-up in the browser', () => {
   let server: TestServer;
@@ -18,8 +18,8 @@ describeBrowser('sign-up in the browser', () => {
 
   beforeAll(async () => {
     ensureClientBuilt();
-    // The proof-of-work widget is a later issue; until the form carries it, sign up without it.
-    server = await startTestServer({ CLIENT_DIST, CAPTCHA: 'off' });
+    // The captcha is on, as in production: the form solves the proof-of-work in the browser.
+    server = await startTestServer({ CLIENT_DIST, CAPTCHA: 'on', CAPTCHA_HMAC_KEY: 'e2e-signup-captcha-key' });
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
     page = await context.newPage();
@@ -96,6 +96,8 @@ describeBrowser('sign-up in the browser', () => {
 
     const user = await server.deps.prisma.user.findUnique({ where: { email }, select: { isGuest: true, planId: true } });
     expect(user).toEqual({ isGuest: false, planId: 'free' });
+    // The account was paid for with one solved challenge (the server refuses a sign-up without one).
+    expect(await server.deps.prisma.captchaUse.count()).toBe(1);
 
     mkdirSync(ARTIFACTS_DIR, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'signup-shell.png'), fullPage: true });
@@ -131,6 +133,50 @@ describeBrowser('sign-up in the browser', () => {
     await alert.waitFor();
     expect(await alert.textContent()).toContain('An account with this e-mail already exists');
     expect(await sessionCookie()).toBeUndefined();
+    // That attempt used a fresh challenge too.
+    expect(await server.deps.prisma.captchaUse.count()).toBe(2);
+    expect(watch.problems()).toEqual([]);
+  });
+
+  it('fits a 360 px wide screen, the human check included, and a retry after a refusal solves a new check', async () => {
+    watch.allow(/Failed to load resource: the server responded with a status of 409/);
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.goto(`${server.url}/sign-up`);
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill('yet another long password');
+    // The check starts by itself when the page opens and is done in well under the test's patience.
+    await page.locator('altcha-widget[name="captcha"]').waitFor();
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('alert').filter({ hasText: 'An account with this e-mail already exists' }).waitFor();
+    expect(await server.deps.prisma.captchaUse.count()).toBe(3);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await expect.poll(() => server.deps.prisma.captchaUse.count(), { timeout: 15_000 }).toBe(4);
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    expect(overflow).toBe(0);
+    mkdirSync(ARTIFACTS_DIR, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'signup-360.png'), fullPage: true });
+    expect(watch.problems()).toEqual([]);
+  });
+
+  it('a throttled sign-in offers a sign-in link instead (360 px)', async () => {
+    watch.allow(/Failed to load resource: the server responded with a status of 429/);
+    // Eight wrong passwords from this network (the browser and these calls both come from loopback).
+    for (let i = 0; i < 8; i++) {
+      expect((await trpcError(server.browser().trpc.auth.signIn.mutate({ email, password: `wrong password ${i}` }))).reason).toBe('unauthenticated');
+    }
+    await page.goto(`${server.url}/sign-in`);
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert');
+    await alert.getByText('Too many failed sign-in attempts').waitFor();
+    const link = alert.getByRole('link', { name: 'E-mail me a sign-in link instead' });
+    await expect(link.isVisible()).resolves.toBe(true);
+    expect(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')).toBe(0);
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'signin-throttled-360.png'), fullPage: true });
+    await link.click();
+    await page.waitForURL((url) => url.pathname === '/magic-link');
+    await expect(page.getByLabel('E-mail').inputValue()).resolves.toBe(email);
     expect(watch.problems()).toEqual([]);
   });
 });

@@ -39,7 +39,9 @@ export async function startTestServer(
         return { db, url: shared.tdb.url, cleanup: () => db.close() };
       })()
     : await createTestDatabase();
-  const env = parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', TRUST_PROXY: 'loopback', CAPTCHA: 'off', DEMO_DELAY_MS: '0', CHAT_CACHE_TTL_SECONDS: '0', ...envOverrides });
+  // Most tests sign up many accounts from loopback: the daily per-network limit (default 3) is raised here
+  // and tested where it is set explicitly (per-network-limits.integration.test.ts).
+  const env = parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', TRUST_PROXY: 'loopback', CAPTCHA: 'off', DEMO_DELAY_MS: '0', CHAT_CACHE_TTL_SECONDS: '0', SIGNUPS_PER_IP_PER_DAY: '1000', ...envOverrides });
   const deps = await createDeps(env, { logger: createLogger('silent'), ...overrides, db: tdb.db });
   const server: Server = createApp(deps).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));

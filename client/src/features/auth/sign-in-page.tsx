@@ -63,7 +63,18 @@ export function SignInPage() {
     >
       {notice ? <StatusNotice>{notice}</StatusNotice> : null}
       <form className="form" noValidate onSubmit={form.handleSubmit((data) => signIn.mutate(data))} aria-label="Sign in">
-        {signInError && !shownInline ? <ApiErrorAlert key={signIn.submittedAt} error={signInError} /> : null}
+        {signInError && !shownInline ? (
+          <ApiErrorAlert key={signIn.submittedAt} error={signInError}>
+            {signInError.reason === 'rate_limited' ? (
+              // Failed passwords do not count against sign-in links: the owner of a throttled e-mail can still get in.
+              <p>
+                <Link to={`/magic-link${nextSuffix}`} state={{ email: form.values.email }}>
+                  E-mail me a sign-in link instead
+                </Link>
+              </p>
+            ) : null}
+          </ApiErrorAlert>
+        ) : null}
         <TextField {...form.field('email')} label="E-mail" type="email" inputMode="email" autoComplete="email" required autoFocus disabled={busy} />
         <PasswordField {...form.field('password')} label="Password" autoComplete="current-password" required disabled={busy} />
         <SubmitButton pending={signIn.isPending} pendingLabel="Signing in…" disabled={guest.isPending}>
