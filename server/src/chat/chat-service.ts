@@ -13,8 +13,8 @@ import { settleChatWithRetry } from '../metering/settle-retry.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { coalesceReadyDeltas } from './coalesce.ts';
 import { fitContextWindow, type ContextMessage } from './context-window.ts';
-import { isAbortError, isProviderError, type ChatProvider, type ProviderUsage } from './providers/provider.ts';
-import { ResponseCache } from './response-cache.ts';
+import { isAbortError, isProviderError, type ChatProvider, type ProviderEvent, type ProviderUsage } from './providers/provider.ts';
+import { isCacheable, ResponseCache } from './response-cache.ts';
 import { countTextTokens } from './tokens.ts';
 
 export type ChatEvent =
@@ -199,7 +199,7 @@ export class ChatService {
       now,
     });
 
-    return this.run({ user, plan, month, request, model, price, fitted, cacheKey, cachedText, ipHash, reservation });
+    return this.run({ user, plan, month, request, model, price, fitted, maxTokens, cacheKey, cachedText, ipHash, reservation });
   }
 
   private async *run(state: {
@@ -210,17 +210,20 @@ export class ChatService {
     model: string;
     price: TModelPrice;
     fitted: ReturnType<typeof fitContextWindow>;
+    /** The completion cap asked for; the reservation may have lowered it. */
+    maxTokens: number;
     cacheKey: string | undefined;
     cachedText: string | undefined;
     ipHash: string;
     reservation: Awaited<ReturnType<Meter['reserveChat']>>;
   }): AsyncGenerator<ChatEvent> {
     const o = this.o;
-    const { user, plan, month, request, model, price, fitted, cacheKey, cachedText, ipHash, reservation } = state;
+    const { user, plan, month, request, model, price, fitted, maxTokens, cacheKey, cachedText, ipHash, reservation } = state;
     const messageId = randomUUID();
     const started = Date.now();
     let relayed = '';
     let usage: ProviderUsage | undefined;
+    let finish: Extract<ProviderEvent, { type: 'finish' }> | undefined;
     let status: UsageStatus = 'ok';
     let failure: unknown;
     let settled = false;
@@ -294,6 +297,8 @@ export class ChatService {
               yield { type: 'delta', text: event.text };
             } else if (event.type === 'usage') {
               usage = event;
+            } else if (event.type === 'finish') {
+              finish = event;
             }
           }
           streamed = true;
@@ -309,7 +314,9 @@ export class ChatService {
           // Left early (the consumer went away): the upstream call stops now, not at its next chunk.
           if (!streamed) controller.abort();
         }
-        if (status === 'ok' && cacheKey) this.cache.set(cacheKey, relayed);
+        if (cacheKey && isCacheable({ status, finish, requestedMaxTokens: maxTokens, grantedMaxTokens: reservation.maxTokens })) {
+          this.cache.set(cacheKey, relayed);
+        }
       }
       const result = await settle();
       if (failure) {

@@ -138,6 +138,7 @@ class OpenAIProvider implements ChatProvider {
         });
         armIdleTimer();
         let finishReason: FinishReason | undefined;
+        let refusal = false;
         let usage: ProviderUsage | undefined;
         for await (const chunk of stream) {
           armIdleTimer();
@@ -149,6 +150,7 @@ class OpenAIProvider implements ChatProvider {
               startedStreaming = true;
               yield { type: 'delta', text };
             }
+            if (choice.delta?.refusal) refusal = true;
             if (choice.finish_reason) finishReason = choice.finish_reason;
           }
         }
@@ -170,7 +172,7 @@ class OpenAIProvider implements ChatProvider {
             attempts: attempt,
           });
         }
-        if (finishReason !== undefined) yield { type: 'finish', reason: finishReason };
+        if (finishReason !== undefined) yield { type: 'finish', reason: finishReason, ...(refusal ? { refusal: true as const } : {}) };
         if (usage !== undefined) yield { type: 'usage', ...usage };
         return;
       } catch (error) {

@@ -51,7 +51,8 @@ export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' |
 
 export type ProviderEvent =
   | { type: 'delta'; text: string }
-  | { type: 'finish'; reason: FinishReason }
+  /** `refusal`: the model declined (OpenAI's `refusal` delta); the reason may still be `stop`. */
+  | { type: 'finish'; reason: FinishReason; refusal?: true }
   | ({ type: 'usage' } & ProviderUsage);
 
 export interface ChatProvider {
