@@ -186,6 +186,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const usage = new UsageService(prisma, limiters, monthFor);
   const retention = new RetentionJob(prisma, logger, { retentionDays: env.RETENTION_DAYS, messageRetentionDays: env.MESSAGE_RETENTION_DAYS });
   const overview = new OverviewService(prisma, plans);
+  const tts = createTtsService({ env, prisma, logger, limiters, planFor: (user) => chat.planFor(user), worker: overrides.ttsWorker });
   return {
     env,
     db,
@@ -202,7 +203,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     meter,
     chat,
     usage,
-    tts: createTtsService({ env, prisma, logger, limiters, planFor: (user) => chat.planFor(user), worker: overrides.ttsWorker }),
+    tts,
     billing,
     captcha,
     overview,
@@ -215,7 +216,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
       supportMaxAdjustmentTokens: env.SUPPORT_MAX_ADJUSTMENT_TOKENS,
       defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
     }),
-    accountData: new AccountDataService(prisma, () => overview.invalidate()),
+    accountData: new AccountDataService(prisma, () => overview.invalidate(), tts.cache),
     retention,
     metrics,
     alerts,

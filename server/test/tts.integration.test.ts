@@ -36,11 +36,11 @@ afterAll(async () => {
 });
 
 /** A guest with one assistant answer to read aloud. */
-async function guestWithAnswer(content = 'Hello! Read me something short.'): Promise<{ b: TestBrowser; messageId: string; userMessageId: string; text: string; userId: string }> {
+async function guestWithAnswer(content = 'Hello! Read me something short.'): Promise<{ b: TestBrowser; messageId: string; userMessageId: string; conversationId: string; text: string; userId: string }> {
   const b = server.browser({ ip: `10.50.0.${nextIp++}` });
   const result = await send(b, { content });
   const me = await b.trpc.auth.me.query();
-  return { b, messageId: result.start!.messageId, userMessageId: result.start!.userMessageId, text: result.text, userId: me!.id };
+  return { b, messageId: result.start!.messageId, userMessageId: result.start!.userMessageId, conversationId: result.start!.conversationId, text: result.text, userId: me!.id };
 }
 
 /** Walks MP3 frame headers (MPEG-1/2/2.5 layer III) from the start; returns how many frames and bytes they cover. */
@@ -203,6 +203,73 @@ describe('tts.speak', () => {
     const results = await Promise.allSettled(Array.from({ length: fits + 2 }, () => guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId, voice: 'en-us+m3' })));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(fits);
     expect((await guest.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(fits * chars);
+  });
+});
+
+describe('spoken audio goes with what it was spoken from', () => {
+  const clipId = (audioUrl: string) => audioUrl.split('/').pop()!;
+  const clipFile = (audioUrl: string) => server.deps.tts.cache.fileFor(clipId(audioUrl), 'mp3');
+
+  it('deleting a conversation deletes its audio: /audio/:id answers 404 and the file is gone from the cache', async () => {
+    // A topic of its own, so the answer (and its clip) is this guest's alone.
+    const owner = await guestWithAnswer(`Explain tide pools ${crypto.randomUUID().slice(0, 8)}`);
+    const spoken = await owner.b.trpc.tts.speak.mutate({ messageId: owner.messageId });
+    expect((await owner.b.fetch(spoken.audioUrl)).status).toBe(200);
+    expect(existsSync(clipFile(spoken.audioUrl))).toBe(true);
+
+    await owner.b.trpc.chat.deleteConversation.mutate({ conversationId: owner.conversationId });
+
+    const res = await owner.b.fetch(spoken.audioUrl);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { reason: 'not_found' } });
+    expect(existsSync(clipFile(spoken.audioUrl))).toBe(false);
+    expect(await server.deps.prisma.audioClip.count({ where: { id: clipId(spoken.audioUrl) } })).toBe(0);
+    expect(await server.deps.prisma.spokenMessage.count({ where: { userId: owner.userId } })).toBe(0);
+    // The voice usage already metered stays metered.
+    expect((await owner.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(spoken.chars);
+  });
+
+  it("a clip someone else also had spoken stays theirs when one owner deletes the conversation", async () => {
+    const topic = `Explain sand dunes ${crypto.randomUUID().slice(0, 8)}`;
+    const first = await guestWithAnswer(topic);
+    const second = await guestWithAnswer(topic);
+    expect(second.text).toBe(first.text);
+    const a = await first.b.trpc.tts.speak.mutate({ messageId: first.messageId });
+    const b = await second.b.trpc.tts.speak.mutate({ messageId: second.messageId });
+    expect(b).toMatchObject({ cached: true, audioUrl: a.audioUrl });
+
+    await first.b.trpc.chat.deleteConversation.mutate({ conversationId: first.conversationId });
+    expect((await first.b.fetch(a.audioUrl)).status).toBe(404);
+    expect((await second.b.fetch(a.audioUrl)).status).toBe(200);
+    expect(existsSync(clipFile(a.audioUrl))).toBe(true);
+
+    await second.b.trpc.chat.deleteConversation.mutate({ conversationId: second.conversationId });
+    expect((await second.b.fetch(a.audioUrl)).status).toBe(404);
+    expect(existsSync(clipFile(a.audioUrl))).toBe(false);
+  });
+
+  it('a conversation deleted while its answer is being spoken gets no audio, and the characters go back', async () => {
+    const owner = await guestWithAnswer(`Explain glaciers ${crypto.randomUUID().slice(0, 8)}`);
+    const held = proxy.holdNextSynthesis();
+    const speaking = owner.b.trpc.tts.speak.mutate({ messageId: owner.messageId });
+    await held.arrived;
+    await owner.b.trpc.chat.deleteConversation.mutate({ conversationId: owner.conversationId });
+    held.release();
+    expect(await trpcError(speaking)).toMatchObject({ code: 'NOT_FOUND', reason: 'not_found' });
+    expect(await server.deps.prisma.spokenMessage.count({ where: { userId: owner.userId } })).toBe(0);
+    expect((await owner.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(0);
+    const events = await server.deps.prisma.usageEvent.findMany({ where: { userId: owner.userId, kind: 'tts' } });
+    expect(events.map((e) => [e.status, e.ttsChars])).toEqual([['error', 0]]);
+  });
+
+  it("deleting the account deletes its audio rows and files", async () => {
+    const owner = await guestWithAnswer(`Explain coral reefs ${crypto.randomUUID().slice(0, 8)}`);
+    const spoken = await owner.b.trpc.tts.speak.mutate({ messageId: owner.messageId });
+    expect(existsSync(clipFile(spoken.audioUrl))).toBe(true);
+    await owner.b.trpc.account.deleteAccount.mutate({ confirm: 'DELETE' });
+    expect(existsSync(clipFile(spoken.audioUrl))).toBe(false);
+    expect(await server.deps.prisma.audioClip.count({ where: { id: clipId(spoken.audioUrl) } })).toBe(0);
+    expect(await server.deps.prisma.spokenMessage.count({ where: { userId: owner.userId } })).toBe(0);
   });
 });
 

@@ -61,6 +61,11 @@ export class AudioCache {
     await rm(tempFile, { force: true });
   }
 
+  /** The files of clips whose rows are gone (spoken-audio.ts); a file already missing is fine. */
+  async removeFiles(clips: readonly { id: string; format: string }[]): Promise<void> {
+    for (const clip of clips) await rm(this.fileFor(clip.id, clip.format), { force: true });
+  }
+
   /** Temporary files older than an hour are left-overs of a crash. */
   async removeStaleTemp(now = Date.now()): Promise<void> {
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {
