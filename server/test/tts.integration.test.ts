@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countTtsChars } from '@chatmeter/shared/tts';
+import { speechChars } from '@chatmeter/shared/speech-text';
 import { adjust, COUNTER, read, userSubject } from '../src/metering/counters.ts';
 import { dayStart, nextDay } from '../src/metering/periods.ts';
 import { AudioCache } from '../src/tts/audio-cache.ts';
@@ -85,7 +85,7 @@ describe('tts.speak', () => {
     const owner = await guestWithAnswer();
     const before = proxy.syntheses();
     const spoken = await owner.b.trpc.tts.speak.mutate({ messageId: owner.messageId });
-    expect(spoken).toMatchObject({ chars: countTtsChars(owner.text), voice: 'en-us', mime: 'audio/mpeg', cached: false });
+    expect(spoken).toMatchObject({ chars: speechChars(owner.text), voice: 'en-us', mime: 'audio/mpeg', cached: false });
     expect(spoken.audioUrl).toMatch(/^\/audio\/[0-9a-f-]{36}$/);
     expect(spoken.durationMs).toBeGreaterThan(500);
     expect(proxy.syntheses()).toBe(before + 1);
@@ -168,7 +168,7 @@ describe('tts.speak', () => {
 
   it('an exhausted allowance is refused before anything is synthesized, cached or not', async () => {
     const guest = await guestWithAnswer('Tell me about pricing');
-    const chars = countTtsChars(guest.text);
+    const chars = speechChars(guest.text);
     const limit = server.deps.chat.planFor({ planId: 'guest', isGuest: true }).limits.ttsCharsPerDay;
     const subject = userSubject(guest.userId);
     const today = dayStart(new Date());
@@ -197,12 +197,58 @@ describe('tts.speak', () => {
 
   it('concurrent readings at the limit never overshoot it', async () => {
     const guest = await guestWithAnswer('Tell me about pricing');
-    const chars = countTtsChars(guest.text);
+    const chars = speechChars(guest.text);
     const limit = server.deps.chat.planFor({ planId: 'guest', isGuest: true }).limits.ttsCharsPerDay;
     const fits = Math.floor(limit / chars);
     const results = await Promise.allSettled(Array.from({ length: fits + 2 }, () => guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId, voice: 'en-us+m3' })));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(fits);
     expect((await guest.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(fits * chars);
+  });
+});
+
+describe('voice is charged on the text as spoken', () => {
+  // An answer made of digits, as a model may write one; stored like any assistant answer.
+  async function guestWithDigits(content: string) {
+    const guest = await guestWithAnswer(`Explain numbers ${crypto.randomUUID().slice(0, 8)}`);
+    const messageId = crypto.randomUUID();
+    await server.deps.prisma.message.create({
+      data: { id: messageId, conversationId: guest.conversationId, userId: guest.userId, role: 'assistant', content },
+      select: { id: true },
+    });
+    return { ...guest, messageId };
+  }
+  const SPOKEN = 'one million two hundred thirty-four thousand five hundred sixty-seven eighty-nine million twelve thousand three hundred forty-five.';
+
+  it('speaking "1234567 89012345" charges the spelled-out length, not 16', async () => {
+    const guest = await guestWithDigits('1234567 89012345');
+    const spoken = await guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId });
+    expect(spoken.chars).toBe(SPOKEN.length);
+    expect(spoken.chars).not.toBe(16);
+    expect((await guest.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(SPOKEN.length);
+    const [event] = await server.deps.prisma.usageEvent.findMany({ where: { userId: guest.userId, kind: 'tts' } });
+    expect(event).toMatchObject({ status: 'ok', ttsChars: SPOKEN.length });
+    // The reservation held exactly that, before the worker was asked.
+    const [reservation] = await server.deps.prisma.reservation.findMany({ where: { userId: guest.userId, kind: 'tts' } });
+    expect(reservation).toMatchObject({ status: 'settled', ttsChars: SPOKEN.length });
+
+    // A cache hit of the same clip is charged the same.
+    const again = await guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId });
+    expect(again).toMatchObject({ cached: true, chars: SPOKEN.length });
+    expect((await guest.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(2 * SPOKEN.length);
+  });
+
+  it('concurrent readings of digits never pass the allowance counted in spoken characters', async () => {
+    const guest = await guestWithDigits('1234567 89012345');
+    const limit = server.deps.chat.planFor({ planId: 'guest', isGuest: true }).limits.ttsCharsPerDay;
+    const fits = Math.floor(limit / SPOKEN.length);
+    const results = await Promise.allSettled(
+      Array.from({ length: fits + 3 }, () => guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId, voice: 'en-us+f3' })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(fits);
+    for (const r of results) {
+      if (r.status === 'rejected') expect((r.reason as { data?: { reason?: string } }).data?.reason).toBe('quota_exhausted');
+    }
+    expect((await guest.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(fits * SPOKEN.length);
   });
 });
 
