@@ -179,7 +179,8 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     monthFor,
     onSettled: (event) => {
       metrics.recordChat(event);
-      alerts.afterUsage({ user: event.user, plan: event.plan, month: event.month, ipHash: event.ipHash });
+      // A deleted account gets no quota alerts (its counters and notifications are gone).
+      if (!event.anonymised) alerts.afterUsage({ user: event.user, plan: event.plan, month: event.month, ipHash: event.ipHash });
     },
   });
   const captcha = createCaptcha({ enabled: env.CAPTCHA === 'on', hmacKey: env.CAPTCHA_HMAC_KEY ?? randomBytes(32).toString('hex'), prisma });
@@ -216,7 +217,11 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
       supportMaxAdjustmentTokens: env.SUPPORT_MAX_ADJUSTMENT_TOKENS,
       defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
     }),
-    accountData: new AccountDataService(prisma, () => overview.invalidate(), tts.cache),
+    accountData: new AccountDataService(prisma, {
+      onDeleted: () => overview.invalidate(),
+      audio: tts.cache,
+      stopStreams: (userId) => chat.inflight.abortUser(userId),
+    }),
     retention,
     metrics,
     alerts,

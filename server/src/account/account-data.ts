@@ -23,13 +23,25 @@ export interface DeletionSummary {
   usageEventsAnonymised: number;
 }
 
+export interface AccountDataOptions {
+  /** Called after a deletion moved past roll-ups (the overview's cache of closed days). */
+  onDeleted?: () => void;
+  /** Where spoken audio lives: the files of the account's clips go after the deletion commits. */
+  audio?: Pick<AudioCache, 'removeFiles'>;
+  /**
+   * Stops the account's replies streaming on this instance and resolves once they are
+   * settled (ChatService.inflight). Replies on other instances settle anonymised on their own.
+   */
+  stopStreams?: (userId: string) => Promise<unknown>;
+}
+
+/** The meter batches' advisory lock (migration 20261123090000_meter_batch). */
+const METER_LOCK_KEY = 72707370;
+
 export class AccountDataService {
   constructor(
     private readonly prisma: PrismaClient,
-    /** Called after a deletion moved past roll-ups (the overview's cache of closed days). */
-    private readonly onDeleted: () => void = () => {},
-    /** Where spoken audio lives: the files of the account's clips go after the deletion commits. */
-    private readonly audio?: Pick<AudioCache, 'removeFiles'>,
+    private readonly options: AccountDataOptions = {},
   ) {}
 
   /** Everything about one account, as JSON-safe values (ids and amounts as strings/numbers). */
@@ -126,6 +138,11 @@ export class AccountDataService {
   async deleteAccount(userId: string, actor: Actor, now = new Date()): Promise<DeletionSummary> {
     const { summary, clips } = await this.prisma.$transaction(
       async (tx) => {
+        // No meter batch runs while the account goes: one that committed before is
+        // anonymised below with the rest, one that runs after sees the deletion (its
+        // settlements land anonymised, its reservations are refused). Taken first, before
+        // any row lock a batch could be waiting behind.
+        await tx.$executeRaw(Prisma.sql`SELECT pg_advisory_xact_lock(${METER_LOCK_KEY}::bigint)`);
         // Lock the row: two deletions of one account run one after the other.
         const users = await tx.$queryRaw<{ email: string | null; deleted_at: Date | null; role: string; plan_id: string; is_guest: boolean }[]>(Prisma.sql`
           SELECT email, deleted_at, role::text AS role, plan_id, is_guest FROM users WHERE id = ${userId}::uuid FOR UPDATE`);
@@ -154,8 +171,10 @@ export class AccountDataService {
       },
       { timeout: 120_000, maxWait: 10_000 },
     );
-    this.onDeleted();
-    await this.audio?.removeFiles(clips);
+    this.options.onDeleted?.();
+    await this.options.audio?.removeFiles(clips);
+    // Replies still streaming here stop now and are metered (anonymised) before we answer.
+    await this.options.stopStreams?.(userId);
     return summary;
   }
 }
@@ -168,8 +187,13 @@ async function anonymise(tx: Tx, userId: string, email: string | null): Promise<
   // Messages first (any spoken_messages left follow by cascade), then their conversations.
   await tx.$executeRaw(Prisma.sql`DELETE FROM messages WHERE user_id = ${userId}::uuid`);
   await tx.$executeRaw(Prisma.sql`DELETE FROM conversations WHERE user_id = ${userId}::uuid`);
-  // A message still streaming settles against nothing (its conversation is gone).
-  await tx.$executeRaw(Prisma.sql`DELETE FROM reservations WHERE user_id = ${userId}::uuid`);
+  // A reply still streaming (here or on another instance) is still metered, without
+  // the person: its reservation is marked and settles anonymised (migration
+  // 20261204051000). Settled ones, and voice reservations, go.
+  await tx.$executeRaw(Prisma.sql`
+    UPDATE reservations SET anonymised = true, conversation_id = NULL, request_id = NULL
+     WHERE user_id = ${userId}::uuid AND kind = 'chat' AND status = 'held'`);
+  await tx.$executeRaw(Prisma.sql`DELETE FROM reservations WHERE user_id = ${userId}::uuid AND NOT anonymised`);
   await tx.$executeRaw(Prisma.sql`DELETE FROM quota_counters WHERE subject = ${`u:${userId}`}`);
   if (email) {
     await tx.$executeRaw(Prisma.sql`DELETE FROM magic_link_tokens WHERE email = ${email}`);

@@ -12,6 +12,7 @@ import { calendarMonth, type MonthFor, type MonthPeriod } from '../metering/peri
 import { settleChatWithRetry } from '../metering/settle-retry.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { coalesceReadyDeltas } from './coalesce.ts';
+import { InflightStreams } from './inflight.ts';
 import { fitContextWindow, type ContextMessage } from './context-window.ts';
 import { isAbortError, isProviderError, type ChatProvider, type ProviderEvent, type ProviderUsage } from './providers/provider.ts';
 import { isCacheable, ResponseCache } from './response-cache.ts';
@@ -71,6 +72,8 @@ export interface ChatSettledEvent {
   promptTokens: number;
   completionTokens: number;
   costMicroUsd: number;
+  /** The account was deleted while the reply streamed: metered without the person. */
+  anonymised: boolean;
 }
 
 /** Tokenizers differ slightly between providers: reserve a little more than we count. */
@@ -82,6 +85,8 @@ const HISTORY_LOAD_LIMIT = 200;
 
 export class ChatService {
   readonly cache: ResponseCache;
+  /** Replies streaming on this instance, so an account deletion can stop them. */
+  readonly inflight = new InflightStreams();
 
   constructor(private readonly o: ChatServiceOptions) {
     this.cache = new ResponseCache(o.cacheTtlMs);
@@ -221,6 +226,8 @@ export class ChatService {
     const { user, plan, month, request, model, price, fitted, maxTokens, cacheKey, cachedText, ipHash, reservation } = state;
     const messageId = randomUUID();
     const started = Date.now();
+    // Until settled: deleting the account aborts the reply and waits for its settlement.
+    const inflight = this.inflight.track(user.id);
     let relayed = '';
     let usage: ProviderUsage | undefined;
     let finish: Extract<ProviderEvent, { type: 'finish' }> | undefined;
@@ -255,7 +262,10 @@ export class ChatService {
       }, { onRetry: (error, attempt) => o.logger.warn({ err: (error as Error).message, attempt, reservationId: reservation.id }, 'settlement lost its database connection; retrying') });
       if (result) {
         try {
-          o.onSettled?.({ user, plan, month, ipHash, model, status: cached ? 'cached' : status, promptTokens, completionTokens, costMicroUsd: result.costMicroUsd });
+          o.onSettled?.({
+            user, plan, month, ipHash, model, status: cached ? 'cached' : status, promptTokens, completionTokens,
+            costMicroUsd: result.costMicroUsd, anonymised: result.anonymised,
+          });
         } catch (error) {
           o.logger.error({ err: (error as Error).message }, 'onSettled hook failed');
         }
@@ -282,6 +292,9 @@ export class ChatService {
         let streamed = false;
         const onAbort = () => controller.abort(request.signal?.reason);
         request.signal?.addEventListener('abort', onAbort, { once: true });
+        const onAccountDeleted = () => controller.abort(inflight.signal.reason);
+        inflight.signal.addEventListener('abort', onAccountDeleted, { once: true });
+        if (inflight.signal.aborted) onAccountDeleted();
         try {
           const events = o.provider.stream({
             model,
@@ -303,7 +316,7 @@ export class ChatService {
           }
           streamed = true;
         } catch (error) {
-          if (isAbortError(error, controller.signal) || request.signal?.aborted) {
+          if (isAbortError(error, controller.signal) || request.signal?.aborted || inflight.signal.aborted) {
             status = 'aborted';
           } else {
             status = 'error';
@@ -311,6 +324,7 @@ export class ChatService {
           }
         } finally {
           request.signal?.removeEventListener('abort', onAbort);
+          inflight.signal.removeEventListener('abort', onAccountDeleted);
           // Left early (the consumer went away): the upstream call stops now, not at its next chunk.
           if (!streamed) controller.abort();
         }
@@ -342,6 +356,7 @@ export class ChatService {
         if (status === 'ok') status = 'aborted';
         await settle().catch((error: Error) => o.logger.error({ err: error.message, reservationId: reservation.id }, 'settlement failed'));
       }
+      inflight.done();
     }
   }
 }
