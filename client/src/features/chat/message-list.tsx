@@ -6,6 +6,8 @@ import { InfiniteSentinel } from '../../components/infinite-sentinel.tsx';
 import { Spinner } from '../../components/spinner.tsx';
 import { formatDateTime } from '../../lib/format.ts';
 import { formatMicroUsd } from '@chatmeter/shared/money';
+// What a reading is charged (the spoken text: numbers in words, no markup or code), as the server counts it.
+import { speechChars } from '@chatmeter/shared/speech-text';
 import { describeUsage, isTurnActive, type ServerMessage, type Turn } from './chat-state.ts';
 import { MessageContent } from './message-content.tsx';
 
@@ -127,7 +129,7 @@ const ServerMessageView = memo(function ServerMessageView({ message }: { message
       meta={
         <>
           <ServerMeta message={message} />
-          {message.content ? <SpeakButton messageId={message.id} chars={message.content.length} /> : null}
+          {message.content ? <SpeakButton messageId={message.id} chars={speechChars(message.content)} /> : null}
         </>
       }
     />
@@ -196,7 +198,7 @@ function TurnView({ turn }: { turn: Turn }) {
         meta={
           <>
             <TurnMeta turn={turn} />
-            {turn.phase === 'done' && turn.assistantMessageId && turn.text ? <TurnSpeak messageId={turn.assistantMessageId} chars={turn.text.length} /> : null}
+            {turn.phase === 'done' && turn.assistantMessageId && turn.text ? <TurnSpeak messageId={turn.assistantMessageId} chars={speechChars(turn.text)} /> : null}
           </>
         }
       />
