@@ -12,8 +12,8 @@ import { calendarMonth, type MonthFor, type MonthPeriod } from '../metering/peri
 import { settleChatWithRetry } from '../metering/settle-retry.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { coalesceReadyDeltas } from './coalesce.ts';
-import { InflightStreams } from './inflight.ts';
 import { fitContextWindow, type ContextMessage } from './context-window.ts';
+import { InflightStreams } from './inflight.ts';
 import { isAbortError, isProviderError, type ChatProvider, type ProviderEvent, type ProviderUsage } from './providers/provider.ts';
 import { isCacheable, ResponseCache } from './response-cache.ts';
 import { countTextTokens } from './tokens.ts';

@@ -4,12 +4,11 @@
 // else holds (tts/spoken-audio.ts).
 import type { PrismaClient } from '@chatmeter/db/client';
 import { AppError } from '../lib/app-error.ts';
-import type { Logger } from '../lib/logger.ts';
 import { forgetSpokenAudio } from '../tts/spoken-audio.ts';
 import type { AudioCache } from '../tts/audio-cache.ts';
 
 export async function deleteConversation(
-  o: { prisma: PrismaClient; audio: Pick<AudioCache, 'removeFiles'>; logger: Logger },
+  o: { prisma: PrismaClient; audio: Pick<AudioCache, 'removeFiles'> },
   userId: string,
   conversationId: string,
   now = new Date(),
@@ -22,7 +21,6 @@ export async function deleteConversation(
     if (count !== 1) throw new AppError('not_found', 'That conversation does not exist.');
     return forgetSpokenAudio(tx, { conversationId });
   });
-  // The rows are gone, so nobody can be served these files any more (a file a
-  // failure leaves behind is unreachable: no row points at it).
-  await o.audio.removeFiles(clips).catch((error: Error) => o.logger.warn({ err: error.message }, 'could not remove the audio files of a deleted conversation'));
+  // The rows are gone, so nobody can be served these files any more.
+  await o.audio.removeFiles(clips);
 }

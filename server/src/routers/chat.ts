@@ -1,8 +1,8 @@
 import { ZChatSendInput, ZConversationIdInput, ZCursorPage, ZMessagesInput } from '@chatmeter/shared/chat';
 import { AppError } from '../lib/app-error.ts';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
 import { deleteConversation } from '../chat/conversation-deletion.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 
 export const chatRouter = router({
   /** What the model picker offers: the plan's models, or the demo model offline. */
@@ -70,7 +70,7 @@ export const chatRouter = router({
 
   /** Hides the conversation and deletes its spoken audio; usage already metered stays metered (no quota is given back). */
   deleteConversation: authedProcedure.input(ZConversationIdInput).mutation(async ({ ctx, input }) => {
-    await deleteConversation({ prisma: ctx.deps.prisma, audio: ctx.deps.tts.cache, logger: ctx.deps.logger }, ctx.user.id, input.conversationId);
+    await deleteConversation({ prisma: ctx.deps.prisma, audio: ctx.deps.tts.cache }, ctx.user.id, input.conversationId);
     return { ok: true as const };
   }),
 });
