@@ -1,6 +1,7 @@
-// Bundles the HTTP server and the worker thread into dist/ (dependencies stay external
-// and are resolved from node_modules at run time). `node build.mjs --outdir <dir>`
-// builds elsewhere (the build test uses it).
+// Bundles the HTTP server and the worker thread into dist/: our own workspace packages
+// (TypeScript source, e.g. @chatmeter/shared's text preparation) are compiled in; every
+// other dependency stays external and is resolved from node_modules at run time.
+// `node build.mjs --outdir <dir>` builds elsewhere (the build test uses it).
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +20,18 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  packages: 'external',
   sourcemap: true,
   logLevel: 'warning',
+  plugins: [
+    {
+      name: 'externalise-node-modules',
+      setup(b) {
+        b.onResolve({ filter: /^[^./]/ }, (args) => {
+          if (args.path.startsWith('@chatmeter/')) return undefined;
+          return { path: args.path, external: true };
+        });
+      },
+    },
+  ],
 });
 console.log(`built ${path.relative(root, outdir) || '.'}/server.js and synth.worker.js`);

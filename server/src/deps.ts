@@ -191,13 +191,15 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     monthFor,
     onSettled: (event) => {
       metrics.recordChat(event);
-      alerts.afterUsage({ user: event.user, plan: event.plan, month: event.month, ipHash: event.ipHash });
+      // A deleted account gets no quota alerts (its counters and notifications are gone).
+      if (!event.anonymised) alerts.afterUsage({ user: event.user, plan: event.plan, month: event.month, ipHash: event.ipHash });
     },
   });
   const captcha = createCaptcha({ enabled: env.CAPTCHA === 'on', hmacKey: env.CAPTCHA_HMAC_KEY ?? randomBytes(32).toString('hex'), prisma });
   const usage = new UsageService(prisma, limiters, monthFor);
   const retention = new RetentionJob(prisma, logger, { retentionDays: env.RETENTION_DAYS, messageRetentionDays: env.MESSAGE_RETENTION_DAYS });
   const overview = new OverviewService(prisma, plans);
+  const tts = createTtsService({ env, prisma, logger, limiters, planFor: (user) => planResolver.planFor(user), worker: overrides.ttsWorker });
   return {
     env,
     db,
@@ -215,7 +217,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     meter,
     chat,
     usage,
-    tts: createTtsService({ env, prisma, logger, limiters, planFor: (user) => planResolver.planFor(user), worker: overrides.ttsWorker }),
+    tts,
     billing,
     captcha,
     overview,
@@ -228,7 +230,11 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
       supportMaxAdjustmentTokens: env.SUPPORT_MAX_ADJUSTMENT_TOKENS,
       defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
     }),
-    accountData: new AccountDataService(prisma, () => overview.invalidate()),
+    accountData: new AccountDataService(prisma, {
+      onDeleted: () => overview.invalidate(),
+      audio: tts.cache,
+      stopStreams: (userId) => chat.inflight.abortUser(userId),
+    }),
     retention,
     metrics,
     alerts,

@@ -3,6 +3,7 @@
 // working; the supervisor starts a new worker and voice works again.
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { speechChars } from '@chatmeter/shared/speech-text';
 import { createLogger } from '../src/lib/logger.ts';
 import { TtsWorkerProcess } from '../src/tts/worker-process.ts';
 import { send } from './helpers/chat.ts';
@@ -57,6 +58,6 @@ describe('chaos: a TTS worker killed', () => {
     expect(audio.status).toBe(200);
     // The refused attempt charged nothing: only the two spoken replies count.
     const summary = await b.trpc.usage.summary.query();
-    expect(summary.used.ttsCharsToday).toBe(first.text.length + second.text.length);
+    expect(summary.used.ttsCharsToday).toBe(speechChars(first.text) + speechChars(second.text));
   });
 });

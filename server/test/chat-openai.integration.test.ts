@@ -263,6 +263,68 @@ describe('guests and the cache', () => {
     expect(statuses).toEqual(['ok', 'cached']);
   });
 
+  // A cut reply is the asker's own: a shared cache must never hand it to someone else.
+  it("a reply cut short by a nearly spent allowance is not cached: the next user gets a fresh full reply", async () => {
+    const question = 'Which rivers flow through Paris?';
+    const a = await newUser();
+    await setCounter(a.id, COUNTER.tokensMonth, monthStart(new Date()), 100_000 - 100);
+    fake.enqueue({ reply: 'The Seine and', finishReason: 'length' });
+    const cut = await send(a.b, { content: question });
+    expect(cut.start!.maxTokens).toBeLessThan(MAX_TOKENS);
+    expect(fake.requests[0]!.body.max_tokens ?? fake.requests[0]!.body.max_completion_tokens).toBe(cut.start!.maxTokens);
+    expect(cut.text).toBe('The Seine and');
+
+    const b = await newUser();
+    fake.enqueue({ reply: 'The Seine and the Marne, which joins it just upstream.' });
+    const full = await send(b.b, { content: question });
+    expect(fake.requests).toHaveLength(2);
+    expect(full.text).toBe('The Seine and the Marne, which joins it just upstream.');
+    expect(full.done).toMatchObject({ cached: false, status: 'ok' });
+    expect(full.done!.usage.totalTokens).toBeGreaterThan(0);
+
+    // That complete answer, under the full cap, is the one the cache keeps.
+    const c = await newUser();
+    const again = await send(c.b, { content: question });
+    expect(again.done).toMatchObject({ cached: true });
+    expect(again.text).toBe(full.text);
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('a reply under a lowered cap is not cached even when it ended normally', async () => {
+    const question = 'Name one bridge in Paris.';
+    const a = await newUser();
+    await setCounter(a.id, COUNTER.tokensMonth, monthStart(new Date()), 100_000 - 100);
+    fake.enqueue({ reply: 'Pont Neuf.' });
+    const first = await send(a.b, { content: question });
+    expect(first.start!.maxTokens).toBeLessThan(MAX_TOKENS);
+    const b = await newUser();
+    fake.enqueue({ reply: 'The Pont Neuf, the oldest standing bridge across the Seine.' });
+    const second = await send(b.b, { content: question });
+    expect(second.done).toMatchObject({ cached: false });
+    expect(second.text).toBe('The Pont Neuf, the oldest standing bridge across the Seine.');
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it.each([
+    ['length', { finishReason: 'length' }],
+    ['content_filter', { finishReason: 'content_filter' }],
+    ['a refusal', { refusal: "I can't help with that." }],
+    ['no finish reason', { finishReason: null }],
+  ] as const)('a reply that ended with %s is not cached', async (label, behaviour) => {
+    const question = `Tell me a short fact (${label}).`;
+    const a = await newUser();
+    fake.enqueue({ reply: 'Half a fact', ...behaviour });
+    const first = await send(a.b, { content: question });
+    expect(first.start!.maxTokens).toBe(MAX_TOKENS);
+    expect(first.text).toBe('Half a fact');
+    const b = await newUser();
+    fake.enqueue({ reply: 'A whole fact, told to the end.' });
+    const second = await send(b.b, { content: question });
+    expect(second.done).toMatchObject({ cached: false });
+    expect(second.text).toBe('A whole fact, told to the end.');
+    expect(fake.requests).toHaveLength(2);
+  });
+
   it('sends the conversation history with the system prompt', async () => {
     const { b } = await newUser();
     const first = await send(b, { content: 'first' });

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countTtsChars } from '@chatmeter/shared/tts';
+import { speechChars } from '@chatmeter/shared/speech-text';
 import { adjust, COUNTER, read, userSubject } from '../src/metering/counters.ts';
 import { dayStart, nextDay } from '../src/metering/periods.ts';
 import { AudioCache } from '../src/tts/audio-cache.ts';
@@ -36,11 +36,11 @@ afterAll(async () => {
 });
 
 /** A guest with one assistant answer to read aloud. */
-async function guestWithAnswer(content = 'Hello! Read me something short.'): Promise<{ b: TestBrowser; messageId: string; userMessageId: string; text: string; userId: string }> {
+async function guestWithAnswer(content = 'Hello! Read me something short.'): Promise<{ b: TestBrowser; messageId: string; userMessageId: string; conversationId: string; text: string; userId: string }> {
   const b = server.browser({ ip: `10.50.0.${nextIp++}` });
   const result = await send(b, { content });
   const me = await b.trpc.auth.me.query();
-  return { b, messageId: result.start!.messageId, userMessageId: result.start!.userMessageId, text: result.text, userId: me!.id };
+  return { b, messageId: result.start!.messageId, userMessageId: result.start!.userMessageId, conversationId: result.start!.conversationId, text: result.text, userId: me!.id };
 }
 
 /** Walks MP3 frame headers (MPEG-1/2/2.5 layer III) from the start; returns how many frames and bytes they cover. */
@@ -85,7 +85,7 @@ describe('tts.speak', () => {
     const owner = await guestWithAnswer();
     const before = proxy.syntheses();
     const spoken = await owner.b.trpc.tts.speak.mutate({ messageId: owner.messageId });
-    expect(spoken).toMatchObject({ chars: countTtsChars(owner.text), voice: 'en-us', mime: 'audio/mpeg', cached: false });
+    expect(spoken).toMatchObject({ chars: speechChars(owner.text), voice: 'en-us', mime: 'audio/mpeg', cached: false });
     expect(spoken.audioUrl).toMatch(/^\/audio\/[0-9a-f-]{36}$/);
     expect(spoken.durationMs).toBeGreaterThan(500);
     expect(proxy.syntheses()).toBe(before + 1);
@@ -168,7 +168,7 @@ describe('tts.speak', () => {
 
   it('an exhausted allowance is refused before anything is synthesized, cached or not', async () => {
     const guest = await guestWithAnswer('Tell me about pricing');
-    const chars = countTtsChars(guest.text);
+    const chars = speechChars(guest.text);
     const limit = server.deps.planResolver.guestPlan.limits.ttsCharsPerDay;
     const subject = userSubject(guest.userId);
     const today = dayStart(new Date());
@@ -197,12 +197,125 @@ describe('tts.speak', () => {
 
   it('concurrent readings at the limit never overshoot it', async () => {
     const guest = await guestWithAnswer('Tell me about pricing');
-    const chars = countTtsChars(guest.text);
+    const chars = speechChars(guest.text);
     const limit = server.deps.planResolver.guestPlan.limits.ttsCharsPerDay;
     const fits = Math.floor(limit / chars);
     const results = await Promise.allSettled(Array.from({ length: fits + 2 }, () => guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId, voice: 'en-us+m3' })));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(fits);
     expect((await guest.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(fits * chars);
+  });
+});
+
+describe('voice is charged on the text as spoken', () => {
+  // An answer made of digits, as a model may write one; stored like any assistant answer.
+  async function guestWithDigits(content: string) {
+    const guest = await guestWithAnswer(`Explain numbers ${crypto.randomUUID().slice(0, 8)}`);
+    const messageId = crypto.randomUUID();
+    await server.deps.prisma.message.create({
+      data: { id: messageId, conversationId: guest.conversationId, userId: guest.userId, role: 'assistant', content },
+      select: { id: true },
+    });
+    return { ...guest, messageId };
+  }
+  const SPOKEN = 'one million two hundred thirty-four thousand five hundred sixty-seven eighty-nine million twelve thousand three hundred forty-five.';
+
+  it('speaking "1234567 89012345" charges the spelled-out length, not 16', async () => {
+    const guest = await guestWithDigits('1234567 89012345');
+    const spoken = await guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId });
+    expect(spoken.chars).toBe(SPOKEN.length);
+    expect(spoken.chars).not.toBe(16);
+    expect((await guest.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(SPOKEN.length);
+    const [event] = await server.deps.prisma.usageEvent.findMany({ where: { userId: guest.userId, kind: 'tts' } });
+    expect(event).toMatchObject({ status: 'ok', ttsChars: SPOKEN.length });
+    // The reservation held exactly that, before the worker was asked.
+    const [reservation] = await server.deps.prisma.reservation.findMany({ where: { userId: guest.userId, kind: 'tts' } });
+    expect(reservation).toMatchObject({ status: 'settled', ttsChars: SPOKEN.length });
+
+    // A cache hit of the same clip is charged the same.
+    const again = await guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId });
+    expect(again).toMatchObject({ cached: true, chars: SPOKEN.length });
+    expect((await guest.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(2 * SPOKEN.length);
+  });
+
+  it('concurrent readings of digits never pass the allowance counted in spoken characters', async () => {
+    const guest = await guestWithDigits('1234567 89012345');
+    const limit = server.deps.planResolver.guestPlan.limits.ttsCharsPerDay;
+    const fits = Math.floor(limit / SPOKEN.length);
+    const results = await Promise.allSettled(
+      Array.from({ length: fits + 3 }, () => guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId, voice: 'en-us+f3' })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(fits);
+    for (const r of results) {
+      if (r.status === 'rejected') expect((r.reason as { data?: { reason?: string } }).data?.reason).toBe('quota_exhausted');
+    }
+    expect((await guest.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(fits * SPOKEN.length);
+  });
+});
+
+describe('spoken audio goes with what it was spoken from', () => {
+  const clipId = (audioUrl: string) => audioUrl.split('/').pop()!;
+  const clipFile = (audioUrl: string) => server.deps.tts.cache.fileFor(clipId(audioUrl), 'mp3');
+
+  it('deleting a conversation deletes its audio: /audio/:id answers 404 and the file is gone from the cache', async () => {
+    // A topic of its own, so the answer (and its clip) is this guest's alone.
+    const owner = await guestWithAnswer(`Explain tide pools ${crypto.randomUUID().slice(0, 8)}`);
+    const spoken = await owner.b.trpc.tts.speak.mutate({ messageId: owner.messageId });
+    expect((await owner.b.fetch(spoken.audioUrl)).status).toBe(200);
+    expect(existsSync(clipFile(spoken.audioUrl))).toBe(true);
+
+    await owner.b.trpc.chat.deleteConversation.mutate({ conversationId: owner.conversationId });
+
+    const res = await owner.b.fetch(spoken.audioUrl);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { reason: 'not_found' } });
+    expect(existsSync(clipFile(spoken.audioUrl))).toBe(false);
+    expect(await server.deps.prisma.audioClip.count({ where: { id: clipId(spoken.audioUrl) } })).toBe(0);
+    expect(await server.deps.prisma.spokenMessage.count({ where: { userId: owner.userId } })).toBe(0);
+    // The voice usage already metered stays metered.
+    expect((await owner.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(spoken.chars);
+  });
+
+  it("a clip someone else also had spoken stays theirs when one owner deletes the conversation", async () => {
+    const topic = `Explain sand dunes ${crypto.randomUUID().slice(0, 8)}`;
+    const first = await guestWithAnswer(topic);
+    const second = await guestWithAnswer(topic);
+    expect(second.text).toBe(first.text);
+    const a = await first.b.trpc.tts.speak.mutate({ messageId: first.messageId });
+    const b = await second.b.trpc.tts.speak.mutate({ messageId: second.messageId });
+    expect(b).toMatchObject({ cached: true, audioUrl: a.audioUrl });
+
+    await first.b.trpc.chat.deleteConversation.mutate({ conversationId: first.conversationId });
+    expect((await first.b.fetch(a.audioUrl)).status).toBe(404);
+    expect((await second.b.fetch(a.audioUrl)).status).toBe(200);
+    expect(existsSync(clipFile(a.audioUrl))).toBe(true);
+
+    await second.b.trpc.chat.deleteConversation.mutate({ conversationId: second.conversationId });
+    expect((await second.b.fetch(a.audioUrl)).status).toBe(404);
+    expect(existsSync(clipFile(a.audioUrl))).toBe(false);
+  });
+
+  it('a conversation deleted while its answer is being spoken gets no audio, and the characters go back', async () => {
+    const owner = await guestWithAnswer(`Explain glaciers ${crypto.randomUUID().slice(0, 8)}`);
+    const held = proxy.holdNextSynthesis();
+    const speaking = owner.b.trpc.tts.speak.mutate({ messageId: owner.messageId });
+    await held.arrived;
+    await owner.b.trpc.chat.deleteConversation.mutate({ conversationId: owner.conversationId });
+    held.release();
+    expect(await trpcError(speaking)).toMatchObject({ code: 'NOT_FOUND', reason: 'not_found' });
+    expect(await server.deps.prisma.spokenMessage.count({ where: { userId: owner.userId } })).toBe(0);
+    expect((await owner.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(0);
+    const events = await server.deps.prisma.usageEvent.findMany({ where: { userId: owner.userId, kind: 'tts' } });
+    expect(events.map((e) => [e.status, e.ttsChars])).toEqual([['error', 0]]);
+  });
+
+  it("deleting the account deletes its audio rows and files", async () => {
+    const owner = await guestWithAnswer(`Explain coral reefs ${crypto.randomUUID().slice(0, 8)}`);
+    const spoken = await owner.b.trpc.tts.speak.mutate({ messageId: owner.messageId });
+    expect(existsSync(clipFile(spoken.audioUrl))).toBe(true);
+    await owner.b.trpc.account.deleteAccount.mutate({ confirm: 'DELETE' });
+    expect(existsSync(clipFile(spoken.audioUrl))).toBe(false);
+    expect(await server.deps.prisma.audioClip.count({ where: { id: clipId(spoken.audioUrl) } })).toBe(0);
+    expect(await server.deps.prisma.spokenMessage.count({ where: { userId: owner.userId } })).toBe(0);
   });
 });
 

@@ -32,7 +32,10 @@ export interface TTtsSpeakOutput {
   /** Same-origin URL of the audio (`/audio/<clip id>`); only this user may fetch it. */
   audioUrl: string;
   durationMs: number;
-  /** Characters counted against the daily allowance (Unicode code points). */
+  /**
+   * Characters counted against the daily allowance: Unicode code points of the text as
+   * spoken (`speechChars` in speech-text.ts: numbers spelled out, markup and code left out).
+   */
   chars: number;
   voice: string;
   mime: string;
@@ -40,7 +43,7 @@ export interface TTtsSpeakOutput {
   cached: boolean;
 }
 
-/** Characters as the allowance and the worker count them: Unicode code points. */
+/** Unicode code points: the unit of the voice allowance (applied to the spoken text, speech-text.ts). */
 export function countTtsChars(text: string): number {
   let count = 0;
   for (const _ of text) count++;

@@ -15,7 +15,7 @@ import { createApp } from '../src/app.ts';
 import { EspeakEngine } from '../src/engines/espeak.ts';
 import { createLogger } from '../src/logger.ts';
 import { SynthPool, type SynthJob } from '../src/pool.ts';
-import { prepareForSpeech } from '../src/text-prep.ts';
+import { prepareForSpeech } from '@chatmeter/shared/speech-text';
 
 const logger = createLogger('silent');
 const engine = new EspeakEngine();

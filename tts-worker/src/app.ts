@@ -14,7 +14,7 @@ import {
 } from './errors.ts';
 import { errorFields, type Logger } from './logger.ts';
 import { PRIORITIES, type SynthPool, type SynthRunResult } from './pool.ts';
-import { prepareForSpeech } from './text-prep.ts';
+import { prepareForSpeech } from '@chatmeter/shared/speech-text';
 
 export interface AppDeps {
   config: Pick<Config, 'secret' | 'maxTextChars'>;

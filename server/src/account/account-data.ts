@@ -1,6 +1,6 @@
 // A person's data (GDPR): export everything we hold about an account as JSON,
 // and delete it. Deletion removes the personal data (e-mail, password,
-// sessions, conversations and messages, magic links, outgoing mail) in one
+// sessions, conversations and messages, spoken audio, magic links, outgoing mail) in one
 // transaction and keeps what billing needs without a person attached: usage
 // events lose their user id (and hashed IP), their daily roll-ups move to the
 // anonymous key, and the users row stays as a tombstone so payments and the
@@ -10,6 +10,8 @@ import { AppError } from '../lib/app-error.ts';
 import type { Tx } from '../metering/counters.ts';
 import { appendAudit, type Actor } from '../admin/audit.ts';
 import { ANONYMOUS_USER_ID } from '../admin/overview.ts';
+import type { AudioCache } from '../tts/audio-cache.ts';
+import { forgetSpokenAudio } from '../tts/spoken-audio.ts';
 
 /** Subscriptions that still bill: the account must cancel them first. */
 const BILLING_STATUSES = ['active', 'trialing', 'past_due', 'unpaid', 'incomplete'];
@@ -21,11 +23,25 @@ export interface DeletionSummary {
   usageEventsAnonymised: number;
 }
 
+export interface AccountDataOptions {
+  /** Called after a deletion moved past roll-ups (the overview's cache of closed days). */
+  onDeleted?: () => void;
+  /** Where spoken audio lives: the files of the account's clips go after the deletion commits. */
+  audio?: Pick<AudioCache, 'removeFiles'>;
+  /**
+   * Stops the account's replies streaming on this instance and resolves once they are
+   * settled (ChatService.inflight). Replies on other instances settle anonymised on their own.
+   */
+  stopStreams?: (userId: string) => Promise<unknown>;
+}
+
+/** The meter batches' advisory lock (migration 20261123090000_meter_batch). */
+const METER_LOCK_KEY = 72707370;
+
 export class AccountDataService {
   constructor(
     private readonly prisma: PrismaClient,
-    /** Called after a deletion moved past roll-ups (the overview's cache of closed days). */
-    private readonly onDeleted: () => void = () => {},
+    private readonly options: AccountDataOptions = {},
   ) {}
 
   /** Everything about one account, as JSON-safe values (ids and amounts as strings/numbers). */
@@ -120,8 +136,13 @@ export class AccountDataService {
    * (actor: the person themselves, or the admin who did it).
    */
   async deleteAccount(userId: string, actor: Actor, now = new Date()): Promise<DeletionSummary> {
-    const summary = await this.prisma.$transaction(
+    const { summary, clips } = await this.prisma.$transaction(
       async (tx) => {
+        // No meter batch runs while the account goes: one that committed before is
+        // anonymised below with the rest, one that runs after sees the deletion (its
+        // settlements land anonymised, its reservations are refused). Taken first, before
+        // any row lock a batch could be waiting behind.
+        await tx.$executeRaw(Prisma.sql`SELECT pg_advisory_xact_lock(${METER_LOCK_KEY}::bigint)`);
         // Lock the row: two deletions of one account run one after the other.
         const users = await tx.$queryRaw<{ email: string | null; deleted_at: Date | null; role: string; plan_id: string; is_guest: boolean }[]>(Prisma.sql`
           SELECT email, deleted_at, role::text AS role, plan_id, is_guest FROM users WHERE id = ${userId}::uuid FOR UPDATE`);
@@ -133,6 +154,8 @@ export class AccountDataService {
         if (Number(live[0]?.n ?? 0) > 0) {
           throw new AppError('conflict', 'This account has a subscription that is still billing. Cancel it in Billing first, then delete the account.');
         }
+        // Before the messages go: their cascade would take the grants without saying which clips they held.
+        const clips = await forgetSpokenAudio(tx, { userId });
         const summary = await anonymise(tx, userId, user.email);
         await tx.$executeRaw(Prisma.sql`
           UPDATE users SET email = NULL, password_hash = NULL, deleted_at = ${now}::timestamptz,
@@ -144,11 +167,14 @@ export class AccountDataService {
           before: { role: user.role, plan: user.plan_id, isGuest: user.is_guest, ...summary },
           after: { deleted: true, deletedAt: now.toISOString(), usageEventsKept: summary.usageEventsAnonymised },
         });
-        return summary;
+        return { summary, clips };
       },
       { timeout: 120_000, maxWait: 10_000 },
     );
-    this.onDeleted();
+    this.options.onDeleted?.();
+    await this.options.audio?.removeFiles(clips);
+    // Replies still streaming here stop now and are metered (anonymised) before we answer.
+    await this.options.stopStreams?.(userId);
     return summary;
   }
 }
@@ -158,12 +184,16 @@ async function anonymise(tx: Tx, userId: string, email: string | null): Promise<
     SELECT (SELECT count(*) FROM conversations WHERE user_id = ${userId}::uuid)::bigint AS conversations,
            (SELECT count(*) FROM messages WHERE user_id = ${userId}::uuid)::bigint AS messages`);
   const sessions = await tx.$executeRaw(Prisma.sql`DELETE FROM sessions WHERE user_id = ${userId}::uuid`);
-  // Messages first (spoken_messages follow by cascade), then their conversations.
+  // Messages first (any spoken_messages left follow by cascade), then their conversations.
   await tx.$executeRaw(Prisma.sql`DELETE FROM messages WHERE user_id = ${userId}::uuid`);
   await tx.$executeRaw(Prisma.sql`DELETE FROM conversations WHERE user_id = ${userId}::uuid`);
-  await tx.$executeRaw(Prisma.sql`DELETE FROM spoken_messages WHERE user_id = ${userId}::uuid`);
-  // A message still streaming settles against nothing (its conversation is gone).
-  await tx.$executeRaw(Prisma.sql`DELETE FROM reservations WHERE user_id = ${userId}::uuid`);
+  // A reply still streaming (here or on another instance) is still metered, without
+  // the person: its reservation is marked and settles anonymised (migration
+  // 20261204051000). Settled ones, and voice reservations, go.
+  await tx.$executeRaw(Prisma.sql`
+    UPDATE reservations SET anonymised = true, conversation_id = NULL, request_id = NULL
+     WHERE user_id = ${userId}::uuid AND kind = 'chat' AND status = 'held'`);
+  await tx.$executeRaw(Prisma.sql`DELETE FROM reservations WHERE user_id = ${userId}::uuid AND NOT anonymised`);
   await tx.$executeRaw(Prisma.sql`DELETE FROM quota_counters WHERE subject = ${`u:${userId}`}`);
   await tx.$executeRaw(Prisma.sql`DELETE FROM email_verification_tokens WHERE user_id = ${userId}::uuid`);
   if (email) {

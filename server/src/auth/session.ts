@@ -8,6 +8,7 @@ import { encodeBase32LowerCaseNoPadding } from '@oslojs/encoding';
 import type { PrismaClient, SqlQuery } from '@chatmeter/db/client';
 import type { TRole } from '@chatmeter/shared/auth';
 import { LIVE_STATUSES } from '../billing/statuses.ts';
+import { coarseIp } from '../lib/ip.ts';
 
 export const SESSION_COOKIE = 'cm_session';
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -77,7 +78,8 @@ export class SessionService {
         expiresAt,
         lastSeenAt: now,
         createdAt: now,
-        ip: meta.ip?.slice(0, 64) ?? null,
+        // Only the network (/24, /48): the sessions list shows it; nothing needs the full address.
+        ip: coarseIp(meta.ip),
         userAgent: meta.userAgent?.slice(0, 512) ?? null,
       },
       select: { id: true },

@@ -15,9 +15,10 @@ import { clientNetwork } from '../rate-limit/client-network.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { coalesceReadyDeltas } from './coalesce.ts';
 import { fitContextWindow, type ContextMessage } from './context-window.ts';
+import { InflightStreams } from './inflight.ts';
 import { isAbortError, isProviderError, type ChatProvider, type FinishReason, type ProviderUsage } from './providers/provider.ts';
 import { replyNote } from './reply-notes.ts';
-import { ResponseCache } from './response-cache.ts';
+import { isCacheable, ResponseCache } from './response-cache.ts';
 import { countTextTokens } from './tokens.ts';
 
 export type ChatEvent =
@@ -75,6 +76,8 @@ export interface ChatSettledEvent {
   promptTokens: number;
   completionTokens: number;
   costMicroUsd: number;
+  /** The account was deleted while the reply streamed: metered without the person. */
+  anonymised: boolean;
 }
 
 /** Tokenizers differ slightly between providers: reserve a little more than we count. */
@@ -86,6 +89,8 @@ const HISTORY_LOAD_LIMIT = 200;
 
 export class ChatService {
   readonly cache: ResponseCache;
+  /** Replies streaming on this instance, so an account deletion can stop them. */
+  readonly inflight = new InflightStreams();
 
   constructor(private readonly o: ChatServiceOptions) {
     this.cache = new ResponseCache(o.cacheTtlMs);
@@ -199,7 +204,7 @@ export class ChatService {
       now,
     });
 
-    return this.run({ user, plan, month, request, model, price, fitted, cacheKey, cachedText, ipHash, reservation });
+    return this.run({ user, plan, month, request, model, price, fitted, maxTokens, cacheKey, cachedText, ipHash, reservation });
   }
 
   private async *run(state: {
@@ -210,15 +215,19 @@ export class ChatService {
     model: string;
     price: TModelPrice;
     fitted: ReturnType<typeof fitContextWindow>;
+    /** The completion cap asked for; the reservation may have lowered it. */
+    maxTokens: number;
     cacheKey: string | undefined;
     cachedText: string | undefined;
     ipHash: string;
     reservation: Awaited<ReturnType<Meter['reserveChat']>>;
   }): AsyncGenerator<ChatEvent> {
     const o = this.o;
-    const { user, plan, month, request, model, price, fitted, cacheKey, cachedText, ipHash, reservation } = state;
+    const { user, plan, month, request, model, price, fitted, maxTokens, cacheKey, cachedText, ipHash, reservation } = state;
     const messageId = randomUUID();
     const started = Date.now();
+    // Until settled: deleting the account aborts the reply and waits for its settlement.
+    const inflight = this.inflight.track(user.id);
     let relayed = '';
     // ChatMeter's own words after the provider's text (reply-notes.ts): shown and stored, never metered.
     let note = '';
@@ -256,7 +265,10 @@ export class ChatService {
       }, { onRetry: (error, attempt) => o.logger.warn({ err: (error as Error).message, attempt, reservationId: reservation.id }, 'settlement lost its database connection; retrying') });
       if (result) {
         try {
-          o.onSettled?.({ user, plan, month, ipHash, model, status: cached ? 'cached' : status, promptTokens, completionTokens, costMicroUsd: result.costMicroUsd });
+          o.onSettled?.({
+            user, plan, month, ipHash, model, status: cached ? 'cached' : status, promptTokens, completionTokens,
+            costMicroUsd: result.costMicroUsd, anonymised: result.anonymised,
+          });
         } catch (error) {
           o.logger.error({ err: (error as Error).message }, 'onSettled hook failed');
         }
@@ -283,6 +295,9 @@ export class ChatService {
         let streamed = false;
         const onAbort = () => controller.abort(request.signal?.reason);
         request.signal?.addEventListener('abort', onAbort, { once: true });
+        const onAccountDeleted = () => controller.abort(inflight.signal.reason);
+        inflight.signal.addEventListener('abort', onAccountDeleted, { once: true });
+        if (inflight.signal.aborted) onAccountDeleted();
         try {
           const events = o.provider.stream({
             model,
@@ -307,7 +322,7 @@ export class ChatService {
           }
           streamed = true;
         } catch (error) {
-          if (isAbortError(error, controller.signal) || request.signal?.aborted) {
+          if (isAbortError(error, controller.signal) || request.signal?.aborted || inflight.signal.aborted) {
             status = 'aborted';
           } else {
             status = 'error';
@@ -315,6 +330,7 @@ export class ChatService {
           }
         } finally {
           request.signal?.removeEventListener('abort', onAbort);
+          inflight.signal.removeEventListener('abort', onAccountDeleted);
           // Left early (the consumer went away): the upstream call stops now, not at its next chunk.
           if (!streamed) controller.abort();
         }
@@ -327,7 +343,9 @@ export class ChatService {
           }
         }
         // Only a complete, ordinary answer is worth serving to the next asker.
-        if (status === 'ok' && cacheKey && finishReason === 'stop' && !note) this.cache.set(cacheKey, relayed);
+        if (cacheKey && isCacheable({ status, finishReason, note, requestedMaxTokens: maxTokens, grantedMaxTokens: reservation.maxTokens })) {
+          this.cache.set(cacheKey, relayed);
+        }
       }
       const result = await settle();
       if (failure) {
@@ -355,6 +373,7 @@ export class ChatService {
         if (status === 'ok') status = 'aborted';
         await settle().catch((error: Error) => o.logger.error({ err: error.message, reservationId: reservation.id }, 'settlement failed'));
       }
+      inflight.done();
     }
   }
 }

@@ -2,6 +2,31 @@
 // prompt and question within the TTL is answered without calling the provider.
 // The message still counts against the plan; the tokens cost nothing.
 import { createHash } from 'node:crypto';
+import type { FinishReason } from './providers/provider.ts';
+
+/**
+ * Only a complete, normal answer may be served to someone else: one that ran to
+ * its natural end (`stop`) under the full completion cap. A reply cut short by
+ * a nearly spent allowance (the cap was lowered at reservation), stopped by the
+ * length limit or a content filter, refused, aborted or failed is this request's
+ * own and never cached.
+ */
+export function isCacheable(reply: {
+  status: 'ok' | 'aborted' | 'error' | (string & {});
+  /** The provider's finish reason; `refusal` when the model declined (see providers/openai.ts). */
+  finishReason: FinishReason | undefined;
+  /** ChatMeter's own note after the text (reply-notes.ts): such a reply is not an ordinary answer. */
+  note: string;
+  requestedMaxTokens: number;
+  grantedMaxTokens: number;
+}): boolean {
+  return (
+    reply.status === 'ok' &&
+    reply.finishReason === 'stop' &&
+    reply.note === '' &&
+    reply.grantedMaxTokens >= reply.requestedMaxTokens
+  );
+}
 
 interface Entry {
   text: string;

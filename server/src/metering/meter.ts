@@ -132,6 +132,9 @@ export class Meter {
         throw new AppError('conversation_too_long', `This conversation has reached ${input.conversation.maxMessages} messages. Start a new one.`);
       case 'not_found':
         throw new AppError('not_found', 'That conversation does not exist.');
+      case 'account_deleted':
+        // The session was valid when the request began; the account was deleted since.
+        throw new AppError('unauthenticated', 'This account has been deleted.');
       default:
         throw new Error(`cm_reserve_chat: unknown outcome ${row.o_outcome}`);
     }
@@ -141,7 +144,8 @@ export class Meter {
    * Settles a reservation with what was really used, with cm_settle_chat in the
    * next batch (idempotent: a second call finds it settled and returns
    * null). Unused tokens go back to the allowance or the credits; an overrun is
-   * charged as far as the credits go.
+   * charged as far as the credits go. A reservation whose account was deleted
+   * meanwhile settles anonymised (migration 20261204051000).
    */
   async settleChat(input: SettleChatInput): Promise<SettledChat | null> {
     const cost = costMicroUsd(
@@ -165,8 +169,13 @@ export class Meter {
       assistant_content: input.assistant?.content ?? '',
       finish_reason: input.assistant?.finishReason ?? null,
     });
-    if (row.o_outcome !== 'ok') return null;
-    return { usageEventId: BigInt(row.o_usage_event_id!), costMicroUsd: cost, creditTokens: BigInt(row.o_credit_tokens!) };
+    if (row.o_outcome !== 'ok' && row.o_outcome !== 'anonymised') return null;
+    return {
+      usageEventId: BigInt(row.o_usage_event_id!),
+      costMicroUsd: cost,
+      creditTokens: BigInt(row.o_credit_tokens!),
+      anonymised: row.o_outcome === 'anonymised',
+    };
   }
 }
 
@@ -194,4 +203,6 @@ export interface SettledChat {
   usageEventId: bigint;
   costMicroUsd: number;
   creditTokens: bigint;
+  /** The account was deleted while the reply streamed: recorded without the person. */
+  anonymised: boolean;
 }

@@ -59,6 +59,15 @@ export class TtsMeter {
   }
 
   private async grant(tx: Tx, clipId: string, input: TtsCharge): Promise<void> {
+    // The conversation may have been deleted while the worker spoke: then there is
+    // nothing to grant, and the whole charge rolls back. FOR SHARE orders this
+    // against the deletion (chat/conversation-deletion.ts): whichever commits
+    // second sees the other, so no grant outlives its conversation.
+    const live = await tx.$queryRaw<{ id: string }[]>(Prisma.sql`
+      SELECT c.id::text AS id FROM conversations c
+       WHERE c.id = ${input.conversationId}::uuid AND c.user_id = ${input.userId}::uuid AND c.deleted_at IS NULL
+       FOR SHARE`);
+    if (!live[0]) throw new AppError('not_found', 'That message does not exist.');
     await tx.$executeRaw(Prisma.sql`
       INSERT INTO spoken_messages (message_id, clip_id, user_id)
       VALUES (${input.messageId}::uuid, ${clipId}::uuid, ${input.userId}::uuid)

@@ -1,6 +1,7 @@
 import { ZChatSendInput, ZConversationIdInput, ZCursorPage, ZMessagesInput } from '@chatmeter/shared/chat';
 import { AppError } from '../lib/app-error.ts';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.ts';
+import { deleteConversation } from '../chat/conversation-deletion.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 
 export const chatRouter = router({
@@ -67,13 +68,9 @@ export const chatRouter = router({
     return { items, nextCursor: rows.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null };
   }),
 
-  /** Hides the conversation; usage already metered stays metered (no quota is given back). */
+  /** Hides the conversation and deletes its spoken audio; usage already metered stays metered (no quota is given back). */
   deleteConversation: authedProcedure.input(ZConversationIdInput).mutation(async ({ ctx, input }) => {
-    const { count } = await ctx.deps.prisma.conversation.updateMany({
-      where: { id: input.conversationId, userId: ctx.user.id, deletedAt: null },
-      data: { deletedAt: new Date() },
-    });
-    if (count !== 1) throw new AppError('not_found', 'That conversation does not exist.');
+    await deleteConversation({ prisma: ctx.deps.prisma, audio: ctx.deps.tts.cache }, ctx.user.id, input.conversationId);
     return { ok: true as const };
   }),
 });

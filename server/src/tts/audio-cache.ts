@@ -61,6 +61,19 @@ export class AudioCache {
     await rm(tempFile, { force: true });
   }
 
+  /**
+   * The files of clips whose rows are gone (spoken-audio.ts); a file already missing is
+   * fine. Never throws: the rows are gone, so a file left behind by a failure here is
+   * unreachable; it is logged.
+   */
+  async removeFiles(clips: readonly { id: string; format: string }[]): Promise<void> {
+    for (const clip of clips) {
+      await rm(this.fileFor(clip.id, clip.format), { force: true }).catch((error: Error) =>
+        this.logger.warn({ err: error.message, clip: clip.id }, 'audio cache: could not remove the file of a deleted clip'),
+      );
+    }
+  }
+
   /** Temporary files older than an hour are left-overs of a crash. */
   async removeStaleTemp(now = Date.now()): Promise<void> {
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {

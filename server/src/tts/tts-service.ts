@@ -6,7 +6,8 @@
 import path from 'node:path';
 import type { PrismaClient } from '@chatmeter/db/client';
 import type { TPlan } from '@chatmeter/shared/plans';
-import { countTtsChars, type TTtsSpeakInput, type TTtsSpeakOutput, type TTtsVoices } from '@chatmeter/shared/tts';
+import { speechChars } from '@chatmeter/shared/speech-text';
+import type { TTtsSpeakInput, TTtsSpeakOutput, TTtsVoices } from '@chatmeter/shared/tts';
 import type { ServerEnv } from '../env.ts';
 import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -92,17 +93,23 @@ export class TtsService {
 
     const plan = o.planFor(user);
     const limit = plan.limits.ttsCharsPerDay;
-    const chars = countTtsChars(text);
     if (limit === 0) throw new AppError('quota_exhausted', `Reading aloud is not part of the ${plan.name} plan.`, { upgrade: true });
-    if (chars > limit) {
-      throw new AppError('quota_exhausted', `This answer has ${chars.toLocaleString('en-US')} characters; the ${plan.name} plan reads up to ${limit.toLocaleString('en-US')} a day.`, { upgrade: true });
-    }
 
     // The last known voice list keeps cache hits working while the worker restarts.
     const workerVoices = await this.workerCall(() => o.client.voices({ allowStale: true }));
     const ids = workerVoices.voices.map((v) => v.id);
     const voice = input.voice ?? this.pickDefault(ids);
     if (!ids.includes(voice)) throw new AppError('invalid_input', `There is no voice "${voice}". Pick one from the list.`);
+
+    // Charged on what is spoken, with the worker's own text preparation: numbers are
+    // spelled out ("1234567" is 69 characters of speech, not 7), markup and code are not
+    // read. The whole amount is reserved before the worker is asked.
+    const language = workerVoices.voices.find((v) => v.id === voice)?.language ?? voice;
+    const chars = speechChars(text, { language });
+    if (chars === 0) throw new AppError('invalid_input', 'There is nothing in this answer that can be read aloud.');
+    if (chars > limit) {
+      throw new AppError('quota_exhausted', `Read aloud, this answer is ${chars.toLocaleString('en-US')} characters; the ${plan.name} plan reads up to ${limit.toLocaleString('en-US')} a day.`, { upgrade: true });
+    }
 
     const charge: TtsCharge = {
       userId: user.id,

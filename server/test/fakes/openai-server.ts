@@ -43,6 +43,8 @@ export interface FakeBehaviour {
    * when the client asked for it with `stream_options.include_usage`.
    */
   usage?: FakeUsage | null;
+  /** A refusal (`delta.refusal`) sent after the content chunks, as OpenAI streams a declined request. */
+  refusal?: string;
   /** Finish reason of the last chunk (default "stop"); `null` sends no finish chunk. */
   finishReason?: string | null;
   /** Destroy the socket after this many content chunks (a connection drop mid-stream). */
@@ -369,6 +371,7 @@ export async function startFakeOpenAIServer(): Promise<FakeOpenAIServer> {
       return;
     }
     if (res.destroyed) return;
+    if (behaviour.refusal) await send(chunk([choice({ refusal: behaviour.refusal })]));
     if (finishReason !== null) res.write(chunk([choice({}, finishReason)]));
     if (includeUsage && usage) res.write(chunk([], { usage: usageJson(usage) }));
     res.end('data: [DONE]\n\n');

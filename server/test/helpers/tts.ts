@@ -41,15 +41,24 @@ export interface CountingProxy {
   url: string;
   /** POST /synthesize requests that reached the worker. */
   syntheses(): number;
+  /** Holds the next synthesis request until `release()`; `arrived` resolves when it came in. */
+  holdNextSynthesis(): { arrived: Promise<void>; release(): void };
   close(): Promise<void>;
 }
 
 /** Forwards everything to the worker (wherever it is now) and counts synthesis requests. */
 export async function countingProxy(target: () => TtsWorkerTarget | undefined): Promise<CountingProxy> {
   let syntheses = 0;
+  let hold: { arrive(): void; released: Promise<void> } | undefined;
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.method === 'POST' && req.url === '/synthesize' && hold) {
+      const held = hold;
+      hold = undefined;
+      held.arrive();
+      await held.released;
+    }
     const to = target();
     if (!to) {
       res.writeHead(502).end();
@@ -80,6 +89,13 @@ export async function countingProxy(target: () => TtsWorkerTarget | undefined): 
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     syntheses: () => syntheses,
+    holdNextSynthesis: () => {
+      let arrive!: () => void;
+      let release!: () => void;
+      const arrived = new Promise<void>((resolve) => (arrive = resolve));
+      hold = { arrive, released: new Promise<void>((resolve) => (release = resolve)) };
+      return { arrived, release };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -6,6 +6,8 @@ import { InfiniteSentinel } from '../../components/infinite-sentinel.tsx';
 import { Spinner } from '../../components/spinner.tsx';
 import { formatDateTime } from '../../lib/format.ts';
 import { formatMicroUsd } from '@chatmeter/shared/money';
+// What a reading is charged (the spoken text: numbers in words, no markup or code), as the server counts it.
+import { speechChars } from '@chatmeter/shared/speech-text';
 import { continuableReplyId, describeEnding, describeUsage, isTurnActive, type ServerMessage, type Turn } from './chat-state.ts';
 import { MessageContent } from './message-content.tsx';
 
@@ -134,7 +136,7 @@ const ServerMessageView = memo(function ServerMessageView({ message, onContinue 
       meta={
         <>
           <ServerMeta message={message} />
-          {message.content ? <SpeakButton messageId={message.id} chars={message.content.length} /> : null}
+          {message.content ? <SpeakButton messageId={message.id} chars={speechChars(message.content)} /> : null}
           {onContinue ? <ContinueButton onContinue={onContinue} /> : null}
         </>
       }
@@ -237,7 +239,7 @@ function TurnView({ turn, onContinue }: { turn: Turn; onContinue?: (() => void) 
         meta={
           <>
             <TurnMeta turn={turn} />
-            {turn.phase === 'done' && turn.assistantMessageId && turn.text ? <TurnSpeak messageId={turn.assistantMessageId} chars={turn.text.length} /> : null}
+            {turn.phase === 'done' && turn.assistantMessageId && turn.text ? <TurnSpeak messageId={turn.assistantMessageId} chars={speechChars(turn.text)} /> : null}
             {onContinue ? <ContinueButton onContinue={onContinue} /> : null}
           </>
         }

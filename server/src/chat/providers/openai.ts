@@ -188,6 +188,7 @@ class OpenAIProvider implements ChatProvider {
         });
         armIdleTimer();
         let finishReason: FinishReason | undefined;
+        let refusal = false;
         let usage: ProviderUsage | undefined;
         let refused = false;
         for await (const chunk of stream) {

@@ -6,7 +6,16 @@
  * Everything here is pure and synchronous. Markdown structure and URLs are handled for
  * every language; number and currency wording is English only (other languages keep
  * the digits and symbols, which eSpeak NG reads by its own rules).
+ *
+ * Shared by the TTS worker (what it hands the engine) and the server (what a reading
+ * costs, `speechChars`): the allowance is charged on the text actually synthesized,
+ * after numbers are spelled out, so "1234567" costs what speaking it costs.
  */
+import { countTtsChars } from './tts.ts';
+
+// The WHATWG URL class exists in every runtime this module runs in (Node, browsers);
+// this package's type setup has no DOM or Node types, so it is declared here.
+declare const URL: new (input: string) => { hostname: string };
 
 export interface PrepOptions {
   /** A BCP 47 tag or a voice id (`en-us+f3`); only its primary language is used. */
@@ -215,7 +224,7 @@ function prepareInline(block: string, lang: string, phrases: Phrases): string {
 
   text = speakUrls(text, phrases);
   text = removeEmoji(text);
-  if (lang === 'en') text = normalizeEnglish(text);
+  if (lang === 'en') text = spellOutNumbers(normalizeEnglish(text));
   return text;
 }
 
@@ -406,6 +415,43 @@ export function normalizeEnglish(input: string): string {
     .replace(/(^|\s)#(\d)/g, '$1number $2')
     .replace(/\s&\s/g, ' and ');
   return text;
+}
+
+/**
+ * Every plain number still in digits, in words: "1234567" -> "one million two hundred
+ * thirty-four thousand five hundred sixty-seven", "3.5" -> "three point five". Runs after
+ * `normalizeEnglish` (which turns money, percentages and ordinals into digits and words).
+ * Digits glued to letters ("4o", "mp3"), version-like runs ("1.2.3") and comma lists
+ * ("1,2,3") stay for the engine.
+ */
+export function spellOutNumbers(input: string): string {
+  return input.replace(CARDINAL, (_, whole: string, fraction: string | undefined) =>
+    fraction === undefined ? spellNumber(whole) : `${spellNumber(whole)} point ${spellDigits(fraction)}`,
+  );
+}
+
+const CARDINAL = /(?<![\p{L}\p{N}_.,])(\d+)(?:\.(\d+))?(?![\p{L}\p{N}_]|[.,]\d)/gu;
+
+/** Digits one by one: "007" -> "zero zero seven". */
+export function spellDigits(digits: string): string {
+  return Array.from(digits, (d) => ONES[Number(d)] as string).join(' ');
+}
+
+/** A run of digits in English words: a cardinal below 10^15 without a leading zero, else digit by digit. */
+export function spellNumber(digits: string): string {
+  if ((digits.length > 1 && digits.startsWith('0')) || digits.length > 15) return spellDigits(digits);
+  return numberToWords(Number(digits));
+}
+
+/**
+ * The characters a reading of `text` is charged: those of the text the engine is
+ * given (`prepareText`: markup, code and emoji gone; English numbers, money and
+ * ordinals spelled out), in Unicode code points. Digits still left in it (other
+ * languages' numbers, "1.2.3", "4o") count as long as their English spelling, since the
+ * engine reads them out in words too.
+ */
+export function speechChars(input: string, options: PrepOptions = {}): number {
+  return countTtsChars(prepareText(input, options).replace(/\d+/g, (digits) => spellNumber(digits)));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,9 +10,13 @@ import {
   primaryLanguage,
   removeEmoji,
   speakMoney,
+  speechChars,
+  spellDigits,
+  spellNumber,
+  spellOutNumbers,
   splitLong,
   splitSentences,
-} from './text-prep.ts';
+} from './speech-text.ts';
 
 describe('prepareText: markdown', () => {
   it('keeps heading text and ends it as a sentence', () => {
@@ -51,7 +55,7 @@ describe('prepareText: markdown', () => {
     expect(prepareText('Steps:\n- first thing\n* second thing\n1. third thing\n- [x] done item')).toBe(
       'Steps:\nfirst thing.\nsecond thing.\nthird thing.\ndone item.',
     );
-    expect(prepareText('| Plan | Price |\n|---|---:|\n| Pro | 10 |')).toBe('Plan, Price.\nPro, 10.');
+    expect(prepareText('| Plan | Price |\n|---|---:|\n| Pro | 10 |')).toBe('Plan, Price.\nPro, ten.');
   });
 
   it('drops blockquote markers, rules, html tags and decodes entities', () => {
@@ -151,6 +155,53 @@ describe('English numbers and money', () => {
   });
 });
 
+describe('English numbers in words (what the engine would spell out anyway)', () => {
+  it('spells plain numbers, decimals and long or zero-led digit runs', () => {
+    expect(spellOutNumbers('1234567 89012345')).toBe(
+      'one million two hundred thirty-four thousand five hundred sixty-seven eighty-nine million twelve thousand three hundred forty-five',
+    );
+    expect(spellOutNumbers('pi is 3.14, not 3.')).toBe('pi is three point one four, not three.');
+    expect(spellOutNumbers('call 007 or 0')).toBe('call zero zero seven or zero');
+    expect(spellOutNumbers('1234567890123456')).toBe(spellDigits('1234567890123456'));
+    expect(spellNumber('999999999999999')).toBe(
+      'nine hundred ninety-nine trillion nine hundred ninety-nine billion nine hundred ninety-nine million nine hundred ninety-nine thousand nine hundred ninety-nine',
+    );
+  });
+
+  it('leaves digits glued to letters, versions and comma lists to the engine', () => {
+    expect(spellOutNumbers('gpt-4o, mp3, v1.2.3, 1,2,3, x_1')).toBe('gpt-4o, mp3, v1.2.3, 1,2,3, x_1');
+  });
+
+  it('prepareText spells numbers after money, percentages and ordinals (English only)', () => {
+    expect(prepareText('Pay $4.50 for 12.5% of 1,234 items, the 3rd time.')).toBe(
+      'Pay four dollars and fifty cents for twelve point five percent of one thousand two hundred thirty-four items, the third time.',
+    );
+    expect(prepareText('Es kostet 1234 Euro', { language: 'de' })).toBe('Es kostet 1234 Euro.');
+  });
+});
+
+describe('speechChars: what a reading is charged', () => {
+  it('counts the text the engine speaks, numbers spelled out, not the digits', () => {
+    const spoken = prepareText('1234567 89012345');
+    expect(spoken.startsWith('one million two hundred thirty-four thousand')).toBe(true);
+    expect(speechChars('1234567 89012345')).toBe(spoken.length);
+    expect(speechChars('1234567 89012345')).toBeGreaterThan(100);
+    expect(speechChars('1234567 89012345', { language: 'en-US' })).toBe(speechChars('1234567 89012345'));
+  });
+
+  it('digits a language leaves to the engine count as their English spelling', () => {
+    expect(speechChars('1234567', { language: 'de' })).toBe(spellNumber('1234567').length + 1);
+    expect(speechChars('Version 1.2.3')).toBe('Version one.two.three.'.length);
+  });
+
+  it('markup and code that are not spoken are not charged; characters are code points', () => {
+    expect(speechChars('**Hello** world')).toBe('Hello world.'.length);
+    expect(speechChars('Run:\n```\nrm -rf /\n```')).toBe('Run:\n(code omitted).'.length);
+    expect(speechChars('naïve café ✓')).toBe(Array.from('naïve café ✓.').length);
+    expect(speechChars('🎉')).toBe(0);
+  });
+});
+
 describe('sentences and chunks', () => {
   it('splits sentences but not after abbreviations, initials or decimals', () => {
     expect(splitSentences('Dr. Smith paid 3.5 dollars. J. R. R. Tolkien wrote it! Did he? Yes…')).toEqual([
@@ -197,7 +248,7 @@ describe('sentences and chunks', () => {
 
   it('prepareForSpeech runs both steps', () => {
     const chunks = prepareForSpeech('# Hi\n\nThe total is **$4.50**. See https://example.com 🎉');
-    expect(chunks).toEqual(['Hi. The total is 4 dollars and 50 cents. See a link to example.com.']);
+    expect(chunks).toEqual(['Hi. The total is four dollars and fifty cents. See a link to example.com.']);
     expect(prepareForSpeech('```\nonly code\n```', { language: 'fr' })).toEqual(['(code omis).']);
     expect(prepareForSpeech('🙂')).toEqual([]);
   });
