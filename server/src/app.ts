@@ -14,6 +14,7 @@ import { contextFactory } from './trpc/context.ts';
 import { guestBootstrap } from './trpc/guest-bootstrap.ts';
 import { audioRoute } from './tts/audio-route.ts';
 import { isAppError } from './lib/app-error.ts';
+import { metricsAccess } from './metrics.ts';
 import { usageExportRoute } from './usage/usage-export.ts';
 
 export const VERSION = '0.1.0';
@@ -75,7 +76,9 @@ export function createApp(deps: Deps): Express {
   });
 
   app.get('/audio/:id', audioRoute(deps));
-  app.get('/metrics', deps.metrics.handler(deps.env.METRICS_TOKEN));
+  const metricsMode = metricsAccess(deps.env);
+  if (metricsMode === 'off') deps.logger.warn('GET /metrics is off: NODE_ENV=production and METRICS_TOKEN is not set (set METRICS_TOKEN, or METRICS_PUBLIC=1 to serve it without a token)');
+  app.get('/metrics', deps.metrics.handler(metricsMode, deps.env.METRICS_TOKEN));
   app.get('/export/usage.csv', usageExportRoute(deps, 'csv'));
   app.get('/export/usage.json', usageExportRoute(deps, 'json'));
 

@@ -102,6 +102,8 @@ const ZServerEnv = z.object({
   ALERT_VELOCITY_FLOOR_USD: z.coerce.number().nonnegative().max(1_000_000).default(1),
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   METRICS_TOKEN: optionalString,
+  /** In production GET /metrics is off without METRICS_TOKEN; this serves it to anyone instead (a private network). */
+  METRICS_PUBLIC: bool.default(false),
 });
 
 export type ServerEnv = z.infer<typeof ZServerEnv> & {
