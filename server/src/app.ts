@@ -11,6 +11,7 @@ import { pinoHttp } from 'pino-http';
 import type { Deps } from './deps.ts';
 import { appRouter } from './routers/_app.ts';
 import { contextFactory } from './trpc/context.ts';
+import { bodyErrorMessage, isBodyError, MAX_BODY_BYTES, readTrpcBody } from './trpc/body.ts';
 import { guestBootstrap } from './trpc/guest-bootstrap.ts';
 import { audioRoute } from './tts/audio-route.ts';
 import { isAppError } from './lib/app-error.ts';
@@ -91,11 +92,12 @@ export function createApp(deps: Deps): Express {
 
   app.use(
     '/trpc',
-    express.json({ limit: '256kb' }),
-    guestBootstrap(deps),
     createExpressMiddleware({
       router: appRouter,
       createContext: contextFactory(deps),
+      // The body is read inside tRPC's own hook (trpc/body.ts), so an unreadable one is answered per call in tRPC's shape.
+      middleware: readTrpcBody(guestBootstrap(deps)),
+      maxBodySize: MAX_BODY_BYTES,
       maxBatchSize: 20,
       onError: ({ error, path: procedure }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error.cause ?? error, procedure }, 'tRPC internal error');
@@ -124,11 +126,13 @@ export function createApp(deps: Deps): Express {
     res.status(404).json({ error: { reason: 'not_found', message: 'No such route.' } });
   });
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {
-    const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
+    // A body the readers refuse (too large, bad charset or encoding) is bad input: 400 invalid_input, as on /trpc.
+    const status = isBodyError(error) ? 400 : typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
     if (status === 500) deps.logger.error({ err: error }, 'unhandled error');
     if (res.headersSent) return;
+    const message = isBodyError(error) ? bodyErrorMessage(error, error.limit) : 'The request could not be read.';
     res.status(status).json({
-      error: { reason: status === 500 ? 'internal' : 'invalid_input', message: status === 500 ? 'Something went wrong on our side.' : 'The request could not be read.' },
+      error: { reason: status === 500 ? 'internal' : 'invalid_input', message: status === 500 ? 'Something went wrong on our side.' : message },
     });
   };
   app.use(onError);
