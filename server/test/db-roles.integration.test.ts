@@ -48,7 +48,7 @@ function asRole(url: string, role: string, password: string): string {
 
 describe.skipIf(!serverUrl)('the app as a database role that owns nothing (docs/deployment.md)', () => {
   const suffix = randomBytes(4).toString('hex');
-  const names = { owner: `cm_owner_${suffix}`, app: `cm_app_${suffix}`, database: `cm_roles_${suffix}` };
+  const names = { owner: `cm_owner_${suffix}`, app: `cm_app_${suffix}`, database: `cm_test_roles_${suffix}` };
   const rename = (sql: string) =>
     sql.replace(/\bchatmeter_owner\b/g, names.owner).replace(/\bchatmeter_app\b/g, names.app).replace(/\bchatmeter\b/g, names.database);
   let ownerUrl: string;
