@@ -102,7 +102,7 @@ describe('whose credits may be adjusted', () => {
     const support = await person(server, 'support');
     const colleague = await person(server, 'support');
     for (const [target, message] of [
-      [support, 'You cannot adjust your own credits; ask another admin.'],
+      [support, 'You cannot adjust your own credits; ask an admin.'],
       [colleague, 'Support can adjust the credits of user accounts only, not of support or admin accounts; ask an admin.'],
       [admin, 'Support can adjust the credits of user accounts only, not of support or admin accounts; ask an admin.'],
     ] as const) {

@@ -1,7 +1,8 @@
 // The operator's controls: user search and detail, credit adjustments, plans,
 // blocking, the global settings. Every change is one transaction that also
 // appends its audit row; role rules beyond "support or admin" (the support
-// adjustment limit) are decided here, not in the router.
+// adjustment limits, whose credits and roles may be changed) are decided here,
+// not in the router.
 import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import type { TAdjustCreditsInput, TAdminUsersInput, TSetRoleInput, TUpdateSettingsInput } from '@chatmeter/shared/admin';
 import type { TRole } from '@chatmeter/shared/auth';
@@ -139,7 +140,7 @@ export class AdminService {
    */
   async adjustCredits(actor: Actor, input: TAdjustCreditsInput, now = new Date()) {
     if (input.userId === actor.id) {
-      throw new AppError('forbidden_role', 'You cannot adjust your own credits; ask another admin.');
+      throw new AppError('forbidden_role', `You cannot adjust your own credits; ask ${actor.role === 'admin' ? 'another' : 'an'} admin.`);
     }
     const isSupport = actor.role !== 'admin';
     const limit = this.o.supportMaxAdjustmentTokens;

@@ -95,7 +95,7 @@ function UsageFigures({ detail }: { detail: AdminUserDetail }) {
 
 /** Why this account's credits cannot be adjusted by the viewer, or null when they can. */
 function adjustRefusal(target: { role: string }, isAdmin: boolean, isSelf: boolean): string | null {
-  if (isSelf) return 'You cannot adjust your own credits; ask another admin.';
+  if (isSelf) return `You cannot adjust your own credits; ask ${isAdmin ? 'another' : 'an'} admin.`;
   if (!isAdmin && target.role !== 'user') return `This is ${target.role === 'admin' ? 'an admin' : 'a support'} account: only an admin can adjust its credits.`;
   return null;
 }
