@@ -84,7 +84,10 @@ export async function runMigrations(
   const applied: string[] = [];
   await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
   try {
-    await runner.exec(CREATE_TABLE);
+    // Only when missing: CREATE ... IF NOT EXISTS still needs CREATE on the schema, which an
+    // app role that owns nothing does not have (docs/deployment.md); it only reads the table.
+    const [table] = await runner.query(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS present`);
+    if (!table?.present) await runner.exec(CREATE_TABLE);
     const rows = await runner.query(
       'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"',
     );

@@ -11,9 +11,11 @@ import { pinoHttp } from 'pino-http';
 import type { Deps } from './deps.ts';
 import { appRouter } from './routers/_app.ts';
 import { contextFactory } from './trpc/context.ts';
+import { bodyErrorMessage, isBodyError, MAX_BODY_BYTES, readTrpcBody } from './trpc/body.ts';
 import { guestBootstrap } from './trpc/guest-bootstrap.ts';
 import { audioRoute } from './tts/audio-route.ts';
 import { isAppError } from './lib/app-error.ts';
+import { metricsAccess } from './metrics.ts';
 import { usageExportRoute } from './usage/usage-export.ts';
 
 export const VERSION = '0.1.0';
@@ -75,7 +77,9 @@ export function createApp(deps: Deps): Express {
   });
 
   app.get('/audio/:id', audioRoute(deps));
-  app.get('/metrics', deps.metrics.handler(deps.env.METRICS_TOKEN));
+  const metricsMode = metricsAccess(deps.env);
+  if (metricsMode === 'off') deps.logger.warn('GET /metrics is off: NODE_ENV=production and METRICS_TOKEN is not set (set METRICS_TOKEN, or METRICS_PUBLIC=1 to serve it without a token)');
+  app.get('/metrics', deps.metrics.handler(metricsMode, deps.env.METRICS_TOKEN));
   app.get('/export/usage.csv', usageExportRoute(deps, 'csv'));
   app.get('/export/usage.json', usageExportRoute(deps, 'json'));
 
@@ -88,11 +92,12 @@ export function createApp(deps: Deps): Express {
 
   app.use(
     '/trpc',
-    express.json({ limit: '256kb' }),
-    guestBootstrap(deps),
     createExpressMiddleware({
       router: appRouter,
       createContext: contextFactory(deps),
+      // The body is read inside tRPC's own hook (trpc/body.ts), so an unreadable one is answered per call in tRPC's shape.
+      middleware: readTrpcBody(guestBootstrap(deps)),
+      maxBodySize: MAX_BODY_BYTES,
       maxBatchSize: 20,
       onError: ({ error, path: procedure }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error.cause ?? error, procedure }, 'tRPC internal error');
@@ -121,11 +126,13 @@ export function createApp(deps: Deps): Express {
     res.status(404).json({ error: { reason: 'not_found', message: 'No such route.' } });
   });
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {
-    const status = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
+    // A body the readers refuse (too large, bad charset or encoding) is bad input: 400 invalid_input, as on /trpc.
+    const status = isBodyError(error) ? 400 : typeof error?.status === 'number' && error.status >= 400 && error.status < 500 ? error.status : 500;
     if (status === 500) deps.logger.error({ err: error }, 'unhandled error');
     if (res.headersSent) return;
+    const message = isBodyError(error) ? bodyErrorMessage(error, error.limit) : 'The request could not be read.';
     res.status(status).json({
-      error: { reason: status === 500 ? 'internal' : 'invalid_input', message: status === 500 ? 'Something went wrong on our side.' : 'The request could not be read.' },
+      error: { reason: status === 500 ? 'internal' : 'invalid_input', message: status === 500 ? 'Something went wrong on our side.' : message },
     });
   };
   app.use(onError);

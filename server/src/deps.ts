@@ -228,6 +228,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
       sessions,
       planFor: (user) => planResolver.planFor(user),
       supportMaxAdjustmentTokens: env.SUPPORT_MAX_ADJUSTMENT_TOKENS,
+      supportMaxAdjustmentTokensPerDay: env.SUPPORT_MAX_ADJUSTMENT_TOKENS_PER_DAY,
       defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
     }),
     accountData: new AccountDataService(prisma, {

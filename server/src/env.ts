@@ -102,6 +102,8 @@ const ZServerEnv = z.object({
   MESSAGE_RETENTION_DAYS: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'must be a whole number of days').transform(Number).pipe(z.number().int().min(1).max(36_500)).optional()),
   /** Largest credit adjustment (tokens, either sign) a support account may make; above it needs an admin. */
   SUPPORT_MAX_ADJUSTMENT_TOKENS: z.coerce.number().int().min(0).max(1_000_000_000).default(100_000),
+  /** Sum of the tokens (either sign) one support account may adjust per UTC day; admins are not capped. */
+  SUPPORT_MAX_ADJUSTMENT_TOKENS_PER_DAY: z.coerce.number().int().min(0).max(1_000_000_000_000).default(1_000_000),
   /** Slack-compatible incoming webhook: service alerts are POSTed as JSON { text }. Unset: e-mail to the admins only. */
   ALERT_WEBHOOK_URL: optionalUrl.refine((v) => !v || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
   /** Spend velocity alert: the last hour's cost of a user or IP above this many times its trailing 7-day hourly average... */
@@ -110,6 +112,8 @@ const ZServerEnv = z.object({
   ALERT_VELOCITY_FLOOR_USD: z.coerce.number().nonnegative().max(1_000_000).default(1),
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   METRICS_TOKEN: optionalString,
+  /** In production GET /metrics is off without METRICS_TOKEN; this serves it to anyone instead (a private network). */
+  METRICS_PUBLIC: bool.default(false),
 });
 
 export type ServerEnv = Omit<z.infer<typeof ZServerEnv>, 'EMAIL_VERIFICATION'> & {

@@ -3,6 +3,7 @@
 // procedures come from fixed lists, models from the pricing table, reasons from
 // the contract's error table. The TTS worker's queue is read from its own
 // /healthz at scrape time (the voice code needs no hook for that).
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ERROR_REASONS } from '@chatmeter/shared/errors';
@@ -22,6 +23,28 @@ interface WorkerStats {
   busy?: number;
   poolSize?: number;
   avgRunMs?: number;
+}
+
+/**
+ * Who may read GET /metrics: 'token' (METRICS_TOKEN set: the bearer token),
+ * 'open' (anyone: outside production, or METRICS_PUBLIC=1), 'off' (production
+ * without a token: the figures would tell anyone the traffic, models and refusals).
+ */
+export type MetricsAccess = 'token' | 'open' | 'off';
+
+export function metricsAccess(env: { NODE_ENV: string; METRICS_TOKEN?: string | undefined; METRICS_PUBLIC: boolean }): MetricsAccess {
+  if (env.METRICS_TOKEN) return 'token';
+  if (env.NODE_ENV !== 'production' || env.METRICS_PUBLIC) return 'open';
+  return 'off';
+}
+
+export const METRICS_OFF_MESSAGE =
+  'GET /metrics is off: in production it needs METRICS_TOKEN (then scrape with Authorization: Bearer <token>), or METRICS_PUBLIC=1 to serve it without one.\n';
+
+/** Constant-time comparison of the Authorization header with `Bearer <token>`. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return header !== undefined && timingSafeEqual(digest(header), digest(`Bearer ${token}`));
 }
 
 const FIXED_ROUTES = new Set(['/healthz', '/metrics', '/webhooks/stripe', '/export/usage.csv', '/export/usage.json', '/']);
@@ -141,10 +164,18 @@ export class Metrics {
     };
   }
 
-  /** GET /metrics; with a token, only for `Authorization: Bearer <token>`. */
-  handler(token: string | undefined): RequestHandler {
+  /**
+   * GET /metrics; with a token, only for `Authorization: Bearer <token>`; 'off'
+   * (production without a token, see metricsAccess) answers 403 in plain text.
+   */
+  handler(access: MetricsAccess, token: string | undefined): RequestHandler {
     return async (req, res) => {
-      if (token && req.get('authorization') !== `Bearer ${token}`) {
+      if (access === 'off') {
+        res.status(403).type('text/plain').setHeader('Cache-Control', 'no-store');
+        res.send(METRICS_OFF_MESSAGE);
+        return;
+      }
+      if (access === 'token' && !bearerMatches(req.get('authorization'), token ?? '')) {
         res.status(401).json({ error: { reason: 'unauthenticated', message: 'GET /metrics needs the METRICS_TOKEN bearer token.' } });
         return;
       }

@@ -1,6 +1,6 @@
 // The audit log and the actions it records: every admin and support action is
-// one audit row written in the action's own transaction; the table refuses
-// UPDATE, DELETE and TRUNCATE even from direct SQL. Credit adjustments go
+// one audit row written in the action's own transaction; the table (and the
+// credit ledger) refuses UPDATE, DELETE and TRUNCATE even from direct SQL. Credit adjustments go
 // through the credit ledger (one immutable entry with the actor; the balance
 // always equals the ledger's sum, never below zero).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +154,18 @@ describe('audit_log', () => {
     expect(await prisma.auditLogEntry.findUniqueOrThrow({ where: { id: row.id } })).toEqual(row);
     // And the credit ledger, for good measure.
     await expect(prisma.$executeRawUnsafe(`DELETE FROM credit_ledger`)).rejects.toThrow(/append-only/);
+  });
+
+  it('credit_ledger refuses TRUNCATE too, like audit_log (whoever runs it, the table owner included)', async () => {
+    const user = await person(server);
+    await admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 123, reason: 'a row that must survive' });
+    const prisma = server.deps.prisma;
+    const rows = await prisma.creditLedgerEntry.count();
+    expect(rows).toBeGreaterThan(0);
+    await expect(prisma.$executeRawUnsafe(`TRUNCATE credit_ledger`)).rejects.toThrow(/credit_ledger is append-only: TRUNCATE refused/);
+    await expect(prisma.$executeRawUnsafe(`TRUNCATE credit_ledger, credit_accounts`)).rejects.toThrow(/append-only/);
+    expect(await prisma.creditLedgerEntry.count()).toBe(rows);
+    expect(await ledgerMatchesBalance(user.id)).toBe(123n);
   });
 
   it('the action and its audit row commit together: either both or neither', async () => {

@@ -1,7 +1,7 @@
 // Who may call what on the admin router, over HTTP: no session is
 // UNAUTHORIZED; a user is FORBIDDEN everywhere; support may read and adjust
 // credits within SUPPORT_MAX_ADJUSTMENT_TOKENS; only an admin changes plans,
-// blocks, settings, exports or deletes. A refused call changes nothing.
+// roles, blocks, settings, exports or deletes. A refused call changes nothing.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { person, type Person } from './helpers/admin.ts';
@@ -29,6 +29,7 @@ const calls = (): Record<string, Call> => ({
   adjustCredits: (b) => b.trpc.admin.adjustCredits.mutate({ userId: target.id, tokens: 10, reason: 'goodwill after an outage' }),
   setPlan: (b) => b.trpc.admin.setPlan.mutate({ userId: target.id, plan: 'pro' }),
   setBlocked: (b) => b.trpc.admin.setBlocked.mutate({ userId: target.id, blocked: false }),
+  setRole: (b) => b.trpc.admin.setRole.mutate({ userId: target.id, role: 'user' }),
   updateSettings: (b) => b.trpc.admin.updateSettings.mutate({ killSwitch: false }),
   exportUser: (b) => b.trpc.admin.exportUser.mutate({ userId: target.id }),
   deleteUser: (b) => b.trpc.admin.deleteUser.mutate({ userId: '00000000-0000-4000-8000-000000000000', confirm: true }),
@@ -126,7 +127,7 @@ describe('admin procedures by role', () => {
   it('generated input never makes an admin procedure answer 5xx', async () => {
     const admin = await person(server, 'admin');
     const queries = ['overview', 'users', 'user', 'settings', 'auditLog'];
-    const mutations = ['adjustCredits', 'setPlan', 'setBlocked', 'updateSettings', 'exportUser', 'deleteUser'];
+    const mutations = ['adjustCredits', 'setPlan', 'setBlocked', 'setRole', 'updateSettings', 'exportUser', 'deleteUser'];
     const value = fc.oneof(
       fc.jsonValue(),
       fc.record({
@@ -137,6 +138,7 @@ describe('admin procedures by role', () => {
         cursor: fc.oneof(fc.string(), fc.base64String()),
         query: fc.oneof(fc.string({ unit: 'binary' }), fc.constant('a\u0000b')),
         plan: fc.oneof(fc.constantFrom('pro', 'free', 'guest'), fc.string({ unit: 'binary' })),
+        role: fc.oneof(fc.constantFrom('user', 'support', 'admin'), fc.string({ unit: 'binary' })),
         blocked: fc.anything(),
         confirm: fc.anything(),
         maxTokensPerDay: fc.oneof(fc.integer(), fc.constant(null), fc.double()),

@@ -130,8 +130,9 @@ let support: TestBrowser;
 beforeAll(async () => {
   build = await buildWorker();
   worker = await startRealWorker(build.script, { TTS_MAX_QUEUE: '64' });
+  // The workload's support account adjusts far more than a day's support cap (admin-support-limits tests that cap).
   server = await startTestServer(
-    { BILLING_SIMULATOR: '1', PLANS_FILE: plansFile, DEMO_DELAY_MS: '1', DATA_DIR: await tempDataDir(), TTS_WORKER_URL: worker.target()!.url, TTS_WORKER_SECRET: worker.secret, DATABASE_POOL_MAX: '16' },
+    { BILLING_SIMULATOR: '1', SUPPORT_MAX_ADJUSTMENT_TOKENS_PER_DAY: '1000000000000', PLANS_FILE: plansFile, DEMO_DELAY_MS: '1', DATA_DIR: await tempDataDir(), TTS_WORKER_URL: worker.target()!.url, TTS_WORKER_SECRET: worker.secret, DATABASE_POOL_MAX: '16' },
     { limits: { chat: unlimited, chatIp: unlimited, ttsSpeak: unlimited, billingCheckout: unlimited, signUpIp: unlimited, guestIp: unlimited } },
   );
   await server.deps.auth.ensureAdmin('inv-admin@example.com', 'correct horse battery');

@@ -1,4 +1,7 @@
 // GET /metrics: Prometheus text format, counting chats, tokens, cost, refusals and HTTP latency.
+// In production it is off without METRICS_TOKEN (403, and a warning at start) unless METRICS_PUBLIC=1.
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send } from './helpers/chat.ts';
 import { startTestServer, trpcError, type TestServer } from './helpers/server.ts';
@@ -62,5 +65,67 @@ describe('GET /metrics', () => {
     const text = await scrape();
     expect(text).toContain('route="/trpc (unknown)"');
     expect(text).not.toContain('no.such');
+  });
+});
+
+/** A logger that keeps what it writes, to read the start-up warnings. */
+function capturingLogger() {
+  const lines: { level: number; msg: string }[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string });
+      done();
+    },
+  });
+  return { logger: pino({ level: 'warn' }, stream), warnings: () => lines.filter((l) => l.level === 40).map((l) => l.msg) };
+}
+
+describe('GET /metrics in production', () => {
+  const production = { NODE_ENV: 'production', APP_ORIGIN: 'https://chat.example.test' };
+
+  it('is off without METRICS_TOKEN: 403 in plain text, no figures, and a warning at start', async () => {
+    const { logger, warnings } = capturingLogger();
+    const prod = await startTestServer(production, { logger });
+    try {
+      const res = await fetch(`${prod.url}/metrics`);
+      expect(res.status).toBe(403);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+      const body = await res.text();
+      expect(body).toMatch(/^GET \/metrics is off: in production it needs METRICS_TOKEN/);
+      expect(body).not.toContain('chatmeter_');
+      // A bearer header changes nothing when no token is configured.
+      expect((await fetch(`${prod.url}/metrics`, { headers: { authorization: 'Bearer ' } })).status).toBe(403);
+      expect(warnings().filter((w) => w.includes('/metrics is off'))).toHaveLength(1);
+    } finally {
+      await prod.close();
+    }
+  });
+
+  it('METRICS_PUBLIC=1 serves it without a token; METRICS_TOKEN serves it to the bearer only; neither warns', async () => {
+    for (const [env, header] of [
+      [{ METRICS_PUBLIC: '1' }, undefined],
+      [{ METRICS_TOKEN: 'prod-scrape' }, 'Bearer prod-scrape'],
+    ] as const) {
+      const { logger, warnings } = capturingLogger();
+      const prod = await startTestServer({ ...production, ...env }, { logger });
+      try {
+        if (header) expect((await fetch(`${prod.url}/metrics`)).status).toBe(401);
+        const res = await fetch(`${prod.url}/metrics`, { headers: header ? { authorization: header } : {} });
+        expect(res.status, JSON.stringify(env)).toBe(200);
+        expect(await res.text()).toMatch(/^# HELP chatmeter_/m);
+        expect(warnings().filter((w) => w.includes('/metrics'))).toEqual([]);
+      } finally {
+        await prod.close();
+      }
+    }
+  });
+
+  it('outside production it stays open without a token (a developer machine)', async () => {
+    const dev = await startTestServer({ NODE_ENV: 'development' });
+    try {
+      expect((await fetch(`${dev.url}/metrics`)).status).toBe(200);
+    } finally {
+      await dev.close();
+    }
   });
 });

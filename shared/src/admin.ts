@@ -47,6 +47,12 @@ export type TAdjustCreditsInput = z.infer<typeof ZAdjustCreditsInput>;
 export const ZSetPlanInput = z.object({ userId: z.uuid(), plan: z.string().min(1).max(32).refine(noNul, NUL_MESSAGE) });
 export const ZSetBlockedInput = z.object({ userId: z.uuid(), blocked: z.boolean() });
 
+/** The roles an admin may give: admin itself is only given by ADMIN_EMAIL (or SQL), never through the API. */
+export const ASSIGNABLE_ROLES = ['user', 'support'] as const;
+export type TAssignableRole = (typeof ASSIGNABLE_ROLES)[number];
+export const ZSetRoleInput = z.object({ userId: z.uuid(), role: z.enum(ASSIGNABLE_ROLES, { error: 'The role must be "user" or "support"' }) });
+export type TSetRoleInput = z.infer<typeof ZSetRoleInput>;
+
 export const ZUpdateSettingsInput = z
   .object({
     killSwitch: z.boolean().optional(),
@@ -60,6 +66,7 @@ export const AUDIT_ACTIONS = [
   'credits.adjust',
   'user.set_plan',
   'user.set_blocked',
+  'user.set_role',
   'user.export',
   'user.delete',
   'account.delete',

@@ -1,16 +1,18 @@
 // The operator's controls: user search and detail, credit adjustments, plans,
 // blocking, the global settings. Every change is one transaction that also
 // appends its audit row; role rules beyond "support or admin" (the support
-// adjustment limit) are decided here, not in the router.
+// adjustment limits, whose credits and roles may be changed) are decided here,
+// not in the router.
 import { Prisma, type PrismaClient } from '@chatmeter/db/client';
-import type { TAdjustCreditsInput, TAdminUsersInput, TUpdateSettingsInput } from '@chatmeter/shared/admin';
+import type { TAdjustCreditsInput, TAdminUsersInput, TSetRoleInput, TUpdateSettingsInput } from '@chatmeter/shared/admin';
+import type { TRole } from '@chatmeter/shared/auth';
 import type { TPlan } from '@chatmeter/shared/plans';
 import type { SessionService } from '../auth/session.ts';
 import type { PlanSubject } from '../plans/plan-resolver.ts';
 import { AppError } from '../lib/app-error.ts';
 import { addCredits, takeCreditsUpTo } from '../metering/credits.ts';
-import { COUNTER, GLOBAL_SUBJECT, read } from '../metering/counters.ts';
-import { dayStart } from '../metering/periods.ts';
+import { adjust, COUNTER, GLOBAL_SUBJECT, read, tryIncrement, userSubject } from '../metering/counters.ts';
+import { dayStart, nextDay } from '../metering/periods.ts';
 import type { UsageService } from '../usage/usage-service.ts';
 import { decodeCursor, encodeCursor } from '../routers/cursor.ts';
 import { appendAudit, type Actor } from './audit.ts';
@@ -23,6 +25,7 @@ export interface AdminServiceOptions {
   sessions: SessionService;
   planFor: (user: PlanSubject) => TPlan;
   supportMaxAdjustmentTokens: number;
+  supportMaxAdjustmentTokensPerDay: number;
   defaultDailyTokenCap: number;
 }
 
@@ -129,14 +132,30 @@ export class AdminService {
    * Signed adjustment of a user's credits: an immutable ledger row of kind
    * 'adjustment' with the actor and the reason. A negative one never takes the
    * balance below zero; the ledger records what was actually taken.
+   *
+   * Nobody adjusts their own credits. Support adjusts only accounts of role
+   * user, at most supportMaxAdjustmentTokens a call and
+   * supportMaxAdjustmentTokensPerDay a UTC day (absolute values summed). The
+   * daily sum is a quota counter taken by a conditional increment in the same
+   * transaction as the ledger row, so parallel calls cannot pass it together.
    */
-  async adjustCredits(actor: Actor, input: TAdjustCreditsInput) {
+  async adjustCredits(actor: Actor, input: TAdjustCreditsInput, now = new Date()) {
+    if (input.userId === actor.id) {
+      throw new AppError('forbidden_role', `You cannot adjust your own credits; ask ${actor.role === 'admin' ? 'another' : 'an'} admin.`);
+    }
+    const isSupport = actor.role !== 'admin';
     const limit = this.o.supportMaxAdjustmentTokens;
-    if (actor.role !== 'admin' && Math.abs(input.tokens) > limit) {
+    if (isSupport && Math.abs(input.tokens) > limit) {
       throw new AppError('forbidden_role', `Support can adjust at most ${limit.toLocaleString('en-US')} tokens at a time; ask an admin for more.`, { limit });
     }
     return this.o.prisma.$transaction(async (tx) => {
-      await this.lockLiveAccount(tx, input.userId);
+      const user = await this.lockLiveAccount(tx, input.userId);
+      if (isSupport && user.role !== 'user') {
+        throw new AppError('forbidden_role', 'Support can adjust the credits of user accounts only, not of support or admin accounts; ask an admin.');
+      }
+      const requested = BigInt(Math.abs(input.tokens));
+      const day = dayStart(now);
+      if (isSupport) await this.takeSupportAllowance(tx, actor.id, requested, now);
       const change = { userId: input.userId, kind: 'adjustment' as const, reason: input.reason, actorId: actor.id };
       let applied: bigint;
       let balance: bigint;
@@ -149,6 +168,9 @@ export class AdminService {
           SELECT balance_tokens FROM credit_accounts WHERE user_id = ${input.userId}::uuid`);
         balance = rows[0]?.balance_tokens ?? 0n;
       }
+      // A take-back that found less than asked counts only what it took.
+      const unapplied = requested - (applied < 0n ? -applied : applied);
+      if (isSupport && unapplied > 0n) await adjust(tx, userSubject(actor.id), COUNTER.supportAdjustDay, day, -unapplied);
       const entry = await tx.$queryRaw<{ id: bigint }[]>(Prisma.sql`
         SELECT id FROM credit_ledger WHERE user_id = ${input.userId}::uuid AND kind = 'adjustment' AND actor_id = ${actor.id}::uuid
          ORDER BY id DESC LIMIT 1`);
@@ -164,6 +186,21 @@ export class AdminService {
     });
   }
 
+  /** Adds `tokens` to a support account's adjustments today, or refuses when that passes the daily cap. */
+  private async takeSupportAllowance(tx: Prisma.TransactionClient, actorId: string, tokens: bigint, now: Date): Promise<void> {
+    const perDay = this.o.supportMaxAdjustmentTokensPerDay;
+    const subject = userSubject(actorId);
+    const used = await tryIncrement(tx, subject, COUNTER.supportAdjustDay, dayStart(now), tokens, perDay);
+    if (used !== null) return;
+    const usedToday = await read(tx, subject, COUNTER.supportAdjustDay, dayStart(now));
+    const left = BigInt(perDay) > usedToday ? BigInt(perDay) - usedToday : 0n;
+    throw new AppError(
+      'forbidden_role',
+      `Support can adjust at most ${perDay.toLocaleString('en-US')} tokens a day and has ${Number(left).toLocaleString('en-US')} left today (the count starts again at midnight UTC); ask an admin for more.`,
+      { limit: perDay, usedToday: Number(usedToday), resetAt: nextDay(now) },
+    );
+  }
+
   async setPlan(actor: Actor, input: { userId: string; plan: string }) {
     const plan = this.o.plans.find((p) => p.id === input.plan);
     if (!plan || plan.id === 'guest') throw new AppError('invalid_input', `There is no plan "${input.plan}" to give an account.`);
@@ -173,6 +210,25 @@ export class AdminService {
       await tx.user.update({ where: { id: input.userId }, data: { planId: plan.id }, select: { id: true } });
       await appendAudit(tx, actor, { action: 'user.set_plan', targetUserId: input.userId, before: { plan: user.plan_id }, after: { plan: plan.id } });
       return { userId: input.userId, plan: plan.id };
+    });
+  }
+
+  /**
+   * Gives or takes the support role. Admin accounts are out of reach (an admin
+   * is made by ADMIN_EMAIL), and nobody changes their own role. The role is
+   * read from the database on every request, so the change applies at once.
+   */
+  async setRole(actor: Actor, input: TSetRoleInput) {
+    if (input.userId === actor.id) throw new AppError('forbidden_role', 'You cannot change your own role; ask another admin.');
+    return this.o.prisma.$transaction(async (tx) => {
+      const user = await this.lockLiveAccount(tx, input.userId);
+      if (user.role === 'admin') throw new AppError('forbidden_role', "An admin's role cannot be changed here; admins are made and removed by the operator (ADMIN_EMAIL).");
+      if (user.is_guest) throw new AppError('invalid_input', 'A guest has no account to give a role to.');
+      if (user.role !== input.role) {
+        await tx.user.update({ where: { id: input.userId }, data: { role: input.role }, select: { id: true } });
+        await appendAudit(tx, actor, { action: 'user.set_role', targetUserId: input.userId, before: { role: user.role }, after: { role: input.role } });
+      }
+      return { userId: input.userId, role: input.role, changed: user.role !== input.role };
     });
   }
 
@@ -205,6 +261,7 @@ export class AdminService {
       effectiveMaxTokensPerDay: maxTokensPerDay ?? this.o.defaultDailyTokenCap,
       tokensUsedToday: Number(usedToday),
       supportMaxAdjustmentTokens: this.o.supportMaxAdjustmentTokens,
+      supportMaxAdjustmentTokensPerDay: this.o.supportMaxAdjustmentTokensPerDay,
       updatedAt: row?.updatedAt ?? null,
       updatedBy: row?.updatedBy ?? null,
     };
@@ -235,8 +292,8 @@ export class AdminService {
 
   /** The row of a user that exists and is not deleted, locked for the rest of the transaction. */
   private async lockLiveAccount(tx: Prisma.TransactionClient, userId: string) {
-    const rows = await tx.$queryRaw<{ plan_id: string; is_guest: boolean; blocked_at: Date | null; deleted_at: Date | null }[]>(Prisma.sql`
-      SELECT plan_id, is_guest, blocked_at, deleted_at FROM users WHERE id = ${userId}::uuid FOR UPDATE`);
+    const rows = await tx.$queryRaw<{ role: TRole; plan_id: string; is_guest: boolean; blocked_at: Date | null; deleted_at: Date | null }[]>(Prisma.sql`
+      SELECT role::text AS role, plan_id, is_guest, blocked_at, deleted_at FROM users WHERE id = ${userId}::uuid FOR UPDATE`);
     const user = rows[0];
     if (!user || user.deleted_at) throw new AppError('not_found', 'That user does not exist.');
     return user;

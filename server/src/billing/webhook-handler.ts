@@ -12,6 +12,7 @@ import { centsToMicros } from '@chatmeter/shared/money';
 import type { TPlan } from '@chatmeter/shared/plans';
 import Stripe from 'stripe';
 import { z } from 'zod';
+import { nestedDeeperThan } from '../lib/json-depth.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Tx } from '../metering/counters.ts';
@@ -36,6 +37,8 @@ import {
 import { lock, type SubscriptionStore } from './subscription-store.ts';
 
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
+/** Stripe's events nest about ten levels; far more is not an event. */
+const MAX_EVENT_DEPTH = 64;
 
 export interface WebhookResult {
   status: number;
@@ -145,7 +148,8 @@ export class WebhookHandler {
       const message = error instanceof Stripe.errors.StripeSignatureVerificationError ? 'Bad or expired signature.' : 'The body is not a Stripe event.';
       return fail(400, 'invalid_input', message);
     }
-    if (!event || typeof event !== 'object' || !ZEventEnvelope.safeParse(event).success) return fail(400, 'invalid_input', 'The body is not a Stripe event.');
+    // Postgres's jsonb parser recurses: an absurdly nested payload would fail the insert (a 500 Stripe retries forever).
+    if (!event || typeof event !== 'object' || nestedDeeperThan(event, MAX_EVENT_DEPTH) || !ZEventEnvelope.safeParse(event).success) return fail(400, 'invalid_input', 'The body is not a Stripe event.');
     try {
       return await this.process(event, now);
     } catch (error) {

@@ -12,6 +12,8 @@ export const COUNTER = {
   tokensMonth: 'tokens_month',
   ttsCharsDay: 'tts_chars_day',
   globalTokensDay: 'global_tokens_day',
+  /** Tokens a support account adjusted today (absolute values), subject u:<support's id>. */
+  supportAdjustDay: 'support_adjust_day',
 } as const;
 export type CounterKind = (typeof COUNTER)[keyof typeof COUNTER];
 

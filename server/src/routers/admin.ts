@@ -6,6 +6,7 @@ import {
   ZOverviewInput,
   ZSetBlockedInput,
   ZSetPlanInput,
+  ZSetRoleInput,
   ZUpdateSettingsInput,
   ZUserIdInput,
 } from '@chatmeter/shared/admin';
@@ -18,7 +19,10 @@ function actorOf(ctx: Context & { user: NonNullable<Context['user']> }): Actor {
   return { id: ctx.user.id, role: ctx.user.role, requestId: ctx.meta.requestId };
 }
 
-/** Support: the read-only procedures and adjustCredits (within SUPPORT_MAX_ADJUSTMENT_TOKENS). Admin: everything. */
+/**
+ * Support: the read-only procedures and adjustCredits (accounts of role user only, within
+ * SUPPORT_MAX_ADJUSTMENT_TOKENS a call and SUPPORT_MAX_ADJUSTMENT_TOKENS_PER_DAY a day). Admin: everything.
+ */
 export const adminRouter = router({
   overview: supportProcedure.input(ZOverviewInput.optional()).query(({ ctx, input }) => ctx.deps.overview.overview(input?.days ?? 30)),
 
@@ -29,6 +33,9 @@ export const adminRouter = router({
   adjustCredits: supportProcedure.input(ZAdjustCreditsInput).mutation(({ ctx, input }) => ctx.deps.admin.adjustCredits(actorOf(ctx), input)),
 
   setPlan: adminProcedure.input(ZSetPlanInput).mutation(({ ctx, input }) => ctx.deps.admin.setPlan(actorOf(ctx), input)),
+
+  /** Gives or takes the support role ("user" | "support"); never an admin's, never one's own. Audited user.set_role. */
+  setRole: adminProcedure.input(ZSetRoleInput).mutation(({ ctx, input }) => ctx.deps.admin.setRole(actorOf(ctx), input)),
 
   setBlocked: adminProcedure.input(ZSetBlockedInput).mutation(({ ctx, input }) => ctx.deps.admin.setBlocked(actorOf(ctx), input)),
 

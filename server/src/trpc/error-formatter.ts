@@ -24,13 +24,29 @@ const REASON_BY_CODE: Partial<Record<TRPCError['code'], ErrorReason>> = {
   CLIENT_CLOSED_REQUEST: 'invalid_input',
 };
 
+/**
+ * A request whose input cannot be read at all is bad input like any other: the
+ * contract's invalid_input, BAD_REQUEST (400), with a message that says why.
+ */
+const UNREADABLE: Partial<Record<TRPCError['code'], string>> = {
+  PARSE_ERROR: 'The input is not valid JSON.',
+  UNSUPPORTED_MEDIA_TYPE: 'Send the input as JSON (Content-Type: application/json).',
+  PAYLOAD_TOO_LARGE: 'The request body is too large.',
+};
+
 export function errorFormatter({ shape, error }: { shape: DefaultErrorShape; error: TRPCError }) {
   const cause = error.cause;
   const data: DefaultErrorShape['data'] & ErrorData = { ...shape.data, reason: REASON_BY_CODE[error.code] ?? 'internal' };
   delete data.stack;
   let message = shape.message;
   let code = shape.code;
-  if (cause instanceof AppError) {
+  const unreadable = UNREADABLE[error.code] ?? (error.code === 'BAD_REQUEST' && cause instanceof SyntaxError ? 'The input is not valid JSON.' : undefined);
+  if (unreadable) {
+    data.code = 'BAD_REQUEST';
+    data.httpStatus = 400;
+    code = TRPC_ERROR_CODES_BY_KEY.BAD_REQUEST;
+    message = unreadable;
+  } else if (cause instanceof AppError) {
     data.reason = cause.reason;
     // Errors thrown while a stream is running arrive unconverted: map them here too.
     const key = ERROR_REASONS[cause.reason];

@@ -13,7 +13,16 @@ export const GUEST_ERROR = Symbol('guestBootstrapError');
 /** The session this middleware already validated, so createContext does not query it again. */
 export const VALIDATED_SESSION = Symbol('validatedSession');
 
-function captchaFrom(body: unknown): string | undefined {
+function captchaFrom(raw: unknown): string | undefined {
+  // trpc/body.ts leaves the body as text for tRPC to parse; JSON.parse takes any depth, and only three keys are read.
+  let body = raw;
+  if (typeof raw === 'string') {
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return undefined;
+    }
+  }
   if (!body || typeof body !== 'object') return undefined;
   const first = (body as Record<string, unknown>)['0'] ?? body;
   const json = (first as { json?: unknown } | undefined)?.json ?? first;

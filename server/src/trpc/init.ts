@@ -1,11 +1,11 @@
 // The one tRPC setup file: initTRPC is called here only, and this module exports
 // the router factory and the named procedures the routers build on.
 import { initTRPC, TRPCError } from '@trpc/server';
-import superjson from 'superjson';
 import { ERROR_REASONS } from '@chatmeter/shared/errors';
 import { recordRefusal, REFUSAL_PATHS } from '../admin/refusals.ts';
 import { AppError } from '../lib/app-error.ts';
 import { clientNetwork } from '../rate-limit/client-network.ts';
+import { transformer } from './body.ts';
 import type { Context } from './context.ts';
 import { errorFormatter } from './error-formatter.ts';
 
@@ -15,7 +15,7 @@ export interface Meta {
 }
 
 const t = initTRPC.context<Context>().meta<Meta>().create({
-  transformer: superjson,
+  transformer,
   errorFormatter,
   // Streaming procedures ping so proxies keep slow streams open.
   sse: { ping: { enabled: true, intervalMs: 15_000 } },

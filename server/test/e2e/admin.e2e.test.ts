@@ -1,7 +1,8 @@
 // The Admin tab in a real browser: an admin (ADMIN_EMAIL's account, made by
 // deps.auth.ensureAdmin) signs in, sees the overview chart, finds a user and
 // adjusts their credits; the user, in another browser context, sees the new
-// balance. Support sees the read-only parts and the credit form only.
+// balance. Support sees the read-only parts and the credit form only. The admin
+// gives a user the support role from the user detail (also at 360 px wide).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -25,8 +26,8 @@ describeBrowser('the Admin tab in the browser', () => {
   let adminWatch: PageWatch;
   let userWatch: PageWatch;
 
-  async function openPage(): Promise<{ page: Page; watch: PageWatch }> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
+  async function openPage(width = 1280): Promise<{ page: Page; watch: PageWatch }> {
+    const context = await browser.newContext({ viewport: { width, height: 900 }, colorScheme: 'light' });
     contexts.push(context);
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
@@ -146,9 +147,50 @@ describeBrowser('the Admin tab in the browser', () => {
     expect(await page.getByRole('button', { name: /Pause chat/ }).count()).toBe(0);
     await page.goto(`${server.url}/admin?view=users&user=${user.id}`);
     await page.getByRole('form', { name: 'Adjust credits' }).waitFor();
-    await page.getByText('Support can adjust up to 10,000 tokens at a time.', { exact: false }).waitFor();
+    await page.getByText('Support can adjust up to 10,000 tokens at a time and 1,000,000 tokens a day in all.', { exact: false }).waitFor();
     expect(await page.getByRole('button', { name: /Delete account/ }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /Block/ }).count()).toBe(0);
     expect(watch.problems()).toEqual([]);
   });
+
+  it('the admin gives a user the support role from the user detail, at 360 px wide and on the desktop; support cannot adjust staff', async () => {
+    const promoted = { email: 'promoted@example.com', password: 'promoted password 123', id: '' };
+    promoted.id = (await server.browser({ ip: '10.55.0.3' }).trpc.auth.signUp.mutate({ email: promoted.email, password: promoted.password })).user.id;
+    for (const width of [360, 1280]) {
+      const { page, watch } = await openPage(width);
+      await signIn(page, admin);
+      await page.goto(`${server.url}/admin?view=users&user=${promoted.id}`);
+      const form = page.getByRole('form', { name: 'Role' });
+      const target = width === 360 ? 'support' : 'user';
+      await form.getByLabel('Role').selectOption(target);
+      await form.getByRole('button', { name: 'Set role' }).click();
+      await page.getByRole('status').filter({ hasText: target === 'support' ? 'now has the support role' : 'now a plain user' }).waitFor();
+      expect((await server.deps.prisma.user.findUniqueOrThrow({ where: { id: promoted.id }, select: { role: true } })).role).toBe(target);
+      expect(await form.getByRole('button', { name: 'Set role' }).isDisabled()).toBe(true);
+      // Nothing wider than the screen.
+      expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(width);
+      const box = await form.boundingBox();
+      expect(box!.x + box!.width).toBeLessThanOrEqual(width);
+      // The admin's own account (an admin): no role control, no credit form.
+      const self = (await server.deps.prisma.user.findUniqueOrThrow({ where: { email: admin.email }, select: { id: true } })).id;
+      await page.goto(`${server.url}/admin?view=users&user=${self}`);
+      await page.getByText('Admin: an admin is made or removed by the operator (ADMIN_EMAIL), not here.').waitFor();
+      await page.getByText('You cannot adjust your own credits; ask another admin.').waitFor();
+      expect(await page.getByRole('form', { name: 'Adjust credits' }).count()).toBe(0);
+      await page.screenshot({ path: path.join(ARTIFACTS_DIR, `admin-role-${width}.png`), fullPage: true });
+      expect(watch.problems()).toEqual([]);
+    }
+    const audit = await server.deps.prisma.auditLogEntry.findMany({ where: { targetUserId: promoted.id, action: 'user.set_role' }, orderBy: { id: 'asc' } });
+    expect(audit.map((a) => a.after)).toEqual([{ role: 'support' }, { role: 'user' }]);
+
+    // Support sees another staff account's credit panel as a note, not a form.
+    const { page, watch } = await openPage(360);
+    await signIn(page, staff);
+    const adminId = (await server.deps.prisma.user.findUniqueOrThrow({ where: { email: admin.email }, select: { id: true } })).id;
+    await page.goto(`${server.url}/admin?view=users&user=${adminId}`);
+    await page.getByText('This is an admin account: only an admin can adjust its credits.').waitFor();
+    expect(await page.getByRole('form', { name: 'Adjust credits' }).count()).toBe(0);
+    expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(360);
+    expect(watch.problems()).toEqual([]);
+  }, 180_000);
 });

@@ -28,15 +28,16 @@ export interface TestBrowser {
 
 export async function startTestServer(
   envOverrides: Record<string, string> = {},
-  overrides: Omit<DepsOverrides, 'db'> & { sameDatabaseAs?: TestServer } = {},
+  { sameDatabaseAs: shared, databaseUrl, ...overrides }: Omit<DepsOverrides, 'db'> & { sameDatabaseAs?: TestServer; databaseUrl?: string } = {},
 ): Promise<TestServer> {
-  // A second instance on the same Postgres database (several-instance tests).
-  const shared = overrides.sameDatabaseAs;
-  const tdb: TestDatabase = shared
+  // A second instance on the same Postgres database (several-instance tests), or a
+  // database the test made itself (e.g. connecting as another role); the test drops it.
+  if (shared && !shared.tdb.url) throw new Error('several instances need TEST_DATABASE_URL (a Postgres server)');
+  const existing = shared?.tdb.url ?? databaseUrl;
+  const tdb: TestDatabase = existing
     ? await (async () => {
-        if (!shared.tdb.url) throw new Error('several instances need TEST_DATABASE_URL (a Postgres server)');
-        const db = await openDatabase({ databaseUrl: shared.tdb.url, dataDir: '', poolMax: 10 });
-        return { db, url: shared.tdb.url, cleanup: () => db.close() };
+        const db = await openDatabase({ databaseUrl: existing, dataDir: '', poolMax: 10 });
+        return { db, url: existing, cleanup: () => db.close() };
       })()
     : await createTestDatabase();
   // Most tests sign up many accounts from loopback: the daily per-network limit (default 3) is raised here

@@ -15,6 +15,7 @@ describe('admin formatting', () => {
 
   it('describes audit changes by what differs', () => {
     expect(describeChange({ plan: 'free' }, { plan: 'pro' })).toEqual(['plan: free → pro']);
+    expect(describeChange({ role: 'user' }, { role: 'support' })).toEqual(['role: user → support']);
     expect(describeChange({ killSwitch: false, maxTokensPerDay: 5 }, { killSwitch: true, maxTokensPerDay: 5 })).toEqual(['kill switch: off → on']);
     expect(describeChange({ killSwitch: false, maxTokensPerDay: null }, { killSwitch: false, maxTokensPerDay: 1000 })).toEqual(['daily cap: default → 1,000']);
     expect(describeChange({ balanceTokens: 300 }, { balanceTokens: 0, requestedTokens: -1000, appliedTokens: -300 })).toEqual([

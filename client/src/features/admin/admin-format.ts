@@ -37,6 +37,7 @@ export const AUDIT_ACTION_LABEL: Record<TAuditAction, string> = {
   'credits.adjust': 'Adjusted credits',
   'user.set_plan': 'Changed plan',
   'user.set_blocked': 'Blocked / unblocked',
+  'user.set_role': 'Changed role',
   'user.export': 'Exported data',
   'user.delete': 'Deleted account',
   'account.delete': 'Deleted own account',
@@ -57,6 +58,7 @@ function describeValue(key: string, value: unknown): string {
 const KEY_LABEL: Record<string, string> = {
   balanceTokens: 'credits',
   plan: 'plan',
+  role: 'role',
   blocked: 'blocked',
   killSwitch: 'kill switch',
   maxTokensPerDay: 'daily cap',

@@ -1,7 +1,7 @@
 // Queries and mutations of the Admin tab. Every change invalidates the whole
 // ['admin'] tree: the overview, the user, the audit log all move together.
 import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { TAdjustCreditsInput, TAuditAction, TUpdateSettingsInput } from '@chatmeter/shared/admin';
+import type { TAdjustCreditsInput, TAuditAction, TSetRoleInput, TUpdateSettingsInput } from '@chatmeter/shared/admin';
 import { trpc } from '../../trpc.ts';
 
 export const adminQueryKey = ['admin'] as const;
@@ -71,6 +71,7 @@ function useAdminMutation<I, O>(fn: (input: I) => Promise<O>) {
 
 export const useAdjustCredits = () => useAdminMutation((input: TAdjustCreditsInput) => trpc.admin.adjustCredits.mutate(input));
 export const useSetPlan = () => useAdminMutation((input: { userId: string; plan: string }) => trpc.admin.setPlan.mutate(input));
+export const useSetRole = () => useAdminMutation((input: TSetRoleInput) => trpc.admin.setRole.mutate(input));
 export const useSetBlocked = () => useAdminMutation((input: { userId: string; blocked: boolean }) => trpc.admin.setBlocked.mutate(input));
 export const useUpdateSettings = () => useAdminMutation((input: TUpdateSettingsInput) => trpc.admin.updateSettings.mutate(input));
 export const useDeleteUser = () => useAdminMutation((userId: string) => trpc.admin.deleteUser.mutate({ userId, confirm: true }));

@@ -1,7 +1,8 @@
 // One user: plan, usage against the limits, recent usage, the credit ledger
-// and live sessions; adjust credits (support and admin, reason required); set
-// the plan, block, export and delete (admin only; the server enforces it too).
-import { ZAdjustCreditsInput, ADJUSTMENT_REASON_MIN } from '@chatmeter/shared/admin';
+// and live sessions; adjust credits (support on user accounts, admins on anyone
+// else; never one's own; reason required); set the plan and the role, block,
+// export and delete (admin only). The server enforces every rule too.
+import { ZAdjustCreditsInput, ADJUSTMENT_REASON_MIN, type TAssignableRole } from '@chatmeter/shared/admin';
 import { useId, useState, type FormEvent } from 'react';
 import { ApiErrorAlert, StatusNotice } from '../../components/alerts.tsx';
 import { Spinner } from '../../components/spinner.tsx';
@@ -19,6 +20,7 @@ import {
   useExportUser,
   useSetBlocked,
   useSetPlan,
+  useSetRole,
   type AdminUserDetail,
 } from './use-admin.ts';
 
@@ -56,7 +58,7 @@ export function UserDetail({ userId, isAdmin, meId, onBack, onAudit }: { userId:
           </section>
           {!data.user.deleted ? (
             <div className="grid grid--2">
-              <AdjustCreditsPanel detail={data} isAdmin={isAdmin} />
+              <AdjustCreditsPanel detail={data} isAdmin={isAdmin} isSelf={data.user.id === meId} />
               {isAdmin ? <AdminActionsPanel detail={data} isSelf={data.user.id === meId} /> : null}
             </div>
           ) : null}
@@ -91,7 +93,14 @@ function UsageFigures({ detail }: { detail: AdminUserDetail }) {
   );
 }
 
-function AdjustCreditsPanel({ detail, isAdmin }: { detail: AdminUserDetail; isAdmin: boolean }) {
+/** Why this account's credits cannot be adjusted by the viewer, or null when they can. */
+function adjustRefusal(target: { role: string }, isAdmin: boolean, isSelf: boolean): string | null {
+  if (isSelf) return `You cannot adjust your own credits; ask ${isAdmin ? 'another' : 'an'} admin.`;
+  if (!isAdmin && target.role !== 'user') return `This is ${target.role === 'admin' ? 'an admin' : 'a support'} account: only an admin can adjust its credits.`;
+  return null;
+}
+
+function AdjustCreditsPanel({ detail, isAdmin, isSelf }: { detail: AdminUserDetail; isAdmin: boolean; isSelf: boolean }) {
   const adjust = useAdjustCredits();
   const settings = useAdminSettings();
   const [tokens, setTokens] = useState('');
@@ -100,6 +109,23 @@ function AdjustCreditsPanel({ detail, isAdmin }: { detail: AdminUserDetail; isAd
   const [done, setDone] = useState<string>();
   const ids = useId();
   const limit = settings.data?.supportMaxAdjustmentTokens;
+  const perDay = settings.data?.supportMaxAdjustmentTokensPerDay;
+  const refusal = adjustRefusal(detail.user, isAdmin, isSelf);
+  const supportNote =
+    isAdmin || limit === undefined
+      ? ''
+      : ` Support can adjust up to ${formatCount(limit)} tokens at a time${perDay === undefined ? '' : ` and ${formatCount(perDay)} tokens a day in all`}.`;
+
+  if (refusal) {
+    return (
+      <section className="panel" aria-labelledby={`${ids}-title`}>
+        <h2 id={`${ids}-title`} className="panel__title">
+          Adjust credits
+        </h2>
+        <p className="muted admin-note">{refusal}</p>
+      </section>
+    );
+  }
 
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -140,7 +166,7 @@ function AdjustCreditsPanel({ detail, isAdmin }: { detail: AdminUserDetail; isAd
       </h2>
       <p className="muted admin-note">
         Positive adds tokens, negative takes them back (never below zero). Every adjustment is a permanent ledger entry with your name and the reason.
-        {!isAdmin && limit !== undefined ? ` Support can adjust up to ${formatCount(limit)} tokens at a time.` : ''}
+        {supportNote}
       </p>
       <form className="form" onSubmit={submit} noValidate aria-label="Adjust credits">
         <div className={`field${errors.tokens ? ' field--invalid' : ''}`}>
@@ -203,13 +229,14 @@ function AdminActionsPanel({ detail, isSelf }: { detail: AdminUserDetail; isSelf
   const plans = usePlans();
   const setPlan = useSetPlan();
   const setBlocked = useSetBlocked();
+  const setRole = useSetRole();
   const exportUser = useExportUser();
   const deleteUser = useDeleteUser();
   const [plan, setPlanValue] = useState(detail.user.plan);
   const [confirm, setConfirm] = useState<'block' | 'delete' | null>(null);
   const [typed, setTyped] = useState('');
   const user = detail.user;
-  const error = setPlan.error ?? setBlocked.error ?? exportUser.error ?? deleteUser.error;
+  const error = setPlan.error ?? setRole.error ?? setBlocked.error ?? exportUser.error ?? deleteUser.error;
   const choices = (plans.data ?? []).filter((p) => p.id !== 'guest');
 
   return (
@@ -245,6 +272,7 @@ function AdminActionsPanel({ detail, isSelf }: { detail: AdminUserDetail; isSelf
         </form>
       ) : null}
       <p className="muted admin-note">A plan set here is replaced when a Stripe subscription of this user changes.</p>
+      <RoleForm user={user} isSelf={isSelf} setRole={setRole} />
 
       <div className="admin-actions">
         {user.blocked ? (
@@ -307,7 +335,58 @@ function AdminActionsPanel({ detail, isSelf }: { detail: AdminUserDetail; isSelf
       ) : null}
       {error ? <ApiErrorAlert error={readApiError(error)} /> : null}
       {setPlan.isSuccess ? <StatusNotice>Plan saved.</StatusNotice> : null}
+      {setRole.isSuccess ? <StatusNotice>{setRole.data.role === 'support' ? 'This account now has the support role.' : 'This account is now a plain user.'}</StatusNotice> : null}
     </section>
+  );
+}
+
+const ROLE_LABEL: Record<TAssignableRole, string> = { user: 'User', support: 'Support' };
+
+/**
+ * Gives or takes the support role. Admins are made by the operator
+ * (ADMIN_EMAIL), so an admin's role, one's own and a guest's are shown, not edited.
+ */
+function RoleForm({ user, isSelf, setRole }: { user: AdminUserDetail['user']; isSelf: boolean; setRole: ReturnType<typeof useSetRole> }) {
+  const [role, setRoleValue] = useState<TAssignableRole>(user.role === 'support' ? 'support' : 'user');
+  if (user.isGuest) return null;
+  const fixed = user.role === 'admin' ? 'Admin: an admin is made or removed by the operator (ADMIN_EMAIL), not here.' : isSelf ? 'You cannot change your own role.' : null;
+  if (fixed) {
+    return (
+      <p className="muted admin-note">
+        <strong>Role.</strong> {fixed}
+      </p>
+    );
+  }
+  return (
+    <form
+      className="admin-inline-form"
+      aria-label="Role"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setRole.mutate({ userId: user.id, role });
+      }}
+    >
+      <div className="field">
+        <label className="field__label" htmlFor="set-role">
+          Role
+        </label>
+        <div className="field__control">
+          <select id="set-role" value={role} onChange={(e) => setRoleValue(e.target.value as TAssignableRole)} aria-describedby="set-role-hint">
+            {(Object.keys(ROLE_LABEL) as TAssignableRole[]).map((r) => (
+              <option key={r} value={r}>
+                {ROLE_LABEL[r]}
+              </option>
+            ))}
+          </select>
+        </div>
+        <p className="field__hint muted" id="set-role-hint">
+          Support can see the Admin tab and adjust the credits of user accounts, within its limits.
+        </p>
+      </div>
+      <button type="submit" className="btn btn--secondary" disabled={setRole.isPending || role === user.role}>
+        {setRole.isPending ? 'Saving…' : 'Set role'}
+      </button>
+    </form>
   );
 }
 
