@@ -36,6 +36,8 @@ import { Metrics } from './metrics.ts';
 import { NotificationService } from './notifications/notification-service.ts';
 import { PlannerService } from './planner/planner-service.ts';
 import { PreferencesService } from './preferences/preferences-service.ts';
+import { OpenAICostsClient } from './reconcile/openai-costs.ts';
+import { ReconcileService } from './reconcile/reconcile-service.ts';
 
 export interface Deps {
   env: ServerEnv;
@@ -65,6 +67,7 @@ export interface Deps {
   notifications: NotificationService;
   preferences: PreferencesService;
   planner: PlannerService;
+  reconcile: ReconcileService;
   close(): Promise<void>;
 }
 
@@ -186,6 +189,15 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const usage = new UsageService(prisma, limiters, monthFor);
   const retention = new RetentionJob(prisma, logger, { retentionDays: env.RETENTION_DAYS, messageRetentionDays: env.MESSAGE_RETENTION_DAYS });
   const overview = new OverviewService(prisma, plans);
+  // Reconciliation with the provider's bill: only with an admin key (never without one).
+  const reconcile = new ReconcileService({
+    prisma,
+    logger,
+    costs: env.OPENAI_ADMIN_KEY ? new OpenAICostsClient({ adminKey: env.OPENAI_ADMIN_KEY, baseUrl: env.OPENAI_ADMIN_BASE_URL, projectIds: env.RECONCILE_PROJECT_IDS }) : undefined,
+    alertPercent: env.RECONCILE_ALERT_PERCENT,
+    projectIds: env.RECONCILE_PROJECT_IDS,
+    fireAlert: (alert) => alerts.fireServiceAlert(alert),
+  });
   return {
     env,
     db,
@@ -222,8 +234,10 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     notifications: new NotificationService(prisma),
     preferences: new PreferencesService(prisma),
     planner: new PlannerService(pricing, prisma),
+    reconcile,
     close: async () => {
       retention.stop();
+      reconcile.stop();
       overview.stopWarming();
       await alerts.idle();
       redis?.disconnect();

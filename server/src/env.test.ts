@@ -27,4 +27,18 @@ describe('parseEnv', () => {
     expect(env.REDIS_URL).toBeUndefined();
     expect(env.SMTP_URL).toBeUndefined();
   });
+
+  it('reconciliation: off without a key, OpenAI by default, 5 % unless set', () => {
+    const env = parseEnv({ RECONCILE_ALERT_PERCENT: '' });
+    expect(env.OPENAI_ADMIN_KEY).toBeUndefined();
+    expect(env.OPENAI_ADMIN_BASE_URL).toBe('https://api.openai.com/v1');
+    expect(env.RECONCILE_ALERT_PERCENT).toBe(5);
+    expect(env.RECONCILE_PROJECT_IDS).toEqual([]);
+    const set = parseEnv({ OPENAI_ADMIN_KEY: 'sk-admin-x', OPENAI_ADMIN_BASE_URL: 'http://127.0.0.1:9/v1', RECONCILE_ALERT_PERCENT: '2.5', RECONCILE_PROJECT_IDS: 'proj_a, proj_b' });
+    expect(set).toMatchObject({ OPENAI_ADMIN_KEY: 'sk-admin-x', OPENAI_ADMIN_BASE_URL: 'http://127.0.0.1:9/v1', RECONCILE_ALERT_PERCENT: 2.5, RECONCILE_PROJECT_IDS: ['proj_a', 'proj_b'] });
+    expect(() => parseEnv({ RECONCILE_ALERT_PERCENT: 'five' })).toThrow(/RECONCILE_ALERT_PERCENT/);
+    expect(() => parseEnv({ RECONCILE_ALERT_PERCENT: '-1' })).toThrow(/RECONCILE_ALERT_PERCENT/);
+    expect(() => parseEnv({ OPENAI_ADMIN_BASE_URL: 'ftp://x' })).toThrow(/OPENAI_ADMIN_BASE_URL/);
+    expect(() => parseEnv({ RECONCILE_PROJECT_IDS: 'proj a' })).toThrow(/RECONCILE_PROJECT_IDS/);
+  });
 });
