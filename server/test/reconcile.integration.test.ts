@@ -15,6 +15,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Prisma } from '@chatmeter/db/client';
 import { testServerUrl } from '@chatmeter/db/testing';
 import { addDays, utcDay } from '../src/admin/days.ts';
+import { createDeps, type Deps } from '../src/deps.ts';
+import { parseEnv } from '../src/env.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { CostsApiError, OpenAICostsClient } from '../src/reconcile/openai-costs.ts';
 import { RECONCILE_JOB, ReconcileService } from '../src/reconcile/reconcile-service.ts';
@@ -75,6 +77,11 @@ afterAll(async () => {
   await server?.close();
   await Promise.all([costs?.close(), openai?.close(), hook?.close()]);
 });
+
+/** Another instance's services on the same database, built from its own environment (no HTTP server, no new database). */
+async function depsFor(env: Record<string, string>): Promise<Deps> {
+  return createDeps(parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', CAPTCHA: 'off', ...env }), { logger: createLogger('silent'), db: server.deps.db });
+}
 
 async function resetJob(target = server) {
   await target.deps.prisma.$executeRaw(Prisma.sql`DELETE FROM job_runs WHERE job = ${RECONCILE_JOB}`);
@@ -258,13 +265,14 @@ describe('the daily job', () => {
   });
 
   it('never runs without OPENAI_ADMIN_KEY', async () => {
-    const keyless = await startTestServer({ OPENAI_ADMIN_BASE_URL: costs.baseUrl });
+    const jobBefore = await server.deps.prisma.jobRun.findUnique({ where: { job: RECONCILE_JOB } });
+    const keyless = await depsFor({ OPENAI_ADMIN_BASE_URL: costs.baseUrl });
     try {
-      expect(keyless.deps.reconcile.configured).toBe(false);
-      keyless.deps.reconcile.start();
-      expect(await keyless.deps.reconcile.run({ now: at(addDays(T, 1)) })).toEqual({ ran: false, skipped: 'not_configured' });
-      expect(await keyless.deps.reconcile.run({ now: at(addDays(T, 1)), force: true })).toEqual({ ran: false, skipped: 'not_configured' });
-      expect(await keyless.deps.prisma.jobRun.count({ where: { job: RECONCILE_JOB } })).toBe(0);
+      expect(keyless.reconcile.configured).toBe(false);
+      keyless.reconcile.start();
+      expect(await keyless.reconcile.run({ now: at(addDays(T, 1)) })).toEqual({ ran: false, skipped: 'not_configured' });
+      expect(await keyless.reconcile.run({ now: at(addDays(T, 1)), force: true })).toEqual({ ran: false, skipped: 'not_configured' });
+      expect(await keyless.prisma.jobRun.findUnique({ where: { job: RECONCILE_JOB } })).toEqual(jobBefore);
       expect(costs.requests).toHaveLength(0);
     } finally {
       await keyless.close();
@@ -326,14 +334,15 @@ describe('admin.reconciliation', () => {
   });
 
   it('without the key and without data: configured false, no provider figures', async () => {
-    const bare = await startTestServer();
+    const keyless = await depsFor({});
     try {
-      const admin = await person(bare, 'admin');
-      const report = await admin.b.trpc.admin.reconciliation.query({ days: 7 });
-      expect(report).toMatchObject({ configured: false, totals: { days: 0, meteredMicroUsd: 0, providerMicroUsd: 0, driftPercent: null }, lastRun: null });
-      expect(report.days.every((d) => d.providerMicroUsd === null && d.driftPercent === null && !d.overThreshold)).toBe(true);
+      // A week long before anything was stored.
+      const report = await keyless.reconcile.report(7, new Date('2001-01-08T12:00:00Z'));
+      expect(report).toMatchObject({ configured: false, alertPercent: 5, totals: { days: 0, meteredMicroUsd: 0, providerMicroUsd: 0, driftPercent: null } });
+      expect(report.days.map((d) => d.day)).toEqual(['2001-01-01', '2001-01-02', '2001-01-03', '2001-01-04', '2001-01-05', '2001-01-06', '2001-01-07']);
+      expect(report.days.every((d) => d.providerMicroUsd === null && d.driftPercent === null && !d.overThreshold && d.source === null)).toBe(true);
     } finally {
-      await bare.close();
+      await keyless.close();
     }
   });
 });
@@ -358,7 +367,8 @@ describe('npm run reconcile -- --file', () => {
   /** The server's own database when it is on Postgres (so the meter's side is real), else an embedded one of its own. */
   const dbEnv = (): Record<string, string> => (server.tdb.url ? { DATABASE_URL: server.tdb.url } : { DATA_DIR: path.join(dir, 'data') });
 
-  it('stores a paged export (an array of pages) and prints the per-day comparison', { timeout: 120_000 }, async () => {
+  // The embedded database is migrated by the CLI process itself: slow on a busy machine.
+  it('stores a paged export (an array of pages) and prints the per-day comparison', { timeout: 300_000 }, async () => {
     const d1 = addDays(T, -10);
     const d2 = addDays(T, -9);
     const customer = await person(server);
