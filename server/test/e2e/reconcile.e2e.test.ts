@@ -86,12 +86,17 @@ describeBrowser('the reconciliation panel in the browser', () => {
       await table.getByRole('row').nth(7).waitFor(); // header + 7 days
       // Newest first: yesterday, $1.60 metered, $2.00 reported, +20 %.
       const first = table.getByRole('row').nth(1);
+      await first.getByRole('img', { name: 'past 5 %' }).waitFor();
       expect((await first.getByRole('cell').allTextContents()).map((t) => t.trim())).toEqual([
-        expect.stringMatching(/file$/),
+        expect.stringMatching(/^\d{1,2} \w{3}$/),
         '$1.60',
         '$2.00',
-        '+20.00 %past 5 %',
+        '+20.00 %!',
       ]);
+      await panel.getByText('All of these figures came from a file (npm run reconcile).', { exact: false }).waitFor();
+      // The table fits: no sideways scrolling inside it either.
+      const box = `document.querySelector('table[aria-label="Reconciliation by day"]').parentElement`;
+      expect(await page.evaluate(`${box}.scrollWidth <= ${box}.clientWidth`)).toBe(true);
       // Two bars a day.
       await panel.locator('.recharts-bar-rectangle').nth(13).waitFor();
       await fitsWidth(page, width);

@@ -19,7 +19,7 @@ export function ReconciliationPanel({ days }: { days: OverviewDays }) {
   const query = useReconciliation(windowDays);
   const data = query.data;
   return (
-    <section className="panel" aria-labelledby="reconcile-title">
+    <section className="panel reconcile-panel" aria-labelledby="reconcile-title">
       <div className="panel__head">
         <h2 id="reconcile-title" className="panel__title">
           Meter vs OpenAI&apos;s bill · {windowDays} days
@@ -67,6 +67,7 @@ function Figures({ data }: { data: Reconciliation }) {
   }));
   const rows = data.days.filter((d) => d.providerMicroUsd !== null).reverse();
   const missing = data.days.length - rows.length;
+  const fromFile = rows.filter((d) => d.source === 'file').length;
   const lastRun = data.configured ? describeLastRun(data.lastRun, formatDateTime) : null;
   const summary = `Metered cost and OpenAI's reported cost per day, ${formatDay(data.days[0]!.day)} to ${formatDay(data.days.at(-1)!.day)}: ${formatCost(data.totals.meteredMicroUsd)} metered, ${formatCost(data.totals.providerMicroUsd)} reported.`;
   return (
@@ -125,15 +126,16 @@ function Figures({ data }: { data: Reconciliation }) {
           <tbody>
             {rows.map((d) => (
               <tr key={d.day} className={d.overThreshold ? 'reconcile-over' : undefined}>
-                <td>
-                  {formatDay(d.day)}
-                  {d.source === 'file' ? <span className="badge badge--quiet">file</span> : null}
-                </td>
+                <td className="reconcile-day">{formatDay(d.day)}</td>
                 <td className="num">{formatCost(d.meteredMicroUsd)}</td>
                 <td className="num">{formatCost(d.providerMicroUsd ?? 0)}</td>
                 <td className="num">
                   {formatDrift(d.driftPercent, d.providerMicroUsd)}
-                  {d.overThreshold ? <span className="badge badge--warn">past {data.alertPercent} %</span> : null}
+                  {d.overThreshold ? (
+                    <span className="reconcile-flag" role="img" aria-label={`past ${data.alertPercent} %`} title={`Past ${data.alertPercent} %`}>
+                      !
+                    </span>
+                  ) : null}
                 </td>
               </tr>
             ))}
@@ -144,8 +146,9 @@ function Figures({ data }: { data: Reconciliation }) {
         Drift = (OpenAI − metered) ÷ OpenAI, per UTC day; metered counts chat usage of real models (not the demo model). Above {data.alertPercent} %
         (<code>RECONCILE_ALERT_PERCENT</code>) the admins get an alert, once per day.
         {data.projectsOnly ? ' OpenAI figures: the projects in RECONCILE_PROJECT_IDS only.' : ''}
-        {missing > 0 ? ` ${missing} day${missing === 1 ? '' : 's'} without a figure from OpenAI.` : ''}{' '}
-        {lastRun ? <span className={lastRun.tone === 'error' ? 'admin-negative' : undefined}>{lastRun.text}</span> : 'Figures imported with npm run reconcile (no OPENAI_ADMIN_KEY).'}
+        {missing > 0 ? ` ${missing} day${missing === 1 ? '' : 's'} without a figure from OpenAI.` : ''}
+        {fromFile > 0 ? ` ${fromFile === rows.length ? 'All' : fromFile} of these figures came from a file (npm run reconcile).` : ''}{' '}
+        {lastRun ? <span className={lastRun.tone === 'error' ? 'admin-negative' : undefined}>{lastRun.text}</span> : 'No OPENAI_ADMIN_KEY: the daily job does not run.'}
       </p>
     </>
   );
