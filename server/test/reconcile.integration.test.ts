@@ -126,10 +126,12 @@ describe('the Costs API client (real SDK, local server in the documented shape)'
   });
 
   it('a wrong key is a CostsApiError with status 401 (not retried)', async () => {
-    const client = new OpenAICostsClient({ adminKey: 'sk-admin-wrong', baseUrl: costs.baseUrl });
+    const client = new OpenAICostsClient({ adminKey: 'sk-admin-wrongkey7Q9Z', baseUrl: costs.baseUrl });
     const error = await client.fetchPages({ from: at(addDays(T, -1), '00:00:00'), to: at(T, '00:00:00') }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CostsApiError);
-    expect(error).toMatchObject({ status: 401, message: expect.stringContaining('Incorrect API key provided') });
+    expect(error).toMatchObject({ status: 401, message: expect.stringContaining('Incorrect API key provided: sk-admin-[redacted]') });
+    // OpenAI's 401 echoes the start of the key: it never reaches the log, job_runs or the Admin tab.
+    expect((error as Error).message).not.toContain('7Q9Z');
     expect(costs.requests.map((r) => r.status)).toEqual([401]);
   });
 
@@ -220,6 +222,9 @@ describe('the daily job', () => {
     expect(mails.map((m) => m.subject).sort()).toEqual([`[ChatMeter alert] Metered cost and OpenAI's bill differ on ${addDays(T, -3)}: +100 %`, `[ChatMeter alert] Metered cost and OpenAI's bill differ on ${T}: +10 %`]);
     expect(hook.posts.filter((p) => p.text.includes("OpenAI's bill"))).toHaveLength(2);
     expect(await server.deps.reconcile.lastRun()).toMatchObject({ result: { ok: true, days: 7, alerted: [addDays(T, -3), T] } });
+    // The admin key goes to the Costs API only, never to the chat provider (OPENAI_BASE_URL may be a third party).
+    expect(openai.requests.length).toBeGreaterThan(0);
+    expect(openai.requests.filter((r) => JSON.stringify(r.headers).includes(costs.adminKey))).toEqual([]);
   });
 
   it('runs once a day: later ticks skip; a forced run fetches again but alerts no day twice', async () => {
@@ -254,9 +259,10 @@ describe('the daily job', () => {
     expect(await unreachable.run({ now })).toMatchObject({ ran: true, ok: false, status: null, error: expect.stringContaining('could not be reached') });
     // A revoked key.
     await resetJob();
-    const wrongKey = new ReconcileService({ ...options, costs: new OpenAICostsClient({ adminKey: 'sk-admin-revoked', baseUrl: costs.baseUrl }) });
+    const wrongKey = new ReconcileService({ ...options, costs: new OpenAICostsClient({ adminKey: 'sk-admin-revoked42XY', baseUrl: costs.baseUrl }) });
     const failed = await wrongKey.run({ now });
     expect(failed).toMatchObject({ ran: true, ok: false, status: 401, error: expect.stringContaining('401') });
+    expect(JSON.stringify(await server.deps.reconcile.lastRun())).not.toContain('42XY');
     expect(await server.deps.reconcile.lastRun()).toMatchObject({ finishedAt: expect.any(Date), result: { ok: false, status: 401 } });
     expect(await server.deps.prisma.providerCost.findMany({ select: { day: true, costMicroUsd: true } })).toEqual(before);
     // Not again within the hour; after it, the next tick (here with the right key) runs.

@@ -26,9 +26,18 @@ export class CostsApiError extends Error {
     message: string,
     readonly status: number | undefined,
   ) {
-    super(message);
+    super(redactKeys(message));
     this.name = 'CostsApiError';
   }
+}
+
+/**
+ * The message is logged, stored in job_runs and shown to support staff in the Admin tab:
+ * OpenAI's 401 echoes part of the key ("Incorrect API key provided: sk-admin-****abcd"),
+ * so anything shaped like a key is cut to its kind.
+ */
+export function redactKeys(message: string): string {
+  return message.replace(/\bsk-(admin-|proj-|svcacct-)?[\w*-]*/g, (_m, kind: string | undefined) => `sk-${kind ?? ''}[redacted]`);
 }
 
 export interface CostsSource {

@@ -4,7 +4,7 @@
  * (`client.admin.organization.usage.costs`) to talk to in tests.
  *
  * - `Authorization: Bearer <adminKey>` is required: anything else is a 401 with OpenAI's
- *   error body (`invalid_api_key`).
+ *   error body (`invalid_api_key`), which echoes the key's first 9 and last 4 characters as OpenAI's does.
  * - `start_time` is required (400 otherwise), `end_time` defaults to now, `bucket_width`
  *   must be `1d`, `limit` 1-180 (default 7).
  * - One bucket per UTC day in [start_time, end_time), oldest first, `results` empty for a
@@ -56,7 +56,7 @@ export async function startFakeCostsServer(options: { adminKey?: string; pageSiz
     const auth = req.headers.authorization;
     if (auth !== `Bearer ${adminKey}`) {
       const given = auth?.replace(/^Bearer /, '') ?? '';
-      return error(401, `Incorrect API key provided: ${given.slice(0, 8)}****. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key');
+      return error(401, `Incorrect API key provided: ${given.slice(0, 9)}${'*'.repeat(20)}${given.slice(-4)}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key');
     }
     const start = Number(url.searchParams.get('start_time'));
     if (!url.searchParams.has('start_time') || !Number.isInteger(start)) return error(400, "Missing required parameter: 'start_time'.", 'invalid_request_error', 'missing_required_parameter', 'start_time');
