@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Prisma } from '@chatmeter/db/client';
 import { testServerUrl } from '@chatmeter/db/testing';
@@ -259,8 +260,12 @@ describe('the daily job', () => {
     expect(await unreachable.run({ now })).toMatchObject({ ran: true, ok: false, status: null, error: expect.stringContaining('could not be reached') });
     // A revoked key.
     await resetJob();
-    const wrongKey = new ReconcileService({ ...options, costs: new OpenAICostsClient({ adminKey: 'sk-admin-revoked42XY', baseUrl: costs.baseUrl }) });
+    const logged: { level: number; msg: string; status?: number; err?: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const wrongKey = new ReconcileService({ ...options, logger, costs: new OpenAICostsClient({ adminKey: 'sk-admin-revoked42XY', baseUrl: costs.baseUrl }) });
     const failed = await wrongKey.run({ now });
+    expect(logged).toMatchObject([{ level: 50, msg: 'reconciliation failed', status: 401, err: expect.stringContaining('Incorrect API key provided: sk-admin-[redacted]') }]);
+    expect(JSON.stringify(logged)).not.toContain('42XY');
     expect(failed).toMatchObject({ ran: true, ok: false, status: 401, error: expect.stringContaining('401') });
     expect(JSON.stringify(await server.deps.reconcile.lastRun())).not.toContain('42XY');
     expect(await server.deps.reconcile.lastRun()).toMatchObject({ finishedAt: expect.any(Date), result: { ok: false, status: 401 } });
