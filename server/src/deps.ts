@@ -38,6 +38,8 @@ import { NotificationService } from './notifications/notification-service.ts';
 import { PlannerService } from './planner/planner-service.ts';
 import { PlanResolver } from './plans/plan-resolver.ts';
 import { PreferencesService } from './preferences/preferences-service.ts';
+import { OpenAICostsClient } from './reconcile/openai-costs.ts';
+import { ReconcileService } from './reconcile/reconcile-service.ts';
 
 export interface Deps {
   env: ServerEnv;
@@ -69,6 +71,7 @@ export interface Deps {
   notifications: NotificationService;
   preferences: PreferencesService;
   planner: PlannerService;
+  reconcile: ReconcileService;
   close(): Promise<void>;
 }
 
@@ -200,6 +203,15 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const retention = new RetentionJob(prisma, logger, { retentionDays: env.RETENTION_DAYS, messageRetentionDays: env.MESSAGE_RETENTION_DAYS });
   const overview = new OverviewService(prisma, plans);
   const tts = createTtsService({ env, prisma, logger, limiters, planFor: (user) => planResolver.planFor(user), worker: overrides.ttsWorker });
+  // Reconciliation with the provider's bill: only with an admin key (never without one).
+  const reconcile = new ReconcileService({
+    prisma,
+    logger,
+    costs: env.OPENAI_ADMIN_KEY ? new OpenAICostsClient({ adminKey: env.OPENAI_ADMIN_KEY, baseUrl: env.OPENAI_ADMIN_BASE_URL, projectIds: env.RECONCILE_PROJECT_IDS }) : undefined,
+    alertPercent: env.RECONCILE_ALERT_PERCENT,
+    projectIds: env.RECONCILE_PROJECT_IDS,
+    fireAlert: (alert) => alerts.fireServiceAlert(alert),
+  });
   return {
     env,
     db,
@@ -242,8 +254,10 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     notifications: new NotificationService(prisma),
     preferences: new PreferencesService(prisma),
     planner: new PlannerService(pricing, prisma),
+    reconcile,
     close: async () => {
       retention.stop();
+      reconcile.stop();
       overview.stopWarming();
       await alerts.idle();
       redis?.disconnect();

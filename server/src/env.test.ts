@@ -28,6 +28,20 @@ describe('parseEnv', () => {
     expect(env.SMTP_URL).toBeUndefined();
   });
 
+  it('reconciliation: off without a key, OpenAI by default, 5 % unless set', () => {
+    const env = parseEnv({ RECONCILE_ALERT_PERCENT: '' });
+    expect(env.OPENAI_ADMIN_KEY).toBeUndefined();
+    expect(env.OPENAI_ADMIN_BASE_URL).toBe('https://api.openai.com/v1');
+    expect(env.RECONCILE_ALERT_PERCENT).toBe(5);
+    expect(env.RECONCILE_PROJECT_IDS).toEqual([]);
+    const set = parseEnv({ OPENAI_ADMIN_KEY: 'sk-admin-x', OPENAI_ADMIN_BASE_URL: 'http://127.0.0.1:9/v1', RECONCILE_ALERT_PERCENT: '2.5', RECONCILE_PROJECT_IDS: 'proj_a, proj_b' });
+    expect(set).toMatchObject({ OPENAI_ADMIN_KEY: 'sk-admin-x', OPENAI_ADMIN_BASE_URL: 'http://127.0.0.1:9/v1', RECONCILE_ALERT_PERCENT: 2.5, RECONCILE_PROJECT_IDS: ['proj_a', 'proj_b'] });
+    expect(() => parseEnv({ RECONCILE_ALERT_PERCENT: 'five' })).toThrow(/RECONCILE_ALERT_PERCENT/);
+    expect(() => parseEnv({ RECONCILE_ALERT_PERCENT: '-1' })).toThrow(/RECONCILE_ALERT_PERCENT/);
+    expect(() => parseEnv({ OPENAI_ADMIN_BASE_URL: 'ftp://x' })).toThrow(/OPENAI_ADMIN_BASE_URL/);
+    expect(() => parseEnv({ RECONCILE_PROJECT_IDS: 'proj a' })).toThrow(/RECONCILE_PROJECT_IDS/);
+  });
+
   it('allows 3 new accounts a day per network by default, 0 turns the daily limit off, and names a bad value', () => {
     expect(parseEnv({}).SIGNUPS_PER_IP_PER_DAY).toBe(3);
     expect(parseEnv({ SIGNUPS_PER_IP_PER_DAY: '' }).SIGNUPS_PER_IP_PER_DAY).toBe(3);

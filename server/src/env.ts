@@ -110,6 +110,16 @@ const ZServerEnv = z.object({
   ALERT_VELOCITY_FACTOR: z.coerce.number().min(1).max(1_000).default(10),
   /** ...and above this many USD (so a new user's first dollar is not an anomaly). */
   ALERT_VELOCITY_FLOOR_USD: z.coerce.number().nonnegative().max(1_000_000).default(1),
+  /** An OpenAI admin key (sk-admin-...): once a day the provider's daily costs are read for reconciliation. Unset: never. */
+  OPENAI_ADMIN_KEY: optionalString,
+  /** Where the Costs API is (tests point it at a local fake). */
+  OPENAI_ADMIN_BASE_URL: optionalUrl.refine((v) => !v || /^https?:\/\//.test(v), 'must be an http:// or https:// URL').transform((v) => v ?? 'https://api.openai.com/v1'),
+  /** Only these OpenAI projects' costs (comma-separated proj_... ids); unset: the whole organization. */
+  RECONCILE_PROJECT_IDS: optionalString
+    .refine((v) => !v || v.split(',').every((id) => /^[\w-]{1,128}$/.test(id.trim())), 'must be a comma-separated list of project ids')
+    .transform((v) => (v ? v.split(',').map((id) => id.trim()) : [])),
+  /** A day whose metered cost and the provider's differ by more than this share of the provider's alerts the admins. */
+  RECONCILE_ALERT_PERCENT: z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.coerce.number().min(0).max(1_000).default(5)),
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   METRICS_TOKEN: optionalString,
   /** In production GET /metrics is off without METRICS_TOKEN; this serves it to anyone instead (a private network). */

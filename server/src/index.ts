@@ -29,6 +29,8 @@ async function main(): Promise<void> {
   deps.billing.startSweeper();
   // Raw usage past RETENTION_DAYS (and messages past MESSAGE_RETENTION_DAYS): hourly, once across instances.
   deps.retention.start();
+  // The provider's daily costs against the meter: once a day across instances, only with OPENAI_ADMIN_KEY.
+  deps.reconcile.start();
   // The overview's closed days are read in the background, not by the first admin of the day.
   deps.overview.startWarming();
   let closing = false;

@@ -22,6 +22,7 @@ afterAll(async () => {
 type Call = (b: TestBrowser) => Promise<unknown>;
 const calls = (): Record<string, Call> => ({
   overview: (b) => b.trpc.admin.overview.query({ days: 7 }),
+  reconciliation: (b) => b.trpc.admin.reconciliation.query({ days: 7 }),
   users: (b) => b.trpc.admin.users.query({}),
   user: (b) => b.trpc.admin.user.query({ userId: target.id }),
   settings: (b) => b.trpc.admin.settings.query(),
@@ -34,7 +35,7 @@ const calls = (): Record<string, Call> => ({
   exportUser: (b) => b.trpc.admin.exportUser.mutate({ userId: target.id }),
   deleteUser: (b) => b.trpc.admin.deleteUser.mutate({ userId: '00000000-0000-4000-8000-000000000000', confirm: true }),
 });
-const SUPPORT_ALLOWED = ['overview', 'users', 'user', 'settings', 'auditLog', 'adjustCredits'];
+const SUPPORT_ALLOWED = ['overview', 'reconciliation', 'users', 'user', 'settings', 'auditLog', 'adjustCredits'];
 
 async function auditCount() {
   return server.deps.prisma.auditLogEntry.count();
@@ -126,7 +127,7 @@ describe('admin procedures by role', () => {
 
   it('generated input never makes an admin procedure answer 5xx', async () => {
     const admin = await person(server, 'admin');
-    const queries = ['overview', 'users', 'user', 'settings', 'auditLog'];
+    const queries = ['overview', 'reconciliation', 'users', 'user', 'settings', 'auditLog'];
     const mutations = ['adjustCredits', 'setPlan', 'setBlocked', 'setRole', 'updateSettings', 'exportUser', 'deleteUser'];
     const value = fc.oneof(
       fc.jsonValue(),

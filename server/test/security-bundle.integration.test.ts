@@ -13,6 +13,7 @@ import { CLIENT_DIR } from './helpers/browser.ts';
 
 const SECRETS: Record<string, string> = {
   OPENAI_API_KEY: 'sk-fake-SECRET-123',
+  OPENAI_ADMIN_KEY: 'sk-admin-FAKE-SECRET-9a8b',
   STRIPE_SECRET_KEY: 'sk_test_FAKE_SECRET_456',
   STRIPE_WEBHOOK_SECRET: 'whsec_FAKE_SECRET_789',
   CAPTCHA_HMAC_KEY: 'captcha-FAKE-hmac-0a1b2c',

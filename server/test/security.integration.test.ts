@@ -301,7 +301,7 @@ describe("another user's ids", () => {
 });
 
 describe('roles', () => {
-  const SUPPORT_ALLOWED = new Set(['admin.overview', 'admin.users', 'admin.user', 'admin.settings', 'admin.auditLog', 'admin.adjustCredits']);
+  const SUPPORT_ALLOWED = new Set(['admin.overview', 'admin.reconciliation', 'admin.users', 'admin.user', 'admin.settings', 'admin.auditLog', 'admin.adjustCredits']);
   const adminProcedures = procedures.filter((p) => p.path.startsWith('admin.'));
 
   it('every admin.* procedure is FORBIDDEN to users and guests, UNAUTHORIZED without a session', async () => {

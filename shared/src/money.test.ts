@@ -8,6 +8,8 @@ import {
   microsToCents,
   microsToUsd,
   usdToMicros,
+  sumUsdToMicrosRounded,
+  usdToMicrosRounded,
   type TokenPrice,
 } from './money.ts';
 
@@ -171,5 +173,62 @@ describe('costMicroUsd', () => {
         return BigInt(costMicroUsd(usage, price)) === reference;
       }),
     );
+  });
+});
+
+describe('usdToMicrosRounded (provider-reported amounts)', () => {
+  it('converts the Costs API example and long decimals', () => {
+    expect(usdToMicrosRounded(0.06)).toBe(60_000);
+    expect(usdToMicrosRounded(12.3456789)).toBe(12_345_679);
+    expect(usdToMicrosRounded('12.3456789')).toBe(12_345_679);
+    expect(usdToMicrosRounded(0)).toBe(0);
+    expect(usdToMicrosRounded(1234.5)).toBe(1_234_500_000);
+  });
+
+  it('rounds half away from zero on the decimal digits, not on a float product', () => {
+    // Float multiplication gives 500000.49999999994 and 4000.4999999999995 here.
+    expect(Math.round(0.5000005 * 1_000_000)).toBe(500_000);
+    expect(usdToMicrosRounded(0.5000005)).toBe(500_001);
+    expect(usdToMicrosRounded(0.0040005)).toBe(4_001);
+    expect(usdToMicrosRounded(0.0000005)).toBe(1);
+    expect(usdToMicrosRounded(0.00000049)).toBe(0);
+    expect(usdToMicrosRounded(-0.0000005)).toBe(-1);
+    expect(usdToMicrosRounded(-0.0000004)).toBe(0);
+    expect(Object.is(usdToMicrosRounded(-0.0000004), -0)).toBe(false);
+  });
+
+  it('reads exponent forms (1e-7 and friends)', () => {
+    expect(String(1e-7)).toBe('1e-7');
+    expect(usdToMicrosRounded(1e-7)).toBe(0);
+    expect(usdToMicrosRounded(5e-7)).toBe(1);
+    expect(usdToMicrosRounded(1.5e-6)).toBe(2);
+    expect(usdToMicrosRounded('2.5E+3')).toBe(2_500_000_000);
+    expect(usdToMicrosRounded(1e-300)).toBe(0);
+  });
+
+  it('agrees with exact rounding of the decimal text for any 9-decimal amount', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 15n }), fc.boolean(), (nanos, negative) => {
+        const text = `${negative ? '-' : ''}${nanos / 1_000_000_000n}.${(nanos % 1_000_000_000n).toString().padStart(9, '0')}`;
+        const expected = (nanos + 500n) / 1000n;
+        const got = usdToMicrosRounded(text);
+        expect(got).toBe(expected === 0n ? 0 : Number(negative ? -expected : expected));
+      }),
+    );
+  });
+
+  it('sums several amounts exactly and rounds once', () => {
+    // Each rounds to 0 alone; together they are 1.2 micro-USD.
+    expect([0.0000004, 0.0000004, 0.0000004].map(usdToMicrosRounded)).toEqual([0, 0, 0]);
+    expect(sumUsdToMicrosRounded([0.0000004, 0.0000004, 0.0000004])).toBe(1);
+    expect(sumUsdToMicrosRounded([0.06, '12.3456789', 1e-7, -0.01])).toBe(12_395_679);
+    expect(sumUsdToMicrosRounded([0.1, 0.2])).toBe(300_000);
+    expect(sumUsdToMicrosRounded([])).toBe(0);
+  });
+
+  it('refuses what is not a finite decimal amount', () => {
+    for (const bad of ['', '.', 'abc', '1,5', '$1', '1e', '0x10', NaN, Infinity, '1e400']) {
+      expect(() => usdToMicrosRounded(bad as number | string), String(bad)).toThrow(RangeError);
+    }
   });
 });

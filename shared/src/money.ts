@@ -58,6 +58,67 @@ export function usdToMicros(usd: number | string): number {
   return Number(signed);
 }
 
+const DECIMAL_OR_EXPONENT = /^([+-])?(\d+)?(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/** An exact decimal: `units / 10^scale` dollars. */
+interface ExactUsd {
+  units: bigint;
+  scale: number;
+}
+
+function exactUsd(usd: number | string): ExactUsd {
+  if (typeof usd === 'number' && !Number.isFinite(usd)) throw new RangeError(`USD amount must be finite, got ${String(usd)}`);
+  // A number is read in its shortest round-trip form: the decimal the JSON carried.
+  const text = typeof usd === 'number' ? String(usd) : usd.trim();
+  const match = DECIMAL_OR_EXPONENT.exec(text);
+  if (!match || (match[2] === undefined && !match[3])) throw new RangeError(`Not a decimal USD amount: ${JSON.stringify(usd)}`);
+  const [, sign, whole = '', fraction = '', exponent = '0'] = match;
+  const exp = Number(exponent);
+  // Doubles stay within 1e-324..1e308; anything further is not an amount.
+  if (!Number.isSafeInteger(exp) || Math.abs(exp) > 400) throw new RangeError(`USD amount ${JSON.stringify(usd)} is out of range`);
+  let units = BigInt(`${whole}${fraction}` || '0');
+  let scale = fraction.length - exp;
+  if (scale < 0) {
+    units *= 10n ** BigInt(-scale);
+    scale = 0;
+  }
+  return { units: sign === '-' ? -units : units, scale };
+}
+
+/** Rounds an exact amount to micro-USD, half away from zero. */
+function roundToMicros({ units, scale }: ExactUsd, what: string): number {
+  const negative = units < 0n;
+  const abs = negative ? -units : units;
+  let micros: bigint;
+  if (scale <= 6) {
+    micros = abs * 10n ** BigInt(6 - scale);
+  } else {
+    const unit = 10n ** BigInt(scale - 6);
+    micros = (abs + unit / 2n) / unit;
+  }
+  if (micros > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`USD amount ${what} is out of range`);
+  return negative && micros !== 0n ? -Number(micros) : Number(micros);
+}
+
+/**
+ * A provider-reported dollar amount (OpenAI's Costs API sends floats such as 0.06 or
+ * 0.0123456789) to integer micro-USD, rounded half away from zero. The rounding is done on
+ * the decimal digits, never by multiplying a float: a number is read in its shortest
+ * round-trip form (what the JSON said), so 0.5000005 gives 500001 where
+ * `Math.round(0.5000005 * 1e6)` gives 500000. Exponent forms ("1e-7", "2.5E+3") are accepted.
+ */
+export function usdToMicrosRounded(usd: number | string): number {
+  return roundToMicros(exactUsd(usd), JSON.stringify(usd));
+}
+
+/** The exact sum of several provider-reported amounts, rounded once (as `usdToMicrosRounded`). */
+export function sumUsdToMicrosRounded(amounts: readonly (number | string)[]): number {
+  const parts = amounts.map(exactUsd);
+  const scale = Math.max(0, ...parts.map((p) => p.scale));
+  const units = parts.reduce((sum, p) => sum + p.units * 10n ** BigInt(scale - p.scale), 0n);
+  return roundToMicros({ units, scale }, `sum of ${amounts.length} amounts`);
+}
+
 /** For display and charts only: the result is a float and must not be fed back into sums. */
 export function microsToUsd(micros: number): number {
   assertSafeInteger(micros, 'micro-USD amount');

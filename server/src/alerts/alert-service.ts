@@ -51,7 +51,7 @@ export interface AlertServiceOptions {
 
 /** Service alerts for admins. */
 export interface ServiceAlertInput {
-  kind: 'global_tokens' | 'spend_velocity';
+  kind: 'global_tokens' | 'spend_velocity' | 'reconcile_drift';
   subject: string;
   threshold: number;
   periodKey: string;

@@ -10,6 +10,7 @@ import {
   ZUpdateSettingsInput,
   ZUserIdInput,
 } from '@chatmeter/shared/admin';
+import { ZReconciliationInput } from '@chatmeter/shared/reconcile';
 import type { Actor } from '../admin/audit.ts';
 import { listAudit } from '../admin/audit.ts';
 import type { Context } from '../trpc/context.ts';
@@ -25,6 +26,11 @@ function actorOf(ctx: Context & { user: NonNullable<Context['user']> }): Actor {
  */
 export const adminRouter = router({
   overview: supportProcedure.input(ZOverviewInput.optional()).query(({ ctx, input }) => ctx.deps.overview.overview(input?.days ?? 30)),
+
+  /** Metered cost against the provider's reported cost per closed UTC day, with the drift. */
+  reconciliation: supportProcedure
+    .input(ZReconciliationInput.optional())
+    .query(({ ctx, input }) => ctx.deps.reconcile.report(input?.days ?? ZReconciliationInput.parse({}).days)),
 
   users: supportProcedure.input(ZAdminUsersInput.optional()).query(({ ctx, input }) => ctx.deps.admin.users(input ?? ZAdminUsersInput.parse({}))),
 

@@ -1,11 +1,13 @@
 // The overview: totals for today, 7 and 30 days, the daily chart, by model, top
-// users, upgrade candidates and the month's projection against plan revenue.
+// users, upgrade candidates, the month's projection against plan revenue, and
+// the meter reconciled with the provider's bill.
 import { OVERVIEW_DAYS } from '@chatmeter/shared/admin';
 import { ApiErrorAlert } from '../../components/alerts.tsx';
 import { Spinner } from '../../components/spinner.tsx';
 import { readApiError } from '../../lib/api-error.ts';
 import { formatCount, formatDateTime } from '../../lib/format.ts';
 import { describeMargin, formatCompact, formatCost, formatShare } from './admin-format.ts';
+import { ReconciliationPanel } from './reconciliation-panel.tsx';
 import { UsageChart } from './usage-chart.tsx';
 import { useOverview, type Overview, type OverviewDays, type Totals } from './use-admin.ts';
 
@@ -58,6 +60,7 @@ export function OverviewSection({ days, onDays, onOpenUser }: { days: OverviewDa
             <ProjectionPanel overview={data} />
             <ByModelPanel overview={data} />
           </div>
+          <ReconciliationPanel days={days} />
           <div className="grid grid--2">
             <TopUsersPanel overview={data} onOpenUser={onOpenUser} />
             <CandidatesPanel overview={data} onOpenUser={onOpenUser} />

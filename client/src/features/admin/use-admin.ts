@@ -14,6 +14,7 @@ export type AdminUserDetail = Awaited<ReturnType<typeof trpc.admin.user.query>>;
 export type AdminSettings = Awaited<ReturnType<typeof trpc.admin.settings.query>>;
 export type AuditEntry = Awaited<ReturnType<typeof trpc.admin.auditLog.query>>['items'][number];
 export type AccountExport = Awaited<ReturnType<typeof trpc.account.exportData.query>>;
+export type Reconciliation = Awaited<ReturnType<typeof trpc.admin.reconciliation.query>>;
 
 export function useOverview(days: OverviewDays) {
   return useQuery({
@@ -21,6 +22,16 @@ export function useOverview(days: OverviewDays) {
     queryFn: () => trpc.admin.overview.query({ days }),
     placeholderData: keepPreviousData,
     refetchInterval: 60_000,
+  });
+}
+
+export function useReconciliation(days: number) {
+  return useQuery({
+    queryKey: [...adminQueryKey, 'reconciliation', days],
+    queryFn: () => trpc.admin.reconciliation.query({ days }),
+    placeholderData: keepPreviousData,
+    // The figures change once a day.
+    staleTime: 5 * 60_000,
   });
 }
 
