@@ -186,6 +186,10 @@ describe('signed webhooks with broken fields', () => {
     await fc.assert(
       fc.asyncProperty(brokenEvent, async ({ caseName, breaks }) => {
         const object = bases[caseName]!();
+        // A "break" that writes the value already there (otherObject picking the object's own type) breaks nothing.
+        const unchanged = (path: string, value: unknown) =>
+          JSON.stringify(path.split('.').reduce<any>((node, key) => (node == null ? undefined : node[key]), object)) === JSON.stringify(value);
+        fc.pre(breaks.some(({ path, value }) => !unchanged(path, value)));
         for (const { path, value } of breaks) setPath(object, path, value);
         const result = await deliverCase(caseName, object);
         const label = `${caseName} ${JSON.stringify(breaks.map((b) => [b.path, b.breaker, b.value]))}`;
