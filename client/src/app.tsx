@@ -1,26 +1,26 @@
 // Shared component styles first: feature stylesheets imported below build on them.
 import './components/components.css';
 import { QueryClientProvider } from '@tanstack/react-query';
-import { lazy, Suspense, useState } from 'react';
+import { useState } from 'react';
 import { BrowserRouter, Outlet, Route, Routes } from 'react-router';
-import { AccountPage } from './features/auth/account-page.tsx';
-import { MagicLinkPage } from './features/auth/magic-link-page.tsx';
-import { SignInPage } from './features/auth/sign-in-page.tsx';
-import { SignUpPage } from './features/auth/sign-up-page.tsx';
-import { VerifyEmailPage } from './features/auth/verify-email-page.tsx';
-import { BillingPage } from './features/billing/billing-page.tsx';
 import { ChatPage } from './features/chat/chat-page.tsx';
 import { AppShell } from './features/shell/app-shell.tsx';
 import { NotFoundPage } from './features/shell/not-found-page.tsx';
 import { RequireSession } from './features/shell/require-session.tsx';
-import { UsagePage } from './features/usage/usage-page.tsx';
+import { lazyPage } from './lib/lazy-page.tsx';
 import { createQueryClient } from './lib/query-client.ts';
-import { PageLoading } from './components/spinner.tsx';
 
-// The planner (and its chart library) loads only when someone opens it.
-const PlannerPage = lazy(() => import('./features/planner/planner-page.tsx').then((m) => ({ default: m.PlannerPage })));
-// Likewise the Admin tab, which only staff open.
-const AdminPage = lazy(() => import('./features/admin/admin-page.tsx').then((m) => ({ default: m.AdminPage })));
+// The chat is the landing page and loads with the app; every other page loads on
+// first visit (the planner and usage pages bring the chart library, sign-up the captcha).
+const SignUpPage = lazyPage(() => import('./features/auth/sign-up-page.tsx'), 'SignUpPage', 'Loading…');
+const SignInPage = lazyPage(() => import('./features/auth/sign-in-page.tsx'), 'SignInPage', 'Loading…');
+const MagicLinkPage = lazyPage(() => import('./features/auth/magic-link-page.tsx'), 'MagicLinkPage', 'Loading…');
+const VerifyEmailPage = lazyPage(() => import('./features/auth/verify-email-page.tsx'), 'VerifyEmailPage', 'Loading…');
+const PlannerPage = lazyPage(() => import('./features/planner/planner-page.tsx'), 'PlannerPage', 'Loading the planner…');
+const UsagePage = lazyPage(() => import('./features/usage/usage-page.tsx'), 'UsagePage', 'Loading your usage…');
+const BillingPage = lazyPage(() => import('./features/billing/billing-page.tsx'), 'BillingPage', 'Loading billing…');
+const AccountPage = lazyPage(() => import('./features/auth/account-page.tsx'), 'AccountPage', 'Loading your account…');
+const AdminPage = lazyPage(() => import('./features/admin/admin-page.tsx'), 'AdminPage', 'Loading the admin tools…');
 
 export function App() {
   const [queryClient] = useState(createQueryClient);
@@ -36,14 +36,7 @@ export function App() {
             {/* Open to visitors: their first message starts a guest session. */}
             <Route index element={<ChatPage />} />
             {/* Public: visitors can plan costs without a session. */}
-            <Route
-              path="planner"
-              element={
-                <Suspense fallback={<PageLoading label="Loading the planner…" />}>
-                  <PlannerPage />
-                </Suspense>
-              }
-            />
+            <Route path="planner" element={<PlannerPage />} />
             <Route
               element={
                 <RequireSession>
@@ -53,14 +46,7 @@ export function App() {
             >
               <Route path="usage" element={<UsagePage />} />
               <Route path="billing" element={<BillingPage />} />
-              <Route
-                path="admin"
-                element={
-                  <Suspense fallback={<PageLoading label="Loading the admin tools…" />}>
-                    <AdminPage />
-                  </Suspense>
-                }
-              />
+              <Route path="admin" element={<AdminPage />} />
               <Route path="account" element={<AccountPage />} />
             </Route>
           </Route>

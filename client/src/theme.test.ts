@@ -23,7 +23,7 @@ function lightBlock(css: string): string {
 
 describe('theme.css', () => {
   const theme = read('./theme.css');
-  const forcedDark = vars(theme.slice(theme.indexOf(":root[data-theme='dark']"), theme.indexOf(":root[data-theme='light']")));
+  const forcedDark = vars(theme.slice(theme.indexOf(':root[data-theme="dark"]'), theme.indexOf(':root[data-theme="light"]')));
   const forcedLight = vars(darkBlock(theme));
 
   it.each(['./styles.css', './components/components.css'])('has the dark and light colours of %s', (file) => {

@@ -91,7 +91,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     return {
       kind: 'postgres',
       prisma,
-      query: async <T,>(text: string, params: readonly unknown[], options?: { name?: string }) =>
+      query: async <T>(text: string, params: readonly unknown[], options?: { name?: string }) =>
         (await pool.query({ text, values: params as unknown[], ...(options?.name ? { name: options.name } : {}) })).rows as T[],
       ping: async () => {
         try {
@@ -115,7 +115,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return {
     kind: 'pglite',
     prisma,
-    query: <T,>(text: string, params: readonly unknown[]) => prisma.$queryRawUnsafe<T[]>(text, ...params),
+    query: <T>(text: string, params: readonly unknown[]) => prisma.$queryRawUnsafe<T[]>(text, ...params),
     ping: async () => {
       try {
         await lite.query('SELECT 1');

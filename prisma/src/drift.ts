@@ -30,14 +30,34 @@ function expectedUdt(field: DmmfField): string[] {
   if (field.kind === 'enum') return [field.type];
   const native = field.nativeType?.[0];
   const byNative: Record<string, string> = {
-    Uuid: 'uuid', Text: 'text', VarChar: 'varchar', Timestamptz: 'timestamptz', Timestamp: 'timestamp',
-    Date: 'date', Integer: 'int4', BigInt: 'int8', SmallInt: 'int2', JsonB: 'jsonb', Json: 'json',
-    Inet: 'inet', Char: 'bpchar', DoublePrecision: 'float8', Real: 'float4', Decimal: 'numeric',
+    Uuid: 'uuid',
+    Text: 'text',
+    VarChar: 'varchar',
+    Timestamptz: 'timestamptz',
+    Timestamp: 'timestamp',
+    Date: 'date',
+    Integer: 'int4',
+    BigInt: 'int8',
+    SmallInt: 'int2',
+    JsonB: 'jsonb',
+    Json: 'json',
+    Inet: 'inet',
+    Char: 'bpchar',
+    DoublePrecision: 'float8',
+    Real: 'float4',
+    Decimal: 'numeric',
   };
   if (native && byNative[native]) return [byNative[native]];
   const byScalar: Record<string, string> = {
-    String: 'text', Int: 'int4', BigInt: 'int8', Boolean: 'bool', DateTime: 'timestamp', Float: 'float8',
-    Decimal: 'numeric', Json: 'jsonb', Bytes: 'bytea',
+    String: 'text',
+    Int: 'int4',
+    BigInt: 'int8',
+    Boolean: 'bool',
+    DateTime: 'timestamp',
+    Float: 'float8',
+    Decimal: 'numeric',
+    Json: 'jsonb',
+    Bytes: 'bytea',
   };
   const udt = byScalar[field.type];
   return udt ? [udt] : [];
@@ -79,7 +99,9 @@ export async function findDrift(runner: SqlRunner, models = loadDataModel()): Pr
       }
       const expected = expectedUdt(field);
       if (expected.length > 0 && !expected.includes(actual.udt)) {
-        problems.push(`${where}: model type ${field.type}${field.nativeType ? ` @db.${field.nativeType[0]}` : ''} expects ${expected.join('|')}, database has ${actual.udt}`);
+        problems.push(
+          `${where}: model type ${field.type}${field.nativeType ? ` @db.${field.nativeType[0]}` : ''} expects ${expected.join('|')}, database has ${actual.udt}`,
+        );
       }
     }
   }

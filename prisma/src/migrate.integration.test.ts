@@ -79,7 +79,9 @@ describe('migration runner', () => {
     const runner = await env.runner();
     const bad: MigrationFile = { name: '29991231000000_bad', sql: 'CREATE TABLE t_ok (id int); SELECT no_such_fn();', checksum: 'x'.repeat(64) };
     await expect(runMigrations(runner, { migrations: [...readMigrations(), bad] })).rejects.toThrow(/29991231000000_bad failed/);
-    const left = await runner.query(`SELECT to_regclass('t_ok') AS t, (SELECT count(*)::int FROM "_prisma_migrations" WHERE migration_name = $1) AS n`, [bad.name]);
+    const left = await runner.query(`SELECT to_regclass('t_ok') AS t, (SELECT count(*)::int FROM "_prisma_migrations" WHERE migration_name = $1) AS n`, [
+      bad.name,
+    ]);
     expect(left[0]).toEqual({ t: null, n: 0 });
   });
 });

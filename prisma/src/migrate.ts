@@ -64,6 +64,37 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): MigrationFile[] {
     });
 }
 
+/**
+ * prisma/sql/functions: the one current definition of each SQL function (the
+ * ledger's rules among them), one file per function, applied after the versioned
+ * migrations whenever a file's checksum changes (ADR 010).
+ */
+export const FUNCTIONS_DIR = path.join(MIGRATIONS_DIR, '..', 'sql', 'functions');
+
+export interface FunctionFile {
+  /** The file name without `.sql`: the function's name. */
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export function readFunctions(dir: string = FUNCTIONS_DIR): FunctionFile[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.sql'))
+    .sort()
+    .map((file) => {
+      const sql = readFileSync(path.join(dir, file), 'utf8');
+      return { name: file.slice(0, -'.sql'.length), sql, checksum: checksum(sql) };
+    });
+}
+
+const CREATE_FUNCTIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_cm_sql_functions" (
+    "name"        TEXT PRIMARY KEY,
+    "checksum"    VARCHAR(64) NOT NULL,
+    "applied_at"  TIMESTAMPTZ NOT NULL DEFAULT now()
+)`;
+
 export class MigrationError extends Error {
   constructor(message: string) {
     super(message);
@@ -78,9 +109,20 @@ export class MigrationError extends Error {
  */
 export async function runMigrations(
   runner: SqlRunner,
-  options: { dir?: string; logger?: MigrationLogger; migrations?: MigrationFile[] } = {},
+  options: {
+    dir?: string;
+    logger?: MigrationLogger;
+    migrations?: MigrationFile[];
+    /**
+     * The function files to apply after the migrations. Default: prisma/sql/functions when
+     * the migrations are the project's own (not a given list: a test that migrates part of
+     * the history wants the functions as that history left them); `false` for none.
+     */
+    functions?: FunctionFile[] | false;
+  } = {},
 ): Promise<string[]> {
   const migrations = options.migrations ?? readMigrations(options.dir);
+  const functions = options.functions === undefined ? (options.migrations || options.dir ? [] : readFunctions()) : options.functions || [];
   const applied: string[] = [];
   await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
   try {
@@ -88,9 +130,7 @@ export async function runMigrations(
     // app role that owns nothing does not have (docs/deployment.md); it only reads the table.
     const [table] = await runner.query(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS present`);
     if (!table?.present) await runner.exec(CREATE_TABLE);
-    const rows = await runner.query(
-      'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"',
-    );
+    const rows = await runner.query('SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"');
     const done = new Map<string, { checksum: string; finished: boolean }>();
     for (const row of rows) {
       if (row.rolled_back_at) continue;
@@ -110,15 +150,13 @@ export async function runMigrations(
       const id = randomUUID();
       await runner.exec('BEGIN');
       try {
-        await runner.query(
-          'INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count) VALUES ($1, $2, $3, now(), 0)',
-          [id, migration.checksum, migration.name],
-        );
+        await runner.query('INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count) VALUES ($1, $2, $3, now(), 0)', [
+          id,
+          migration.checksum,
+          migration.name,
+        ]);
         await runner.exec(migration.sql);
-        await runner.query(
-          'UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1',
-          [id],
-        );
+        await runner.query('UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id]);
         await runner.exec('COMMIT');
       } catch (error) {
         await runner.exec('ROLLBACK').catch(() => {});
@@ -127,8 +165,42 @@ export async function runMigrations(
       applied.push(migration.name);
       options.logger?.info?.(`applied migration ${migration.name}`);
     }
+    if (functions.length > 0) await applyFunctions(runner, functions, options.logger);
   } finally {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
   }
   return applied;
+}
+
+/**
+ * Applies each function file whose checksum differs from the one recorded in
+ * `_cm_sql_functions` (a new file, or an edited one), each in its own transaction
+ * with its row, under the caller's migration lock. Unchanged files only cost a read,
+ * so an app role that owns nothing can start against an up-to-date database.
+ */
+async function applyFunctions(runner: SqlRunner, functions: FunctionFile[], logger?: MigrationLogger): Promise<void> {
+  const [table] = await runner.query(`SELECT to_regclass('"_cm_sql_functions"') IS NOT NULL AS present`);
+  const recorded = new Map<string, string>();
+  if (table?.present) {
+    for (const row of await runner.query('SELECT name, checksum FROM "_cm_sql_functions"')) recorded.set(String(row.name), String(row.checksum));
+  }
+  const pending = functions.filter((f) => recorded.get(f.name) !== f.checksum);
+  if (pending.length === 0) return;
+  if (!table?.present) await runner.exec(CREATE_FUNCTIONS_TABLE);
+  for (const fn of pending) {
+    await runner.exec('BEGIN');
+    try {
+      await runner.exec(fn.sql);
+      await runner.query(
+        `INSERT INTO "_cm_sql_functions" (name, checksum, applied_at) VALUES ($1, $2, now())
+         ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at`,
+        [fn.name, fn.checksum],
+      );
+      await runner.exec('COMMIT');
+    } catch (error) {
+      await runner.exec('ROLLBACK').catch(() => {});
+      throw new MigrationError(`function file ${fn.name}.sql failed: ${(error as Error).message}`);
+    }
+    logger?.info?.(`applied function ${fn.name}`);
+  }
 }

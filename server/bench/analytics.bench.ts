@@ -42,7 +42,12 @@ async function main() {
   const server = createApp(deps).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  console.log(`database: ${deps.db.kind}; ${EVENTS.toLocaleString('en-US')} events, ${USERS.toLocaleString('en-US')} users, ${DAYS} days; ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `database: ${deps.db.kind}; ${EVENTS.toLocaleString('en-US')} events, ${USERS.toLocaleString('en-US')} users, ${DAYS} days; ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   const seeded = Number((await prisma.$queryRaw<{ n: bigint }[]>(Prisma.sql`SELECT count(*)::bigint AS n FROM usage_events`))[0]!.n);
   if (seeded === 0) await seed(prisma, deps.pricing);
@@ -53,7 +58,13 @@ async function main() {
   const adminUser = await prisma.user.create({ data: { email: `bench-admin-${Date.now()}@example.com`, role: 'admin' }, select: { id: true } });
   const { token } = await deps.sessions.create(adminUser.id);
   const trpc = createTRPCClient<AppRouter>({
-    links: [httpLink({ url: `${url}/trpc`, transformer: superjson, fetch: (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), cookie: `${SESSION_COOKIE}=${token}` } }) })],
+    links: [
+      httpLink({
+        url: `${url}/trpc`,
+        transformer: superjson,
+        fetch: (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), cookie: `${SESSION_COOKIE}=${token}` } }),
+      }),
+    ],
   });
 
   const sample = await trpc.admin.overview.query({ days: 30 });
@@ -77,7 +88,9 @@ async function main() {
       latencies.sort((a, b) => a - b);
       const p95 = percentile(latencies, 95);
       results.push({ path, days, p95 });
-      console.log(`| ${path} | ${days} | ${CALLS} | ${ms(percentile(latencies, 50))} | ${ms(p95)} | ${ms(percentile(latencies, 99))} | ${ms(latencies.at(-1)!)} |`);
+      console.log(
+        `| ${path} | ${days} | ${CALLS} | ${ms(percentile(latencies, 50))} | ${ms(p95)} | ${ms(percentile(latencies, 99))} | ${ms(latencies.at(-1)!)} |`,
+      );
     }
   }
   // Cold: the first call of a UTC day (or after an invalidation) also reads the closed days.
@@ -90,9 +103,16 @@ async function main() {
     cold.push(performance.now() - start);
   }
   cold.sort((a, b) => a - b);
-  console.log(`| in-process, cold | 30 | ${cold.length} | ${ms(percentile(cold, 50))} | ${ms(percentile(cold, 95))} | ${ms(percentile(cold, 99))} | ${ms(cold.at(-1)!)} |`);
+  console.log(
+    `| in-process, cold | 30 | ${cold.length} | ${ms(percentile(cold, 50))} | ${ms(percentile(cold, 95))} | ${ms(percentile(cold, 99))} | ${ms(cold.at(-1)!)} |`,
+  );
   const worst = Math.max(...results.map((r) => r.p95));
-  console.log(`\nworst warm p95 ${ms(worst)} ms (goal 200 ms): ${worst <= 200 ? 'met' : 'NOT met'}; load average after ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `\nworst warm p95 ${ms(worst)} ms (goal 200 ms): ${worst <= 200 ? 'met' : 'NOT met'}; load average after ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   server.closeAllConnections();
   await new Promise((r) => server.close(r));
@@ -183,7 +203,9 @@ async function seed(prisma: PrismaClient, pricing: readonly TModelPrice[]) {
   await prisma.$executeRawUnsafe('ANALYZE');
   const analyze = performance.now() - t0;
 
-  console.log(`seeding: users ${ms(seedUsers)} ms, events ${ms(seedEvents)} ms (${Math.round(EVENTS / (seedEvents / 1000)).toLocaleString('en-US')} events/s, trigger included), ANALYZE ${ms(analyze)} ms`);
+  console.log(
+    `seeding: users ${ms(seedUsers)} ms, events ${ms(seedEvents)} ms (${Math.round(EVENTS / (seedEvents / 1000)).toLocaleString('en-US')} events/s, trigger included), ANALYZE ${ms(analyze)} ms`,
+  );
 }
 
 async function verify(prisma: PrismaClient) {
@@ -203,9 +225,10 @@ async function verify(prisma: PrismaClient) {
            (SELECT sum(requests) FROM usage_daily)::bigint AS rolled,
            (SELECT count(*) FROM usage_daily)::bigint AS rows`);
   const verify = performance.now() - t0;
-  console.log(`roll-up check: ${check!.events} raw events, ${check!.rolled} in usage_daily (${check!.rows} rows), ${check!.differing} differing keys (${ms(verify)} ms)`);
+  console.log(
+    `roll-up check: ${check!.events} raw events, ${check!.rolled} in usage_daily (${check!.rows} rows), ${check!.differing} differing keys (${ms(verify)} ms)`,
+  );
   if (check!.differing !== 0n || check!.events !== check!.rolled) throw new Error('the roll-up does not equal the raw events');
-
 }
 
 main().catch((error: unknown) => {

@@ -41,8 +41,6 @@ const LATENCIES = (process.env.BENCH_PROVIDER_LATENCY_MS ?? '20,0').split(',').m
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,10,50').split(',').map(Number);
 const CLK_TCK = 100;
 
-
-
 /** CPU time (ms) a process has used so far, from /proc. */
 function cpuMs(pid: number | undefined): number {
   if (!pid) return NaN;
@@ -93,20 +91,30 @@ interface Reply {
 
 function post(url: string, body: string, headers: Record<string, string>): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (data += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, setCookie: res.headers['set-cookie'] ?? [] }));
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers } },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (data += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, setCookie: res.headers['set-cookie'] ?? [] }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** Starts a child and resolves when a line of its output passes `ready` or, when given, `probe()` answers true. */
-function spawnReady(command: string, args: string[], env: NodeJS.ProcessEnv, ready: (line: string) => boolean, probe?: () => Promise<boolean>): Promise<ChildProcess> {
+function spawnReady(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: (line: string) => boolean,
+  probe?: () => Promise<boolean>,
+): Promise<ChildProcess> {
   const child = spawn(command, args, { cwd: serverDir, env, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let done = false;
@@ -162,20 +170,35 @@ async function main() {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'chatmeter-bench-'));
   const plansFile = path.join(workDir, 'plans.json');
   // Limits out of the way: the benchmark measures the metering, not a refusal.
-  writeFileSync(plansFile, JSON.stringify(DEFAULT_PLANS.map((p) => ({ ...p, limits: { ...p.limits, requestsPerMinute: 1_000_000, messagesPerHour: 1_000_000, messagesPerDay: 1_000_000, tokensPerMonth: 1_000_000_000 } }))));
+  writeFileSync(
+    plansFile,
+    JSON.stringify(
+      DEFAULT_PLANS.map((p) => ({
+        ...p,
+        limits: { ...p.limits, requestsPerMinute: 1_000_000, messagesPerHour: 1_000_000, messagesPerDay: 1_000_000, tokensPerMonth: 1_000_000_000 },
+      })),
+    ),
+  );
   const serverUrl = process.env.TEST_DATABASE_URL?.trim();
   const db = serverUrl ? await createEmptyServerDatabase(serverUrl) : undefined;
   const children: ChildProcess[] = [];
-  const stopAll = () => children.forEach((c) => c.kill('SIGTERM'));
+  const stopAll = () => {
+    for (const c of children) c.kill('SIGTERM');
+  };
   process.on('exit', stopAll);
 
   try {
     let providerPort = 0;
-    const provider = await spawnReady(process.execPath, ['--import', 'tsx', 'bench/chat/fake-provider.ts'], { ...process.env, BENCH_PROVIDER_LATENCY_MS: String(LATENCIES[0]) }, (line) => {
-      if (!line.startsWith('{"port"')) return false;
-      providerPort = (JSON.parse(line) as { port: number }).port;
-      return true;
-    });
+    const provider = await spawnReady(
+      process.execPath,
+      ['--import', 'tsx', 'bench/chat/fake-provider.ts'],
+      { ...process.env, BENCH_PROVIDER_LATENCY_MS: String(LATENCIES[0]) },
+      (line) => {
+        if (!line.startsWith('{"port"')) return false;
+        providerPort = (JSON.parse(line) as { port: number }).port;
+        return true;
+      },
+    );
     children.push(provider);
     const providerUrl = `http://127.0.0.1:${providerPort}`;
 
@@ -186,12 +209,26 @@ async function main() {
       [...(process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${process.cwd()}`] : []), '--import', 'tsx', 'src/index.ts'],
       {
         ...process.env,
-        NODE_ENV: 'production', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', PORT: String(port), HOST: '127.0.0.1', APP_ORIGIN: url, TRUST_PROXY: 'loopback',
-        DATABASE_URL: db?.url ?? '', DATA_DIR: path.join(workDir, 'data'), DATABASE_POOL_MAX: '20', REDIS_URL: '',
-        CAPTCHA: 'off', PLANS_FILE: plansFile, CHAT_CACHE_TTL_SECONDS: '0', CHAT_MAX_TOKENS: '64',
-        OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: `${providerUrl}/v1`, OPENAI_MAX_RETRIES: '0',
+        NODE_ENV: 'production',
+        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        APP_ORIGIN: url,
+        TRUST_PROXY: 'loopback',
+        DATABASE_URL: db?.url ?? '',
+        DATA_DIR: path.join(workDir, 'data'),
+        DATABASE_POOL_MAX: '20',
+        REDIS_URL: '',
+        CAPTCHA: 'off',
+        PLANS_FILE: plansFile,
+        CHAT_CACHE_TTL_SECONDS: '0',
+        CHAT_MAX_TOKENS: '64',
+        OPENAI_API_KEY: 'sk-bench',
+        OPENAI_BASE_URL: `${providerUrl}/v1`,
+        OPENAI_MAX_RETRIES: '0',
         // No voice in this benchmark: point at a worker that is not there instead of starting one.
-        TTS_WORKER_URL: 'http://127.0.0.1:9', TTS_WORKER_SECRET: 'bench-secret',
+        TTS_WORKER_URL: 'http://127.0.0.1:9',
+        TTS_WORKER_SECRET: 'bench-secret',
         NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS ?? '',
       },
       (line) => line.includes('ChatMeter listening'),
@@ -229,7 +266,10 @@ async function main() {
     // What the server's openai SDK sends to the provider, sent straight to it.
     const directBody = JSON.stringify({
       model: 'gpt-4o-mini',
-      messages: [{ role: 'system', content: 'You are ChatMeter, a concise and helpful assistant.' }, { role: 'user', content: 'Benchmark question about metering.' }],
+      messages: [
+        { role: 'system', content: 'You are ChatMeter, a concise and helpful assistant.' },
+        { role: 'user', content: 'Benchmark question about metering.' },
+      ],
       max_tokens: 64,
       stream: true,
       stream_options: { include_usage: true },
@@ -272,8 +312,12 @@ async function main() {
       }
     }
     const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
-    console.log(`\nChatMeter metered chat benchmark — ${os.cpus().length} cores, ${db ? 'postgres' : 'pglite'}, ${REQUESTS_PER_LEVEL} requests per level, node ${process.version}, load average at start ${loadBefore.toFixed(2)}`);
-    console.log('provider ms | streams | direct req/s | metered req/s | direct p50 ms | metered p50 ms | added p50 | added p95 | added p99 | CPU ms per metered request: server | postgres | provider | load generator | whole machine | errors');
+    console.log(
+      `\nChatMeter metered chat benchmark — ${os.cpus().length} cores, ${db ? 'postgres' : 'pglite'}, ${REQUESTS_PER_LEVEL} requests per level, node ${process.version}, load average at start ${loadBefore.toFixed(2)}`,
+    );
+    console.log(
+      'provider ms | streams | direct req/s | metered req/s | direct p50 ms | metered p50 ms | added p50 | added p95 | added p99 | CPU ms per metered request: server | postgres | provider | load generator | whole machine | errors',
+    );
     for (const r of rows) console.log(Object.values(r).map(fmt).join(' | '));
 
     // The database half alone: reserve + settle through the server's own Meter
@@ -288,13 +332,32 @@ async function main() {
       const pair = async (user: number, i: number) => {
         const now = new Date();
         const r = await meter.reserveChat({
-          user: { id: userIds[user]!, isGuest: false }, plan: free, guestPlan: guest, ipHash: 'bench', model: 'gpt-4o-mini',
-          promptTokens: 45, maxTokens: 64, month: calendarMonth(now), defaultDailyTokenCap: 1e12, requestId: `bench-db-${i}`,
-          conversation: { id: null, title: 'bench', userContent: `Benchmark question about metering ${i}`, maxMessages: 100 }, now,
+          user: { id: userIds[user]!, isGuest: false },
+          plan: free,
+          guestPlan: guest,
+          ipHash: 'bench',
+          model: 'gpt-4o-mini',
+          promptTokens: 45,
+          maxTokens: 64,
+          month: calendarMonth(now),
+          defaultDailyTokenCap: 1e12,
+          requestId: `bench-db-${i}`,
+          conversation: { id: null, title: 'bench', userContent: `Benchmark question about metering ${i}`, maxMessages: 100 },
+          now,
         });
         await meter.settleChat({
-          reservationId: r.id, isGuest: false, ipHash: 'bench', model: 'gpt-4o-mini', price, promptTokens: 40, completionTokens: 9,
-          cachedTokens: 0, estimated: false, status: 'ok', latencyMs: 1, assistant: { messageId: randomUUID(), content: 'A short benchmark answer with a few words.' },
+          reservationId: r.id,
+          isGuest: false,
+          ipHash: 'bench',
+          model: 'gpt-4o-mini',
+          price,
+          promptTokens: 40,
+          completionTokens: 9,
+          cachedTokens: 0,
+          estimated: false,
+          status: 'ok',
+          latencyMs: 1,
+          assistant: { messageId: randomUUID(), content: 'A short benchmark answer with a few words.' },
         });
       };
       await runPool(10, 200, (w, i) => pair(w % userIds.length, i));
@@ -305,7 +368,18 @@ async function main() {
         const stats0 = { ...meter.batcher.stats };
         const run = await runPool(level, REQUESTS_PER_LEVEL, pair);
         const perBatch = (meter.batcher.stats.items - stats0.items) / Math.max(1, meter.batcher.stats.batches - stats0.batches);
-        console.log([level, Math.round(REQUESTS_PER_LEVEL / run.seconds), percentile(run.latencies, 50), percentile(run.latencies, 99), perBatch, postgresCpuSince(pg0) / REQUESTS_PER_LEVEL].map(fmt).join(' | '));
+        console.log(
+          [
+            level,
+            Math.round(REQUESTS_PER_LEVEL / run.seconds),
+            percentile(run.latencies, 50),
+            percentile(run.latencies, 99),
+            perBatch,
+            postgresCpuSince(pg0) / REQUESTS_PER_LEVEL,
+          ]
+            .map(fmt)
+            .join(' | '),
+        );
       }
       await own.close();
     }

@@ -26,12 +26,12 @@ const CHATS = Number(process.env.LOAD_CHATS ?? 5);
 const VOICE_SHARE = Number(process.env.LOAD_VOICE_SHARE ?? 0.2);
 const serverDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-
-
 function rssMb(pid: number | undefined): number {
   if (!pid) return NaN;
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     return Math.round(Number(line?.replace(/\D+/g, '')) / 1024);
   } catch {
     return NaN;
@@ -61,9 +61,21 @@ async function main() {
     cwd: serverDir,
     env: {
       ...process.env,
-      DATABASE_URL: db.url, REDIS_URL: redis.url, PORT: String(port), CLUSTER_BASE_PORT: String(base), DATA_DIR: dataDir,
-      NODE_ENV: 'production', LOG_LEVEL: 'warn', TTS_LOG_LEVEL: 'warn', CAPTCHA: 'off', CHAT_CACHE_TTL_SECONDS: '0',
-      OPENAI_API_KEY: 'sk-load', OPENAI_BASE_URL: fake.baseUrl, OPENAI_MAX_RETRIES: '0', CHAT_MAX_TOKENS: '256', TTS_THREADS: '1',
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      PORT: String(port),
+      CLUSTER_BASE_PORT: String(base),
+      DATA_DIR: dataDir,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      TTS_LOG_LEVEL: 'warn',
+      CAPTCHA: 'off',
+      CHAT_CACHE_TTL_SECONDS: '0',
+      OPENAI_API_KEY: 'sk-load',
+      OPENAI_BASE_URL: fake.baseUrl,
+      OPENAI_MAX_RETRIES: '0',
+      CHAT_MAX_TOKENS: '256',
+      TTS_THREADS: '1',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -94,7 +106,13 @@ async function main() {
       users.push(...batch);
     }
     // Warm-up: a few chats through every instance, then the "before" reading.
-    await Promise.all(users.slice(0, 6).map(async (u) => { for await (const _ of await u.trpc.chat.send.mutate({ content: 'warm up' })) { /* drain */ } }));
+    await Promise.all(
+      users.slice(0, 6).map(async (u) => {
+        for await (const _ of await u.trpc.chat.send.mutate({ content: 'warm up' })) {
+          /* drain */
+        }
+      }),
+    );
     await new Promise((r) => setTimeout(r, 1_000));
     const rssBefore = rss();
 
@@ -103,7 +121,8 @@ async function main() {
     const voiceMs: number[] = [];
     const errors = new Map<string, number>();
     const fail = (what: string, error: unknown) => {
-      const reason = error instanceof TRPCClientError ? String((error.data as { reason?: string } | undefined)?.reason ?? error.message) : (error as Error).message;
+      const reason =
+        error instanceof TRPCClientError ? String((error.data as { reason?: string } | undefined)?.reason ?? error.message) : (error as Error).message;
       errors.set(`${what}: ${reason}`, (errors.get(`${what}: ${reason}`) ?? 0) + 1);
     };
     let chats = 0;
@@ -119,7 +138,10 @@ async function main() {
           const t0 = performance.now();
           let messageId: string | undefined;
           try {
-            const stream = await user.trpc.chat.send.mutate({ content: `Question ${n}/${chats}: how does metering work?`, ...(conversationId ? { conversationId } : {}) });
+            const stream = await user.trpc.chat.send.mutate({
+              content: `Question ${n}/${chats}: how does metering work?`,
+              ...(conversationId ? { conversationId } : {}),
+            });
             let first = true;
             for await (const event of stream) {
               if (event.type === 'start') {
@@ -161,8 +183,14 @@ async function main() {
     const r = (x: number) => Math.round(x);
     const report = {
       machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
-      users: USERS, chatsPerUser: CHATS, voiceShare: VOICE_SHARE, windowSeconds: SECONDS, elapsedSeconds: Number(seconds.toFixed(1)),
-      chats, chatsPerSecond: Number((chats / seconds).toFixed(2)), voices,
+      users: USERS,
+      chatsPerUser: CHATS,
+      voiceShare: VOICE_SHARE,
+      windowSeconds: SECONDS,
+      elapsedSeconds: Number(seconds.toFixed(1)),
+      chats,
+      chatsPerSecond: Number((chats / seconds).toFixed(2)),
+      voices,
       chatMs: { p50: r(percentile(chatMs, 50)), p95: r(percentile(chatMs, 95)), p99: r(percentile(chatMs, 99)), max: r(chatMs.at(-1) ?? NaN) },
       firstTokenMs: { p50: r(percentile(firstTokenMs, 50)), p95: r(percentile(firstTokenMs, 95)), p99: r(percentile(firstTokenMs, 99)) },
       voiceMs: { p50: r(percentile(voiceMs, 50)), p95: r(percentile(voiceMs, 95)), p99: r(percentile(voiceMs, 99)) },

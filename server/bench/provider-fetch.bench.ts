@@ -99,7 +99,7 @@ const { child, port } = await startProvider();
 try {
   const baseUrl = `http://127.0.0.1:${port}/v1`;
   const fetches: Record<string, FetchFunction> = { 'undici (default)': globalThis.fetch, nodeFetch: createNodeFetch() };
-  const paths: Record<string, (baseUrl: string, fetch: FetchFunction) => Call> = { 'SDK': sdkCall, 'provider': providerCall };
+  const paths: Record<string, (baseUrl: string, fetch: FetchFunction) => Call> = { SDK: sdkCall, provider: providerCall };
   console.log(`node ${process.version}, ${REQUESTS} streamed completions per round, median of ${ROUNDS} rounds\n`);
   console.log('path      fetch              conc  CPU ms/call   req/s');
   for (const [pathName, makeCall] of Object.entries(paths)) {

@@ -14,6 +14,7 @@ import { contextFactory } from './trpc/context.ts';
 import { bodyErrorMessage, isBodyError, MAX_BODY_BYTES, readTrpcBody } from './trpc/body.ts';
 import { guestBootstrap } from './trpc/guest-bootstrap.ts';
 import { audioRoute } from './tts/audio-route.ts';
+import { clientFiles } from './web/client-files.ts';
 import { isAppError } from './lib/app-error.ts';
 import { metricsAccess } from './metrics.ts';
 import { usageExportRoute } from './usage/usage-export.ts';
@@ -78,7 +79,10 @@ export function createApp(deps: Deps): Express {
 
   app.get('/audio/:id', audioRoute(deps));
   const metricsMode = metricsAccess(deps.env);
-  if (metricsMode === 'off') deps.logger.warn('GET /metrics is off: NODE_ENV=production and METRICS_TOKEN is not set (set METRICS_TOKEN, or METRICS_PUBLIC=1 to serve it without a token)');
+  if (metricsMode === 'off')
+    deps.logger.warn(
+      'GET /metrics is off: NODE_ENV=production and METRICS_TOKEN is not set (set METRICS_TOKEN, or METRICS_PUBLIC=1 to serve it without a token)',
+    );
   app.get('/metrics', deps.metrics.handler(metricsMode, deps.env.METRICS_TOKEN));
   app.get('/export/usage.csv', usageExportRoute(deps, 'csv'));
   app.get('/export/usage.json', usageExportRoute(deps, 'json'));
@@ -90,6 +94,13 @@ export function createApp(deps: Deps): Express {
     res.status(result.status).json(result.body);
   });
 
+  // Streamed answers (httpBatchStreamLink asks with `trpc-accept: application/jsonl`) must reach the
+  // browser chunk by chunk: nginx and proxies that honour this header do not buffer them, whatever their
+  // config. Nothing in this app compresses responses on the fly (the client's files are precompressed).
+  app.use('/trpc', (req, res, next) => {
+    if (req.get('trpc-accept') === 'application/jsonl') res.setHeader('X-Accel-Buffering', 'no');
+    next();
+  });
   app.use(
     '/trpc',
     createExpressMiddleware({
@@ -108,14 +119,9 @@ export function createApp(deps: Deps): Express {
 
   const dist = deps.env.CLIENT_DIST ?? defaultClientDist();
   if (existsSync(path.join(dist, 'index.html'))) {
-    app.use(express.static(dist, { index: false, maxAge: '1h', setHeaders: (res, file) => {
-      if (file.includes(`${path.sep}assets${path.sep}`)) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
-    } }));
-    app.get(/^(?!\/(trpc|webhooks|audio|metrics|healthz)(\/|$)).*/, (req, res, next) => {
-      if (!req.accepts('html')) return next();
-      res.setHeader('Cache-Control', 'no-cache');
-      res.sendFile(path.join(dist, 'index.html'));
-    });
+    const client = clientFiles(dist, { serveSourceMaps: deps.env.NODE_ENV !== 'production' });
+    app.use(client.files);
+    app.get(/^(?!\/(trpc|webhooks|audio|metrics|healthz|export)(\/|$)).*/, client.index);
   } else {
     app.get('/', (_req, res) => {
       res.type('text').send('ChatMeter API is running. The web client is not built: run `npm run build` (or `npm start`).');

@@ -16,8 +16,12 @@ import { z } from 'zod';
 import { RoundRobinProxy } from './cluster/round-robin-proxy.ts';
 
 const ZClusterEnv = z.object({
-  DATABASE_URL: z.string({ error: 'DATABASE_URL is required: every instance must use the same Postgres database' }).regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL'),
-  REDIS_URL: z.string({ error: 'REDIS_URL is required: rate limits must be shared by the instances' }).regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// URL'),
+  DATABASE_URL: z
+    .string({ error: 'DATABASE_URL is required: every instance must use the same Postgres database' })
+    .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL'),
+  REDIS_URL: z
+    .string({ error: 'REDIS_URL is required: rate limits must be shared by the instances' })
+    .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// URL'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   CLUSTER_HOST: z.string().default('127.0.0.1'),
   CLUSTER_INSTANCES: z.coerce.number().int().min(1).max(16).default(3),
@@ -47,7 +51,7 @@ interface Member {
 
 function blank(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
   // Empty values count as unset, as in env.ts.
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v && v.trim() ? v : undefined]));
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v?.trim() ? v : undefined]));
 }
 
 async function waitHealthy(url: string, timeoutMs: number): Promise<boolean> {
@@ -98,7 +102,10 @@ async function main(): Promise<void> {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
-      ...Object.fromEntries(Object.entries(passEnv).filter(([k]) => k.startsWith('TTS_'))),
+      // Not the OpenAI-compatible engine's settings: TTS_API_KEY is a secret the worker never needs.
+      ...Object.fromEntries(
+        Object.entries(passEnv).filter(([k]) => k.startsWith('TTS_') && !['TTS_ENGINE', 'TTS_BASE_URL', 'TTS_API_KEY', 'TTS_MODEL', 'TTS_VOICES'].includes(k)),
+      ),
       TTS_WORKER_HOST: '127.0.0.1',
       TTS_WORKER_PORT: String(base + env.CLUSTER_INSTANCES + i),
       TTS_WORKER_SECRET: shared.TTS_WORKER_SECRET,
@@ -121,6 +128,8 @@ async function main(): Promise<void> {
       APP_ORIGIN: process.env.APP_ORIGIN?.trim() || frontOrigin,
       TRUST_PROXY: process.env.TRUST_PROXY?.trim() || 'loopback',
       TTS_WORKER_URL: ttsFrontUrl,
+      // Each instance is one process: this launcher is the several-process topology itself.
+      WEB_CONCURRENCY: '1',
     },
     restarts: 0,
   }));
@@ -130,8 +139,8 @@ async function main(): Promise<void> {
     const child = spawn(process.execPath, m.args, { cwd: m.cwd, env: m.env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     m.child = child;
     const prefix = `[${m.name}] `;
-    createInterface({ input: child.stdout! }).on('line', (line) => process.stdout.write(prefix + line + '\n'));
-    createInterface({ input: child.stderr! }).on('line', (line) => process.stderr.write(prefix + line + '\n'));
+    createInterface({ input: child.stdout! }).on('line', (line) => process.stdout.write(`${prefix + line}\n`));
+    createInterface({ input: child.stderr! }).on('line', (line) => process.stderr.write(`${prefix + line}\n`));
     child.on('exit', (code, signal) => {
       if (stopping) return;
       const delay = Math.min(500 * 2 ** m.restarts, 10_000);
@@ -154,7 +163,10 @@ async function main(): Promise<void> {
         (c) =>
           new Promise<void>((resolve) => {
             const kill = setTimeout(() => c.kill('SIGKILL'), 10_000);
-            c.once('exit', () => (clearTimeout(kill), resolve()));
+            c.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
             c.kill('SIGTERM');
           }),
       ),

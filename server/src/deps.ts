@@ -7,12 +7,15 @@ import { openDatabase, type Database } from '@chatmeter/db/client';
 import type { PrismaClient } from '@chatmeter/db/client';
 import { DEFAULT_PLANS, parsePlanTable, type TPlan } from '@chatmeter/shared/plans';
 import { randomBytes } from 'node:crypto';
-import { loadPricingTable } from './chat/providers/pricing-loader.ts';
-import { createProvider } from './chat/providers/select.ts';
+import { loadPricing } from './chat/providers/pricing-loader.ts';
+import { createProviders } from './chat/providers/select.ts';
+import type { ProviderRegistry } from './chat/providers/registry.ts';
+import { ProviderGates } from './chat/providers/gate.ts';
+import { MemoryGateStore, RedisGateStore } from './chat/providers/gate-store.ts';
 import type { FetchFunction } from './chat/providers/node-fetch.ts';
 import type { ChatProvider } from './chat/providers/provider.ts';
 import { ChatService } from './chat/chat-service.ts';
-import type { TModelPrice } from '@chatmeter/shared/pricing';
+import { findTtsModelPrice, type TModelPrice } from '@chatmeter/shared/pricing';
 import { AuthService } from './auth/auth-service.ts';
 import { BillingService } from './billing/billing-service.ts';
 import { resolveBillingConfig } from './billing/config.ts';
@@ -31,11 +34,13 @@ import { createRedis, Limiters, LIMITS, waitForRedis, type LimitSpec } from './r
 import { AccountDataService } from './account/account-data.ts';
 import { AdminService } from './admin/admin-service.ts';
 import { OverviewService } from './admin/overview.ts';
+import { RefusalRecorder } from './metering/refusals.ts';
 import { RetentionJob } from './admin/retention.ts';
 import { AlertService } from './alerts/alert-service.ts';
 import { Metrics } from './metrics.ts';
 import { NotificationService } from './notifications/notification-service.ts';
 import { PlannerService } from './planner/planner-service.ts';
+import { PlanEconomics } from './plans/plan-economics.ts';
 import { PlanResolver } from './plans/plan-resolver.ts';
 import { PreferencesService } from './preferences/preferences-service.ts';
 import { OpenAICostsClient } from './reconcile/openai-costs.ts';
@@ -54,8 +59,15 @@ export interface Deps {
   plans: TPlan[];
   /** Whose limits apply to a user: every quota check and plan display asks it. */
   planResolver: PlanResolver;
+  /** Each plan's worst-case provider cost and margin with these prices (start-up log, admin, planner). */
+  economics: PlanEconomics;
   pricing: TModelPrice[];
+  /** The only provider, or the first of PROVIDERS_FILE's (for its label). */
   provider: ChatProvider;
+  /** Which provider serves each model. */
+  providers: ProviderRegistry;
+  /** Per-provider admission gates (surge protection), shared through Redis when it is set. */
+  gates: ProviderGates;
   meter: Meter;
   chat: ChatService;
   usage: UsageService;
@@ -72,6 +84,8 @@ export interface Deps {
   preferences: PreferencesService;
   planner: PlannerService;
   reconcile: ReconcileService;
+  /** Counts refusals of the metered procedures per day and reason. */
+  refusals: RefusalRecorder;
   close(): Promise<void>;
 }
 
@@ -131,22 +145,45 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const mailer = new Mailer(prisma, logger, { smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, production: env.NODE_ENV === 'production' });
   const sessions = new SessionService(prisma, env.SESSION_DAYS, db.query);
   const auth = new AuthService(prisma, sessions, limiters, mailer, logger, appOrigin(env), env.EMAIL_VERIFICATION);
-  const provider =
-    overrides.provider ??
-    createProvider({
-      apiKey: env.OPENAI_API_KEY,
-      baseUrl: env.OPENAI_BASE_URL,
-      timeoutMs: env.OPENAI_TIMEOUT_MS,
-      maxRetries: env.OPENAI_MAX_RETRIES,
-      demoDelayMs: env.DEMO_DELAY_MS,
-      ...(overrides.providerFetch ? { fetch: overrides.providerFetch } : {}),
-    });
-  const pricing = loadPricingTable({
+  const providers = createProviders({
+    apiKey: env.OPENAI_API_KEY,
+    baseUrl: env.OPENAI_BASE_URL,
+    providers: overrides.provider ? undefined : env.providers,
+    ...(overrides.provider ? { override: overrides.provider } : {}),
+    timeoutMs: env.OPENAI_TIMEOUT_MS,
+    maxRetries: env.OPENAI_MAX_RETRIES,
+    demoDelayMs: env.DEMO_DELAY_MS,
+    ...(overrides.providerFetch ? { fetch: overrides.providerFetch } : {}),
+  });
+  const provider = providers.entries[0]!.provider;
+  const { chat: pricing, tts: ttsPricing } = loadPricing({
     pricingFile: env.PRICING_FILE,
     baseDir: env.baseDir,
-    requiredModels: provider.isDemo ? ['demo'] : [...new Set(plans.flatMap((p) => p.limits.models))].filter((m) => m !== 'demo'),
+    // Every model a provider lists must be priced; with the shorthand, every plan model.
+    requiredModels: providers.isDemo
+      ? ['demo']
+      : env.providers && !overrides.provider
+        ? providers.listedModels()
+        : [...new Set(plans.flatMap((p) => p.limits.models))].filter((m) => m !== 'demo'),
+    requiredTtsModels: env.TTS_ENGINE === 'openai-compatible' && env.TTS_MODEL ? [env.TTS_MODEL] : [],
   });
-  const meter = new Meter(db.query);
+  // Speech costs dollars only through an OpenAI-compatible engine (the one createTtsService prices).
+  const ttsPrice = env.TTS_ENGINE === 'openai-compatible' && env.TTS_MODEL ? findTtsModelPrice(ttsPricing, env.TTS_MODEL) : undefined;
+  const economics = new PlanEconomics(plans, {
+    chat: pricing,
+    tts: ttsPrice ? { model: ttsPrice.model, microsPerMillionChars: ttsPrice.microsPerMillionChars } : null,
+  });
+  const gates = new ProviderGates(providers.entries, {
+    store: redis ? new RedisGateStore(redis) : new MemoryGateStore(),
+    queueSize: env.PROVIDER_QUEUE_SIZE,
+    queueTimeoutMs: env.PROVIDER_QUEUE_TIMEOUT_MS,
+    logger,
+  });
+  const meter = new Meter(db.query, {
+    minCompletionTokens: env.CHAT_MIN_COMPLETION_TOKENS,
+    defaultCostPerDayMicroUsd: env.MAX_COST_PER_DAY_USD,
+    defaultCostPerMonthMicroUsd: env.MAX_COST_PER_MONTH_USD,
+  });
   const billing = new BillingService({
     env,
     prisma,
@@ -163,7 +200,9 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   // Paid plans' monthly allowance follows the subscription's Stripe period.
   const monthFor: MonthFor = (userId, now, known) => billing.monthFor(userId, now, known);
   const ttsWorker = overrides.ttsWorker ?? (() => (env.TTS_WORKER_URL ? { url: env.TTS_WORKER_URL, secret: env.TTS_WORKER_SECRET } : undefined));
-  const metrics = new Metrics({ models: pricing.map((p) => p.model), ttsWorker });
+  // No worker to watch when an OpenAI-compatible server speaks instead.
+  const metrics = new Metrics({ models: pricing.map((p) => p.model), ttsWorker, workerGauges: env.TTS_ENGINE === 'espeak-ng' });
+  metrics.watchGates(() => gates.stats());
   const alerts = new AlertService({
     prisma,
     query: db.query,
@@ -173,6 +212,8 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     planFor: (user) => planResolver.planFor(user),
     monthFor,
     defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
+    defaultCostCaps: { day: env.MAX_COST_PER_DAY_USD, month: env.MAX_COST_PER_MONTH_USD },
+    costAlerts: { day: env.ALERT_COST_PER_DAY_USD, month: env.ALERT_COST_PER_MONTH_USD },
     webhookUrl: env.ALERT_WEBHOOK_URL,
     velocityFactor: env.ALERT_VELOCITY_FACTOR,
     velocityFloorMicroUsd: Math.round(env.ALERT_VELOCITY_FLOOR_USD * 1_000_000),
@@ -183,7 +224,8 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     meter,
     limiters,
     logger,
-    provider,
+    providers,
+    gates,
     pricing,
     planResolver,
     systemPrompt: env.SYSTEM_PROMPT,
@@ -201,15 +243,28 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const captcha = createCaptcha({ enabled: env.CAPTCHA === 'on', hmacKey: env.CAPTCHA_HMAC_KEY ?? randomBytes(32).toString('hex'), prisma });
   const usage = new UsageService(prisma, limiters, monthFor);
   const retention = new RetentionJob(prisma, logger, { retentionDays: env.RETENTION_DAYS, messageRetentionDays: env.MESSAGE_RETENTION_DAYS });
-  const overview = new OverviewService(prisma, plans);
-  const tts = createTtsService({ env, prisma, logger, limiters, planFor: (user) => planResolver.planFor(user), worker: overrides.ttsWorker });
+  const overview = new OverviewService(prisma, plans, billingConfig.priceIntervals);
+  const tts = createTtsService({
+    env,
+    prisma,
+    logger,
+    limiters,
+    planFor: (user) => planResolver.planFor(user),
+    ttsPricing,
+    worker: overrides.ttsWorker,
+    monthFor,
+  });
   // Reconciliation with the provider's bill: only with an admin key (never without one).
   const reconcile = new ReconcileService({
     prisma,
     logger,
-    costs: env.OPENAI_ADMIN_KEY ? new OpenAICostsClient({ adminKey: env.OPENAI_ADMIN_KEY, baseUrl: env.OPENAI_ADMIN_BASE_URL, projectIds: env.RECONCILE_PROJECT_IDS }) : undefined,
+    costs: env.OPENAI_ADMIN_KEY
+      ? new OpenAICostsClient({ adminKey: env.OPENAI_ADMIN_KEY, baseUrl: env.OPENAI_ADMIN_BASE_URL, projectIds: env.RECONCILE_PROJECT_IDS })
+      : undefined,
     alertPercent: env.RECONCILE_ALERT_PERCENT,
     projectIds: env.RECONCILE_PROJECT_IDS,
+    // Several providers: only OpenAI's own usage is on OpenAI's bill.
+    openaiProviderIds: env.providers && !overrides.provider ? providers.openaiIds() : undefined,
     fireAlert: (alert) => alerts.fireServiceAlert(alert),
   });
   return {
@@ -224,8 +279,11 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     auth,
     plans,
     planResolver,
+    economics,
     pricing,
     provider,
+    providers,
+    gates,
     meter,
     chat,
     usage,
@@ -242,6 +300,8 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
       supportMaxAdjustmentTokens: env.SUPPORT_MAX_ADJUSTMENT_TOKENS,
       supportMaxAdjustmentTokensPerDay: env.SUPPORT_MAX_ADJUSTMENT_TOKENS_PER_DAY,
       defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
+      defaultCostPerDayMicroUsd: env.MAX_COST_PER_DAY_USD,
+      defaultCostPerMonthMicroUsd: env.MAX_COST_PER_MONTH_USD,
     }),
     accountData: new AccountDataService(prisma, {
       onDeleted: () => overview.invalidate(),
@@ -255,9 +315,11 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     preferences: new PreferencesService(prisma),
     planner: new PlannerService(pricing, prisma),
     reconcile,
+    refusals: new RefusalRecorder(prisma, logger),
     close: async () => {
       retention.stop();
       reconcile.stop();
+      alerts.stop();
       overview.stopWarming();
       await alerts.idle();
       redis?.disconnect();

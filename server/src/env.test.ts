@@ -34,8 +34,18 @@ describe('parseEnv', () => {
     expect(env.OPENAI_ADMIN_BASE_URL).toBe('https://api.openai.com/v1');
     expect(env.RECONCILE_ALERT_PERCENT).toBe(5);
     expect(env.RECONCILE_PROJECT_IDS).toEqual([]);
-    const set = parseEnv({ OPENAI_ADMIN_KEY: 'sk-admin-x', OPENAI_ADMIN_BASE_URL: 'http://127.0.0.1:9/v1', RECONCILE_ALERT_PERCENT: '2.5', RECONCILE_PROJECT_IDS: 'proj_a, proj_b' });
-    expect(set).toMatchObject({ OPENAI_ADMIN_KEY: 'sk-admin-x', OPENAI_ADMIN_BASE_URL: 'http://127.0.0.1:9/v1', RECONCILE_ALERT_PERCENT: 2.5, RECONCILE_PROJECT_IDS: ['proj_a', 'proj_b'] });
+    const set = parseEnv({
+      OPENAI_ADMIN_KEY: 'sk-admin-x',
+      OPENAI_ADMIN_BASE_URL: 'http://127.0.0.1:9/v1',
+      RECONCILE_ALERT_PERCENT: '2.5',
+      RECONCILE_PROJECT_IDS: 'proj_a, proj_b',
+    });
+    expect(set).toMatchObject({
+      OPENAI_ADMIN_KEY: 'sk-admin-x',
+      OPENAI_ADMIN_BASE_URL: 'http://127.0.0.1:9/v1',
+      RECONCILE_ALERT_PERCENT: 2.5,
+      RECONCILE_PROJECT_IDS: ['proj_a', 'proj_b'],
+    });
     expect(() => parseEnv({ RECONCILE_ALERT_PERCENT: 'five' })).toThrow(/RECONCILE_ALERT_PERCENT/);
     expect(() => parseEnv({ RECONCILE_ALERT_PERCENT: '-1' })).toThrow(/RECONCILE_ALERT_PERCENT/);
     expect(() => parseEnv({ OPENAI_ADMIN_BASE_URL: 'ftp://x' })).toThrow(/OPENAI_ADMIN_BASE_URL/);
@@ -50,6 +60,30 @@ describe('parseEnv', () => {
     for (const bad of ['-1', 'three', '1.5']) {
       expect(() => parseEnv({ SIGNUPS_PER_IP_PER_DAY: bad })).toThrow(/SIGNUPS_PER_IP_PER_DAY/);
     }
+  });
+});
+
+describe('TTS engines', () => {
+  it('defaults to the built-in espeak-ng worker', () => {
+    expect(parseEnv({})).toMatchObject({ TTS_ENGINE: 'espeak-ng', TTS_VOICES: [] });
+  });
+
+  it('openai-compatible needs TTS_BASE_URL and TTS_MODEL, and reads TTS_VOICES with optional languages', () => {
+    expect(() => parseEnv({ TTS_ENGINE: 'openai-compatible', TTS_MODEL: 'tts-1' })).toThrow(/TTS_BASE_URL: required when TTS_ENGINE=openai-compatible/);
+    expect(() => parseEnv({ TTS_ENGINE: 'openai-compatible', TTS_BASE_URL: 'https://api.openai.com/v1' })).toThrow(/TTS_MODEL: required/);
+    const env = parseEnv({
+      TTS_ENGINE: 'openai-compatible',
+      TTS_BASE_URL: 'http://localhost:8880/v1',
+      TTS_MODEL: 'kokoro',
+      TTS_VOICES: 'af_bella, ff_siwis:fr',
+    });
+    expect(env.TTS_VOICES).toEqual([
+      { id: 'af_bella', language: undefined },
+      { id: 'ff_siwis', language: 'fr' },
+    ]);
+    expect(() => parseEnv({ TTS_VOICES: 'alloy,bad voice' })).toThrow(/TTS_VOICES: must be a comma-separated list of voice ids/);
+    expect(() => parseEnv({ TTS_ENGINE: 'piper' })).toThrow(/TTS_ENGINE/);
+    expect(() => parseEnv({ TTS_BASE_URL: 'ftp://x' })).toThrow(/TTS_BASE_URL/);
   });
 });
 
@@ -76,7 +110,10 @@ describe('TRUST_PROXY in production', () => {
     expect(parseEnv({ NODE_ENV: 'test', TRUST_PROXY: 'true' }).TRUST_PROXY).toBe('true');
   });
 
-  it.each(['1', '2', 'loopback', 'loopback, 10.0.0.0/8', '10.0.0.5, 10.0.0.6', 'uniquelocal', 'fd00::/8'])('accepts a hop count or the proxy addresses (%o)', (value) => {
-    expect(parseEnv({ NODE_ENV: 'production', TRUST_PROXY: value }).TRUST_PROXY).toBe(value);
-  });
+  it.each(['1', '2', 'loopback', 'loopback, 10.0.0.0/8', '10.0.0.5, 10.0.0.6', 'uniquelocal', 'fd00::/8'])(
+    'accepts a hop count or the proxy addresses (%o)',
+    (value) => {
+      expect(parseEnv({ NODE_ENV: 'production', TRUST_PROXY: value }).TRUST_PROXY).toBe(value);
+    },
+  );
 });

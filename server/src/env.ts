@@ -1,16 +1,24 @@
 // The server's environment, parsed once at start. Nothing else reads process.env:
 // a bad value stops start-up with the variable's name and what is wrong with it.
 import path from 'node:path';
+import { usdToMicros } from '@chatmeter/shared/money';
 import { z } from 'zod';
+import { loadProvidersFile, ProvidersFileError, type ProviderSpec } from './chat/providers/providers-file.ts';
 
-const bool = z
-  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no', ''])
-  .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+const bool = z.enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no', '']).transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
 const optionalString = z
   .string()
   .optional()
-  .transform((v) => (v && v.trim() ? v.trim() : undefined));
+  .transform((v) => (v?.trim() ? v.trim() : undefined));
 const optionalUrl = optionalString.pipe(z.url().optional());
+/** A dollar amount ("200", "12.50") as integer micro-USD; unset or empty: undefined. */
+const optionalUsd = optionalString.pipe(
+  z
+    .string()
+    .regex(/^\d{1,9}(\.\d{1,6})?$/, 'must be a dollar amount such as 200 or 12.50')
+    .transform((v) => usdToMicros(v))
+    .optional(),
+);
 
 const ZServerEnv = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -33,9 +41,19 @@ const ZServerEnv = z.object({
   ),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DATA_DIR: z.string().default('./data'),
-  REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional()),
+  REDIS_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+  ),
   SESSION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
-  SMTP_URL: optionalString.pipe(z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional()),
+  SMTP_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+      .optional(),
+  ),
   MAIL_FROM: z.string().default('ChatMeter <no-reply@chatmeter.local>'),
   /** required: a password account is held to the guest plan's limits until it verifies its e-mail. Default: required with SMTP_URL, off without. */
   EMAIL_VERIFICATION: optionalString.pipe(z.enum(['required', 'off']).optional()),
@@ -47,27 +65,74 @@ const ZServerEnv = z.object({
   OPENAI_BASE_URL: optionalString.pipe(z.url().optional()),
   OPENAI_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(60_000),
   OPENAI_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  /** JSON list of providers (docs/providers.md); replaces the OPENAI_API_KEY / OPENAI_BASE_URL shorthand. */
+  PROVIDERS_FILE: optionalString,
+  /** Requests that may wait for a busy provider, per provider and instance. */
+  PROVIDER_QUEUE_SIZE: z.coerce.number().int().min(0).max(100_000).default(50),
+  /** Longest wait in that queue before the request is refused as provider_busy. */
+  PROVIDER_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   SYSTEM_PROMPT: z.string().default('You are ChatMeter, a concise and helpful assistant.'),
   /** Default completion cap per message (lowered further when the allowance is nearly spent). */
   CHAT_MAX_TOKENS: z.coerce.number().int().min(16).max(100_000).default(1_024),
+  /** Smallest completion worth starting: below it a request nearly out of budget is refused, above it shortened to fit. */
+  CHAT_MIN_COMPLETION_TOKENS: z.coerce.number().int().min(1).max(100_000).default(64),
   /** Seconds an identical single-turn prompt is answered from cache; 0 turns the cache off. */
   CHAT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   /** Pause between the demo model's chunks. */
   DEMO_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(12),
+  /** espeak-ng: the built-in tts-worker (free, local); openai-compatible: any server speaking OpenAI's POST /v1/audio/speech. */
+  TTS_ENGINE: z.enum(['espeak-ng', 'openai-compatible']).default('espeak-ng'),
+  /** openai-compatible: the API base, /v1 included (https://api.openai.com/v1, http://localhost:8880/v1 for Kokoro-FastAPI). */
+  TTS_BASE_URL: optionalUrl.refine((v) => !v || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
+  /** openai-compatible: sent as `Authorization: Bearer <key>`; unset for a local server without keys. */
+  TTS_API_KEY: optionalString,
+  /** openai-compatible: the `model` of every request (tts-1, kokoro...); must be priced (a "kind": "tts" entry). */
+  TTS_MODEL: optionalString.pipe(z.string().max(200).regex(/^\S+$/, 'must not contain whitespace').optional()),
+  /** openai-compatible: voices when the server has no list of its own (GET /audio/voices): `alloy,nova` or `id:language` items (`ff_siwis:fr`). */
+  TTS_VOICES: optionalString
+    .refine(
+      (v) => !v || v.split(',').every((item) => /^[a-z0-9][a-z0-9_+-]{0,63}(:[a-z]{2,3}(-[a-z0-9]{2,8})*)?$/i.test(item.trim())),
+      'must be a comma-separated list of voice ids, each optionally followed by :language (e.g. alloy,nova or ff_siwis:fr)',
+    )
+    .transform((v) =>
+      (v ? v.split(',') : []).map((item) => {
+        const [id = '', language] = item.trim().split(':');
+        return { id, language };
+      }),
+    ),
   /** A running TTS worker (or a load balancer in front of several); unset: the server starts tts-worker/dist/server.js itself. */
   TTS_WORKER_URL: optionalUrl.refine((v) => !v || /^https?:\/\//.test(v), 'must be an http:// or https:// URL'),
+  /** The built worker the server starts when TTS_WORKER_URL is unset; default tts-worker/dist/server.js of this checkout. */
+  TTS_WORKER_SCRIPT: optionalString,
   /** Sent as x-tts-secret to TTS_WORKER_URL (the worker's own TTS_WORKER_SECRET). Generated for a worker the server starts. */
   TTS_WORKER_SECRET: optionalString,
   /** Longest wait for one synthesis (queue included) before tts.speak answers provider_unavailable. */
   TTS_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(20_000),
   /** Size cap of the audio cache in DATA_DIR/audio; least recently used clips go first. */
   TTS_CACHE_MAX_MB: z.coerce.number().int().min(1).max(1_000_000).default(200),
-  TTS_DEFAULT_VOICE: z.string().regex(/^[a-z0-9][a-z0-9_+-]{0,63}$/i, 'must be a voice id such as en-us').default('en-us'),
+  TTS_DEFAULT_VOICE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_+-]{0,63}$/i, 'must be a voice id such as en-us')
+    .default('en-us'),
   TTS_FORMAT: z.enum(['mp3', 'ogg', 'wav']).default('mp3'),
   /** Global daily token cap when the admin has not set one. */
   MAX_TOKENS_PER_DAY: z.coerce.number().int().nonnegative().default(20_000_000),
+  /** Global provider-cost caps in USD per UTC day and calendar month when the admin has not set one; unset: none. */
+  MAX_COST_PER_DAY_USD: optionalUsd,
+  MAX_COST_PER_MONTH_USD: optionalUsd,
+  /** Admin alerts when the provider cost of the day / month passes these USD; default: 80 % of the matching cap, if any. */
+  ALERT_COST_PER_DAY_USD: optionalUsd,
+  ALERT_COST_PER_MONTH_USD: optionalUsd,
   /** New accounts a day per client network (an IPv4 address or an IPv6 /64), on top of the hourly sign-up limit; 0: no daily limit. */
-  SIGNUPS_PER_IP_PER_DAY: optionalString.pipe(z.string().regex(/^\d{1,6}$/, 'must be a whole number (0 turns the daily limit off)').transform(Number).optional()).transform((v) => v ?? 3),
+  SIGNUPS_PER_IP_PER_DAY: optionalString
+    .pipe(
+      z
+        .string()
+        .regex(/^\d{1,6}$/, 'must be a whole number (0 turns the daily limit off)')
+        .transform(Number)
+        .optional(),
+    )
+    .transform((v) => v ?? 3),
   /** Salt for the hashed client IPs kept with usage (and guest limits); share it across instances. */
   IP_HASH_SALT: z.string().min(8).default('chatmeter-ip-salt'),
   CAPTCHA: z.enum(['on', 'off']).default('on'),
@@ -80,7 +145,14 @@ const ZServerEnv = z.object({
   STRIPE_WEBHOOK_SECRET: optionalString,
   /** Where the stripe SDK sends API requests (tests point it at a local fake Stripe). */
   STRIPE_API_HOST: optionalString,
-  STRIPE_API_PORT: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).pipe(z.number().int().min(1).max(65535)).optional()),
+  STRIPE_API_PORT: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d{1,5}$/, 'must be a port number')
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(65535))
+      .optional(),
+  ),
   STRIPE_API_PROTOCOL: optionalString.pipe(z.enum(['http', 'https']).optional()),
   /** Stripe price ids of the paid plans and the credit packs (a plan may also carry stripePriceId in PLANS_FILE). */
   STRIPE_PRICE_PRO: optionalString,
@@ -99,7 +171,14 @@ const ZServerEnv = z.object({
   /** Raw usage events older than this many days are deleted (the daily roll-ups are kept). At least 62: the quota month reads them. */
   RETENTION_DAYS: z.coerce.number().int().min(62, 'must be at least 62 (the current quota month is read from raw events)').max(36_500).default(400),
   /** Chat messages older than this many days are deleted; unset keeps them. */
-  MESSAGE_RETENTION_DAYS: optionalString.pipe(z.string().regex(/^\d{1,5}$/, 'must be a whole number of days').transform(Number).pipe(z.number().int().min(1).max(36_500)).optional()),
+  MESSAGE_RETENTION_DAYS: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d{1,5}$/, 'must be a whole number of days')
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(36_500))
+      .optional(),
+  ),
   /** Largest credit adjustment (tokens, either sign) a support account may make; above it needs an admin. */
   SUPPORT_MAX_ADJUSTMENT_TOKENS: z.coerce.number().int().min(0).max(1_000_000_000).default(100_000),
   /** Sum of the tokens (either sign) one support account may adjust per UTC day; admins are not capped. */
@@ -113,13 +192,28 @@ const ZServerEnv = z.object({
   /** An OpenAI admin key (sk-admin-...): once a day the provider's daily costs are read for reconciliation. Unset: never. */
   OPENAI_ADMIN_KEY: optionalString,
   /** Where the Costs API is (tests point it at a local fake). */
-  OPENAI_ADMIN_BASE_URL: optionalUrl.refine((v) => !v || /^https?:\/\//.test(v), 'must be an http:// or https:// URL').transform((v) => v ?? 'https://api.openai.com/v1'),
+  OPENAI_ADMIN_BASE_URL: optionalUrl
+    .refine((v) => !v || /^https?:\/\//.test(v), 'must be an http:// or https:// URL')
+    .transform((v) => v ?? 'https://api.openai.com/v1'),
   /** Only these OpenAI projects' costs (comma-separated proj_... ids); unset: the whole organization. */
   RECONCILE_PROJECT_IDS: optionalString
     .refine((v) => !v || v.split(',').every((id) => /^[\w-]{1,128}$/.test(id.trim())), 'must be a comma-separated list of project ids')
     .transform((v) => (v ? v.split(',').map((id) => id.trim()) : [])),
   /** A day whose metered cost and the provider's differ by more than this share of the provider's alerts the admins. */
   RECONCILE_ALERT_PERCENT: z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.coerce.number().min(0).max(1_000).default(5)),
+  /**
+   * Server processes sharing the port (node:cluster). Default: the machine's cores (at most 8) with
+   * DATABASE_URL and REDIS_URL; 1 otherwise (PGlite is one process; without Redis the rate limits would
+   * be counted per process). More than 1 needs both.
+   */
+  WEB_CONCURRENCY: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d{1,2}$/, 'must be a whole number from 1 to 32')
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(32))
+      .optional(),
+  ),
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   METRICS_TOKEN: optionalString,
   /** In production GET /metrics is off without METRICS_TOKEN; this serves it to anyone instead (a private network). */
@@ -133,6 +227,8 @@ export type ServerEnv = Omit<z.infer<typeof ZServerEnv>, 'EMAIL_VERIFICATION'> &
   baseDir: string;
   /** DATA_DIR resolved against baseDir. */
   dataDirAbsolute: string;
+  /** PROVIDERS_FILE, checked, with each provider's key read from its apiKeyEnv; undefined without the file. */
+  providers: ProviderSpec[] | undefined;
 };
 
 export class EnvError extends Error {
@@ -159,7 +255,9 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = sourc
     throw new EnvError('Invalid environment configuration:\n  ADMIN_PASSWORD: required when ADMIN_EMAIL is set');
   }
   if (env.STRIPE_SECRET_KEY && !env.STRIPE_WEBHOOK_SECRET) {
-    throw new EnvError('Invalid environment configuration:\n  STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set (the webhook signing secret, whsec_...)');
+    throw new EnvError(
+      'Invalid environment configuration:\n  STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set (the webhook signing secret, whsec_...)',
+    );
   }
   if (env.BILLING_SIMULATOR && env.NODE_ENV === 'production' && !env.BILLING_SIMULATOR_ALLOW_PRODUCTION) {
     throw new EnvError(
@@ -171,11 +269,31 @@ export function parseEnv(source: Record<string, string | undefined>, cwd = sourc
       `Invalid environment configuration:\n  TRUST_PROXY: "${env.TRUST_PROXY}" trusts X-Forwarded-For from any sender, so every client can pick its own address and every per-IP limit (sign-in, sign-up, guests) is void; it is refused when NODE_ENV=production. Give the hop count of your proxies (e.g. 1) or the proxies' addresses (e.g. "loopback, 10.0.0.0/8"), or set TRUST_PROXY_ALLOW_ANY=1 to insist (only when nothing but your proxy can reach this server)`,
     );
   }
+  if (env.TTS_ENGINE === 'openai-compatible' && (!env.TTS_BASE_URL || !env.TTS_MODEL)) {
+    throw new EnvError(
+      `Invalid environment configuration:\n  ${!env.TTS_BASE_URL ? 'TTS_BASE_URL' : 'TTS_MODEL'}: required when TTS_ENGINE=openai-compatible (e.g. TTS_BASE_URL=https://api.openai.com/v1 TTS_MODEL=tts-1, or TTS_BASE_URL=http://localhost:8880/v1 TTS_MODEL=kokoro)`,
+    );
+  }
+  if (env.WEB_CONCURRENCY && env.WEB_CONCURRENCY > 1 && !(env.DATABASE_URL && env.REDIS_URL)) {
+    throw new EnvError(
+      `Invalid environment configuration:\n  WEB_CONCURRENCY: ${env.WEB_CONCURRENCY} processes need DATABASE_URL (the embedded PGlite database is one process) and REDIS_URL (else every process would count the rate limits on its own); unset it or set it to 1`,
+    );
+  }
+  let providers: ProviderSpec[] | undefined;
+  if (env.PROVIDERS_FILE) {
+    try {
+      providers = loadProvidersFile(env.PROVIDERS_FILE, path.resolve(cwd), source);
+    } catch (error) {
+      if (error instanceof ProvidersFileError) throw new EnvError(`Invalid environment configuration:\n  ${error.message.replaceAll('\n', '\n  ')}`);
+      throw error;
+    }
+  }
   return {
     ...env,
     EMAIL_VERIFICATION: env.EMAIL_VERIFICATION ?? (env.SMTP_URL ? 'required' : 'off'),
     baseDir: path.resolve(cwd),
     dataDirAbsolute: path.resolve(cwd, env.DATA_DIR),
+    providers,
   };
 }
 
@@ -194,7 +312,7 @@ export function emailVerificationWarnings(env: Pick<ServerEnv, 'NODE_ENV' | 'SMT
   }
   if (!env.SMTP_URL) {
     return [
-      'EMAIL_VERIFICATION=required without SMTP_URL: verification links are only written to the email_outbox table, never delivered, so new password accounts stay on the guest plan\'s limits (magic-link sign-in cannot be delivered either). Set SMTP_URL.',
+      "EMAIL_VERIFICATION=required without SMTP_URL: verification links are only written to the email_outbox table, never delivered, so new password accounts stay on the guest plan's limits (magic-link sign-in cannot be delivered either). Set SMTP_URL.",
     ];
   }
   return [];

@@ -8,6 +8,7 @@ import type { Request, RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ERROR_REASONS } from '@chatmeter/shared/errors';
 import type { TtsWorkerTarget } from './tts/tts-client.ts';
+import type { GateStats } from './chat/providers/gate.ts';
 
 export interface ChatMetricEvent {
   model: string;
@@ -94,6 +95,11 @@ export class Metrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60],
     registers: [this.registry],
   });
+  readonly ttsCost = new Counter({
+    name: 'chatmeter_tts_cost_usd_total',
+    help: 'Cost of synthesized voice clips in USD (a priced TTS_ENGINE; 0 for the built-in one and for cache hits).',
+    registers: [this.registry],
+  });
   readonly alerts = new Counter({
     name: 'chatmeter_alerts_total',
     help: 'Alerts fired (once per period across instances), by kind.',
@@ -101,9 +107,16 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(options: { models: readonly string[]; ttsWorker?: (() => TtsWorkerTarget | undefined) | undefined; defaultMetrics?: boolean }) {
+  /** `workerGauges: false`: no tts-worker to watch (TTS_ENGINE=openai-compatible), so no chatmeter_tts_worker_* gauges (and no "worker down" alert). */
+  constructor(options: {
+    models: readonly string[];
+    ttsWorker?: (() => TtsWorkerTarget | undefined) | undefined;
+    workerGauges?: boolean;
+    defaultMetrics?: boolean;
+  }) {
     this.models = new Set(options.models);
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'chatmeter_' });
+    if (options.workerGauges === false) return;
     const worker = options.ttsWorker;
     const stats = () => this.workerStats(worker);
     const gauge = (name: string, help: string, pick: (s: WorkerStats) => number | undefined) =>
@@ -121,7 +134,54 @@ export class Metrics {
     gauge('chatmeter_tts_queue_depth', 'Synthesis requests waiting for a thread in the TTS worker.', (s) => s.queueDepth);
     gauge('chatmeter_tts_busy_threads', 'TTS worker threads synthesizing right now.', (s) => s.busy);
     gauge('chatmeter_tts_pool_size', 'TTS worker threads.', (s) => s.poolSize);
-    gauge('chatmeter_tts_synthesis_avg_seconds', 'Average synthesis time per task, as the TTS worker reports it.', (s) => (s.avgRunMs === undefined ? undefined : s.avgRunMs / 1000));
+    gauge('chatmeter_tts_synthesis_avg_seconds', 'Average synthesis time per task, as the TTS worker reports it.', (s) =>
+      s.avgRunMs === undefined ? undefined : s.avgRunMs / 1000,
+    );
+  }
+
+  /**
+   * The providers' admission gates (gate.ts), read at scrape time: requests in flight and
+   * queued on this instance, and requests shed by plan since start (labels: provider ids
+   * from the configuration, plan ids from the plan table).
+   */
+  watchGates(stats: () => readonly GateStats[]): void {
+    new Gauge({
+      name: 'chatmeter_provider_gate_in_flight',
+      help: 'Provider calls admitted by the gate and running on this instance.',
+      labelNames: ['provider'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const s of stats()) this.set({ provider: s.provider }, s.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'chatmeter_provider_gate_queued',
+      help: 'Requests waiting in the gate queue of this instance.',
+      labelNames: ['provider'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const s of stats()) this.set({ provider: s.provider }, s.queued);
+      },
+    });
+    new Gauge({
+      name: 'chatmeter_provider_gate_closed',
+      help: 'The gate is closed after the provider said 429 or ran out of requests/tokens (1) or open (0).',
+      labelNames: ['provider'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const s of stats()) this.set({ provider: s.provider }, s.closed ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'chatmeter_provider_gate_shed_total',
+      help: 'Requests refused by the gate (provider_busy), by provider and plan.',
+      labelNames: ['provider', 'plan'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of stats()) for (const [plan, count] of s.shed) this.inc({ provider: s.provider, plan }, count);
+      },
+    });
   }
 
   /** The tRPC procedure names that may appear as labels (anything else is "unknown"). */
@@ -203,11 +263,12 @@ export class Metrics {
   }
 
   /** Times a tts.speak call by outcome. */
-  async timeTts<T extends { cached: boolean }>(speak: () => Promise<T>): Promise<T> {
+  async timeTts<T extends { cached: boolean; costMicroUsd: number }>(speak: () => Promise<T>): Promise<T> {
     const end = this.ttsSpeak.startTimer();
     try {
       const spoken = await speak();
       end({ outcome: spoken.cached ? 'cached' : 'synthesized' });
+      if (spoken.costMicroUsd > 0) this.ttsCost.inc(spoken.costMicroUsd / 1_000_000);
       return spoken;
     } catch (error) {
       end({ outcome: 'failed' });
@@ -223,7 +284,9 @@ export class Metrics {
       const target = worker?.();
       if (!target) return { up: false };
       try {
-        const res = await fetch(new URL('/healthz', target.url.endsWith('/') ? target.url : `${target.url}/`), { signal: AbortSignal.timeout(WORKER_TIMEOUT_MS) });
+        const res = await fetch(new URL('/healthz', target.url.endsWith('/') ? target.url : `${target.url}/`), {
+          signal: AbortSignal.timeout(WORKER_TIMEOUT_MS),
+        });
         if (!res.ok) return { up: false };
         const body = (await res.json()) as Record<string, unknown>;
         const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);

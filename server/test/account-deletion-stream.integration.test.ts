@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '@chatmeter/db/client';
 import { testServerUrl } from '@chatmeter/db/testing';
 import type { TChatEvent } from '@chatmeter/shared/chat';
-import { ANONYMOUS_USER_ID } from '../src/admin/overview.ts';
+import { ANONYMOUS_USER_ID } from '../src/metering/anonymous-user.ts';
 import { demoReply } from '../src/chat/providers/demo.ts';
 import { countTextTokens } from '../src/chat/tokens.ts';
 import { RESERVATION_TTL_MS } from '../src/metering/meter.ts';
@@ -122,7 +122,10 @@ describe('one instance', () => {
 
   it('a reservation that reaches the meter after the deletion is refused, nothing is written for the tombstone', async () => {
     const u = await signUp(server);
-    const user = await server.deps.prisma.user.findUniqueOrThrow({ where: { id: u.id }, select: { id: true, isGuest: true, planId: true, emailVerifiedAt: true } });
+    const user = await server.deps.prisma.user.findUniqueOrThrow({
+      where: { id: u.id },
+      select: { id: true, isGuest: true, planId: true, emailVerifiedAt: true },
+    });
     await u.b.trpc.account.deleteAccount.mutate({ confirm: 'DELETE' });
     const plan = server.deps.planResolver.planFor(user);
     const refused = server.deps.meter.reserveChat({
@@ -144,7 +147,10 @@ describe('one instance', () => {
 
   it('a reply whose instance died is swept anonymised after its expiry', async () => {
     const u = await signUp(server);
-    const user = await server.deps.prisma.user.findUniqueOrThrow({ where: { id: u.id }, select: { id: true, isGuest: true, planId: true, emailVerifiedAt: true } });
+    const user = await server.deps.prisma.user.findUniqueOrThrow({
+      where: { id: u.id },
+      select: { id: true, isGuest: true, planId: true, emailVerifiedAt: true },
+    });
     // Reserved, then the process "died": nobody streams or settles it.
     const reservation = await server.deps.meter.reserveChat({
       user,
@@ -190,7 +196,7 @@ describe.skipIf(!testServerUrl())('two instances on one database', () => {
     await a?.close();
   });
 
-  it("a reply streaming on the other instance runs to its end and its provider usage lands anonymised; counters and roll-ups agree", async () => {
+  it('a reply streaming on the other instance runs to its end and its provider usage lands anonymised; counters and roll-ups agree', async () => {
     const u = await signUp(a);
     // The same browser session, served by instance B.
     const onB = b.browser({ ip: '10.88.1.1' });
@@ -212,8 +218,15 @@ describe.skipIf(!testServerUrl())('two instances on one database', () => {
 
     const [event] = await a.deps.prisma.usageEvent.findMany({ where: { kind: 'chat' } });
     expect(event).toMatchObject({
-      userId: null, ipHash: null, conversationId: null, requestId: null, reservationId: null, status: 'ok', estimated: false,
-      promptTokens: done!.usage.promptTokens, completionTokens: done!.usage.completionTokens,
+      userId: null,
+      ipHash: null,
+      conversationId: null,
+      requestId: null,
+      reservationId: null,
+      status: 'ok',
+      estimated: false,
+      promptTokens: done!.usage.promptTokens,
+      completionTokens: done!.usage.completionTokens,
     });
     const { counter, usage } = await counterAndUsage(a);
     expect(counter).toBe(usage);

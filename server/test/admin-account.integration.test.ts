@@ -41,8 +41,10 @@ async function grandTotals() {
 describe('account.exportData', () => {
   it("hands over the person's profile, conversations with messages, usage, ledger and sessions", async () => {
     const u = await activeUser();
+    await u.b.trpc.preferences.update.mutate({ theme: 'dark', voice: 'en-us' });
     const data = await u.b.trpc.account.exportData.query();
     expect(data.profile).toMatchObject({ id: u.id, email: u.email, plan: 'free', isGuest: false });
+    expect(data.preferences).toMatchObject({ alertEmails: true, theme: 'dark', defaultModel: null, voice: 'en-us', autoPlay: false });
     expect(data.conversations).toHaveLength(1);
     expect(data.conversations[0]!.messages.map((m) => [m.role, m.content.length > 0])).toEqual([
       ['user', true],
@@ -74,6 +76,7 @@ describe('account.deleteAccount', () => {
     const u = await activeUser();
     const other = await activeUser();
     const prisma = server.deps.prisma;
+    await u.b.trpc.preferences.update.mutate({ theme: 'light', defaultModel: 'gpt-4o-mini' });
     const totals = await grandTotals();
     const overviewBefore = await server.deps.overview.overview(30);
 
@@ -91,6 +94,7 @@ describe('account.deleteAccount', () => {
     expect(await prisma.conversation.count({ where: { userId: u.id } })).toBe(0);
     expect(await prisma.usageEvent.count({ where: { userId: u.id } })).toBe(0);
     expect(await prisma.usageDaily.count({ where: { userId: u.id } })).toBe(0);
+    expect(await prisma.userPreference.count({ where: { userId: u.id } })).toBe(0);
     expect(u.b.cookies.has('cm_session')).toBe(false);
     expect(await trpcError(u.b.trpc.usage.summary.query())).toMatchObject({ code: 'UNAUTHORIZED' });
     expect(await trpcError(server.browser().trpc.auth.signIn.mutate({ email: u.email, password: u.password }))).toMatchObject({ code: 'UNAUTHORIZED' });
@@ -127,7 +131,9 @@ describe('account.deleteAccount', () => {
     expect(log.items).toMatchObject([{ actorId: admin.id, actorRole: 'admin' }]);
     const detail = await admin.b.trpc.admin.user.query({ userId: u.id });
     expect(detail.user).toMatchObject({ deleted: true, email: null });
-    expect(await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: u.id, tokens: 5, reason: 'credits for a ghost' }))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: u.id, tokens: 5, reason: 'credits for a ghost' }))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
   });
 
   it('refuses while a subscription is still billing', async () => {

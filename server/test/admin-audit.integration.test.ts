@@ -5,6 +5,8 @@
 // always equals the ledger's sum, never below zero).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '@chatmeter/db/client';
+import { COUNTER, GLOBAL_SUBJECT, read } from '../src/metering/counters.ts';
+import { dayStart, monthStart } from '../src/metering/periods.ts';
 import { person, type Person } from './helpers/admin.ts';
 import { send } from './helpers/chat.ts';
 import { startTestServer, trpcError, type TestServer } from './helpers/server.ts';
@@ -14,7 +16,8 @@ let admin: Person;
 let support: Person;
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // A monthly dollar cap from the environment, far above what these tests spend: admin.settings reports it as the default.
+  server = await startTestServer({ MAX_COST_PER_MONTH_USD: '1000' });
   admin = await person(server, 'admin');
   support = await person(server, 'support');
 });
@@ -39,7 +42,13 @@ describe('admin.adjustCredits', () => {
     expect(result).toMatchObject({ balanceTokens: 2_500, appliedTokens: 2_500, requestedTokens: 2_500 });
     const entries = await server.deps.prisma.creditLedgerEntry.findMany({ where: { userId: user.id } });
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ kind: 'adjustment', deltaTokens: 2_500n, balanceAfter: 2_500n, actorId: support.id, reason: 'refund for the outage on Monday' });
+    expect(entries[0]).toMatchObject({
+      kind: 'adjustment',
+      deltaTokens: 2_500n,
+      balanceAfter: 2_500n,
+      actorId: support.id,
+      reason: 'refund for the outage on Monday',
+    });
     expect(result.ledgerEntryId).toBe(entries[0]!.id.toString());
     expect(await ledgerMatchesBalance(user.id)).toBe(2_500n);
 
@@ -87,11 +96,22 @@ describe('admin.adjustCredits', () => {
 
   it('refuses a short reason, zero tokens and unknown or deleted users', async () => {
     const user = await person(server);
-    expect(await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 5, reason: 'too short' }))).toMatchObject({ code: 'BAD_REQUEST', reason: 'invalid_input' });
-    expect(await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 5, reason: '         x         ' }))).toMatchObject({ reason: 'invalid_input' });
-    expect(await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 0, reason: 'zero is not an adjustment' }))).toMatchObject({ reason: 'invalid_input' });
-    expect(await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 1.5, reason: 'fractions are not tokens' }))).toMatchObject({ reason: 'invalid_input' });
-    expect(await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: '00000000-0000-4000-8000-000000000001', tokens: 5, reason: 'nobody by that id' }))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 5, reason: 'too short' }))).toMatchObject({
+      code: 'BAD_REQUEST',
+      reason: 'invalid_input',
+    });
+    expect(await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 5, reason: '         x         ' }))).toMatchObject({
+      reason: 'invalid_input',
+    });
+    expect(await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 0, reason: 'zero is not an adjustment' }))).toMatchObject({
+      reason: 'invalid_input',
+    });
+    expect(await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 1.5, reason: 'fractions are not tokens' }))).toMatchObject({
+      reason: 'invalid_input',
+    });
+    expect(
+      await trpcError(admin.b.trpc.admin.adjustCredits.mutate({ userId: '00000000-0000-4000-8000-000000000001', tokens: 5, reason: 'nobody by that id' })),
+    ).toMatchObject({ code: 'NOT_FOUND' });
     expect(await server.deps.prisma.auditLogEntry.count({ where: { targetUserId: user.id } })).toBe(0);
   });
 });
@@ -131,10 +151,96 @@ describe('plans, blocking and settings', () => {
     expect(await trpcError(admin.b.trpc.admin.updateSettings.mutate({}))).toMatchObject({ reason: 'invalid_input' });
 
     const log = await support.b.trpc.admin.auditLog.query({ action: 'settings.update', limit: 3 });
+    const caps = { maxCostPerDayMicroUsd: null, maxCostPerMonthMicroUsd: null };
     expect(log.items.map((e) => [e.before, e.after])).toEqual([
-      [{ killSwitch: false, maxTokensPerDay: 1 }, { killSwitch: false, maxTokensPerDay: null }],
-      [{ killSwitch: true, maxTokensPerDay: null }, { killSwitch: false, maxTokensPerDay: 1 }],
-      [{ killSwitch: false, maxTokensPerDay: null }, { killSwitch: true, maxTokensPerDay: null }],
+      [
+        { killSwitch: false, maxTokensPerDay: 1, ...caps },
+        { killSwitch: false, maxTokensPerDay: null, ...caps },
+      ],
+      [
+        { killSwitch: true, maxTokensPerDay: null, ...caps },
+        { killSwitch: false, maxTokensPerDay: 1, ...caps },
+      ],
+      [
+        { killSwitch: false, maxTokensPerDay: null, ...caps },
+        { killSwitch: true, maxTokensPerDay: null, ...caps },
+      ],
+    ]);
+  });
+
+  it("updateSettings sets the global dollar caps (null: the environment's), which drive the chat path; settings reports what is used; audited", async () => {
+    const user = await person(server);
+    const month = 1_000 * 1_000_000;
+    const initial = await support.b.trpc.admin.settings.query();
+    expect(initial).toMatchObject({
+      maxCostPerDayMicroUsd: null,
+      defaultMaxCostPerDayMicroUsd: null,
+      effectiveMaxCostPerDayMicroUsd: null,
+      maxCostPerMonthMicroUsd: null,
+      defaultMaxCostPerMonthMicroUsd: month,
+      effectiveMaxCostPerMonthMicroUsd: month,
+    });
+
+    // A priced reply counts on both counters, and settings reads them.
+    await send(user.b, { content: 'what does this cost?' });
+    const now = new Date();
+    const costToday = Number(await read(server.deps.prisma, GLOBAL_SUBJECT, COUNTER.globalCostDay, dayStart(now)));
+    const costMonth = Number(await read(server.deps.prisma, GLOBAL_SUBJECT, COUNTER.globalCostMonth, monthStart(now)));
+    expect(costToday).toBeGreaterThan(0);
+    const used = await support.b.trpc.admin.settings.query();
+    expect(used).toMatchObject({ costUsedTodayMicroUsd: costToday, costUsedThisMonthMicroUsd: costMonth });
+    expect(new Date(used.costDayResetAt).getTime()).toBeGreaterThan(now.getTime());
+    expect(new Date(used.costMonthResetAt).getTime()).toBeGreaterThan(now.getTime());
+
+    // A day cap already reached refuses the next reply, naming it.
+    const capped = await admin.b.trpc.admin.updateSettings.mutate({ maxCostPerDayMicroUsd: costToday });
+    expect(capped).toMatchObject({ maxCostPerDayMicroUsd: costToday, effectiveMaxCostPerDayMicroUsd: costToday, maxCostPerMonthMicroUsd: null });
+    const refusedDay = await trpcError(send(user.b, { content: 'and now?' }));
+    expect(refusedDay).toMatchObject({ reason: 'global_cap' });
+    expect(refusedDay.data.limit).toBe('globalCostPerDay');
+
+    // The month cap replaces the environment's; the day cap goes back to none.
+    const monthly = await admin.b.trpc.admin.updateSettings.mutate({ maxCostPerDayMicroUsd: null, maxCostPerMonthMicroUsd: costMonth });
+    expect(monthly).toMatchObject({ maxCostPerDayMicroUsd: null, effectiveMaxCostPerDayMicroUsd: null, effectiveMaxCostPerMonthMicroUsd: costMonth });
+    const refusedMonth = await trpcError(send(user.b, { content: 'and now?' }));
+    expect(refusedMonth.data.limit).toBe('globalCostPerMonth');
+
+    // Leaving a field out keeps it; null gives the environment's back, and chat goes on.
+    await admin.b.trpc.admin.updateSettings.mutate({ killSwitch: false });
+    expect(await support.b.trpc.admin.settings.query()).toMatchObject({ maxCostPerMonthMicroUsd: costMonth });
+    const back = await admin.b.trpc.admin.updateSettings.mutate({ maxCostPerMonthMicroUsd: null });
+    expect(back).toMatchObject({ maxCostPerMonthMicroUsd: null, effectiveMaxCostPerMonthMicroUsd: month });
+    await expect(send(user.b, { content: 'and now?' })).resolves.toMatchObject({ done: expect.anything() });
+
+    // Only whole, non-negative micro-USD (or null).
+    for (const bad of [-1, 1.5, '5']) {
+      const error = await trpcError(admin.b.trpc.admin.updateSettings.mutate({ maxCostPerDayMicroUsd: bad as number }));
+      expect(error, String(bad)).toMatchObject({ code: 'BAD_REQUEST', reason: 'invalid_input' });
+    }
+
+    const log = await support.b.trpc.admin.auditLog.query({ action: 'settings.update', limit: 4 });
+    const base = { killSwitch: false, maxTokensPerDay: null };
+    expect(log.items.map((e) => [e.actorId, e.before, e.after])).toEqual([
+      [
+        admin.id,
+        { ...base, maxCostPerDayMicroUsd: null, maxCostPerMonthMicroUsd: costMonth },
+        { ...base, maxCostPerDayMicroUsd: null, maxCostPerMonthMicroUsd: null },
+      ],
+      [
+        admin.id,
+        { ...base, maxCostPerDayMicroUsd: null, maxCostPerMonthMicroUsd: costMonth },
+        { ...base, maxCostPerDayMicroUsd: null, maxCostPerMonthMicroUsd: costMonth },
+      ],
+      [
+        admin.id,
+        { ...base, maxCostPerDayMicroUsd: costToday, maxCostPerMonthMicroUsd: null },
+        { ...base, maxCostPerDayMicroUsd: null, maxCostPerMonthMicroUsd: costMonth },
+      ],
+      [
+        admin.id,
+        { ...base, maxCostPerDayMicroUsd: null, maxCostPerMonthMicroUsd: null },
+        { ...base, maxCostPerDayMicroUsd: costToday, maxCostPerMonthMicroUsd: null },
+      ],
     ]);
   });
 });

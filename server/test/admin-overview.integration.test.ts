@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma } from '@chatmeter/db/client';
 import { centsToMicros } from '@chatmeter/shared/money';
+import { OverviewService } from '../src/admin/overview.ts';
 import { projectMonthCost } from '../src/admin/projection.ts';
 import { insertEvents, person, type Person } from './helpers/admin.ts';
 import { send } from './helpers/chat.ts';
@@ -59,7 +60,9 @@ beforeAll(async () => {
     ['ip:0123456789abcdef', 'messages_day', today, 50],
   ];
   for (const [subject, kind, period, used] of counters) {
-    await prisma.$executeRaw(Prisma.sql`INSERT INTO quota_counters (subject, kind, period_start, used) VALUES (${subject}, ${kind}, ${period}::timestamptz, ${used}::bigint)`);
+    await prisma.$executeRaw(
+      Prisma.sql`INSERT INTO quota_counters (subject, kind, period_start, used) VALUES (${subject}, ${kind}, ${period}::timestamptz, ${used}::bigint)`,
+    );
   }
 });
 afterAll(async () => {
@@ -71,18 +74,42 @@ describe('admin.overview on a known dataset', () => {
     const o = await server.deps.overview.overview(7, NOW);
     expect(o.today).toBe('2026-06-20');
     expect(o.totals.today).toEqual({
-      requests: 5, promptTokens: 210, completionTokens: 105, tokens: 315, costMicroUsd: 2_000, ttsChars: 300,
-      activeUsers: 2, guests: 1, guestRequests: 1, providerErrors: 1,
+      requests: 5,
+      promptTokens: 210,
+      completionTokens: 105,
+      tokens: 315,
+      costMicroUsd: 2_000,
+      ttsChars: 300,
+      activeUsers: 2,
+      guests: 1,
+      guestRequests: 1,
+      providerErrors: 1,
       refusals: { total: 3, byReason: { quota_exhausted: 3 } },
     });
     expect(o.totals.last7).toEqual({
-      requests: 7, promptTokens: 1_410, completionTokens: 705, tokens: 2_115, costMicroUsd: 25_000, ttsChars: 300,
-      activeUsers: 3, guests: 1, guestRequests: 1, providerErrors: 1,
+      requests: 7,
+      promptTokens: 1_410,
+      completionTokens: 705,
+      tokens: 2_115,
+      costMicroUsd: 25_000,
+      ttsChars: 300,
+      activeUsers: 3,
+      guests: 1,
+      guestRequests: 1,
+      providerErrors: 1,
       refusals: { total: 5, byReason: { quota_exhausted: 3, rate_limited: 2 } },
     });
     expect(o.totals.last30).toEqual({
-      requests: 8, promptTokens: 1_810, completionTokens: 805, tokens: 2_615, costMicroUsd: 34_000, ttsChars: 300,
-      activeUsers: 3, guests: 1, guestRequests: 1, providerErrors: 1,
+      requests: 8,
+      promptTokens: 1_810,
+      completionTokens: 805,
+      tokens: 2_615,
+      costMicroUsd: 34_000,
+      ttsChars: 300,
+      activeUsers: 3,
+      guests: 1,
+      guestRequests: 1,
+      providerErrors: 1,
       refusals: { total: 9, byReason: { quota_exhausted: 3, rate_limited: 2, kill_switch: 4 } },
     });
   });
@@ -104,10 +131,37 @@ describe('admin.overview on a known dataset', () => {
   it('by model and top users over the chosen window', async () => {
     const o = await server.deps.overview.overview(7, NOW);
     expect(o.byModel.slice(0, 2)).toEqual([
-      { model: 'gpt-4o', kind: 'chat', requests: 2, promptTokens: 1_000, completionTokens: 500, tokens: 1_500, costMicroUsd: 20_000, ttsChars: 0, errors: 1 },
-      { model: 'gpt-4o-mini', kind: 'chat', requests: 3, promptTokens: 400, completionTokens: 200, tokens: 600, costMicroUsd: 5_000, ttsChars: 0, errors: 0 },
+      {
+        model: 'gpt-4o',
+        provider: '',
+        kind: 'chat',
+        requests: 2,
+        promptTokens: 1_000,
+        completionTokens: 500,
+        tokens: 1_500,
+        costMicroUsd: 20_000,
+        ttsChars: 0,
+        errors: 1,
+      },
+      {
+        model: 'gpt-4o-mini',
+        provider: '',
+        kind: 'chat',
+        requests: 3,
+        promptTokens: 400,
+        completionTokens: 200,
+        tokens: 600,
+        costMicroUsd: 5_000,
+        ttsChars: 0,
+        errors: 0,
+      },
     ]);
-    expect(o.byModel.slice(2).map((m) => `${m.kind}:${m.model}:${m.requests}:${m.ttsChars}`).sort()).toEqual(['chat:demo:1:0', 'tts:espeak-ng:1:300']);
+    expect(
+      o.byModel
+        .slice(2)
+        .map((m) => `${m.kind}:${m.model}:${m.requests}:${m.ttsChars}`)
+        .sort(),
+    ).toEqual(['chat:demo:1:0', 'tts:espeak-ng:1:300']);
     expect(o.topUsers.map((u) => [u.userId, u.requests, u.tokens, u.costMicroUsd])).toEqual([
       [ids.c, 1, 1_500, 20_000],
       [ids.a, 3, 600, 5_000],
@@ -123,9 +177,66 @@ describe('admin.overview on a known dataset', () => {
   it('free accounts at 80 % of a limit are upgrade candidates', async () => {
     const o = await server.deps.overview.overview(30, NOW);
     expect(o.upgradeCandidates).toEqual([
-      { userId: ids.a, email: expect.any(String), messagesToday: 18, messagesPerDay: 20, tokensThisMonth: 1_000, tokensPerMonth: 100_000, fraction: 0.9, limits: ['messagesPerDay'] },
-      { userId: ids.f2, email: expect.any(String), messagesToday: 3, messagesPerDay: 20, tokensThisMonth: 85_000, tokensPerMonth: 100_000, fraction: 0.85, limits: ['tokensPerMonth'] },
+      {
+        userId: ids.a,
+        email: expect.any(String),
+        messagesToday: 18,
+        messagesPerDay: 20,
+        tokensThisMonth: 1_000,
+        tokensPerMonth: 100_000,
+        fraction: 0.9,
+        limits: ['messagesPerDay'],
+      },
+      {
+        userId: ids.f2,
+        email: expect.any(String),
+        messagesToday: 3,
+        messagesPerDay: 20,
+        tokensThisMonth: 85_000,
+        tokensPerMonth: 100_000,
+        fraction: 0.85,
+        limits: ['tokensPerMonth'],
+      },
     ]);
+  });
+
+  it('a yearly subscriber counts at a twelfth of the yearly price, not at the monthly price', async () => {
+    const prisma = server.deps.prisma;
+    const sub = (id: string, userId: string, priceId: string, status: string) => ({
+      id,
+      userId,
+      stripeCustomerId: `cus_${id}`,
+      priceId,
+      planId: 'pro',
+      status,
+      effectivePlanId: 'pro',
+      stripeStateAt: NOW,
+    });
+    await prisma.subscription.createMany({
+      data: [
+        sub('sub_year_pro', ids.b, 'price_pro_year', 'active'),
+        sub('sub_old_month', ids.p2, 'price_pro_year', 'canceled'),
+        sub('sub_month_pro', ids.p2, 'price_pro', 'active'),
+      ],
+    });
+    try {
+      const service = new OverviewService(
+        prisma,
+        server.deps.plans,
+        new Map([
+          ['price_pro', 'month'],
+          ['price_pro_year', 'year'],
+        ]),
+      );
+      const o = await service.overview(30, NOW);
+      const pro = o.projection.paidPlans.find((p) => p.plan === 'pro')!;
+      expect(pro).toMatchObject({ users: 2, yearlyUsers: 1 });
+      // Pro: 1,500 cents a month or 15,000 cents a year (1,250 a month).
+      expect(pro.revenueMicroUsd).toBe(centsToMicros(1_500) + Math.round(centsToMicros(15_000) / 12));
+      expect(o.projection.revenueMicroUsd).toBe(pro.revenueMicroUsd + centsToMicros(9_900));
+    } finally {
+      await prisma.subscription.deleteMany({ where: { id: { in: ['sub_year_pro', 'sub_old_month', 'sub_month_pro'] } } });
+    }
   });
 
   it('projects the month from the trend, beside the revenue of the paid plans', async () => {
@@ -133,8 +244,8 @@ describe('admin.overview on a known dataset', () => {
     const revenue = 2 * centsToMicros(1_500) + centsToMicros(9_900);
     expect(o.projection.revenueMicroUsd).toBe(revenue);
     expect(o.projection.paidPlans).toEqual([
-      { plan: 'pro', name: 'Pro', users: 2, priceMonthlyCents: 1_500, revenueMicroUsd: 2 * centsToMicros(1_500) },
-      { plan: 'enterprise', name: 'Enterprise', users: 1, priceMonthlyCents: 9_900, revenueMicroUsd: centsToMicros(9_900) },
+      { plan: 'pro', name: 'Pro', users: 2, yearlyUsers: 0, priceMonthlyCents: 1_500, revenueMicroUsd: 2 * centsToMicros(1_500) },
+      { plan: 'enterprise', name: 'Enterprise', users: 1, yearlyUsers: 0, priceMonthlyCents: 9_900, revenueMicroUsd: centsToMicros(9_900) },
     ]);
     expect(o.projection.costToDateMicroUsd).toBe(25_000);
     // The 30-day series covers every day the projection reads (05-22 .. 06-20).
@@ -184,7 +295,9 @@ describe('admin.overview on a known dataset', () => {
     const first = await server.deps.overview.overview(7, midnight);
     await insertEvents(server, [{ userId: user.id, costMicroUsd: 999, createdAt: new Date('2026-06-30T23:59:59Z') }]);
     expect((await server.deps.overview.overview(7, new Date(midnight.getTime() + 30_000))).totals.last7.costMicroUsd).toBe(first.totals.last7.costMicroUsd);
-    expect((await server.deps.overview.overview(7, new Date(midnight.getTime() + 120_000))).totals.last7.costMicroUsd).toBe(first.totals.last7.costMicroUsd + 999);
+    expect((await server.deps.overview.overview(7, new Date(midnight.getTime() + 120_000))).totals.last7.costMicroUsd).toBe(
+      first.totals.last7.costMicroUsd + 999,
+    );
   });
 
   it('over tRPC: days defaults to 30 and must be 1, 7 or 30', async () => {

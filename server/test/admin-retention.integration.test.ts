@@ -62,7 +62,10 @@ describe('retention', () => {
     await resetJob();
     const prisma = server.deps.prisma;
     const user = await person(server);
-    const idle = await prisma.conversation.create({ data: { userId: user.id, title: 'old', model: 'demo', updatedAt: new Date(NOW.getTime() - 40 * DAY_MS) }, select: { id: true } });
+    const idle = await prisma.conversation.create({
+      data: { userId: user.id, title: 'old', model: 'demo', updatedAt: new Date(NOW.getTime() - 40 * DAY_MS) },
+      select: { id: true },
+    });
     const active = await prisma.conversation.create({ data: { userId: user.id, title: 'new', model: 'demo', updatedAt: NOW }, select: { id: true } });
     await prisma.message.createMany({
       data: [
@@ -80,7 +83,10 @@ describe('retention', () => {
   it('two instances running it at the same moment act once', async () => {
     await resetJob();
     const user = await person(server);
-    await insertEvents(server, Array.from({ length: 50 }, (_, i) => ({ userId: user.id, costMicroUsd: i, createdAt: new Date(NOW.getTime() - (450 + i) * DAY_MS) })));
+    await insertEvents(
+      server,
+      Array.from({ length: 50 }, (_, i) => ({ userId: user.id, costMicroUsd: i, createdAt: new Date(NOW.getTime() - (450 + i) * DAY_MS) })),
+    );
     // A second instance: its own job object (and, on Postgres, its own connection pool).
     const other = server.tdb.url
       ? await (async () => {

@@ -26,6 +26,7 @@ const calls = (): Record<string, Call> => ({
   users: (b) => b.trpc.admin.users.query({}),
   user: (b) => b.trpc.admin.user.query({ userId: target.id }),
   settings: (b) => b.trpc.admin.settings.query(),
+  planEconomics: (b) => b.trpc.admin.planEconomics.query(),
   auditLog: (b) => b.trpc.admin.auditLog.query({}),
   adjustCredits: (b) => b.trpc.admin.adjustCredits.mutate({ userId: target.id, tokens: 10, reason: 'goodwill after an outage' }),
   setPlan: (b) => b.trpc.admin.setPlan.mutate({ userId: target.id, plan: 'pro' }),
@@ -36,6 +37,23 @@ const calls = (): Record<string, Call> => ({
   deleteUser: (b) => b.trpc.admin.deleteUser.mutate({ userId: '00000000-0000-4000-8000-000000000000', confirm: true }),
 });
 const SUPPORT_ALLOWED = ['overview', 'reconciliation', 'users', 'user', 'settings', 'auditLog', 'adjustCredits'];
+
+/** What each procedure answers when the role check lets it through (its contract's shape, not just "something"). */
+const outcome = (): Record<string, unknown> => ({
+  overview: expect.objectContaining({ days: 7, totals: expect.objectContaining({ today: expect.any(Object) }), byModel: expect.any(Array) }),
+  reconciliation: expect.objectContaining({ configured: false, days: expect.any(Array), totals: expect.any(Object) }),
+  users: expect.objectContaining({ items: expect.arrayContaining([expect.objectContaining({ id: target.id })]) }),
+  user: expect.objectContaining({ user: expect.objectContaining({ id: target.id }), plan: expect.objectContaining({ id: expect.any(String) }) }),
+  settings: expect.objectContaining({ killSwitch: false }),
+  planEconomics: { plans: [expect.objectContaining({ plan: 'pro', worstCaseMicroUsd: 5_000_000 }), expect.objectContaining({ plan: 'enterprise' })] },
+  auditLog: expect.objectContaining({ items: expect.any(Array) }),
+  adjustCredits: expect.objectContaining({ appliedTokens: 10, requestedTokens: 10, balanceTokens: expect.any(Number) }),
+  setPlan: { userId: target.id, plan: 'pro' },
+  setBlocked: expect.objectContaining({ userId: target.id, blocked: false }),
+  setRole: expect.objectContaining({ userId: target.id, role: 'user' }),
+  updateSettings: expect.objectContaining({ killSwitch: false }),
+  exportUser: expect.objectContaining({ profile: expect.objectContaining({ id: target.id }), conversations: expect.any(Array) }),
+});
 
 async function auditCount() {
   return server.deps.prisma.auditLogEntry.count();
@@ -69,7 +87,7 @@ describe('admin procedures by role', () => {
     const support = await person(server, 'support');
     for (const [name, call] of Object.entries(calls())) {
       if (SUPPORT_ALLOWED.includes(name)) {
-        await expect(call(support.b), name).resolves.toBeDefined();
+        await expect(call(support.b), name).resolves.toEqual(outcome()[name]);
       } else {
         expect(await trpcError(call(support.b)), name).toMatchObject({ code: 'FORBIDDEN', reason: 'forbidden_role' });
       }
@@ -79,6 +97,20 @@ describe('admin procedures by role', () => {
     expect(user).toEqual({ planId: 'free', deletedAt: null });
   });
 
+  it('support and users are FORBIDDEN to set the global dollar caps, and nothing changes', async () => {
+    const settings = () =>
+      server.deps.prisma.appSettings.findUnique({ where: { id: 1 }, select: { maxCostPerDayMicroUsd: true, maxCostPerMonthMicroUsd: true } });
+    const before = { settings: await settings(), audit: await auditCount() };
+    for (const role of ['support', 'user'] as const) {
+      const someone = await person(server, role);
+      for (const input of [{ maxCostPerDayMicroUsd: 1 }, { maxCostPerMonthMicroUsd: 0 }, { maxCostPerDayMicroUsd: null, maxCostPerMonthMicroUsd: null }]) {
+        const error = await trpcError(someone.b.trpc.admin.updateSettings.mutate(input));
+        expect(error, `${role} ${JSON.stringify(input)}`).toMatchObject({ code: 'FORBIDDEN', reason: 'forbidden_role' });
+      }
+    }
+    expect({ settings: await settings(), audit: await auditCount() }).toEqual(before);
+  });
+
   it('support cannot adjust by more than SUPPORT_MAX_ADJUSTMENT_TOKENS either way; an admin can', async () => {
     const support = await person(server, 'support');
     const admin = await person(server, 'admin');
@@ -86,7 +118,9 @@ describe('admin procedures by role', () => {
     const ledger = () => server.deps.prisma.creditLedgerEntry.count({ where: { userId: someone.id } });
     const audits = () => server.deps.prisma.auditLogEntry.count({ where: { targetUserId: someone.id } });
 
-    await expect(support.b.trpc.admin.adjustCredits.mutate({ userId: someone.id, tokens: LIMIT, reason: 'at the support limit' })).resolves.toMatchObject({ balanceTokens: LIMIT });
+    await expect(support.b.trpc.admin.adjustCredits.mutate({ userId: someone.id, tokens: LIMIT, reason: 'at the support limit' })).resolves.toMatchObject({
+      balanceTokens: LIMIT,
+    });
     for (const tokens of [LIMIT + 1, -(LIMIT + 1), 1_000_000]) {
       const err = await trpcError(support.b.trpc.admin.adjustCredits.mutate({ userId: someone.id, tokens, reason: 'over the support limit' }));
       expect(err, String(tokens)).toMatchObject({ code: 'FORBIDDEN', reason: 'forbidden_role' });
@@ -107,7 +141,7 @@ describe('admin procedures by role', () => {
         // A made-up id: reaching the service proves the role check passed.
         expect(await trpcError(call(admin.b))).toMatchObject({ code: 'NOT_FOUND', reason: 'not_found' });
       } else {
-        await expect(call(admin.b), name).resolves.toBeDefined();
+        await expect(call(admin.b), name).resolves.toEqual(outcome()[name]);
       }
     }
   });
@@ -120,30 +154,35 @@ describe('admin procedures by role', () => {
 
   it('the role is read from the database on every request: a demoted admin loses access at once', async () => {
     const admin = await person(server, 'admin');
-    await expect(admin.b.trpc.admin.settings.query()).resolves.toBeDefined();
+    await expect(admin.b.trpc.admin.settings.query()).resolves.toEqual(expect.objectContaining({ killSwitch: false }));
     await server.deps.prisma.user.update({ where: { id: admin.id }, data: { role: 'user' } });
     expect(await trpcError(admin.b.trpc.admin.settings.query())).toMatchObject({ code: 'FORBIDDEN', reason: 'forbidden_role' });
   });
 
   it('generated input never makes an admin procedure answer 5xx', async () => {
     const admin = await person(server, 'admin');
-    const queries = ['overview', 'reconciliation', 'users', 'user', 'settings', 'auditLog'];
+    const queries = ['overview', 'reconciliation', 'users', 'user', 'settings', 'planEconomics', 'auditLog'];
     const mutations = ['adjustCredits', 'setPlan', 'setBlocked', 'setRole', 'updateSettings', 'exportUser', 'deleteUser'];
     const value = fc.oneof(
       fc.jsonValue(),
-      fc.record({
-        userId: fc.oneof(fc.uuid(), fc.string(), fc.constant(target.id)),
-        tokens: fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000 }), fc.integer(), fc.double(), fc.string()),
-        reason: fc.oneof(fc.string({ unit: 'binary', minLength: 10 }), fc.constant('a reason with \u0000 in it')),
-        days: fc.oneof(fc.integer({ min: -5, max: 40 }), fc.string()),
-        cursor: fc.oneof(fc.string(), fc.base64String()),
-        query: fc.oneof(fc.string({ unit: 'binary' }), fc.constant('a\u0000b')),
-        plan: fc.oneof(fc.constantFrom('pro', 'free', 'guest'), fc.string({ unit: 'binary' })),
-        role: fc.oneof(fc.constantFrom('user', 'support', 'admin'), fc.string({ unit: 'binary' })),
-        blocked: fc.anything(),
-        confirm: fc.anything(),
-        maxTokensPerDay: fc.oneof(fc.integer(), fc.constant(null), fc.double()),
-      }, { requiredKeys: [] }),
+      fc.record(
+        {
+          userId: fc.oneof(fc.uuid(), fc.string(), fc.constant(target.id)),
+          tokens: fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000 }), fc.integer(), fc.double(), fc.string()),
+          reason: fc.oneof(fc.string({ unit: 'binary', minLength: 10 }), fc.constant('a reason with \u0000 in it')),
+          days: fc.oneof(fc.integer({ min: -5, max: 40 }), fc.string()),
+          cursor: fc.oneof(fc.string(), fc.base64String()),
+          query: fc.oneof(fc.string({ unit: 'binary' }), fc.constant('a\u0000b')),
+          plan: fc.oneof(fc.constantFrom('pro', 'free', 'guest'), fc.string({ unit: 'binary' })),
+          role: fc.oneof(fc.constantFrom('user', 'support', 'admin'), fc.string({ unit: 'binary' })),
+          blocked: fc.anything(),
+          confirm: fc.anything(),
+          maxTokensPerDay: fc.oneof(fc.integer(), fc.constant(null), fc.double()),
+          maxCostPerDayMicroUsd: fc.oneof(fc.integer(), fc.constant(null), fc.double(), fc.string()),
+          maxCostPerMonthMicroUsd: fc.oneof(fc.integer(), fc.constant(null), fc.double(), fc.bigInt().map(String)),
+        },
+        { requiredKeys: [] },
+      ),
     );
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...queries, ...mutations), value, async (procedure, input) => {
@@ -155,6 +194,9 @@ describe('admin procedures by role', () => {
       }),
       { numRuns: 150 },
     );
-    await server.deps.prisma.appSettings.update({ where: { id: 1 }, data: { killSwitch: false, maxTokensPerDay: null } });
+    await server.deps.prisma.appSettings.update({
+      where: { id: 1 },
+      data: { killSwitch: false, maxTokensPerDay: null, maxCostPerDayMicroUsd: null, maxCostPerMonthMicroUsd: null },
+    });
   });
 });

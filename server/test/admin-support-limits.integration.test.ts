@@ -17,7 +17,11 @@ let server: TestServer;
 let admin: Person;
 
 beforeAll(async () => {
-  server = await startTestServer({ SUPPORT_MAX_ADJUSTMENT_TOKENS: String(PER_CALL), SUPPORT_MAX_ADJUSTMENT_TOKENS_PER_DAY: String(PER_DAY), DATABASE_POOL_MAX: '12' });
+  server = await startTestServer({
+    SUPPORT_MAX_ADJUSTMENT_TOKENS: String(PER_CALL),
+    SUPPORT_MAX_ADJUSTMENT_TOKENS_PER_DAY: String(PER_DAY),
+    DATABASE_POOL_MAX: '12',
+  });
   admin = await person(server, 'admin');
 });
 afterAll(async () => {
@@ -51,7 +55,9 @@ describe("support's daily adjustment cap", () => {
 
     const refused = await trpcError(support.b.trpc.admin.adjustCredits.mutate({ userId: a.id, tokens: 2, reason }));
     expect(refused).toMatchObject({ code: 'FORBIDDEN', httpStatus: 403, reason: 'forbidden_role' });
-    expect(refused.message).toBe('Support can adjust at most 20,000 tokens a day and has 1 left today (the count starts again at midnight UTC); ask an admin for more.');
+    expect(refused.message).toBe(
+      'Support can adjust at most 20,000 tokens a day and has 1 left today (the count starts again at midnight UTC); ask an admin for more.',
+    );
     expect(Date.parse(String(refused.data.resetAt))).toBeGreaterThan(Date.now());
     // The last token still fits; then nothing does, in either direction.
     await support.b.trpc.admin.adjustCredits.mutate({ userId: a.id, tokens: 1, reason });
@@ -82,7 +88,9 @@ describe("support's daily adjustment cap", () => {
     const audits = async () => server.deps.prisma.auditLogEntry.count({ where: { actorId: support.id } });
     // 30 calls of 1,000 at once against a 20,000 cap (the issue: 30 x +100k gave 3M).
     const results = await Promise.allSettled(
-      Array.from({ length: 30 }, (_, i) => support.b.trpc.admin.adjustCredits.mutate({ userId: users[i % users.length]!.id, tokens: 1_000, reason: `burst adjustment ${i}` })),
+      Array.from({ length: 30 }, (_, i) =>
+        support.b.trpc.admin.adjustCredits.mutate({ userId: users[i % users.length]!.id, tokens: 1_000, reason: `burst adjustment ${i}` }),
+      ),
     );
     const ok = results.filter((r) => r.status === 'fulfilled');
     const refusals = await Promise.all(results.filter((r) => r.status === 'rejected').map((r) => trpcError(Promise.reject(r.reason))));
@@ -178,7 +186,11 @@ describe('admin.setRole', () => {
     expect((await server.deps.prisma.user.findUniqueOrThrow({ where: { id: other.id }, select: { role: true } })).role).toBe('admin');
 
     const user = await person(server);
-    const raw = await admin.b.fetch('/trpc/admin.setRole', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ json: { userId: user.id, role: 'admin' } }) });
+    const raw = await admin.b.fetch('/trpc/admin.setRole', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ json: { userId: user.id, role: 'admin' } }),
+    });
     expect(raw.status).toBe(400);
     expect(((await raw.json()) as { error: { json: { data: { reason: string } } } }).error.json.data.reason).toBe('invalid_input');
     expect((await server.deps.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: { role: true } })).role).toBe('user');
@@ -186,7 +198,60 @@ describe('admin.setRole', () => {
     const guest = server.browser({ ip: '10.88.0.1' });
     await guest.trpc.auth.guest.mutate();
     const guestId = (await guest.trpc.auth.me.query())!.id;
-    expect(await trpcError(admin.b.trpc.admin.setRole.mutate({ userId: guestId, role: 'support' }))).toMatchObject({ code: 'BAD_REQUEST', reason: 'invalid_input' });
-    expect(await trpcError(admin.b.trpc.admin.setRole.mutate({ userId: '00000000-0000-4000-8000-000000000042', role: 'support' }))).toMatchObject({ code: 'NOT_FOUND', reason: 'not_found' });
+    expect(await trpcError(admin.b.trpc.admin.setRole.mutate({ userId: guestId, role: 'support' }))).toMatchObject({
+      code: 'BAD_REQUEST',
+      reason: 'invalid_input',
+    });
+    expect(await trpcError(admin.b.trpc.admin.setRole.mutate({ userId: '00000000-0000-4000-8000-000000000042', role: 'support' }))).toMatchObject({
+      code: 'NOT_FOUND',
+      reason: 'not_found',
+    });
+  });
+});
+
+describe('an adjustment beside a refund of the same account', () => {
+  // A refund's claw-back locks the credit account, then writes a payment row whose
+  // foreign key takes a key-share lock on the user. An adjustment locks the user,
+  // then the credit account. With the user locked FOR UPDATE the two deadlocked
+  // (40P01, seen in CI's invariants run); the adjustment now takes FOR NO KEY
+  // UPDATE, which a key-share lock does not wait for.
+  it('does not deadlock with a transaction that holds the credit account and writes a row referencing the user', async () => {
+    const user = await person(server);
+    await admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 1_000, reason });
+    const prisma = server.deps.prisma;
+    let ledgerInsert: 'ok' | string = 'not run';
+    let adjusted: Promise<unknown> | undefined;
+    await prisma
+      .$transaction(
+        async (tx) => {
+          await tx.$queryRaw(Prisma.sql`SELECT balance_tokens FROM credit_accounts WHERE user_id = ${user.id}::uuid FOR UPDATE`);
+          adjusted = admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 5, reason });
+          // Wait until the adjustment holds the user and waits for the credit account (inside cm_credit_add).
+          for (let i = 0; ; i++) {
+            const waiting = await prisma.$queryRaw<{ n: bigint }[]>(Prisma.sql`
+            SELECT count(*) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%cm_credit_add%'`);
+            if (waiting[0]!.n > 0n) break;
+            if (i > 400) throw new Error('the adjustment never reached the credit account');
+            await new Promise((r) => setTimeout(r, 25));
+          }
+          await tx.$executeRaw(Prisma.sql`SET LOCAL statement_timeout = '10s'`);
+          try {
+            await tx.$executeRaw(Prisma.sql`
+            INSERT INTO notifications (user_id, kind, threshold, period_key, title, body)
+            VALUES (${user.id}::uuid, 'stand-in', 0, 'now', 'refund stand-in', 'a row whose foreign key names the user')`);
+            ledgerInsert = 'ok';
+          } catch (err) {
+            ledgerInsert = String(err);
+          }
+          throw new Error('roll back the stand-in');
+        },
+        { timeout: 30_000 },
+      )
+      .catch((err: unknown) => {
+        if (!String(err).includes('roll back the stand-in')) throw err;
+      });
+    expect(ledgerInsert).toBe('ok');
+    await expect(adjusted).resolves.toMatchObject({ appliedTokens: 5, balanceTokens: 1_005 });
   });
 });

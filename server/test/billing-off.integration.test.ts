@@ -16,7 +16,11 @@ afterAll(async () => {
 describe('billing without Stripe', () => {
   it('checkout, portal and simulate answer billing_not_configured; status, packs and chat work', async () => {
     const { b } = await signUp(server, 'off');
-    expect(await trpcError(b.trpc.billing.checkout.mutate({ plan: 'pro' }))).toMatchObject({ code: 'SERVICE_UNAVAILABLE', reason: 'billing_not_configured', httpStatus: 503 });
+    expect(await trpcError(b.trpc.billing.checkout.mutate({ plan: 'pro' }))).toMatchObject({
+      code: 'SERVICE_UNAVAILABLE',
+      reason: 'billing_not_configured',
+      httpStatus: 503,
+    });
     expect(await trpcError(b.trpc.billing.checkout.mutate({ pack: 'pack_100k' }))).toMatchObject({ reason: 'billing_not_configured' });
     expect(await trpcError(b.trpc.billing.portal.mutate())).toMatchObject({ reason: 'billing_not_configured' });
     expect(await trpcError(b.trpc.billing.simulate.mutate({ action: 'renew' }))).toMatchObject({ reason: 'billing_not_configured' });

@@ -20,7 +20,12 @@ let server: TestServer;
 beforeAll(async () => {
   fake = await startStripeFake({ prices: PRICES });
   server = await startTestServer(
-    fake.env({ STRIPE_PRICE_PRO: NOMAMI_PRICE, STRIPE_PRICE_ENTERPRISE: 'price_ent_rp', STRIPE_PRICE_PACK_100K: 'price_100k_rp', STRIPE_PRICE_PACK_1M: 'price_1m_rp' }),
+    fake.env({
+      STRIPE_PRICE_PRO: NOMAMI_PRICE,
+      STRIPE_PRICE_ENTERPRISE: 'price_ent_rp',
+      STRIPE_PRICE_PACK_100K: 'price_100k_rp',
+      STRIPE_PRICE_PACK_1M: 'price_1m_rp',
+    }),
   );
 });
 afterAll(async () => {
@@ -40,7 +45,13 @@ async function accountWithCustomer(label: string) {
  * Stripe's own subscription object (fixtures3) made to describe one of the fake's
  * subscriptions: its ids, customer, price, status and (placeholder-free) period.
  */
-function realSubscription(sub: { id: string; customer: unknown; status: string; items: { data: { id: string; price: { id: string }; current_period_start: number; current_period_end: number }[] }; metadata: unknown }) {
+function realSubscription(sub: {
+  id: string;
+  customer: unknown;
+  status: string;
+  items: { data: { id: string; price: { id: string }; current_period_start: number; current_period_end: number }[] };
+  metadata: unknown;
+}) {
   const real = openapiObject('subscription');
   const item = sub.items.data[0]!;
   real.id = sub.id;
@@ -64,7 +75,15 @@ function realSubscription(sub: { id: string; customer: unknown; status: string; 
 async function cancelledEnterprise(label: string) {
   const account = await accountWithCustomer(label);
   const t0 = unixNow() - 3_600;
-  const created = fake.putSubscription({ customer: account.customer, priceId: 'price_ent_rp', status: 'active', periodStart: t0, periodEnd: addMonth(t0), metadata: { user_id: account.userId }, created: t0 });
+  const created = fake.putSubscription({
+    customer: account.customer,
+    priceId: 'price_ent_rp',
+    status: 'active',
+    periodStart: t0,
+    periodEnd: addMonth(t0),
+    metadata: { user_id: account.userId },
+    created: t0,
+  });
   expect((await deliver(server, fake, eventObject('customer.subscription.created', created, { created: t0 }))).body.outcome).toBe('subscription_active');
   const ended = fake.updateSubscription(created.id, { status: 'canceled', canceledAt: t0 + 60, endedAt: t0 + 60 });
   expect((await deliver(server, fake, eventObject('customer.subscription.deleted', ended, { created: t0 + 60 }))).body.outcome).toBe('subscription_canceled');
@@ -119,10 +138,21 @@ describe('invoice.payment_succeeded counts like invoice.paid, and an invoice cou
     // The live event exactly as it was logged, only signed afresh.
     expect(await deliver(server, fake, live)).toMatchObject({ status: 200, body: { received: true, outcome: 'invoice_paid' } });
     expect(await planOf(server, userId)).toBe('pro');
-    const stored = await server.deps.prisma.subscription.findUnique({ where: { id: invoice.parent.subscription_details.subscription }, select: { userId: true, planId: true, status: true, currentPeriodStart: true, currentPeriodEnd: true } });
-    expect(stored).toEqual({ userId, planId: 'pro', status: 'active', currentPeriodStart: new Date(line.period.start * 1000), currentPeriodEnd: new Date(line.period.end * 1000) });
+    const stored = await server.deps.prisma.subscription.findUnique({
+      where: { id: invoice.parent.subscription_details.subscription },
+      select: { userId: true, planId: true, status: true, currentPeriodStart: true, currentPeriodEnd: true },
+    });
+    expect(stored).toEqual({
+      userId,
+      planId: 'pro',
+      status: 'active',
+      currentPeriodStart: new Date(line.period.start * 1000),
+      currentPeriodEnd: new Date(line.period.end * 1000),
+    });
     const payments = async () => (await b.trpc.billing.status.query()).payments;
-    expect(await payments()).toEqual([expect.objectContaining({ kind: 'subscription', status: 'paid', amountMicroUsd: 29_900_000, currency: 'brl', description: 'Pro plan (first month)' })]);
+    expect(await payments()).toEqual([
+      expect.objectContaining({ kind: 'subscription', status: 'paid', amountMicroUsd: 29_900_000, currency: 'brl', description: 'Pro plan (first month)' }),
+    ]);
 
     // Stripe also sends invoice.paid for the same invoice, with its own event id.
     const paid = asEvent(live, 'invoice.paid', live.created + 1);
@@ -135,7 +165,15 @@ describe('invoice.payment_succeeded counts like invoice.paid, and an invoice cou
   it('an endpoint subscribed only to invoice.payment_succeeded records renewals; both events at once still count one payment', async () => {
     const { b, userId, customer } = await accountWithCustomer('succeeded-only');
     const start = unixNow() - 3_600;
-    const sub = fake.putSubscription({ customer, priceId: NOMAMI_PRICE, status: 'active', periodStart: start, periodEnd: addMonth(start), metadata: { user_id: userId }, created: start });
+    const sub = fake.putSubscription({
+      customer,
+      priceId: NOMAMI_PRICE,
+      status: 'active',
+      periodStart: start,
+      periodEnd: addMonth(start),
+      metadata: { user_id: userId },
+      created: start,
+    });
     const item = sub.items.data[0]!;
     const invoiceFor = (id: string, reason: string, from: number, to: number) =>
       liveInvoice({ id, customer, subscription: sub.id, itemId: item.id, priceId: NOMAMI_PRICE, start: from, end: to, reason });
@@ -143,7 +181,7 @@ describe('invoice.payment_succeeded counts like invoice.paid, and an invoice cou
     const first = invoiceFor(stripeId('in'), 'subscription_create', start, addMonth(start));
     expect((await deliver(server, fake, asEvent(first, 'invoice.payment_succeeded', start))).body.outcome).toBe('invoice_paid');
     expect(await planOf(server, userId)).toBe('pro');
-    await send(b, { content: 'use some of this period\'s allowance' });
+    await send(b, { content: "use some of this period's allowance" });
     expect((await b.trpc.usage.summary.query()).used.tokensThisMonth).toBeGreaterThan(0);
 
     // The renewal: Stripe moved the subscription to its next period and paid the cycle invoice.
@@ -195,10 +233,22 @@ describe('a subscription that cannot be read completely is rejected, and nothing
       ['no customer', (s) => delete s.customer],
       ['customer null', (s) => (s.customer = null)],
       ['customer an object without id', (s) => (s.customer = { object: 'customer' })],
-      ['no period on the item', (s) => { delete s.items.data[0].current_period_start; delete s.items.data[0].current_period_end; }],
+      [
+        'no period on the item',
+        (s) => {
+          delete s.items.data[0].current_period_start;
+          delete s.items.data[0].current_period_end;
+        },
+      ],
       ['no period end', (s) => delete s.items.data[0].current_period_end],
       ['period start a string', (s) => (s.items.data[0].current_period_start = String(s.items.data[0].current_period_start))],
-      ['period ending before it starts (fixtures3 placeholder values)', (s) => { s.items.data[0].current_period_start = 1_896_570_518; s.items.data[0].current_period_end = 976_287_773; }],
+      [
+        'period ending before it starts (fixtures3 placeholder values)',
+        (s) => {
+          s.items.data[0].current_period_start = 1_896_570_518;
+          s.items.data[0].current_period_end = 976_287_773;
+        },
+      ],
       ['no items', (s) => delete s.items],
       ['items.data empty', (s) => (s.items.data = [])],
       ['items.data not a list', (s) => (s.items.data = { 0: s.items.data[0] })],
@@ -235,7 +285,17 @@ describe('signed payloads that can never apply are 200 rejected, never 500', () 
     // Stripe's charge object (fixtures3) for the pack's PaymentIntent, refunded.
     const charge = openapiObject('charge');
     Object.assign(charge, { payment_intent: paid.paymentIntent, customer: session.customer, metadata: { pack_id: 'pack_100k' }, refunded: false });
-    for (const [amount, refunded] of [['abc', 500], [500, 'abc'], [500, '500'], [null, 500], [500, 1.5], [-500, 500], [500, 700], [1e300, 500], [{}, 500]] as const) {
+    for (const [amount, refunded] of [
+      ['abc', 500],
+      [500, 'abc'],
+      [500, '500'],
+      [null, 500],
+      [500, 1.5],
+      [-500, 500],
+      [500, 700],
+      [1e300, 500],
+      [{}, 500],
+    ] as const) {
       const result = await deliver(server, fake, openapiEvent('charge.refunded', { ...charge, amount, amount_refunded: refunded }));
       expect(result, `amount ${JSON.stringify(amount)}, refunded ${JSON.stringify(refunded)}`).toMatchObject({ status: 200, body: { outcome: 'rejected' } });
     }
@@ -285,20 +345,33 @@ async function packBuyer(label: string, packs: ('pack_100k' | 'pack_1m')[]) {
  */
 function realDispute(p: { paymentIntent: string; amount: number; id?: string; status?: string }) {
   const dispute = openapiObject('dispute');
-  Object.assign(dispute, { id: p.id ?? stripeId('dp'), charge: stripeId('ch'), payment_intent: p.paymentIntent, amount: p.amount, ...(p.status ? { status: p.status } : {}) });
+  Object.assign(dispute, {
+    id: p.id ?? stripeId('dp'),
+    charge: stripeId('ch'),
+    payment_intent: p.paymentIntent,
+    amount: p.amount,
+    ...(p.status ? { status: p.status } : {}),
+  });
   return dispute;
 }
 
 const balanceOf = async (userId: string) => (await ledger(server, userId)).balance;
 
-describe('disputes on a credit pack\'s charge', () => {
-  it('the fixtures agree: the trigger pays with the inquiry card, and fixtures3\'s dispute is that inquiry', () => {
+describe("disputes on a credit pack's charge", () => {
+  it("the fixtures agree: the trigger pays with the inquiry card, and fixtures3's dispute is that inquiry", () => {
     const trigger = outsideJson('stripe-cli-trigger-charge.dispute.created.json');
-    expect(trigger.fixtures[0]).toMatchObject({ path: '/v1/payment_intents', params: { amount: 100, currency: 'usd', payment_method: 'pm_card_createDisputeInquiry', confirm: true } });
-    expect(openapiObject('dispute')).toMatchObject({ object: 'dispute', status: 'warning_needs_response', payment_method_details: { card: { case_type: 'inquiry' } } });
+    expect(trigger.fixtures[0]).toMatchObject({
+      path: '/v1/payment_intents',
+      params: { amount: 100, currency: 'usd', payment_method: 'pm_card_createDisputeInquiry', confirm: true },
+    });
+    expect(openapiObject('dispute')).toMatchObject({
+      object: 'dispute',
+      status: 'warning_needs_response',
+      payment_method_details: { card: { case_type: 'inquiry' } },
+    });
   });
 
-  it('created holds the pack\'s unspent tokens (at most the pack\'s), won gives them back; each exactly once', async () => {
+  it("created holds the pack's unspent tokens (at most the pack's), won gives them back; each exactly once", async () => {
     const { b, userId, bought } = await packBuyer('dispute-won', ['pack_100k', 'pack_1m']);
     expect(await balanceOf(userId)).toBe(1_100_000n);
     const dispute = realDispute({ paymentIntent: bought.pack_100k!.paymentIntent, amount: 500 });
@@ -308,7 +381,12 @@ describe('disputes on a credit pack\'s charge', () => {
     expect(await balanceOf(userId)).toBe(1_000_000n);
     expect((await b.trpc.billing.status.query()).credits).toEqual({ tokens: 1_000_000, heldTokens: 100_000 });
     expect((await b.trpc.usage.summary.query()).credits.tokens).toBe(1_000_000);
-    expect((await ledger(server, userId)).entries.at(-1)).toMatchObject({ kind: 'dispute_hold', deltaTokens: -100_000n, balanceAfter: 1_000_000n, sourceEventId: created.id });
+    expect((await ledger(server, userId)).entries.at(-1)).toMatchObject({
+      kind: 'dispute_hold',
+      deltaTokens: -100_000n,
+      balanceAfter: 1_000_000n,
+      sourceEventId: created.id,
+    });
 
     // The same event again, and the same dispute under another event id: nothing more is held.
     expect((await deliver(server, fake, created)).body.outcome).toBe('duplicate');
@@ -325,7 +403,10 @@ describe('disputes on a credit pack\'s charge', () => {
     const book = await ledger(server, userId);
     expect(book.balance).toBe(1_100_000n);
     expect(book.sum).toBe(book.balance);
-    expect(book.entries.filter((e) => e.kind.startsWith('dispute_')).map((e) => [e.kind, e.deltaTokens])).toEqual([['dispute_hold', -100_000n], ['dispute_release', 100_000n]]);
+    expect(book.entries.filter((e) => e.kind.startsWith('dispute_')).map((e) => [e.kind, e.deltaTokens])).toEqual([
+      ['dispute_hold', -100_000n],
+      ['dispute_release', 100_000n],
+    ]);
   });
 
   it('a partly spent pack: only what is left is held, and a lost dispute removes exactly that', async () => {
@@ -339,7 +420,10 @@ describe('disputes on a credit pack\'s charge', () => {
     const lost = openapiEvent('charge.dispute.closed', { ...dispute, status: 'lost' });
     expect((await deliver(server, fake, lost)).body.outcome).toBe('dispute_lost_credits_removed');
     expect(await balanceOf(userId)).toBe(0n);
-    const row = await server.deps.prisma.packDispute.findUnique({ where: { disputeId: dispute.id }, select: { status: true, stripeStatus: true, disputedTokens: true, heldTokens: true, removedTokens: true, releasedTokens: true } });
+    const row = await server.deps.prisma.packDispute.findUnique({
+      where: { disputeId: dispute.id },
+      select: { status: true, stripeStatus: true, disputedTokens: true, heldTokens: true, removedTokens: true, releasedTokens: true },
+    });
     expect(row).toEqual({ status: 'lost', stripeStatus: 'lost', disputedTokens: 100_000n, heldTokens: 30_000n, removedTokens: 30_000n, releasedTokens: 0n });
 
     // Credits bought afterwards are not touched by the lost dispute, however often it is told again.
@@ -355,13 +439,17 @@ describe('disputes on a credit pack\'s charge', () => {
     const { userId, bought } = await packBuyer('dispute-order', ['pack_100k', 'pack_1m']);
     // A dispute for part of the 1M pack's charge (10 of 40 USD) stands for a quarter of it.
     const partial = realDispute({ paymentIntent: bought.pack_1m!.paymentIntent, amount: 1_000 });
-    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...partial, status: 'lost' }))).body.outcome).toBe('dispute_lost_credits_removed');
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...partial, status: 'lost' }))).body.outcome).toBe(
+      'dispute_lost_credits_removed',
+    );
     expect(await balanceOf(userId)).toBe(1_100_000n - 250_000n);
     expect((await deliver(server, fake, openapiEvent('charge.dispute.created', partial))).body.outcome).toBe('dispute_already_closed');
     expect(await balanceOf(userId)).toBe(850_000n);
 
     const inquiry = realDispute({ paymentIntent: bought.pack_100k!.paymentIntent, amount: 500 });
-    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...inquiry, status: 'warning_closed' }))).body.outcome).toBe('dispute_won_credits_released');
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...inquiry, status: 'warning_closed' }))).body.outcome).toBe(
+      'dispute_won_credits_released',
+    );
     expect((await deliver(server, fake, openapiEvent('charge.dispute.created', inquiry))).body.outcome).toBe('dispute_already_closed');
     expect(await balanceOf(userId)).toBe(850_000n);
     const book = await ledger(server, userId);
@@ -380,9 +468,13 @@ describe('disputes on a credit pack\'s charge', () => {
     Object.assign(charge, { payment_intent: paymentIntent, amount: 4_000, amount_refunded: 2_000, refunded: false, metadata: { pack_id: 'pack_1m' } });
     expect((await deliver(server, fake, openapiEvent('charge.refunded', charge))).body.outcome).toBe('pack_refunded');
     expect(await balanceOf(userId)).toBe(100_000n);
-    expect(await server.deps.prisma.packPurchase.findUnique({ where: { checkoutSessionId: sessionId }, select: { refundTokens: true, clawedBackTokens: true } })).toEqual({ refundTokens: 500_000n, clawedBackTokens: 500_000n });
+    expect(
+      await server.deps.prisma.packPurchase.findUnique({ where: { checkoutSessionId: sessionId }, select: { refundTokens: true, clawedBackTokens: true } }),
+    ).toEqual({ refundTokens: 500_000n, clawedBackTokens: 500_000n });
 
-    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...dispute, status: 'won' }))).body.outcome).toBe('dispute_won_credits_released');
+    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...dispute, status: 'won' }))).body.outcome).toBe(
+      'dispute_won_credits_released',
+    );
     // The 100k pack and the unrefunded half of the 1M pack.
     expect(await balanceOf(userId)).toBe(600_000n);
     const book = await ledger(server, userId);
@@ -401,8 +493,13 @@ describe('disputes on a credit pack\'s charge', () => {
     const before = await billingSnapshot(server);
     // fixtures3's dispute as it is: no PaymentIntent, a charge that is no pack's.
     expect((await deliver(server, fake, openapiEvent('charge.dispute.created', openapiObject('dispute')))).body.outcome).toBe('ignored');
-    expect((await deliver(server, fake, openapiEvent('charge.dispute.created', realDispute({ paymentIntent: 'pi_not_a_pack_123', amount: 100 })))).body.outcome).toBe('ignored');
-    expect((await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...dispute, status: 'under_review' })))).toMatchObject({ status: 200, body: { outcome: 'rejected' } });
+    expect(
+      (await deliver(server, fake, openapiEvent('charge.dispute.created', realDispute({ paymentIntent: 'pi_not_a_pack_123', amount: 100 })))).body.outcome,
+    ).toBe('ignored');
+    expect(await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...dispute, status: 'under_review' }))).toMatchObject({
+      status: 200,
+      body: { outcome: 'rejected' },
+    });
     for (const broken of [{ amount: 'abc' }, { amount: null }, { id: 42 }, { status: null }, { payment_intent: 17 }, { object: 'charge' }]) {
       const result = await deliver(server, fake, openapiEvent('charge.dispute.closed', { ...dispute, status: 'lost', ...broken }));
       expect(result, JSON.stringify(broken)).toMatchObject({ status: 200, body: { outcome: 'rejected' } });
@@ -410,4 +507,3 @@ describe('disputes on a credit pack\'s charge', () => {
     expect(await billingSnapshot(server)).toEqual(before);
   });
 });
-

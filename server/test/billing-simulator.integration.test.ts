@@ -53,7 +53,11 @@ describe('billing simulator', () => {
 
     const { described, result, sessionId } = await checkoutAndPay(b, { plan: 'pro' });
     expect(described).toMatchObject({ kind: 'subscription', description: 'Pro plan, monthly', amountCents: 1_500, planId: 'pro' });
-    expect(result.outcomes).toEqual(['checkout.session.completed: subscription_active', 'customer.subscription.created: subscription_active_retrieved', 'invoice.paid: invoice_paid']);
+    expect(result.outcomes).toEqual([
+      'checkout.session.completed: subscription_active',
+      'customer.subscription.created: subscription_active_retrieved',
+      'invoice.paid: invoice_paid',
+    ]);
     expect(result.redirectTo).toMatch(/^\/billing\?checkout=success/);
 
     expect(await planOf(server, userId)).toBe('pro');

@@ -141,7 +141,7 @@ describe('configuration and checkout sessions', () => {
 });
 
 describe('subscriptions', () => {
-  it('subscribe -> plan and limits change at once, and the quota month is Stripe\'s period', async () => {
+  it("subscribe -> plan and limits change at once, and the quota month is Stripe's period", async () => {
     const { b, userId, subscription } = await subscribe('pro');
     expect(await planOf(server, userId)).toBe('pro');
     expect((await b.trpc.auth.me.query())!.plan).toBe('pro');
@@ -243,12 +243,16 @@ describe('subscriptions', () => {
   it('past_due evaluated lazily: the grace ends for the quota path even without the sweeper', async () => {
     const { userId, subscription } = await subscribe('pro');
     const at = unixNow() + 10;
-    await deliver(server, fake, eventObject('customer.subscription.updated', fake.updateSubscription(subscription.id, { status: 'past_due' }), { created: at }));
+    await deliver(
+      server,
+      fake,
+      eventObject('customer.subscription.updated', fake.updateSubscription(subscription.id, { status: 'past_due' }), { created: at }),
+    );
     await server.deps.billing.monthFor(userId, new Date(at * 1000 + 8 * DAY_MS));
     expect(await planOf(server, userId)).toBe('free');
   });
 
-  it('invoice.paid for a new period resets the monthly allowance on Stripe\'s boundary', async () => {
+  it("invoice.paid for a new period resets the monthly allowance on Stripe's boundary", async () => {
     const { b, subscription } = await subscribe('pro');
     await send(b, { content: 'use some tokens this period' });
     const before = await b.trpc.usage.summary.query();

@@ -16,7 +16,12 @@ let server: TestServer;
 beforeAll(async () => {
   fake = await startStripeFake({ prices: PRICES });
   server = await startTestServer(
-    fake.env({ STRIPE_PRICE_PRO: 'price_pro_wh', STRIPE_PRICE_ENTERPRISE: 'price_ent_wh', STRIPE_PRICE_PACK_100K: 'price_100k_wh', STRIPE_PRICE_PACK_1M: 'price_1m_wh' }),
+    fake.env({
+      STRIPE_PRICE_PRO: 'price_pro_wh',
+      STRIPE_PRICE_ENTERPRISE: 'price_ent_wh',
+      STRIPE_PRICE_PACK_100K: 'price_100k_wh',
+      STRIPE_PRICE_PACK_1M: 'price_1m_wh',
+    }),
   );
 });
 afterAll(async () => {
@@ -84,16 +89,27 @@ describe('signature checks', () => {
 });
 
 describe('credit packs', () => {
-  it('a pack purchase adds exactly the pack\'s tokens, once, through the ledger', async () => {
+  it("a pack purchase adds exactly the pack's tokens, once, through the ledger", async () => {
     const { b, userId, event, sessionId } = await packPurchase('pack_100k');
     const first = await deliver(server, fake, event);
     expect(first).toMatchObject({ status: 200, body: { received: true, outcome: 'pack_granted' } });
     const status = await b.trpc.billing.status.query();
     expect(status.credits.tokens).toBe(100_000);
-    expect(status.payments).toEqual([expect.objectContaining({ kind: 'pack', status: 'paid', amountMicroUsd: 5_000_000, description: 'Credit pack: 100k tokens' })]);
+    expect(status.payments).toEqual([
+      expect.objectContaining({ kind: 'pack', status: 'paid', amountMicroUsd: 5_000_000, description: 'Credit pack: 100k tokens' }),
+    ]);
     expect((await b.trpc.usage.summary.query()).credits.tokens).toBe(100_000);
     const book = await ledger(server, userId);
-    expect(book.entries).toEqual([{ deltaTokens: 100_000n, balanceAfter: 100_000n, kind: 'purchase', reason: 'credit pack pack_100k (100k tokens)', sourceEventId: event.id, actorId: null }]);
+    expect(book.entries).toEqual([
+      {
+        deltaTokens: 100_000n,
+        balanceAfter: 100_000n,
+        kind: 'purchase',
+        reason: 'credit pack pack_100k (100k tokens)',
+        sourceEventId: event.id,
+        actorId: null,
+      },
+    ]);
     expect(book.sum).toBe(book.balance);
 
     // The same event delivered 10 more times: one grant.
@@ -169,7 +185,10 @@ describe('credit packs', () => {
     const refund = fake.refundEvent({ paymentIntent, customer, amount: 500, amountRefunded: 500, packId: 'pack_100k' });
     const early = await deliver(server, fake, refund);
     expect(early.status).toBe(409);
-    expect(await server.deps.prisma.stripeEvent.findUnique({ where: { id: refund.id }, select: { processedAt: true, attempts: true } })).toEqual({ processedAt: null, attempts: 1 });
+    expect(await server.deps.prisma.stripeEvent.findUnique({ where: { id: refund.id }, select: { processedAt: true, attempts: true } })).toEqual({
+      processedAt: null,
+      attempts: 1,
+    });
     await deliver(server, fake, event);
     expect((await deliver(server, fake, refund)).body.outcome).toBe('pack_refunded');
     expect((await ledger(server, userId)).balance).toBe(0n);
@@ -180,12 +199,20 @@ describe('credit packs', () => {
 });
 
 describe('ordering, failures, unknown events', () => {
-  it('subscription events delivered in reverse order end in Stripe\'s current state', async () => {
+  it("subscription events delivered in reverse order end in Stripe's current state", async () => {
     const { b, userId } = await signUp(server, 'order');
     await b.trpc.billing.checkout.mutate({ pack: 'pack_100k' }); // creates the Stripe customer
     const customer = (await server.deps.prisma.billingCustomer.findUnique({ where: { userId }, select: { stripeCustomerId: true } }))!.stripeCustomerId;
     const t0 = unixNow() - 600;
-    const created = fake.putSubscription({ customer, priceId: 'price_pro_wh', status: 'active', periodStart: t0, periodEnd: t0 + 30 * 86_400, metadata: { user_id: userId }, created: t0 });
+    const created = fake.putSubscription({
+      customer,
+      priceId: 'price_pro_wh',
+      status: 'active',
+      periodStart: t0,
+      periodEnd: t0 + 30 * 86_400,
+      metadata: { user_id: userId },
+      created: t0,
+    });
     const e1 = eventObject('customer.subscription.created', created, { created: t0 });
     const upgraded = fake.updateSubscription(created.id, { priceId: 'price_ent_wh' });
     const e2 = eventObject('customer.subscription.updated', upgraded, { created: t0 + 60 });
@@ -217,10 +244,14 @@ describe('ordering, failures, unknown events', () => {
     expect((await b.trpc.billing.status.query()).payments).toHaveLength(1);
   });
 
-  it('a checkout\'s events delivered all at once, twice over, give one subscription and one payment', async () => {
+  it("a checkout's events delivered all at once, twice over, give one subscription and one payment", async () => {
     const { b, userId } = await signUp(server, 'burst');
     // Three first checkouts at once still make one Stripe customer.
-    const urls = await Promise.all([b.trpc.billing.checkout.mutate({ pack: 'pack_100k' }), b.trpc.billing.checkout.mutate({ pack: 'pack_1m' }), b.trpc.billing.checkout.mutate({ plan: 'pro' })]);
+    const urls = await Promise.all([
+      b.trpc.billing.checkout.mutate({ pack: 'pack_100k' }),
+      b.trpc.billing.checkout.mutate({ pack: 'pack_1m' }),
+      b.trpc.billing.checkout.mutate({ plan: 'pro' }),
+    ]);
     const sessions = urls.map(({ url }) => [...fake.sessions.values()].find((s) => s.session.url === url)!.session);
     expect(new Set(sessions.map((s) => s.customer)).size).toBe(1);
     expect(await server.deps.prisma.billingCustomer.count({ where: { userId } })).toBe(1);
@@ -247,7 +278,9 @@ describe('ordering, failures, unknown events', () => {
       fake.clearFailures();
     }
     expect(failed.status).toBe(500);
-    expect(await server.deps.prisma.stripeEvent.findUnique({ where: { id: completed.id }, select: { processedAt: true, attempts: true, error: true } })).toMatchObject({
+    expect(
+      await server.deps.prisma.stripeEvent.findUnique({ where: { id: completed.id }, select: { processedAt: true, attempts: true, error: true } }),
+    ).toMatchObject({
       processedAt: null,
       attempts: 1,
       error: expect.any(String),
@@ -258,14 +291,23 @@ describe('ordering, failures, unknown events', () => {
     expect(await deliver(server, fake, completed)).toMatchObject({ status: 200, body: { outcome: 'subscription_active' } });
     expect(await planOf(server, userId)).toBe('pro');
     expect(await deliver(server, fake, completed)).toMatchObject({ status: 200, body: { outcome: 'duplicate' } });
-    expect(await server.deps.prisma.stripeEvent.findUnique({ where: { id: completed.id }, select: { attempts: true, error: true } })).toEqual({ attempts: 2, error: null });
+    expect(await server.deps.prisma.stripeEvent.findUnique({ where: { id: completed.id }, select: { attempts: true, error: true } })).toEqual({
+      attempts: 2,
+      error: null,
+    });
   });
 
   it('unknown event types are acknowledged and ignored; events about strangers are acknowledged, recorded, not applied', async () => {
     const before = await server.deps.prisma.user.count({ where: { planId: { not: 'free' } } });
     const unknown = eventObject('customer.created', { id: 'cus_x', object: 'customer' });
     expect(await deliver(server, fake, unknown)).toMatchObject({ status: 200, body: { received: true, outcome: 'ignored' } });
-    const stranger = fake.putSubscription({ customer: 'cus_stranger', priceId: 'price_pro_wh', status: 'active', periodStart: unixNow(), periodEnd: unixNow() + 86_400 });
+    const stranger = fake.putSubscription({
+      customer: 'cus_stranger',
+      priceId: 'price_pro_wh',
+      status: 'active',
+      periodStart: unixNow(),
+      periodEnd: unixNow() + 86_400,
+    });
     const event = eventObject('customer.subscription.created', stranger);
     expect(await deliver(server, fake, event)).toMatchObject({ status: 200, body: { outcome: 'rejected' } });
     expect(await server.deps.prisma.stripeEvent.findUnique({ where: { id: event.id }, select: { outcome: true, error: true } })).toEqual({

@@ -20,7 +20,13 @@ beforeAll(async () => {
   fake = await startStripeFake({ prices: PRICES, yearlyPrices: ['price_pro_y'] });
   // Pro is sold monthly and yearly; Enterprise monthly only.
   server = await startTestServer(
-    fake.env({ STRIPE_PRICE_PRO: 'price_pro_m', STRIPE_PRICE_PRO_YEARLY: 'price_pro_y', STRIPE_PRICE_ENTERPRISE: 'price_ent_m', STRIPE_PRICE_PACK_100K: 'price_100k_y', STRIPE_PRICE_PACK_1M: 'price_1m_y' }),
+    fake.env({
+      STRIPE_PRICE_PRO: 'price_pro_m',
+      STRIPE_PRICE_PRO_YEARLY: 'price_pro_y',
+      STRIPE_PRICE_ENTERPRISE: 'price_ent_m',
+      STRIPE_PRICE_PACK_100K: 'price_100k_y',
+      STRIPE_PRICE_PACK_1M: 'price_1m_y',
+    }),
   );
 });
 afterAll(async () => {
@@ -66,7 +72,10 @@ describe('yearly plans', () => {
     const noYearly = await trpcError(b.trpc.billing.checkout.mutate({ plan: 'enterprise', interval: 'year' }));
     expect(noYearly).toMatchObject({ code: 'BAD_REQUEST', reason: 'invalid_input' });
     expect(noYearly.message).toMatch(/Enterprise plan is not sold by the year/);
-    expect(await trpcError(b.trpc.billing.checkout.mutate({ plan: 'pro', interval: 'week' } as never))).toMatchObject({ code: 'BAD_REQUEST', reason: 'invalid_input' });
+    expect(await trpcError(b.trpc.billing.checkout.mutate({ plan: 'pro', interval: 'week' } as never))).toMatchObject({
+      code: 'BAD_REQUEST',
+      reason: 'invalid_input',
+    });
     expect(await trpcError(b.trpc.billing.checkout.mutate({ pack: 'pack_1m', interval: 'year' } as never))).toMatchObject({ code: 'BAD_REQUEST' });
     expect(await trpcError(b.trpc.billing.checkout.mutate({ plan: 'free', interval: 'year' }))).toMatchObject({ code: 'BAD_REQUEST', reason: 'invalid_input' });
   });
@@ -79,13 +88,19 @@ describe('yearly plans', () => {
     const item = paid.subscription!.items.data[0]!;
     expect(item.price.recurring).toMatchObject({ interval: 'year' });
     expect(item.current_period_end).toBe(addYear(at));
-    expect((await deliverAll(server, fake, paid.events)).map((r) => r.body.outcome)).toEqual(['subscription_active', 'subscription_active_retrieved', 'invoice_paid']);
+    expect((await deliverAll(server, fake, paid.events)).map((r) => r.body.outcome)).toEqual([
+      'subscription_active',
+      'subscription_active_retrieved',
+      'invoice_paid',
+    ]);
 
     expect(await planOf(server, userId)).toBe('pro');
     const status = await b.trpc.billing.status.query();
     expect(status).toMatchObject({ plan: 'pro', subscription: { plan: 'pro', status: 'active', interval: 'year' } });
     expect(status.subscription!.currentPeriodEnd!.getTime()).toBe(addYear(at) * 1000);
-    expect(status.payments).toEqual([expect.objectContaining({ kind: 'subscription', status: 'paid', amountMicroUsd: 150_000_000, description: 'Pro plan (first year)' })]);
+    expect(status.payments).toEqual([
+      expect.objectContaining({ kind: 'subscription', status: 'paid', amountMicroUsd: 150_000_000, description: 'Pro plan (first year)' }),
+    ]);
 
     const summary = await b.trpc.usage.summary.query();
     expect(summary.limits).toEqual(pro.limits);
@@ -110,7 +125,14 @@ describe('yearly plans', () => {
     start.setUTCMilliseconds(0);
     const thirdMonth = addMonths(start, 2);
     expect(thirdMonth.getTime()).toBeGreaterThan(Date.now());
-    const sub = fake.putSubscription({ customer, priceId: 'price_pro_y', status: 'active', periodStart: start.getTime() / 1000, periodEnd: addYear(start.getTime() / 1000), metadata: { user_id: userId } });
+    const sub = fake.putSubscription({
+      customer,
+      priceId: 'price_pro_y',
+      status: 'active',
+      periodStart: start.getTime() / 1000,
+      periodEnd: addYear(start.getTime() / 1000),
+      metadata: { user_id: userId },
+    });
     expect((await deliver(server, fake, eventObject('customer.subscription.created', sub))).body.outcome).toBe('subscription_active');
 
     const second = await b.trpc.usage.summary.query();
@@ -149,7 +171,12 @@ describe('the simulator sells a year', () => {
     expect(await b.trpc.billing.status.query()).toMatchObject({ mode: 'simulator', purchasableYearlyPlans: ['pro', 'enterprise'] });
     const { url } = await b.trpc.billing.checkout.mutate({ plan: 'pro', interval: 'year' });
     const sessionId = new URL(url, 'http://x').searchParams.get('simulated_checkout')!;
-    expect(await b.trpc.billing.simulatedCheckout.query({ sessionId })).toMatchObject({ kind: 'subscription', description: 'Pro plan, yearly', amountCents: 15_000, planId: 'pro' });
+    expect(await b.trpc.billing.simulatedCheckout.query({ sessionId })).toMatchObject({
+      kind: 'subscription',
+      description: 'Pro plan, yearly',
+      amountCents: 15_000,
+      planId: 'pro',
+    });
     const result = await b.trpc.billing.simulate.mutate({ action: 'complete_checkout', sessionId });
     expect(result.outcomes.at(-1)).toBe('invoice.paid: invoice_paid');
     expect(await planOf(sim, userId)).toBe('pro');

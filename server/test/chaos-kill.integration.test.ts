@@ -40,7 +40,16 @@ async function counters(server: TestServer, userId: string) {
 async function startChild(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/child-server.ts'], {
     cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', LOG_LEVEL: 'silent', CAPTCHA: 'off', TRUST_PROXY: 'loopback', CHAT_CACHE_TTL_SECONDS: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      CAPTCHA: 'off',
+      TRUST_PROXY: 'loopback',
+      CHAT_CACHE_TTL_SECONDS: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -62,13 +71,14 @@ async function startChild(env: Record<string, string>): Promise<{ child: ChildPr
 }
 
 describe.skipIf(!testServerUrl())('chaos: a server killed mid-stream', () => {
-  it('kill -9 after a few deltas: the reservation stays held, then the sweeper settles it as estimated exactly once', async () => {
+  it('kill -9 mid-stream: the reservation stays held, then the sweeper settles it as estimated exactly once and keeps the relayed text as an interrupted reply', async () => {
     fake.setDefault({ reply: LONG_REPLY, chunks: 60, chunkDelayMs: 50 });
     const { child, url } = await startChild({ DATABASE_URL: main.tdb.url!, ...openaiEnv() });
     let userId = '';
+    const email = `killed-${Date.now()}@example.com`;
     try {
       const browser = clientFor(url, { ip: '10.80.0.1' });
-      userId = (await browser.trpc.auth.signUp.mutate({ email: `killed-${Date.now()}@example.com`, password: 'correct horse battery' })).user.id;
+      userId = (await browser.trpc.auth.signUp.mutate({ email, password: 'correct horse battery' })).user.id;
       // The stream is read by hand (tRPC's link would report the cut connection as an unhandled rejection).
       const exited = new Promise((resolve) => child.once('exit', resolve));
       const response = await browser.fetch('/trpc/chat.send?batch=1', {
@@ -81,12 +91,16 @@ describe.skipIf(!testServerUrl())('chaos: a server killed mid-stream', () => {
       const decoder = new TextDecoder();
       let deltas = 0;
       let cut = false;
+      // The reply streams for a while: the server saves what it relayed (at most once a second); it dies after that.
+      const savedPartial = async () =>
+        (await main.deps.prisma.reservation.findFirst({ where: { userId, status: 'held', partialContent: { not: null } }, select: { partialContent: true } }))
+          ?.partialContent ?? null;
       try {
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
           deltas += decoder.decode(value, { stream: true }).split('"type":"delta"').length - 1;
-          if (deltas >= 3 && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          if (deltas >= 3 && child.exitCode === null && child.signalCode === null && (await savedPartial()) !== null) child.kill('SIGKILL');
         }
       } catch {
         cut = true;
@@ -98,8 +112,15 @@ describe.skipIf(!testServerUrl())('chaos: a server killed mid-stream', () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     const prisma = main.deps.prisma;
-    const [reservation] = await prisma.reservation.findMany({ where: { userId }, select: { id: true, status: true, globalTokens: true, promptTokens: true, expiresAt: true } });
+    const [reservation] = await prisma.reservation.findMany({
+      where: { userId },
+      select: { id: true, status: true, globalTokens: true, promptTokens: true, expiresAt: true, partialContent: true },
+    });
     expect(reservation).toMatchObject({ status: 'held' });
+    const partial = reservation!.partialContent!;
+    expect(partial.length).toBeGreaterThan(0);
+    expect(LONG_REPLY.startsWith(partial)).toBe(true);
+    expect(partial.length).toBeLessThan(LONG_REPLY.length);
     expect(await prisma.usageEvent.count({ where: { userId } })).toBe(0);
     // Nothing is swept before the expiry; afterwards two instances sweeping at once settle it once.
     const sweep = (now: Date) => sweepExpiredReservations(prisma, main.deps.meter, main.deps.pricing, { now });
@@ -108,7 +129,10 @@ describe.skipIf(!testServerUrl())('chaos: a server killed mid-stream', () => {
     const swept = await Promise.all([sweep(later), sweep(later), sweep(later)]);
     expect(swept.reduce((a, b) => a + b, 0)).toBe(1);
     expect(await sweep(later)).toBe(0);
-    const events = await prisma.usageEvent.findMany({ where: { userId }, select: { reservationId: true, status: true, estimated: true, promptTokens: true, completionTokens: true } });
+    const events = await prisma.usageEvent.findMany({
+      where: { userId },
+      select: { reservationId: true, status: true, estimated: true, promptTokens: true, completionTokens: true },
+    });
     expect(events).toEqual([
       {
         reservationId: reservation!.id,
@@ -122,6 +146,23 @@ describe.skipIf(!testServerUrl())('chaos: a server killed mid-stream', () => {
     const charged = events[0]!.promptTokens + events[0]!.completionTokens;
     expect(await counters(main, userId)).toMatchObject({ messages_day: 1, messages_hour: 1, tokens_month: charged });
     expect(await prisma.reservation.count({ where: { userId, status: 'held' } })).toBe(0);
+    // The user keeps what they saw: the relayed text, after their message, marked interrupted, with the usage it was charged.
+    const conversation = await prisma.conversation.findFirstOrThrow({ where: { userId }, select: { id: true, messageCount: true } });
+    const reader = main.browser({ ip: '10.80.0.3' });
+    await reader.trpc.auth.signIn.mutate({ email, password: 'correct horse battery' });
+    const { items } = await reader.trpc.chat.messages.query({ conversationId: conversation.id });
+    expect(items.map((m) => [m.role, m.status])).toEqual([
+      ['assistant', 'interrupted'],
+      ['user', 'ok'],
+    ]);
+    expect(items[0]).toMatchObject({
+      content: partial,
+      finishReason: null,
+      usage: { promptTokens: events[0]!.promptTokens, completionTokens: events[0]!.completionTokens, estimated: true },
+    });
+    expect(conversation.messageCount).toBe(2);
+    // The saved text left the reservation with its settlement.
+    expect((await prisma.reservation.findUniqueOrThrow({ where: { id: reservation!.id }, select: { partialContent: true } })).partialContent).toBeNull();
   });
 });
 
@@ -177,7 +218,9 @@ describe.skipIf(!testServerUrl())('chaos: Postgres drops the connections during 
       await saboteur.close();
     }
     const prisma = main.deps.prisma;
-    const events = await eventually(async () => prisma.usageEvent.findMany({ where: { userId: user.id }, select: { status: true, promptTokens: true, completionTokens: true, reservationId: true } }));
+    const events = await eventually(async () =>
+      prisma.usageEvent.findMany({ where: { userId: user.id }, select: { status: true, promptTokens: true, completionTokens: true, reservationId: true } }),
+    );
     expect(events).toHaveLength(1);
     expect(events[0]!.status).toBe('ok');
     expect(await prisma.reservation.findMany({ where: { userId: user.id }, select: { status: true } })).toEqual([{ status: 'settled' }]);

@@ -24,7 +24,9 @@ describe.skipIf(!enabled)('chaos: Redis stopped under load', () => {
     const users = await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {
         const user = cluster.user(`10.90.0.${i + 1}`);
-        const { user: me } = await user.on(0).trpc.auth.signUp.mutate({ email: `redis-load-${i}-${Date.now()}@example.com`, password: 'correct horse battery' });
+        const { user: me } = await user
+          .on(0)
+          .trpc.auth.signUp.mutate({ email: `redis-load-${i}-${Date.now()}@example.com`, password: 'correct horse battery' });
         user.share();
         return { ...user, id: me.id };
       }),

@@ -18,7 +18,12 @@ let dataDir: string;
 beforeAll(async () => {
   built = await buildWorker();
   // A restart delay long enough to observe the gap.
-  worker = new TtsWorkerProcess({ script: built.script, parentEnv: { PATH: process.env.PATH, TTS_THREADS: '1', TTS_LOG_LEVEL: 'silent' }, initialBackoffMs: 1_500, maxBackoffMs: 3_000 });
+  worker = new TtsWorkerProcess({
+    script: built.script,
+    parentEnv: { PATH: process.env.PATH, TTS_THREADS: '1', TTS_LOG_LEVEL: 'silent' },
+    initialBackoffMs: 1_500,
+    maxBackoffMs: 3_000,
+  });
   worker.start(createLogger('silent'));
   if (!(await worker.ready(30_000))) throw new Error('the TTS worker did not start');
   dataDir = await tempDataDir();
@@ -45,7 +50,10 @@ describe('chaos: a TTS worker killed', () => {
 
     const second = await send(b, { content: 'And another thing.', conversationId: first.start!.conversationId });
     expect(second.done?.status).toBe('ok');
-    expect(await trpcError(b.trpc.tts.speak.mutate({ messageId: second.start!.messageId }))).toMatchObject({ code: 'SERVICE_UNAVAILABLE', reason: 'provider_unavailable' });
+    expect(await trpcError(b.trpc.tts.speak.mutate({ messageId: second.start!.messageId }))).toMatchObject({
+      code: 'SERVICE_UNAVAILABLE',
+      reason: 'provider_unavailable',
+    });
     const third = await send(b, { content: 'Chat still works while voice is down.', conversationId: first.start!.conversationId });
     expect(third.done?.status).toBe('ok');
 

@@ -12,7 +12,14 @@ let fake: StripeFake;
 let server: TestServer;
 beforeAll(async () => {
   fake = await startStripeFake({ prices: { price_pro_ch: 1_500, price_ent_ch: 9_900, price_100k_ch: 500, price_1m_ch: 4_000 } });
-  server = await startTestServer(fake.env({ STRIPE_PRICE_PRO: 'price_pro_ch', STRIPE_PRICE_ENTERPRISE: 'price_ent_ch', STRIPE_PRICE_PACK_100K: 'price_100k_ch', STRIPE_PRICE_PACK_1M: 'price_1m_ch' }));
+  server = await startTestServer(
+    fake.env({
+      STRIPE_PRICE_PRO: 'price_pro_ch',
+      STRIPE_PRICE_ENTERPRISE: 'price_ent_ch',
+      STRIPE_PRICE_PACK_100K: 'price_100k_ch',
+      STRIPE_PRICE_PACK_1M: 'price_1m_ch',
+    }),
+  );
 });
 afterAll(async () => {
   await server?.close();

@@ -57,6 +57,16 @@ describe('chat with the demo model', () => {
     expect(summary.used.messagesToday).toBe(2);
   });
 
+  it('titles a new conversation with its first message stripped of Markdown, and keeps that title', async () => {
+    const b = server.browser();
+    // A signed-up user: the guests' per-network allowance is for the other tests.
+    await b.trpc.auth.signUp.mutate({ email: `titles-${Date.now()}@example.com`, password: 'correct horse battery' });
+    const first = await send(b, { content: '## Compare **tokens** and `costs` in a [table](https://example.com/t)' });
+    await send(b, { content: '**Another** _message_', conversationId: first.start!.conversationId });
+    const { items } = await b.trpc.chat.conversations.query();
+    expect(items.map((c) => c.title)).toEqual(['Compare tokens and costs in a table']);
+  });
+
   it("another user's conversation is NOT_FOUND, for reading, continuing and deleting", async () => {
     const owner = server.browser();
     const { start } = await send(owner, { content: 'private thoughts' });
@@ -99,12 +109,16 @@ describe('captcha', () => {
 
       const challenge = (await b.trpc.auth.captchaChallenge.query()) as { parameters: Record<string, unknown>; signature: string };
       const solution = await solveChallenge({ challenge, deriveKey } as never);
-      const payload = Buffer.from(JSON.stringify({ challenge: { parameters: challenge.parameters, signature: challenge.signature }, solution })).toString('base64');
+      const payload = Buffer.from(JSON.stringify({ challenge: { parameters: challenge.parameters, signature: challenge.signature }, solution })).toString(
+        'base64',
+      );
       const result = await send(b, { content: 'hi', captcha: payload });
       expect(result.done?.status).toBe('ok');
       expect(await b.trpc.auth.me.query()).toMatchObject({ isGuest: true });
       // The same solution cannot start a second guest session.
-      expect(await trpcError(send(withCaptcha.browser({ ip: '10.77.0.2' }), { content: 'hi', captcha: payload }))).toMatchObject({ reason: 'captcha_required' });
+      expect(await trpcError(send(withCaptcha.browser({ ip: '10.77.0.2' }), { content: 'hi', captcha: payload }))).toMatchObject({
+        reason: 'captcha_required',
+      });
     } finally {
       await withCaptcha.close();
     }

@@ -18,8 +18,24 @@ const MAX_TOKENS = 100;
 beforeAll(async () => {
   fake = await startFakeOpenAIServer();
   server = await startTestServer(
-    { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: fake.baseUrl, OPENAI_MAX_RETRIES: '2', CHAT_MAX_TOKENS: String(MAX_TOKENS), CHAT_CACHE_TTL_SECONDS: '60', OPENAI_TIMEOUT_MS: '5000' },
-    { limits: { chat: { points: 10_000, duration: 60 }, chatIp: { points: 10_000, duration: 60 }, guestIp: { points: 10_000, duration: 60 }, signUpIp: { points: 10_000, duration: 60 } } },
+    {
+      OPENAI_API_KEY: 'sk-test',
+      OPENAI_BASE_URL: fake.baseUrl,
+      OPENAI_MAX_RETRIES: '2',
+      CHAT_MAX_TOKENS: String(MAX_TOKENS),
+      // The allowance-nearly-spent cases below leave room for a short reply, not for 64 tokens.
+      CHAT_MIN_COMPLETION_TOKENS: '16',
+      CHAT_CACHE_TTL_SECONDS: '60',
+      OPENAI_TIMEOUT_MS: '5000',
+    },
+    {
+      limits: {
+        chat: { points: 10_000, duration: 60 },
+        chatIp: { points: 10_000, duration: 60 },
+        guestIp: { points: 10_000, duration: 60 },
+        signUpIp: { points: 10_000, duration: 60 },
+      },
+    },
   );
 });
 afterAll(async () => {
@@ -66,7 +82,8 @@ describe('provider usage is the truth', () => {
     expect(event).toMatchObject({ promptTokens: 1234, completionTokens: 56, cachedTokens: 1000, status: 'ok', estimated: false, model: 'gpt-4o-mini' });
     // gpt-4o-mini: $0.15 / 1M input, $0.075 / 1M cached input, $0.60 / 1M output (from the pricing table)
     const price = server.deps.pricing.find((p) => p.model === 'gpt-4o-mini')!;
-    const exact = (234 * price.inputMicrosPerMillion + 1000 * (price.cachedInputMicrosPerMillion ?? price.inputMicrosPerMillion) + 56 * price.outputMicrosPerMillion) / 1e6;
+    const exact =
+      (234 * price.inputMicrosPerMillion + 1000 * (price.cachedInputMicrosPerMillion ?? price.inputMicrosPerMillion) + 56 * price.outputMicrosPerMillion) / 1e6;
     expect(Number(event.costMicroUsd)).toBe(Math.ceil(exact));
     const summary = await b.trpc.usage.summary.query();
     expect(summary.used.tokensThisMonth).toBe(1290);
@@ -227,7 +244,7 @@ describe('global controls', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it("the global daily cap refuses chats that would pass it", async () => {
+  it('the global daily cap refuses chats that would pass it', async () => {
     const { b } = await newUser();
     await server.deps.prisma.appSettings.update({ where: { id: 1 }, data: { maxTokensPerDay: 10n } });
     const err = await trpcError(send(b, { content: 'hi' }));
@@ -264,7 +281,7 @@ describe('guests and the cache', () => {
   });
 
   // A cut reply is the asker's own: a shared cache must never hand it to someone else.
-  it("a reply cut short by a nearly spent allowance is not cached: the next user gets a fresh full reply", async () => {
+  it('a reply cut short by a nearly spent allowance is not cached: the next user gets a fresh full reply', async () => {
     const question = 'Which rivers flow through Paris?';
     const a = await newUser();
     await setCounter(a.id, COUNTER.tokensMonth, monthStart(new Date()), 100_000 - 100);
@@ -273,6 +290,7 @@ describe('guests and the cache', () => {
     expect(cut.start!.maxTokens).toBeLessThan(MAX_TOKENS);
     expect(fake.requests[0]!.body.max_tokens ?? fake.requests[0]!.body.max_completion_tokens).toBe(cut.start!.maxTokens);
     expect(cut.text).toBe('The Seine and');
+    expect(cut.done).toMatchObject({ finishReason: 'length', limitedBy: 'tokensPerMonth', degradedFrom: null });
 
     const b = await newUser();
     fake.enqueue({ reply: 'The Seine and the Marne, which joins it just upstream.' });

@@ -31,13 +31,17 @@ describe.skipIf(!enabled)('several instances sharing Redis', () => {
     for (const [k, v] of onA.cookies) onB.cookies.set(k, v);
     expect(await onB.trpc.auth.me.query()).toMatchObject({ id: user.id });
 
-    const perMinute = a.deps.plans.find((p) => p.id === 'free')!.limits.requestsPerMinute;
+    // Pro (30 a minute, 100 an hour): the burst uses up the minute, not the hour (a used-up hour would be
+    // the real wait, and the refusals would name it instead: limit-refusals.integration.test.ts).
+    await a.deps.prisma.user.update({ where: { id: user.id }, data: { planId: 'pro' } });
+    const perMinute = a.deps.plans.find((p) => p.id === 'pro')!.limits.requestsPerMinute;
     const results = await Promise.allSettled(Array.from({ length: perMinute + 6 }, (_, i) => send(i % 2 ? onA : onB, { content: `rl ${i}` })));
     const refused = results.filter((r) => r.status === 'rejected');
     expect(results.length - refused.length).toBe(perMinute);
     for (const r of refused) {
       const data = (r as PromiseRejectedResult).reason.data;
       expect(data.reason).toBe('rate_limited');
+      expect(data.limit).toBe('requestsPerMinute');
       expect(data.retryAfterSeconds).toBeGreaterThan(0);
     }
   });

@@ -22,13 +22,40 @@ import { startTestServer, trpcError, type TestBrowser, type TestServer } from '.
  * is checked is that the charge follows the table.
  */
 const COMPATIBLE_MODELS: TModelPrice[] = [
-  { model: 'meta-llama/Meta-Llama-3.1-70B-Instruct', inputMicrosPerMillion: 500_000, outputMicrosPerMillion: 700_000, contextWindow: 131_072, maxOutputTokens: 8_192 },
+  {
+    model: 'meta-llama/Meta-Llama-3.1-70B-Instruct',
+    inputMicrosPerMillion: 500_000,
+    outputMicrosPerMillion: 700_000,
+    contextWindow: 131_072,
+    maxOutputTokens: 8_192,
+  },
   { model: 'llama-3.3-70b-versatile', inputMicrosPerMillion: 590_000, outputMicrosPerMillion: 790_000, contextWindow: 131_072, maxOutputTokens: 32_768 },
-  { model: 'deepseek-chat', inputMicrosPerMillion: 270_000, cachedInputMicrosPerMillion: 70_000, outputMicrosPerMillion: 1_100_000, contextWindow: 128_000, maxOutputTokens: 8_192 },
-  { model: 'grok-3-mini', inputMicrosPerMillion: 300_000, cachedInputMicrosPerMillion: 75_000, outputMicrosPerMillion: 500_000, contextWindow: 131_072, maxOutputTokens: 32_768 },
+  {
+    model: 'deepseek-chat',
+    inputMicrosPerMillion: 270_000,
+    cachedInputMicrosPerMillion: 70_000,
+    outputMicrosPerMillion: 1_100_000,
+    contextWindow: 128_000,
+    maxOutputTokens: 8_192,
+  },
+  {
+    model: 'grok-3-mini',
+    inputMicrosPerMillion: 300_000,
+    cachedInputMicrosPerMillion: 75_000,
+    outputMicrosPerMillion: 500_000,
+    contextWindow: 131_072,
+    maxOutputTokens: 32_768,
+  },
   { model: 'sonar', inputMicrosPerMillion: 1_000_000, outputMicrosPerMillion: 1_000_000, contextWindow: 127_072, maxOutputTokens: 8_192 },
   { model: 'qwen3-max', inputMicrosPerMillion: 1_200_000, outputMicrosPerMillion: 6_000_000, contextWindow: 262_144, maxOutputTokens: 65_536 },
-  { model: 'zai-glm-4.7', inputMicrosPerMillion: 2_250_000, cachedInputMicrosPerMillion: 1_000_000, outputMicrosPerMillion: 2_750_000, contextWindow: 131_072, maxOutputTokens: 40_000 },
+  {
+    model: 'zai-glm-4.7',
+    inputMicrosPerMillion: 2_250_000,
+    cachedInputMicrosPerMillion: 1_000_000,
+    outputMicrosPerMillion: 2_750_000,
+    contextWindow: 131_072,
+    maxOutputTokens: 40_000,
+  },
   { model: 'qwen2.5-coder:7b-instruct-q8_0', inputMicrosPerMillion: 0, outputMicrosPerMillion: 0, contextWindow: 32_768, maxOutputTokens: 8_192 },
 ];
 
@@ -62,29 +89,101 @@ function contentOf(file: string): string {
 const toolNote = (names: string) => `The model tried to call a tool (${names}), which ChatMeter does not offer.`;
 
 const CASES: ReplayCase[] = [
-  { file: 'openai-node-gpt4o-json.sse', model: 'gpt-4o', text: '{"city":"San Francisco","units":"c"}', metered: { prompt: 17, completion: 10 }, finishReason: 'stop' },
+  {
+    file: 'openai-node-gpt4o-json.sse',
+    model: 'gpt-4o',
+    text: '{"city":"San Francisco","units":"c"}',
+    metered: { prompt: 17, completion: 10 },
+    finishReason: 'stop',
+  },
   // Text only in delta.refusal: shown as the reply, marked as a refusal, metered as billed.
-  { file: 'openai-node-gpt4o-refusal.sse', model: 'gpt-4o', text: "I'm very sorry, but I can't assist with that request.", metered: { prompt: 17, completion: 13 }, finishReason: 'refusal' },
-  { file: 'aibridge-gpt41-simple.sse', model: 'gpt-4.1', text: contentOf('aibridge-gpt41-simple.sse'), metered: { prompt: 19, completion: 238, cached: 0 }, finishReason: 'stop' },
+  {
+    file: 'openai-node-gpt4o-refusal.sse',
+    model: 'gpt-4o',
+    text: "I'm very sorry, but I can't assist with that request.",
+    metered: { prompt: 17, completion: 13 },
+    finishReason: 'refusal',
+  },
+  {
+    file: 'aibridge-gpt41-simple.sse',
+    model: 'gpt-4.1',
+    text: contentOf('aibridge-gpt41-simple.sse'),
+    metered: { prompt: 19, completion: 238, cached: 0 },
+    finishReason: 'stop',
+  },
   // Cut after 3 deltas by an error event: the text that arrived stays, settled on our estimate.
   { file: 'aibridge-gpt41-stream-error.sse', model: 'gpt-4.1', text: 'The question "', metered: 'estimated', error: 'provider_unavailable' },
   // Reasoning inside completion_tokens (192 of 203): all of it is output.
   { file: 'discourse-o3-mini-reasoning.sse', model: 'o3-mini', text: 'hello', metered: { prompt: 22, completion: 203, cached: 0 }, finishReason: 'stop' },
   // Cumulative usage on every chunk: the last one counts, not the sum.
-  { file: 'discourse-vllm-continuous-usage.sse', model: 'meta-llama/Meta-Llama-3.1-70B-Instruct', text: contentOf('discourse-vllm-continuous-usage.sse'), metered: { prompt: 46, completion: 26 }, finishReason: 'stop' },
-  { file: 'ollama-qwen-no-usage.sse', model: 'qwen2.5-coder:7b-instruct-q8_0', text: 'My name is Ben Dover. How can I help you today?', metered: 'estimated', finishReason: 'stop' },
-  { file: 'vercel-openai-text.chunks.txt', model: 'gpt-4.1-nano', text: contentOf('vercel-openai-text.chunks.txt'), metered: { prompt: 16, completion: 300, cached: 0 }, finishReason: 'stop' },
-  { file: 'vercel-azure-model-router.chunks.txt', model: 'gpt-5-nano', text: 'Capital of Denmark.', metered: { prompt: 15, completion: 78, cached: 0 }, finishReason: 'stop' },
-  { file: 'vercel-groq-text.chunks.txt', model: 'llama-3.3-70b-versatile', text: contentOf('vercel-groq-text.chunks.txt'), metered: { prompt: 45, completion: 662 }, finishReason: 'stop' },
+  {
+    file: 'discourse-vllm-continuous-usage.sse',
+    model: 'meta-llama/Meta-Llama-3.1-70B-Instruct',
+    text: contentOf('discourse-vllm-continuous-usage.sse'),
+    metered: { prompt: 46, completion: 26 },
+    finishReason: 'stop',
+  },
+  {
+    file: 'ollama-qwen-no-usage.sse',
+    model: 'qwen2.5-coder:7b-instruct-q8_0',
+    text: 'My name is Ben Dover. How can I help you today?',
+    metered: 'estimated',
+    finishReason: 'stop',
+  },
+  {
+    file: 'vercel-openai-text.chunks.txt',
+    model: 'gpt-4.1-nano',
+    text: contentOf('vercel-openai-text.chunks.txt'),
+    metered: { prompt: 16, completion: 300, cached: 0 },
+    finishReason: 'stop',
+  },
+  {
+    file: 'vercel-azure-model-router.chunks.txt',
+    model: 'gpt-5-nano',
+    text: 'Capital of Denmark.',
+    metered: { prompt: 15, completion: 78, cached: 0 },
+    finishReason: 'stop',
+  },
+  {
+    file: 'vercel-groq-text.chunks.txt',
+    model: 'llama-3.3-70b-versatile',
+    text: contentOf('vercel-groq-text.chunks.txt'),
+    metered: { prompt: 45, completion: 662 },
+    finishReason: 'stop',
+  },
   // Only tool calls: the reply says what happened instead of being empty.
-  { file: 'vercel-groq-tool-call.chunks.txt', model: 'llama-3.3-70b-versatile', text: toolNote('weather'), metered: { prompt: 210, completion: 15 }, finishReason: 'tool_calls' },
-  { file: 'vercel-deepseek-text-length.chunks.txt', model: 'deepseek-chat', text: contentOf('vercel-deepseek-text-length.chunks.txt'), metered: { prompt: 13, completion: 400, cached: 0 }, finishReason: 'length' },
+  {
+    file: 'vercel-groq-tool-call.chunks.txt',
+    model: 'llama-3.3-70b-versatile',
+    text: toolNote('weather'),
+    metered: { prompt: 210, completion: 15 },
+    finishReason: 'tool_calls',
+  },
+  {
+    file: 'vercel-deepseek-text-length.chunks.txt',
+    model: 'deepseek-chat',
+    text: contentOf('vercel-deepseek-text-length.chunks.txt'),
+    metered: { prompt: 13, completion: 400, cached: 0 },
+    finishReason: 'length',
+  },
   // total_tokens 354 = 12 prompt + 2 completion + 340 reasoning billed outside completion_tokens.
   { file: 'vercel-xai-text.chunks.txt', model: 'grok-3-mini', text: 'Grok', metered: { prompt: 12, completion: 342, cached: 11 }, finishReason: 'stop' },
   { file: 'vercel-perplexity-text.chunks.txt', model: 'sonar', text: '**EcoVista Day**[1][5]', metered: { prompt: 11, completion: 434 }, finishReason: 'stop' },
-  { file: 'vercel-alibaba-text.chunks.txt', model: 'qwen3-max', text: contentOf('vercel-alibaba-text.chunks.txt'), metered: { prompt: 18, completion: 779, cached: 0 }, finishReason: 'stop' },
+  {
+    file: 'vercel-alibaba-text.chunks.txt',
+    model: 'qwen3-max',
+    text: contentOf('vercel-alibaba-text.chunks.txt'),
+    metered: { prompt: 18, completion: 779, cached: 0 },
+    finishReason: 'stop',
+  },
   // Two completions back to back as vercel/ai stored them; the last usage is the stream's last word.
-  { file: 'vercel-cerebras-tools.chunks.txt', model: 'zai-glm-4.7', text: `{"result": "2026"}\n\n${toolNote('nonUsefulTool')}`, metered: { prompt: 433, completion: 122, cached: 256 }, finishReason: 'tool_calls' },
+  {
+    file: 'vercel-cerebras-tools.chunks.txt',
+    model: 'zai-glm-4.7',
+    text: `{"result": "2026"}\n\n${toolNote('nonUsefulTool')}`,
+    metered: { prompt: 433, completion: 122, cached: 256 },
+    finishReason: 'tool_calls',
+  },
 ];
 
 let fake: FakeOpenAIServer;
@@ -95,7 +194,8 @@ beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'chatmeter-replay-'));
   const pricing = [...DEFAULT_PRICING_TABLE, ...COMPATIBLE_MODELS];
   const models = [...new Set([...CASES.map((c) => c.model), 'demo'])];
-  const plans = DEFAULT_PLANS.map((plan) => ({ ...plan, limits: { ...plan.limits, models } }));
+  // Every plan offers every replayed model; the built-in fallback (gpt-4o-mini) is not one of them.
+  const plans = DEFAULT_PLANS.map((plan) => ({ ...plan, limits: { ...plan.limits, models, fallbackModel: undefined } }));
   writeFileSync(path.join(dir, 'pricing.json'), JSON.stringify(pricing));
   writeFileSync(path.join(dir, 'plans.json'), JSON.stringify(plans));
   fake = await startFakeOpenAIServer();
@@ -109,7 +209,14 @@ beforeAll(async () => {
       PRICING_FILE: path.join(dir, 'pricing.json'),
       PLANS_FILE: path.join(dir, 'plans.json'),
     },
-    { limits: { chat: { points: 10_000, duration: 60 }, chatIp: { points: 10_000, duration: 60 }, guestIp: { points: 10_000, duration: 60 }, signUpIp: { points: 10_000, duration: 60 } } },
+    {
+      limits: {
+        chat: { points: 10_000, duration: 60 },
+        chatIp: { points: 10_000, duration: 60 },
+        guestIp: { points: 10_000, duration: 60 },
+        signUpIp: { points: 10_000, duration: 60 },
+      },
+    },
   );
 });
 afterAll(async () => {
@@ -129,7 +236,10 @@ async function newUser(): Promise<{ b: TestBrowser; id: string }> {
 
 /** Integer micro-USD, rounded up once: the documented rule (docs/providers.md), computed by hand. */
 function expectedCost(price: TModelPrice, prompt: number, completion: number, cached: number): number {
-  const exact = (prompt - cached) * price.inputMicrosPerMillion + cached * (price.cachedInputMicrosPerMillion ?? price.inputMicrosPerMillion) + completion * price.outputMicrosPerMillion;
+  const exact =
+    (prompt - cached) * price.inputMicrosPerMillion +
+    cached * (price.cachedInputMicrosPerMillion ?? price.inputMicrosPerMillion) +
+    completion * price.outputMicrosPerMillion;
   return Math.ceil(exact / 1_000_000);
 }
 
@@ -181,7 +291,14 @@ describe('replaying real provider streams', () => {
       expect(event.estimated).toBe(false);
     }
     const cost = expectedCost(price, prompt, completion, cached);
-    expect({ prompt: event.promptTokens, completion: event.completionTokens, cached: event.cachedTokens, cost: Number(event.costMicroUsd), status: event.status, model: event.model }).toEqual({
+    expect({
+      prompt: event.promptTokens,
+      completion: event.completionTokens,
+      cached: event.cachedTokens,
+      cost: Number(event.costMicroUsd),
+      status: event.status,
+      model: event.model,
+    }).toEqual({
       prompt,
       completion,
       cached,
@@ -206,6 +323,8 @@ describe('replaying real provider streams', () => {
       status: 'ok',
       cached: false,
       finishReason: c.finishReason,
+      limitedBy: null,
+      degradedFrom: null,
     });
     expect(reply).toMatchObject({ id: result!.start!.messageId, content: c.text, status: 'ok', finishReason: c.finishReason });
   });

@@ -73,10 +73,19 @@ describe.skipIf(!enabled)('npm run cluster, running', () => {
       cwd: serverDir,
       env: {
         ...baseEnv,
-        DATABASE_URL: db.url, REDIS_URL: redis.url, PORT: String(port), CLUSTER_BASE_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
-        DATA_DIR: dataDir, LOG_LEVEL: 'warn', TTS_LOG_LEVEL: 'warn', TTS_THREADS: '1', CAPTCHA: 'off', DEMO_DELAY_MS: '0',
+        DATABASE_URL: db.url,
+        REDIS_URL: redis.url,
+        PORT: String(port),
+        CLUSTER_BASE_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        TTS_LOG_LEVEL: 'warn',
+        TTS_THREADS: '1',
+        CAPTCHA: 'off',
+        DEMO_DELAY_MS: '0',
         // From source (the test does not depend on a fresh `npm run build`); the worker built by the helper.
-        CLUSTER_SERVER_ENTRY: path.join(serverDir, 'src', 'index.ts'), CLUSTER_WORKER_ENTRY: worker.script,
+        CLUSTER_SERVER_ENTRY: path.join(serverDir, 'src', 'index.ts'),
+        CLUSTER_WORKER_ENTRY: worker.script,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -102,7 +111,8 @@ describe.skipIf(!enabled)('npm run cluster, running', () => {
       const browser = clientFor(state.url, { ip: '10.95.0.1' });
       await browser.trpc.auth.signUp.mutate({ email: `launcher-${Date.now()}@example.com`, password: 'correct horse battery' });
       let messageId = '';
-      for await (const event of await browser.trpc.chat.send.mutate({ content: 'Hello through the front.' })) if (event.type === 'start') messageId = event.messageId;
+      for await (const event of await browser.trpc.chat.send.mutate({ content: 'Hello through the front.' }))
+        if (event.type === 'start') messageId = event.messageId;
       const spoken = await browser.trpc.tts.speak.mutate({ messageId });
       // The clip is in the shared DATA_DIR: whichever instance answers can serve it.
       for (let i = 0; i < 3; i++) expect((await browser.fetch(spoken.audioUrl)).status).toBe(200);

@@ -24,9 +24,11 @@ describe.skipIf(!enabled)('three instances, one database, one Redis', () => {
   beforeAll(async () => {
     // Free: the per-minute limit out of the way (the quota test is about the daily count); Pro: a small per-minute limit.
     plans = await plansFile((p) =>
-      p.id === 'free' ? { ...p, limits: { ...p.limits, requestsPerMinute: 1_000, messagesPerHour: 1_000, messagesPerDay: 20 } }
-      : p.id === 'pro' ? { ...p, limits: { ...p.limits, requestsPerMinute: PRO_PER_MINUTE } }
-      : p,
+      p.id === 'free'
+        ? { ...p, limits: { ...p.limits, requestsPerMinute: 1_000, messagesPerHour: 1_000, messagesPerDay: 20 } }
+        : p.id === 'pro'
+          ? { ...p, limits: { ...p.limits, requestsPerMinute: PRO_PER_MINUTE } }
+          : p,
     );
     cluster = await startCluster(3, { PLANS_FILE: plans.file, DEMO_DELAY_MS: '2' }, { limits: { signUpIp: { points: 1_000, duration: 60 } } });
   });

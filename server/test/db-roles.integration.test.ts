@@ -33,7 +33,11 @@ async function runAs(url: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    for (const statement of sql.split(/;\s*\n/).map((s) => s.trim()).filter(Boolean)) await client.query(statement);
+    for (const statement of sql
+      .split(/;\s*\n/)
+      .map((s) => s.trim())
+      .filter(Boolean))
+      await client.query(statement);
   } finally {
     await client.end();
   }
@@ -50,7 +54,10 @@ describe.skipIf(!serverUrl)('the app as a database role that owns nothing (docs/
   const suffix = randomBytes(4).toString('hex');
   const names = { owner: `cm_owner_${suffix}`, app: `cm_app_${suffix}`, database: `cm_test_roles_${suffix}` };
   const rename = (sql: string) =>
-    sql.replace(/\bchatmeter_owner\b/g, names.owner).replace(/\bchatmeter_app\b/g, names.app).replace(/\bchatmeter\b/g, names.database);
+    sql
+      .replace(/\bchatmeter_owner\b/g, names.owner)
+      .replace(/\bchatmeter_app\b/g, names.app)
+      .replace(/\bchatmeter\b/g, names.database);
   let ownerUrl: string;
   let appUrl: string;
   let server: TestServer | undefined;
@@ -79,7 +86,10 @@ describe.skipIf(!serverUrl)('the app as a database role that owns nothing (docs/
   afterAll(async () => {
     await app?.end().catch(() => {});
     await server?.close();
-    await runAs(serverUrl!, `DROP DATABASE IF EXISTS "${names.database}" WITH (FORCE);\nDROP ROLE IF EXISTS "${names.app}";\nDROP ROLE IF EXISTS "${names.owner}"`);
+    await runAs(
+      serverUrl!,
+      `DROP DATABASE IF EXISTS "${names.database}" WITH (FORCE);\nDROP ROLE IF EXISTS "${names.app}";\nDROP ROLE IF EXISTS "${names.owner}"`,
+    );
   });
 
   it('the owner owns every table; the app role is no superuser and owns nothing', async () => {
@@ -96,7 +106,9 @@ describe.skipIf(!serverUrl)('the app as a database role that owns nothing (docs/
     const chat = await send(user.b, { content: 'Hello from the app role' });
     expect(chat.done?.usage.totalTokens).toBeGreaterThan(0);
     const admin = await person(server!, 'admin');
-    await expect(admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 1_000, reason: 'credits under the app role' })).resolves.toMatchObject({ balanceTokens: 1_000 });
+    await expect(admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 1_000, reason: 'credits under the app role' })).resolves.toMatchObject({
+      balanceTokens: 1_000,
+    });
     expect((await app.query('SELECT count(*)::int AS n FROM credit_ledger WHERE user_id = $1', [user.id])).rows[0].n).toBe(1);
     expect((await app.query('SELECT count(*)::int AS n FROM usage_events WHERE user_id = $1', [user.id])).rows[0].n).toBe(1);
   });
@@ -121,7 +133,10 @@ describe.skipIf(!serverUrl)('the app as a database role that owns nothing (docs/
     await refused('ALTER TABLE credit_ledger DISABLE TRIGGER ALL', /must be owner/);
     await refused('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only', /must be owner/);
     await refused('CREATE TABLE sneaky (id int)', /permission denied for schema public/);
-    await refused(`CREATE OR REPLACE FUNCTION refuse_ledger_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END; $$`, /permission denied for schema public|must be owner/);
+    await refused(
+      `CREATE OR REPLACE FUNCTION refuse_ledger_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END; $$`,
+      /permission denied for schema public|must be owner/,
+    );
     await refused('SET session_replication_role = replica', /permission denied/);
     await refused(`INSERT INTO "_prisma_migrations" (id, checksum, migration_name) VALUES ('x', 'x', 'x')`, /permission denied/);
     // The append-only triggers themselves still refuse what the grants allow.

@@ -49,7 +49,10 @@ async function linkFor(email: string, s = server): Promise<{ url: string; token:
 
 async function requestMagicLink(email: string): Promise<string> {
   await browser().trpc.auth.requestMagicLink.mutate({ email });
-  const mail = await server.deps.prisma.emailOutbox.findFirstOrThrow({ where: { to: email, body: { contains: '/magic-link?token=' } }, orderBy: { id: 'desc' } });
+  const mail = await server.deps.prisma.emailOutbox.findFirstOrThrow({
+    where: { to: email, body: { contains: '/magic-link?token=' } },
+    orderBy: { id: 'desc' },
+  });
   return decodeURIComponent(/magic-link\?token=([\w%-]+)/.exec(mail.body)![1]!);
 }
 
@@ -265,7 +268,9 @@ describe('the migration', () => {
     return { runner: pgliteRunner(lite), cleanup: () => lite.close() };
   }
 
-  it('counts the accounts that exist when it runs as verified (they predate the rule); guests and deleted accounts stay unverified', { timeout: 180_000 }, async () => {
+  it('counts the accounts that exist when it runs as verified (they predate the rule); guests and deleted accounts stay unverified', {
+    timeout: 180_000,
+  }, async () => {
     const { runner, cleanup } = await emptyDatabase();
     try {
       const all = readMigrations();

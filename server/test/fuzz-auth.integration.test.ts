@@ -6,26 +6,68 @@ import { startTestServer, type TestServer } from './helpers/server.ts';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({}, { limits: { chat: { points: 1e6, duration: 60 }, chatIp: { points: 1e6, duration: 60 }, signInIp: { points: 1e6, duration: 60 }, signInEmail: { points: 1e6, duration: 60 }, magicLinkIp: { points: 1e6, duration: 60 }, magicLinkEmail: { points: 1e6, duration: 60 }, signUpIp: { points: 1e6, duration: 60 }, guestIp: { points: 1e6, duration: 60 } } });
+  server = await startTestServer(
+    {},
+    {
+      limits: {
+        chat: { points: 1e6, duration: 60 },
+        chatIp: { points: 1e6, duration: 60 },
+        signInIp: { points: 1e6, duration: 60 },
+        signInEmail: { points: 1e6, duration: 60 },
+        magicLinkIp: { points: 1e6, duration: 60 },
+        magicLinkEmail: { points: 1e6, duration: 60 },
+        magicLinkEmailNetwork: { points: 1e6, duration: 60 },
+        signUpIp: { points: 1e6, duration: 60 },
+        guestIp: { points: 1e6, duration: 60 },
+      },
+    },
+  );
 });
 afterAll(async () => {
   await server?.close();
 });
 
-const mutations = ['auth.signUp', 'auth.signIn', 'auth.requestMagicLink', 'auth.verifyMagicLink', 'auth.signOut', 'auth.signOutEverywhere', 'auth.guest', 'chat.send', 'chat.deleteConversation'];
-const queries = ['auth.me', 'auth.sessions', 'auth.captchaChallenge', 'auth.magicLinkInfo', 'plans.list', 'chat.models', 'chat.conversations', 'chat.messages', 'usage.summary', 'usage.history'];
+const mutations = [
+  'auth.signUp',
+  'auth.signIn',
+  'auth.requestMagicLink',
+  'auth.verifyMagicLink',
+  'auth.signOut',
+  'auth.signOutEverywhere',
+  'auth.guest',
+  'chat.send',
+  'chat.deleteConversation',
+];
+const queries = [
+  'auth.me',
+  'auth.sessions',
+  'auth.captchaChallenge',
+  'auth.magicLinkInfo',
+  'plans.list',
+  'chat.models',
+  'chat.conversations',
+  'chat.messages',
+  'usage.summary',
+  'usage.history',
+];
 
 const junk = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
-  fc.record({ email: fc.oneof(fc.string(), fc.emailAddress(), fc.integer(), fc.constant(null)), password: fc.oneof(fc.string({ maxLength: 400 }), fc.integer(), fc.array(fc.string())) }),
-  fc.record({ token: fc.oneof(fc.string({ maxLength: 200 }), fc.base64String({ maxLength: 100 }), fc.constant(undefined)) }),
   fc.record({
-    content: fc.oneof(fc.string({ maxLength: 50 }), fc.integer(), fc.constant(''), fc.constant(null)),
-    conversationId: fc.oneof(fc.uuid(), fc.string({ maxLength: 40 }), fc.constant(undefined)),
-    model: fc.oneof(fc.constantFrom('demo', 'gpt-4o', '', 'x'.repeat(300)), fc.constant(undefined)),
-    cursor: fc.oneof(fc.base64String({ maxLength: 60 }), fc.string({ maxLength: 60 }), fc.constant(undefined)),
-    limit: fc.oneof(fc.integer({ min: -5, max: 500 }), fc.double(), fc.constant(undefined)),
-  }, { requiredKeys: [] }),
+    email: fc.oneof(fc.string(), fc.emailAddress(), fc.integer(), fc.constant(null)),
+    password: fc.oneof(fc.string({ maxLength: 400 }), fc.integer(), fc.array(fc.string())),
+  }),
+  fc.record({ token: fc.oneof(fc.string({ maxLength: 200 }), fc.base64String({ maxLength: 100 }), fc.constant(undefined)) }),
+  fc.record(
+    {
+      content: fc.oneof(fc.string({ maxLength: 50 }), fc.integer(), fc.constant(''), fc.constant(null)),
+      conversationId: fc.oneof(fc.uuid(), fc.string({ maxLength: 40 }), fc.constant(undefined)),
+      model: fc.oneof(fc.constantFrom('demo', 'gpt-4o', '', 'x'.repeat(300)), fc.constant(undefined)),
+      cursor: fc.oneof(fc.base64String({ maxLength: 60 }), fc.string({ maxLength: 60 }), fc.constant(undefined)),
+      limit: fc.oneof(fc.integer({ min: -5, max: 500 }), fc.double(), fc.constant(undefined)),
+    },
+    { requiredKeys: [] },
+  ),
 );
 
 describe('malformed input', () => {
@@ -73,7 +115,14 @@ describe('malformed input', () => {
       ['/trpc/auth.me', { method: 'POST', headers: { 'content-type': 'application/json', origin: server.url }, body: '{}' }],
       ['/trpc/auth.signUp', { method: 'POST', headers: { 'content-type': 'application/json', origin: server.url }, body: '{not json' }],
       ['/trpc/auth.signUp', { method: 'POST', headers: { 'content-type': 'text/plain', origin: server.url }, body: 'hello' }],
-      ['/trpc/auth.signUp', { method: 'POST', headers: { 'content-type': 'application/json', origin: server.url }, body: JSON.stringify({ json: { email: 'a@b.co', password: 'x'.repeat(300_000) } }) }],
+      [
+        '/trpc/auth.signUp',
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', origin: server.url },
+          body: JSON.stringify({ json: { email: 'a@b.co', password: 'x'.repeat(300_000) } }),
+        },
+      ],
       ['/no/such/route', { headers: { accept: 'application/json' } }],
     ];
     for (const [path, init] of cases) {

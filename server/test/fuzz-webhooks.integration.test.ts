@@ -5,6 +5,7 @@
 // cannot store — or with its object replaced by arbitrary JSON. Each one must be
 // acknowledged 200 (`rejected`, or `ignored` where the break makes it foreign),
 // with nothing but its stripe_events row written.
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkoutSessionObject, eventObject, stripeId, unixNow } from '../src/billing/stripe-objects.ts';
@@ -23,7 +24,12 @@ let bases: Record<string, () => Record<string, any>>;
 beforeAll(async () => {
   fake = await startStripeFake({ prices: PRICES });
   server = await startTestServer(
-    fake.env({ STRIPE_PRICE_PRO: 'price_pro_fz', STRIPE_PRICE_ENTERPRISE: 'price_ent_fz', STRIPE_PRICE_PACK_100K: 'price_100k_fz', STRIPE_PRICE_PACK_1M: 'price_1m_fz' }),
+    fake.env({
+      STRIPE_PRICE_PRO: 'price_pro_fz',
+      STRIPE_PRICE_ENTERPRISE: 'price_ent_fz',
+      STRIPE_PRICE_PACK_100K: 'price_100k_fz',
+      STRIPE_PRICE_PACK_1M: 'price_1m_fz',
+    }),
   );
 
   // A pack bought (for refunds and disputes) and a pack checkout not yet completed.
@@ -48,15 +54,34 @@ beforeAll(async () => {
   const renewal = fake.invoiceFor(sub.id, { status: 'paid', billingReason: 'subscription_cycle' }) as unknown as Record<string, any>;
 
   const charge = openapiObject('charge');
-  Object.assign(charge, { id: stripeId('ch'), payment_intent: paid.paymentIntent, amount: 500, amount_refunded: 500, refunded: true, metadata: { pack_id: 'pack_100k' } });
+  Object.assign(charge, {
+    id: stripeId('ch'),
+    payment_intent: paid.paymentIntent,
+    amount: 500,
+    amount_refunded: 500,
+    refunded: true,
+    metadata: { pack_id: 'pack_100k' },
+  });
   const dispute = openapiObject('dispute');
   Object.assign(dispute, { id: stripeId('dp'), charge: charge.id, payment_intent: paid.paymentIntent, amount: 500 });
   const subscriptionSession = checkoutSessionObject({
-    id: stripeId('cs_test', 58), mode: 'subscription', customer: String(subSession.customer), clientReferenceId: subscriber.userId,
-    metadata: { user_id: subscriber.userId }, amountTotal: 9_900, status: 'complete', paymentStatus: 'paid', subscription: sub.id, successUrl: null, cancelUrl: null,
+    id: stripeId('cs_test', 58),
+    mode: 'subscription',
+    customer: String(subSession.customer),
+    clientReferenceId: subscriber.userId,
+    metadata: { user_id: subscriber.userId },
+    amountTotal: 9_900,
+    status: 'complete',
+    paymentStatus: 'paid',
+    subscription: sub.id,
+    successUrl: null,
+    cancelUrl: null,
   }) as unknown as Record<string, any>;
 
-  const copy = <T>(value: T) => (): T => structuredClone(value);
+  const copy =
+    <T>(value: T) =>
+    (): T =>
+      structuredClone(value);
   bases = {
     'checkout.session.completed': copy(completedPack),
     'checkout.session.async_payment_succeeded': copy(completedPack),
@@ -88,7 +113,10 @@ const breakers = {
   missing: fc.constant(undefined),
   null: fc.constant(null),
   nonNumeric: fc.constantFrom('abc', 'NaN', '500', '1e3', '', ' 12 ', 'Infinity', '\u0000'),
-  badNumber: fc.oneof(fc.constantFrom(1.5, -1, -500, 1e300, Number.MAX_SAFE_INTEGER * 2, 0.1), fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Number.isInteger(d))),
+  badNumber: fc.oneof(
+    fc.constantFrom(1.5, -1, -500, 1e300, Number.MAX_SAFE_INTEGER * 2, 0.1),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Number.isInteger(d)),
+  ),
   number: fc.oneof(fc.integer(), fc.constant(0)),
   bool: fc.boolean(),
   array: fc.oneof(fc.constant([]), fc.array(fc.jsonValue({ maxDepth: 1 }), { minLength: 1, maxLength: 3 })),
@@ -110,28 +138,66 @@ const UNIX: Breaker[] = ['nonNumeric', 'badNumber', 'bool', 'array', 'object'];
 
 /** Per object kind: the fields the handler reads, and what breaks each one. */
 const CHECKOUT: Record<string, Breaker[]> = {
-  id: TEXT_ID, object: OBJECT_TYPE, mode: WORD, payment_status: WORD, amount_total: ['nonNumeric', 'badNumber', 'bool', 'array', 'object'],
-  customer: REF, client_reference_id: ['number', 'bool', 'array', 'object'], metadata: METADATA, 'metadata.pack_id': ['number', 'bool', 'array', 'object', 'null'],
-  payment_intent: REF, subscription: REF, currency: ['number', 'bool', 'array', 'badCurrency'],
+  id: TEXT_ID,
+  object: OBJECT_TYPE,
+  mode: WORD,
+  payment_status: WORD,
+  amount_total: ['nonNumeric', 'badNumber', 'bool', 'array', 'object'],
+  customer: REF,
+  client_reference_id: ['number', 'bool', 'array', 'object'],
+  metadata: METADATA,
+  'metadata.pack_id': ['number', 'bool', 'array', 'object', 'null'],
+  payment_intent: REF,
+  subscription: REF,
+  currency: ['number', 'bool', 'array', 'badCurrency'],
 };
 const INVOICE: Record<string, Breaker[]> = {
-  id: TEXT_ID, object: OBJECT_TYPE, amount_paid: CENTS, amount_due: CENTS, currency: ['missing', 'null', 'number', 'bool', 'badCurrency'],
-  customer: REF, parent: ['nonNumeric', 'number', 'bool', 'array'], 'parent.subscription_details': ['nonNumeric', 'number', 'bool', 'array'],
-  'parent.subscription_details.subscription': REF, billing_reason: ['number', 'bool', 'array', 'badWord'],
+  id: TEXT_ID,
+  object: OBJECT_TYPE,
+  amount_paid: CENTS,
+  amount_due: CENTS,
+  currency: ['missing', 'null', 'number', 'bool', 'badCurrency'],
+  customer: REF,
+  parent: ['nonNumeric', 'number', 'bool', 'array'],
+  'parent.subscription_details': ['nonNumeric', 'number', 'bool', 'array'],
+  'parent.subscription_details.subscription': REF,
+  billing_reason: ['number', 'bool', 'array', 'badWord'],
 };
 const CHARGE: Record<string, Breaker[]> = {
-  id: TEXT_ID, object: OBJECT_TYPE, amount: CENTS, amount_refunded: CENTS, refunded: ['missing', 'null', 'nonNumeric', 'number', 'array', 'object'],
-  payment_intent: REF, metadata: METADATA,
+  id: TEXT_ID,
+  object: OBJECT_TYPE,
+  amount: CENTS,
+  amount_refunded: CENTS,
+  refunded: ['missing', 'null', 'nonNumeric', 'number', 'array', 'object'],
+  payment_intent: REF,
+  metadata: METADATA,
 };
 const DISPUTE: Record<string, Breaker[]> = {
-  id: TEXT_ID, object: OBJECT_TYPE, charge: TEXT_ID, payment_intent: REF, amount: CENTS, status: WORD,
+  id: TEXT_ID,
+  object: OBJECT_TYPE,
+  charge: TEXT_ID,
+  payment_intent: REF,
+  amount: CENTS,
+  status: WORD,
 };
 const SUBSCRIPTION: Record<string, Breaker[]> = {
-  id: TEXT_ID, object: OBJECT_TYPE, customer: ['missing', 'null', 'number', 'bool', 'array', 'badId'], status: WORD,
-  items: ['missing', 'null', 'nonNumeric', 'number', 'array'], 'items.data': ['missing', 'null', 'nonNumeric', 'object'], 'items.data.0': ['null', 'nonNumeric', 'number', 'array'],
-  'items.data.0.id': TEXT_ID, 'items.data.0.price': ['missing', 'null', 'nonNumeric', 'number', 'array'], 'items.data.0.price.id': TEXT_ID,
-  'items.data.0.current_period_start': ['missing', 'null', ...UNIX], 'items.data.0.current_period_end': ['missing', 'null', ...UNIX],
-  cancel_at_period_end: ['nonNumeric', 'number', 'array', 'object'], cancel_at: UNIX, canceled_at: UNIX, metadata: METADATA, 'metadata.user_id': ['number', 'bool', 'array', 'object'],
+  id: TEXT_ID,
+  object: OBJECT_TYPE,
+  customer: ['missing', 'null', 'number', 'bool', 'array', 'badId'],
+  status: WORD,
+  items: ['missing', 'null', 'nonNumeric', 'number', 'array'],
+  'items.data': ['missing', 'null', 'nonNumeric', 'object'],
+  'items.data.0': ['null', 'nonNumeric', 'number', 'array'],
+  'items.data.0.id': TEXT_ID,
+  'items.data.0.price': ['missing', 'null', 'nonNumeric', 'number', 'array'],
+  'items.data.0.price.id': TEXT_ID,
+  'items.data.0.current_period_start': ['missing', 'null', ...UNIX],
+  'items.data.0.current_period_end': ['missing', 'null', ...UNIX],
+  cancel_at_period_end: ['nonNumeric', 'number', 'array', 'object'],
+  cancel_at: UNIX,
+  canceled_at: UNIX,
+  metadata: METADATA,
+  'metadata.user_id': ['number', 'bool', 'array', 'object'],
 };
 const FIELDS: Record<string, Record<string, Breaker[]>> = {
   'checkout.session.completed': CHECKOUT,
@@ -145,10 +211,22 @@ const FIELDS: Record<string, Record<string, Breaker[]>> = {
   'charge.dispute.closed': DISPUTE,
 };
 const EVENT_TYPES = [
-  'checkout.session.completed', 'checkout.session.async_payment_succeeded', 'checkout.session.completed (subscription)',
-  'invoice.paid', 'invoice.payment_succeeded', 'invoice.payment_failed', 'charge.refunded', 'charge.dispute.created', 'charge.dispute.closed',
-  'customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.deleted', 'customer.subscription.paused',
-  'customer.subscription.resumed', 'customer.subscription.pending_update_applied', 'customer.subscription.pending_update_expired',
+  'checkout.session.completed',
+  'checkout.session.async_payment_succeeded',
+  'checkout.session.completed (subscription)',
+  'invoice.paid',
+  'invoice.payment_succeeded',
+  'invoice.payment_failed',
+  'charge.refunded',
+  'charge.dispute.created',
+  'charge.dispute.closed',
+  'customer.subscription.created',
+  'customer.subscription.updated',
+  'customer.subscription.deleted',
+  'customer.subscription.paused',
+  'customer.subscription.resumed',
+  'customer.subscription.pending_update_applied',
+  'customer.subscription.pending_update_expired',
 ];
 const fieldsOf = (caseName: string) => FIELDS[caseName] ?? SUBSCRIPTION;
 const typeOf = (caseName: string) => caseName.replace(/ \(.*\)$/, '');
@@ -169,7 +247,9 @@ function setPath(target: Record<string, any>, path: string, value: unknown): voi
 /** One to three broken fields of one event type's object. */
 const brokenEvent = fc.constantFrom(...EVENT_TYPES).chain((caseName) => {
   const fields = fieldsOf(caseName);
-  const oneBreak = fc.constantFrom(...Object.keys(fields)).chain((path) => fc.constantFrom(...fields[path]!).chain((breaker) => breakers[breaker].map((value) => ({ path, breaker, value }))));
+  const oneBreak = fc
+    .constantFrom(...Object.keys(fields))
+    .chain((path) => fc.constantFrom(...fields[path]!).chain((breaker) => breakers[breaker].map((value) => ({ path, breaker, value }))));
   return fc.record({ caseName: fc.constant(caseName), breaks: fc.array(oneBreak, { minLength: 1, maxLength: 3 }) });
 });
 
@@ -186,18 +266,19 @@ describe('signed webhooks with broken fields', () => {
     await fc.assert(
       fc.asyncProperty(brokenEvent, async ({ caseName, breaks }) => {
         const object = bases[caseName]!();
-        // A "break" that writes the value already there (otherObject picking the object's own type) breaks nothing.
-        const unchanged = (path: string, value: unknown) =>
-          JSON.stringify(path.split('.').reduce<any>((node, key) => (node == null ? undefined : node[key]), object)) === JSON.stringify(value);
-        fc.pre(breaks.some(({ path, value }) => !unchanged(path, value)));
+        const original = JSON.parse(JSON.stringify(object));
         for (const { path, value } of breaks) setPath(object, path, value);
+        // Breaks that leave the object as it was (a value written back, or a field deleted and then set to
+        // its own value again) break nothing; compared as JSON, whatever the order of the keys.
+        fc.pre(!isDeepStrictEqual(JSON.parse(JSON.stringify(object)), original));
         const result = await deliverCase(caseName, object);
         const label = `${caseName} ${JSON.stringify(breaks.map((b) => [b.path, b.breaker, b.value]))}`;
         expect(result.status, label).toBe(200);
         expect(['rejected', 'ignored'], label).toContain(result.body.outcome);
         seen.add(`${caseName}:${result.body.outcome}`);
       }),
-      { numRuns: 400 },
+      // FC_SEED=<seed> replays a failure fast-check reported.
+      { numRuns: 400, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}) },
     );
     expect(await billingSnapshot(server)).toEqual(before);
     // Every event type was exercised and refused at least once.
@@ -215,15 +296,19 @@ describe('signed webhooks with broken fields', () => {
       { numRuns: 150 },
     );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...EVENT_TYPES), fc.oneof(breakers.nonNumeric, breakers.badNumber, breakers.null, breakers.array, breakers.object, fc.constant(-5)), async (caseName, created) => {
-        // A valid object whose event has no usable `created` time (or no `data` at all).
-        const result = await deliverCase(caseName, bases[caseName]!(), { created });
-        expect(result.status).toBe(200);
-        expect(result.body.outcome).toBe('rejected');
-        const noData = { ...eventObject(typeOf(caseName), { id: 'x', object: 'x' }, { created: unixNow() + 3_600 }) } as Record<string, unknown>;
-        delete noData.data;
-        expect((await deliver(server, fake, noData as never)).body.outcome).toBe('rejected');
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...EVENT_TYPES),
+        fc.oneof(breakers.nonNumeric, breakers.badNumber, breakers.null, breakers.array, breakers.object, fc.constant(-5)),
+        async (caseName, created) => {
+          // A valid object whose event has no usable `created` time (or no `data` at all).
+          const result = await deliverCase(caseName, bases[caseName]!(), { created });
+          expect(result.status).toBe(200);
+          expect(result.body.outcome).toBe('rejected');
+          const noData = { ...eventObject(typeOf(caseName), { id: 'x', object: 'x' }, { created: unixNow() + 3_600 }) } as Record<string, unknown>;
+          delete noData.data;
+          expect((await deliver(server, fake, noData as never)).body.outcome).toBe('rejected');
+        },
+      ),
       { numRuns: 40 },
     );
     expect(await billingSnapshot(server)).toEqual(before);

@@ -62,7 +62,10 @@ describe('a magic link opened by a guest', () => {
       expect((await victim.b.trpc.chat.conversations.query({})).items).toEqual([]);
       // ...while the guest's conversation stays with the guest user, whose session has ended.
       expect(await conversationOwner(victim.conversationId)).toBe(victim.guestId);
-      expect(await server.deps.prisma.user.findUniqueOrThrow({ where: { id: victim.guestId }, select: { isGuest: true, email: true } })).toEqual({ isGuest: true, email: null });
+      expect(await server.deps.prisma.user.findUniqueOrThrow({ where: { id: victim.guestId }, select: { isGuest: true, email: true } })).toEqual({
+        isGuest: true,
+        email: null,
+      });
       expect(await server.deps.sessions.validate(decodeURIComponent(victim.cookie))).toBeNull();
 
       // The attacker signs in to that account later and finds nothing of the victim's.
@@ -101,7 +104,10 @@ describe('a magic link opened by a guest', () => {
     const guest = await guestWithConversation();
     const withSession = await requestLink(guest.b, freshEmail());
     const sessionId = decodeURIComponent(guest.cookie).split('.')[0];
-    const row = await server.deps.prisma.magicLinkToken.findUniqueOrThrow({ where: { tokenHash: hashToken(withSession) }, select: { requestedBySessionId: true } });
+    const row = await server.deps.prisma.magicLinkToken.findUniqueOrThrow({
+      where: { tokenHash: hashToken(withSession) },
+      select: { requestedBySessionId: true },
+    });
     expect(row.requestedBySessionId).toBe(sessionId);
     const without = await requestLink(server.browser({ ip: freshIp() }), freshEmail());
     expect((await server.deps.prisma.magicLinkToken.findUniqueOrThrow({ where: { tokenHash: hashToken(without) } })).requestedBySessionId).toBeNull();

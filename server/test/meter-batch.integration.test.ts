@@ -51,8 +51,17 @@ function reserveInput(userId: string, p: TPlan): ReserveChatInput {
 const price = requireModelPrice(DEFAULT_PRICING_TABLE, 'gpt-4o-mini');
 function settleInput(reservationId: string) {
   return {
-    reservationId, isGuest: false, ipHash: 'batch-test', model: 'gpt-4o-mini', price,
-    promptTokens: 30, completionTokens: 20, cachedTokens: 0, estimated: false, status: 'ok' as const, latencyMs: 5,
+    reservationId,
+    isGuest: false,
+    ipHash: 'batch-test',
+    model: 'gpt-4o-mini',
+    price,
+    promptTokens: 30,
+    completionTokens: 20,
+    cachedTokens: 0,
+    estimated: false,
+    status: 'ok' as const,
+    latencyMs: 5,
     assistant: { messageId: randomUUID(), content: 'answer' },
   };
 }
@@ -115,7 +124,10 @@ describe('meter batches (group commit)', () => {
       let total = 0;
       for (const id of users) total += await used(id, 'tokens_month');
       expect(total).toBe(400 * 50);
-      const events = await tdb.db.query<{ n: string | bigint }>(`SELECT count(*) AS n FROM usage_events WHERE ip_hash = 'batch-test' AND user_id = ANY($1::uuid[])`, [users]);
+      const events = await tdb.db.query<{ n: string | bigint }>(
+        `SELECT count(*) AS n FROM usage_events WHERE ip_hash = 'batch-test' AND user_id = ANY($1::uuid[])`,
+        [users],
+      );
       expect(Number(events[0]!.n)).toBe(400);
       expect(meters[0]!.batcher.stats.largest + meters[1]!.batcher.stats.largest).toBeGreaterThan(2);
       // Not one deadlock to recover from: the batches took their turns (cm_meter_batch's advisory lock).

@@ -8,7 +8,10 @@ import { startTestServer, trpcError, type TestServer } from './helpers/server.ts
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ METRICS_TOKEN: 'scrape-me' }, { limits: { chat: { points: 10_000, duration: 60 }, chatIp: { points: 10_000, duration: 60 } } });
+  server = await startTestServer(
+    { METRICS_TOKEN: 'scrape-me' },
+    { limits: { chat: { points: 10_000, duration: 60 }, chatIp: { points: 10_000, duration: 60 } } },
+  );
 });
 afterAll(async () => {
   await server?.close();

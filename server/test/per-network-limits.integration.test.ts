@@ -58,10 +58,14 @@ describe('an IPv6 client is its /64', () => {
   it('failed sign-ins from one /64 are counted together', async () => {
     // 30 failures a quarter-hour per network, each from another address of the /64.
     for (let i = 1; i <= 30; i++) {
-      const err = await trpcError(server.browser({ ip: `2001:db8:7:8:${i.toString(16)}::1` }).trpc.auth.signIn.mutate({ email: freshEmail(), password: 'not the password' }));
+      const err = await trpcError(
+        server.browser({ ip: `2001:db8:7:8:${i.toString(16)}::1` }).trpc.auth.signIn.mutate({ email: freshEmail(), password: 'not the password' }),
+      );
       expect(err.reason).toBe('unauthenticated');
     }
-    const locked = await trpcError(server.browser({ ip: '2001:db8:7:8:ffff::1' }).trpc.auth.signIn.mutate({ email: freshEmail(), password: 'not the password' }));
+    const locked = await trpcError(
+      server.browser({ ip: '2001:db8:7:8:ffff::1' }).trpc.auth.signIn.mutate({ email: freshEmail(), password: 'not the password' }),
+    );
     expect(locked).toMatchObject({ code: 'TOO_MANY_REQUESTS', reason: 'rate_limited' });
     const other = await trpcError(server.browser({ ip: '2001:db8:7:9::1' }).trpc.auth.signIn.mutate({ email: freshEmail(), password: 'not the password' }));
     expect(other.reason).toBe('unauthenticated');
@@ -103,7 +107,9 @@ describe('new accounts per network and day (SIGNUPS_PER_IP_PER_DAY)', () => {
 
   it('a parallel burst from one network creates no more than the daily number of accounts', async () => {
     const ip = '192.0.2.44';
-    const results = await Promise.allSettled(Array.from({ length: 12 }, () => daily.browser({ ip }).trpc.auth.signUp.mutate({ email: freshEmail(), password: PASSWORD })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, () => daily.browser({ ip }).trpc.auth.signUp.mutate({ email: freshEmail(), password: PASSWORD })),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
     for (const r of results) {
       if (r.status === 'rejected') expect((r.reason as { data?: { reason?: string } }).data?.reason).toBe('rate_limited');
@@ -118,6 +124,8 @@ describe('new accounts per network and day (SIGNUPS_PER_IP_PER_DAY)', () => {
       expect(await trpcError(daily.browser({ ip }).trpc.auth.signUp.mutate({ email: taken, password: PASSWORD }))).toMatchObject({ reason: 'conflict' });
     }
     for (let i = 0; i < 3; i++) await daily.browser({ ip }).trpc.auth.signUp.mutate({ email: freshEmail(), password: PASSWORD });
-    expect(await trpcError(daily.browser({ ip }).trpc.auth.signUp.mutate({ email: freshEmail(), password: PASSWORD }))).toMatchObject({ reason: 'rate_limited' });
+    expect(await trpcError(daily.browser({ ip }).trpc.auth.signUp.mutate({ email: freshEmail(), password: PASSWORD }))).toMatchObject({
+      reason: 'rate_limited',
+    });
   });
 });

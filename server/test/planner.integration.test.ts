@@ -38,15 +38,30 @@ describe('planner.estimate', () => {
     const models = await visitor.trpc.planner.models.query();
     expect(models.map((m) => m.model)).toContain('gpt-4o-mini');
     expect(models.map((m) => m.model)).not.toContain('demo');
-    const e = await visitor.trpc.planner.estimate.query({ users: 200, promptTokens: 150, completionTokens: 350, interactionsPerUserPerDay: 5, model: 'gpt-4o-mini' });
-    expect(e).toMatchObject({ profile: 'custom', tokensPerDay: 500_000, costMicroUsdPerDay: 232_500, costMicroUsdPerMonth: 6_975_000, pricing: { source: 'model', model: 'gpt-4o-mini' } });
+    const e = await visitor.trpc.planner.estimate.query({
+      users: 200,
+      promptTokens: 150,
+      completionTokens: 350,
+      interactionsPerUserPerDay: 5,
+      model: 'gpt-4o-mini',
+    });
+    expect(e).toMatchObject({
+      profile: 'custom',
+      tokensPerDay: 500_000,
+      costMicroUsdPerDay: 232_500,
+      costMicroUsdPerMonth: 6_975_000,
+      pricing: { source: 'model', model: 'gpt-4o-mini' },
+    });
   });
 
   it('refuses bad input with invalid_input and field errors', async () => {
     const visitor = server.browser();
     const err = await trpcError(visitor.trpc.planner.estimate.query({ users: 0, profile: 'light' }));
     expect(err).toMatchObject({ code: 'BAD_REQUEST', reason: 'invalid_input' });
-    expect(await trpcError(visitor.trpc.planner.estimate.query({ users: 5, profile: 'light', model: 'gpt-9' }))).toMatchObject({ reason: 'invalid_input', message: 'There is no price for the model "gpt-9".' });
+    expect(await trpcError(visitor.trpc.planner.estimate.query({ users: 5, profile: 'light', model: 'gpt-9' }))).toMatchObject({
+      reason: 'invalid_input',
+      message: 'There is no price for the model "gpt-9".',
+    });
   });
 
   it('shows staff this server’s averages per active user-day, and nothing without data', async () => {
@@ -67,7 +82,10 @@ describe('planner.estimate', () => {
     const planner = new PlannerService(server.deps.pricing, server.deps.prisma);
     const totals = (await planner.observedTotals()).get(7)!;
     expect(totals).toMatchObject({ activeUserDays: 2, daysWithData: 1, interactions: 4 });
-    const events = await server.deps.prisma.usageEvent.aggregate({ where: { kind: 'chat' }, _sum: { promptTokens: true, completionTokens: true, costMicroUsd: true } });
+    const events = await server.deps.prisma.usageEvent.aggregate({
+      where: { kind: 'chat' },
+      _sum: { promptTokens: true, completionTokens: true, costMicroUsd: true },
+    });
     expect(totals.promptTokens).toBe(events._sum.promptTokens);
     expect(totals.completionTokens).toBe(events._sum.completionTokens);
     expect(BigInt(totals.costMicroUsd)).toBe(events._sum.costMicroUsd);
@@ -85,12 +103,21 @@ describe('planner.estimate', () => {
 describe('npm run estimate', () => {
   it('prints the same table', async () => {
     const serverDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/planner/cli.ts', '--users', '200', '--profile', 'medium', '--price-per-1k', '0.03'], {
-      cwd: serverDir,
-      env: { PATH: process.env.PATH, LOG_LEVEL: 'silent' },
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'src/planner/cli.ts', '--users', '200', '--profile', 'medium', '--price-per-1k', '0.03'],
+      {
+        cwd: serverDir,
+        env: { PATH: process.env.PATH, LOG_LEVEL: 'silent' },
+      },
+    );
     expect(stdout).toContain('200 users a day, a flat $0.03 per 1k tokens, 30-day month');
-    const row = (label: string) => stdout.split('\n').find((line) => line.startsWith(label))!.split(/\s{2,}/).slice(1);
+    const row = (label: string) =>
+      stdout
+        .split('\n')
+        .find((line) => line.startsWith(label))!
+        .split(/\s{2,}/)
+        .slice(1);
     expect(row('tokens per day')).toEqual(['200,000', '500,000', '2,000,000']);
     expect(row('tokens per month')).toEqual(['6,000,000', '15,000,000', '60,000,000']);
     expect(row('cost per month')).toEqual(['$180.00', '$450.00', '$1,800.00']);

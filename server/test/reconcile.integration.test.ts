@@ -15,7 +15,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Prisma } from '@chatmeter/db/client';
 import { testServerUrl } from '@chatmeter/db/testing';
-import { addDays, utcDay } from '../src/admin/days.ts';
+import { addDays, utcDay } from '../src/lib/days.ts';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { parseEnv } from '../src/env.ts';
 import { createLogger } from '../src/lib/logger.ts';
@@ -49,7 +49,11 @@ async function startWebhook(): Promise<Webhook> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, posts, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    posts,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 let costs: FakeCostsServer;
@@ -137,7 +141,23 @@ describe('the Costs API client (real SDK, local server in the documented shape)'
   });
 
   it('an answer in another shape is refused with the path of the problem', async () => {
-    const odd = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'page', data: [{ object: 'bucket', start_time: 0, end_time: 86400, results: [{ object: 'organization.costs.result', amount: { value: 'lots', currency: 'usd' } }] }], has_more: false, next_page: null })));
+    const odd = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          object: 'page',
+          data: [
+            {
+              object: 'bucket',
+              start_time: 0,
+              end_time: 86400,
+              results: [{ object: 'organization.costs.result', amount: { value: 'lots', currency: 'usd' } }],
+            },
+          ],
+          has_more: false,
+          next_page: null,
+        }),
+      ),
+    );
     await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
     try {
       const client = new OpenAICostsClient({ adminKey: 'k', baseUrl: `http://127.0.0.1:${(odd.address() as AddressInfo).port}/v1` });
@@ -217,10 +237,13 @@ describe('the daily job', () => {
       ['openai', T, 1, 200],
     ]);
     expect(alerts[1]!.title).toBe(`Metered cost and OpenAI's bill differ on ${T}: +10 %`);
-    expect(alerts[1]!.body).toContain('ChatMeter metered $0.0009 of chat usage; OpenAI\'s Costs API reports $0.001.');
+    expect(alerts[1]!.body).toContain("ChatMeter metered $0.0009 of chat usage; OpenAI's Costs API reports $0.001.");
     expect(alerts[1]!.details).toMatchObject({ meteredMicroUsd: 900, providerMicroUsd: 1_000, driftPercent: 10, alertPercent: 5 });
     const mails = await alertMails();
-    expect(mails.map((m) => m.subject).sort()).toEqual([`[ChatMeter alert] Metered cost and OpenAI's bill differ on ${addDays(T, -3)}: +100 %`, `[ChatMeter alert] Metered cost and OpenAI's bill differ on ${T}: +10 %`]);
+    expect(mails.map((m) => m.subject).sort()).toEqual([
+      `[ChatMeter alert] Metered cost and OpenAI's bill differ on ${addDays(T, -3)}: +100 %`,
+      `[ChatMeter alert] Metered cost and OpenAI's bill differ on ${T}: +10 %`,
+    ]);
     expect(hook.posts.filter((p) => p.text.includes("OpenAI's bill"))).toHaveLength(2);
     expect(await server.deps.reconcile.lastRun()).toMatchObject({ result: { ok: true, days: 7, alerted: [addDays(T, -3), T] } });
     // The admin key goes to the Costs API only, never to the chat provider (OPENAI_BASE_URL may be a third party).
@@ -252,11 +275,20 @@ describe('the daily job', () => {
 
   it('an API error is logged and recorded, never thrown; the run is tried again an hour later', async () => {
     const before = await server.deps.prisma.providerCost.findMany({ select: { day: true, costMicroUsd: true } });
-    const options = { prisma: server.deps.prisma, logger: createLogger('silent'), alertPercent: 5, projectIds: [], fireAlert: (a: Parameters<typeof server.deps.alerts.fireServiceAlert>[0]) => server.deps.alerts.fireServiceAlert(a) };
+    const options = {
+      prisma: server.deps.prisma,
+      logger: createLogger('silent'),
+      alertPercent: 5,
+      projectIds: [],
+      fireAlert: (a: Parameters<typeof server.deps.alerts.fireServiceAlert>[0]) => server.deps.alerts.fireServiceAlert(a),
+    };
     const now = at(addDays(T, 1), '09:00:00');
     // The provider unreachable.
     await resetJob();
-    const unreachable = new ReconcileService({ ...options, costs: new OpenAICostsClient({ adminKey: costs.adminKey, baseUrl: 'http://127.0.0.1:9/v1', maxRetries: 0 }) });
+    const unreachable = new ReconcileService({
+      ...options,
+      costs: new OpenAICostsClient({ adminKey: costs.adminKey, baseUrl: 'http://127.0.0.1:9/v1', maxRetries: 0 }),
+    });
     expect(await unreachable.run({ now })).toMatchObject({ ran: true, ok: false, status: null, error: expect.stringContaining('could not be reached') });
     // A revoked key.
     await resetJob();
@@ -264,7 +296,9 @@ describe('the daily job', () => {
     const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
     const wrongKey = new ReconcileService({ ...options, logger, costs: new OpenAICostsClient({ adminKey: 'sk-admin-revoked42XY', baseUrl: costs.baseUrl }) });
     const failed = await wrongKey.run({ now });
-    expect(logged).toMatchObject([{ level: 50, msg: 'reconciliation failed', status: 401, err: expect.stringContaining('Incorrect API key provided: sk-admin-[redacted]') }]);
+    expect(logged).toMatchObject([
+      { level: 50, msg: 'reconciliation failed', status: 401, err: expect.stringContaining('Incorrect API key provided: sk-admin-[redacted]') },
+    ]);
     expect(JSON.stringify(logged)).not.toContain('42XY');
     expect(failed).toMatchObject({ ran: true, ok: false, status: 401, error: expect.stringContaining('401') });
     expect(JSON.stringify(await server.deps.reconcile.lastRun())).not.toContain('42XY');
@@ -334,7 +368,14 @@ describe('admin.reconciliation', () => {
     expect(report.days.map((d) => d.day)).toEqual(Array.from({ length: 7 }, (_, i) => addDays(utcDay(new Date()), i - 7)));
     const yesterday = report.days.at(-1)!;
     if (yesterday.day === addDays(T, -1)) {
-      expect(yesterday).toEqual({ day: addDays(T, -1), meteredMicroUsd: 1_000_000, providerMicroUsd: 1_020_000, driftPercent: 1.96, overThreshold: false, source: 'api' });
+      expect(yesterday).toEqual({
+        day: addDays(T, -1),
+        meteredMicroUsd: 1_000_000,
+        providerMicroUsd: 1_020_000,
+        driftPercent: 1.96,
+        overThreshold: false,
+        source: 'api',
+      });
     }
     expect(report.totals.days).toBe(report.days.filter((d) => d.providerMicroUsd !== null).length);
     expect(report.lastRun).toMatchObject({ result: { ok: true } });
@@ -370,8 +411,11 @@ describe('npm run reconcile -- --file', () => {
 
   function run(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', 'src/reconcile/cli.ts', ...args], { cwd: serverDir, env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', ...env } }, (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'src/reconcile/cli.ts', ...args],
+        { cwd: serverDir, env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', ...env } },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
       );
     });
   }
@@ -385,21 +429,37 @@ describe('npm run reconcile -- --file', () => {
     const customer = await person(server);
     await insertEvents(server, [{ userId: customer.id, costMicroUsd: 12_000_000, createdAt: at(d2) }]);
     const bucket = (day: string, results: unknown[]) => ({ object: 'bucket', start_time: unix(day), end_time: unix(day) + 86_400, results });
-    const result = (value: number | string, lineItem: string | null = null) => ({ object: 'organization.costs.result', amount: { value, currency: 'usd' }, line_item: lineItem, project_id: null });
+    const result = (value: number | string, lineItem: string | null = null) => ({
+      object: 'organization.costs.result',
+      amount: { value, currency: 'usd' },
+      line_item: lineItem,
+      project_id: null,
+    });
     const file = path.join(dir, 'costs.json');
     writeFileSync(
       file,
       JSON.stringify([
         { object: 'page', data: [bucket(d1, [result(0.06)])], has_more: true, next_page: 'page_2' },
         // Grouped by line item: summed exactly, rounded once.
-        { object: 'page', data: [bucket(d2, [result(12.3456789, 'gpt-4o-mini, input'), result('0.0000004', 'gpt-4o-mini, output'), result(0.0000004, 'gpt-4o-mini, cached input')])], has_more: false, next_page: null },
+        {
+          object: 'page',
+          data: [
+            bucket(d2, [result(12.3456789, 'gpt-4o-mini, input'), result('0.0000004', 'gpt-4o-mini, output'), result(0.0000004, 'gpt-4o-mini, cached input')]),
+          ],
+          has_more: false,
+          next_page: null,
+        },
       ]),
     );
     const { code, stdout, stderr } = await run(['--file', file], dbEnv());
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain(`Stored OpenAI's cost for 2 days (${d1} to ${d2}) from ${file}.`);
-    const line = (day: string) => stdout.split('\n').find((l) => l.startsWith(day))!.split(/\s{2,}/);
+    const line = (day: string) =>
+      stdout
+        .split('\n')
+        .find((l) => l.startsWith(day))!
+        .split(/\s{2,}/);
     if (server.tdb.url) {
       expect(line(d1)).toEqual([d1, '$0.00', '$0.06', '+100.00 %', '!']);
       expect(line(d2)).toEqual([d2, '$12.00', '$12.34568', '+2.80 %']);
@@ -419,7 +479,21 @@ describe('npm run reconcile -- --file', () => {
     const file = path.join(dir, 'bad.json');
     writeFileSync(
       file,
-      JSON.stringify({ object: 'page', data: [{ object: 'bucket', start_time: unix(T), end_time: unix(T) + 86_400, results: [{ object: 'organization.costs.result', amount: { value: 'twelve', currency: 'usd' } }, { object: 'organization.costs.result', amount: { value: 1, currency: 'eur' } }] }], has_more: false }),
+      JSON.stringify({
+        object: 'page',
+        data: [
+          {
+            object: 'bucket',
+            start_time: unix(T),
+            end_time: unix(T) + 86_400,
+            results: [
+              { object: 'organization.costs.result', amount: { value: 'twelve', currency: 'usd' } },
+              { object: 'organization.costs.result', amount: { value: 1, currency: 'eur' } },
+            ],
+          },
+        ],
+        has_more: false,
+      }),
     );
     const before = await server.deps.prisma.providerCost.count();
     const bad = await run(['--file', file], dbEnv());
@@ -434,10 +508,19 @@ describe('npm run reconcile -- --file', () => {
     const notJson = path.join(dir, 'not-json.json');
     writeFileSync(notJson, '{ "object": "page", ');
     const twice = path.join(dir, 'twice.json');
-    const page = { object: 'page', data: [{ object: 'bucket', start_time: unix(T), end_time: unix(T) + 86_400, results: [] }], has_more: false, next_page: null };
+    const page = {
+      object: 'page',
+      data: [{ object: 'bucket', start_time: unix(T), end_time: unix(T) + 86_400, results: [] }],
+      has_more: false,
+      next_page: null,
+    };
     writeFileSync(twice, JSON.stringify([page, page]));
     // In parallel: each run starts a Node process.
-    const [a, b, c] = await Promise.all([run(['--file', notJson], dbEnv()), run(['--file', twice], dbEnv()), run(['--file', path.join(dir, 'missing.json')], dbEnv())]);
+    const [a, b, c] = await Promise.all([
+      run(['--file', notJson], dbEnv()),
+      run(['--file', twice], dbEnv()),
+      run(['--file', path.join(dir, 'missing.json')], dbEnv()),
+    ]);
     expect(a).toMatchObject({ code: 2, stderr: expect.stringContaining('is not JSON') });
     expect(b).toMatchObject({ code: 2, stderr: expect.stringContaining(`the day ${T} appears in more than one bucket`) });
     expect(c).toMatchObject({ code: 2, stderr: expect.stringContaining('Cannot read') });

@@ -21,9 +21,7 @@ describe.skipIf(!redisUrl)('Redis-backed limiters', () => {
     const one = new Limiters(a);
     const two = new Limiters(b);
     const key = `shared-${Date.now()}-${Math.random()}`;
-    const results = await Promise.allSettled(
-      Array.from({ length: 12 }, (_, i) => (i % 2 ? one : two).consume('test', key, { spec })),
-    );
+    const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => (i % 2 ? one : two).consume('test', key, { spec })));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
     const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(refused.reason).toBeInstanceOf(AppError);

@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 const arrays = (n: number) => '['.repeat(n) + ']'.repeat(n);
-const objects = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+const objects = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
 
 interface TrpcError {
   message: string;
@@ -52,9 +52,16 @@ describe('deeply nested input', () => {
   it('a mutation body nested 100,000 deep is 400 invalid_input, single and batched', async () => {
     await expectInvalid(await post('/trpc/auth.signIn', `{"json":${arrays(100_000)}}`), /nested too deeply \(at most 32 levels\)/);
     await expectInvalid(await post('/trpc/auth.signIn', arrays(100_000)), /nested too deeply/);
-    await expectInvalid(await post('/trpc/auth.signIn,auth.requestMagicLink?batch=1', `{"0":{"json":${arrays(100_000)}},"1":{"json":{"email":"x@example.com"}}}`), /nested too deeply/, 2);
+    await expectInvalid(
+      await post('/trpc/auth.signIn,auth.requestMagicLink?batch=1', `{"0":{"json":${arrays(100_000)}},"1":{"json":{"email":"x@example.com"}}}`),
+      /nested too deeply/,
+      2,
+    );
     // Deep superjson meta, which superjson walks recursively.
-    await expectInvalid(await post('/trpc/auth.signIn', `{"json":{"email":"a@example.com","password":"p"},"meta":{"values":{"email":${arrays(60_000)}}}}`), /nested too deeply/);
+    await expectInvalid(
+      await post('/trpc/auth.signIn', `{"json":{"email":"a@example.com","password":"p"},"meta":{"values":{"email":${arrays(60_000)}}}}`),
+      /nested too deeply/,
+    );
     // Objects: 100,000 levels are over the size limit too; 40,000 are not.
     await expectInvalid(await post('/trpc/auth.signIn', `{"json":${objects(40_000)}}`), /nested too deeply/);
   });
@@ -62,7 +69,11 @@ describe('deeply nested input', () => {
   it('a query input nested deeper than the limit is 400 invalid_input, single and batched; 32 levels are fine', async () => {
     const deep = encodeURIComponent(`{"json":${arrays(2_000)}}`);
     await expectInvalid(await fetch(`${server.url}/trpc/planner.estimate?input=${deep}`), /nested too deeply/);
-    await expectInvalid(await fetch(`${server.url}/trpc/planner.estimate,planner.estimate?batch=1&input=${encodeURIComponent(`{"0":{"json":${arrays(40)}}}`)}`), /nested too deeply/, 2);
+    await expectInvalid(
+      await fetch(`${server.url}/trpc/planner.estimate,planner.estimate?batch=1&input=${encodeURIComponent(`{"0":{"json":${arrays(40)}}}`)}`),
+      /nested too deeply/,
+      2,
+    );
     // 32 levels are read (and refused by the procedure's own schema, as any wrong shape is).
     const shallow = await fetch(`${server.url}/trpc/planner.estimate?input=${encodeURIComponent(`{"json":{"users":${arrays(30)}}}`)}`);
     await expectInvalid(shallow, /profile/);
@@ -74,22 +85,38 @@ describe('bodies the JSON reader cannot take', () => {
     await expectInvalid(await post('/trpc/auth.signIn', '{"json":'), /^The input is not valid JSON\.$/);
     await expectInvalid(await post('/trpc/auth.signIn,auth.signUp?batch=1', '{"0":'), /not valid JSON/, 2);
     await expectInvalid(await fetch(`${server.url}/trpc/planner.estimate?input=%7B%22json`), /not valid JSON/);
-    await expectInvalid(await post('/trpc/auth.signIn', '{"json":{}}', { 'content-type': 'text/plain' }), /^Send the input as JSON \(Content-Type: application\/json\)\.$/);
+    await expectInvalid(
+      await post('/trpc/auth.signIn', '{"json":{}}', { 'content-type': 'text/plain' }),
+      /^Send the input as JSON \(Content-Type: application\/json\)\.$/,
+    );
     await expectInvalid(await post('/trpc/auth.signIn', '{"json":{}}', {}), /Content-Type: application\/json/);
     const huge = JSON.stringify({ json: { email: 'a@example.com', password: 'x'.repeat(300_000) } });
     await expectInvalid(await post('/trpc/auth.signIn', huge), /^The request body is too large \(at most 256 kB\)\.$/);
     await expectInvalid(await post('/trpc/auth.signIn,auth.signUp?batch=1', `{"0":${huge}}`), /too large/, 2);
-    await expectInvalid(await post('/trpc/auth.signIn', '{"json":{}}', { 'content-type': 'application/json', 'content-encoding': 'br-nope' }), /Content-Encoding/);
+    await expectInvalid(
+      await post('/trpc/auth.signIn', '{"json":{}}', { 'content-type': 'application/json', 'content-encoding': 'br-nope' }),
+      /Content-Encoding/,
+    );
     await expectInvalid(await post('/trpc/auth.signIn', '{"json":{}}', { 'content-type': 'application/json; charset=latin-9000' }), /UTF-8/);
     // A gzip bomb is measured inflated.
-    await expectInvalid(await post('/trpc/auth.signIn', gzipSync(Buffer.from(`{"json":"${'a'.repeat(2_000_000)}"}`)), { 'content-type': 'application/json', 'content-encoding': 'gzip' }), /too large/);
+    await expectInvalid(
+      await post('/trpc/auth.signIn', gzipSync(Buffer.from(`{"json":"${'a'.repeat(2_000_000)}"}`)), {
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      }),
+      /too large/,
+    );
   });
 
   it('a well-formed gzip body is read as before', async () => {
-    const res = await post('/trpc/auth.signIn', gzipSync(Buffer.from(JSON.stringify({ json: { email: 'nobody@example.com', password: 'not the password' } }))), {
-      'content-type': 'application/json',
-      'content-encoding': 'gzip',
-    });
+    const res = await post(
+      '/trpc/auth.signIn',
+      gzipSync(Buffer.from(JSON.stringify({ json: { email: 'nobody@example.com', password: 'not the password' } }))),
+      {
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      },
+    );
     expect(res.status).toBe(401);
   });
 });

@@ -1,7 +1,7 @@
 // Role checks on the server: the named procedures from trpc/init.ts refuse a
 // missing session with UNAUTHORIZED and a missing role with FORBIDDEN.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TRPCError } from '@trpc/server';
+import type { TRPCError } from '@trpc/server';
 import { createTestDatabase, type TestDatabase } from '@chatmeter/db/testing';
 import { createDeps, type Deps } from '../src/deps.ts';
 import { parseEnv } from '../src/env.ts';

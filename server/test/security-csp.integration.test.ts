@@ -14,7 +14,12 @@ const admin = { email: 'csp-admin@example.com', password: 'correct horse battery
 
 function checkPolicy(csp: string | null): void {
   expect(csp, 'Content-Security-Policy header').toBeTruthy();
-  const directives = Object.fromEntries(csp!.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
+  const directives = Object.fromEntries(
+    csp!
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .map(([name, ...values]) => [name, values]),
+  );
   expect(directives['default-src']).toEqual(["'self'"]);
   expect(directives['script-src']).toEqual(["'self'"]);
   expect(directives['frame-ancestors']).toEqual(["'none'"]);

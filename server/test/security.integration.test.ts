@@ -66,7 +66,21 @@ beforeAll(async () => {
     { BILLING_SIMULATOR: '1', DATA_DIR: await tempDataDir(), TTS_WORKER_URL: worker.target()!.url, TTS_WORKER_SECRET: worker.secret },
     {
       limits: Object.fromEntries(
-        ['chat', 'chatIp', 'ttsSpeak', 'billingCheckout', 'signUpIp', 'guestIp', 'signInIp', 'signInEmail', 'magicLinkIp', 'magicLinkEmail', 'planner', 'usageExport'].map((n) => [n, unlimited]),
+        [
+          'chat',
+          'chatIp',
+          'ttsSpeak',
+          'billingCheckout',
+          'signUpIp',
+          'guestIp',
+          'signInIp',
+          'signInEmail',
+          'magicLinkIp',
+          'magicLinkEmail',
+          'magicLinkEmailNetwork',
+          'planner',
+          'usageExport',
+        ].map((n) => [n, unlimited]),
       ),
     },
   );
@@ -96,14 +110,25 @@ interface Answer {
 }
 
 /** One tRPC call over raw HTTP, the way a hostile client would send it. */
-async function call(b: TestBrowser | null, path: string, type: ProcType, input: unknown, options: { raw?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+async function call(
+  b: TestBrowser | null,
+  path: string,
+  type: ProcType,
+  input: unknown,
+  options: { raw?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const encoded = options.raw ?? (input === undefined ? undefined : JSON.stringify({ json: input }));
   const init: RequestInit =
     type === 'query'
       ? { headers: options.headers ?? {} }
       : { method: 'POST', headers: { 'content-type': 'application/json', ...(options.headers ?? {}) }, ...(encoded !== undefined ? { body: encoded } : {}) };
   const url = type === 'query' && encoded !== undefined ? `/trpc/${path}?input=${encodeURIComponent(encoded)}` : `/trpc/${path}`;
-  const res = b ? await b.fetch(url, init) : await fetch(`${server.url}${url}`, { ...init, headers: { ...(init.headers as Record<string, string>), ...(type === 'mutation' ? { origin: server.url } : {}) } });
+  const res = b
+    ? await b.fetch(url, init)
+    : await fetch(`${server.url}${url}`, {
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), ...(type === 'mutation' ? { origin: server.url } : {}) },
+      });
   const body = await res.text();
   let reason: string | undefined;
   try {
@@ -117,16 +142,33 @@ async function call(b: TestBrowser | null, path: string, type: ProcType, input: 
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 // Values that break naive code: wrong types, huge and odd strings, ids of the wrong shape, deep nesting.
 const nasty = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 30 }),
-  fc.constantFrom('', ' ', '\u0000', '../../etc/passwd', "' OR 1=1 --", '<script>alert(1)</script>', '%00', '\ud800', 'x'.repeat(70_000), '-1', '1e309', 'NaN', '__proto__', 'constructor'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    '../../etc/passwd',
+    "' OR 1=1 --",
+    '<script>alert(1)</script>',
+    '%00',
+    '\ud800',
+    'x'.repeat(70_000),
+    '-1',
+    '1e309',
+    'NaN',
+    '__proto__',
+    'constructor',
+  ),
   fc.uuid(),
   fc.integer(),
   fc.constantFrom(0, -1, 2 ** 31, 2 ** 53, -(2 ** 53), 1e308, -1e-9, 0.5),
@@ -137,7 +179,41 @@ const nasty = fc.oneof(
 );
 
 function junkFor(keys: string[]) {
-  const known = ['userId', 'conversationId', 'messageId', 'sessionId', 'cursor', 'limit', 'content', 'model', 'tokens', 'reason', 'plan', 'pack', 'days', 'query', 'email', 'password', 'token', 'ids', 'all', 'confirm', 'users', 'profile', 'action', 'voice', 'blocked', 'killSwitch', 'maxTokensPerDay', 'alertEmails', 'captcha', 'promptTokens', 'completionTokens', 'interactionsPerUserPerDay', 'pricePer1kTokensUsd'];
+  const known = [
+    'userId',
+    'conversationId',
+    'messageId',
+    'sessionId',
+    'cursor',
+    'limit',
+    'content',
+    'model',
+    'tokens',
+    'reason',
+    'plan',
+    'pack',
+    'days',
+    'query',
+    'email',
+    'password',
+    'token',
+    'ids',
+    'all',
+    'confirm',
+    'users',
+    'profile',
+    'action',
+    'voice',
+    'blocked',
+    'killSwitch',
+    'maxTokensPerDay',
+    'alertEmails',
+    'captcha',
+    'promptTokens',
+    'completionTokens',
+    'interactionsPerUserPerDay',
+    'pricePer1kTokensUsd',
+  ];
   const shaped = fc.record(Object.fromEntries([...new Set([...keys, ...known.slice(0, 6)])].map((k) => [k, nasty])), { requiredKeys: [] });
   return fc.oneof(
     { weight: 5, arbitrary: shaped.map((v) => ({ kind: 'json' as const, v })) },
@@ -147,7 +223,11 @@ function junkFor(keys: string[]) {
     {
       weight: 1,
       arbitrary: fc
-        .tuple(fc.constantFrom(...(keys.length ? keys : ['x'])), nasty, fc.constantFrom(['bigint'], ['Date'], ['map'], ['set'], ['regexp'], ['undefined'], ['custom', 'x'], ['class', 'Object']))
+        .tuple(
+          fc.constantFrom(...(keys.length ? keys : ['x'])),
+          nasty,
+          fc.constantFrom(['bigint'], ['Date'], ['map'], ['set'], ['regexp'], ['undefined'], ['custom', 'x'], ['class', 'Object']),
+        )
         .map(([k, v, t]) => ({ kind: 'raw' as const, v: JSON.stringify({ json: { [k]: v }, meta: { values: { [k]: t } } }) })),
     },
     { weight: 1, arbitrary: fc.string({ maxLength: 80 }).map((v) => ({ kind: 'raw' as const, v })) },
@@ -181,12 +261,22 @@ describe('malformed input to every procedure', () => {
     const failures: string[] = [];
     await pool(cases, 10, async (c) => {
       const before = tokenOf(c.b);
-      const answer = await call(c.b, c.path, c.type, c.input.kind === 'json' ? c.input.v : undefined, c.input.kind === 'raw' ? { raw: c.input.v as string } : {});
-      if (before !== tokenOf(c.b) && answer.status >= 400) failures.push(`${c.path} as ${c.who} changed the session cookie while refusing (${answer.status} ${answer.reason})`);
+      const answer = await call(
+        c.b,
+        c.path,
+        c.type,
+        c.input.kind === 'json' ? c.input.v : undefined,
+        c.input.kind === 'raw' ? { raw: c.input.v as string } : {},
+      );
+      if (before !== tokenOf(c.b) && answer.status >= 400)
+        failures.push(`${c.path} as ${c.who} changed the session cookie while refusing (${answer.status} ${answer.reason})`);
       // Node refuses a request line over its header limit (16 KiB) before the app sees it: 431, no body.
       const transport = answer.status === 431 && JSON.stringify(c.input.v ?? '').length > 8_000;
       const bad = !transport && (answer.status >= 500 || (answer.status >= 400 && !REASONS.has(answer.reason ?? '')));
-      if (bad) failures.push(`${c.path} as ${c.who} -> ${answer.status} ${answer.reason} with ${JSON.stringify(c.input.v).slice(0, 200)}: ${answer.body.slice(0, 200)}`);
+      if (bad)
+        failures.push(
+          `${c.path} as ${c.who} -> ${answer.status} ${answer.reason} with ${JSON.stringify(c.input.v).slice(0, 200)}: ${answer.body.slice(0, 200)}`,
+        );
     });
     expect(cases.length).toBeGreaterThan(1_500);
     expect(failures, `seed ${SEED}`).toEqual([]);
@@ -197,7 +287,10 @@ describe('malformed input to every procedure', () => {
   }, 150_000);
 
   it('batches, wrong methods and unknown procedures answer 4xx with a contract reason', async () => {
-    const samples = fc.sample(fc.tuple(fc.constantFrom(...procedures.map((p) => p.path)), fc.constantFrom(...procedures.map((p) => p.path)), fc.jsonValue({ maxDepth: 2 })), { seed: SEED, numRuns: 60 });
+    const samples = fc.sample(
+      fc.tuple(fc.constantFrom(...procedures.map((p) => p.path)), fc.constantFrom(...procedures.map((p) => p.path)), fc.jsonValue({ maxDepth: 2 })),
+      { seed: SEED, numRuns: 60 },
+    );
     const failures: string[] = [];
     // A throwaway account: a batch may well contain auth.signOut.
     const { b: thrower } = await account('batcher');
@@ -224,12 +317,26 @@ describe('malformed input to every HTTP route', () => {
       segment.map((s) => ({ method: 'GET', path: `/audio/${s}` })),
       segment.map((s) => ({ method: 'GET', path: `/export/usage.csv?from=${encodeURIComponent(s)}&to=${s}` })),
       segment.map((s) => ({ method: 'GET', path: `/export/usage.json?days=${encodeURIComponent(s)}` })),
-      fc.constantFrom({ method: 'GET', path: '/healthz' }, { method: 'GET', path: '/metrics' }, { method: 'POST', path: '/healthz' }, { method: 'DELETE', path: '/audio/x' }, { method: 'PATCH', path: '/webhooks/stripe' }, { method: 'GET', path: '/webhooks/stripe' }),
-      fc.tuple(fc.string({ maxLength: 2000 }), fc.option(fc.string({ maxLength: 200 }))).map(([body, sig]) => ({ method: 'POST', path: '/webhooks/stripe', body, sig })),
-      fc.jsonValue({ maxDepth: 3 }).map((v) => ({ method: 'POST', path: '/webhooks/stripe', body: JSON.stringify(v), sig: `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}` })),
+      fc.constantFrom(
+        { method: 'GET', path: '/healthz' },
+        { method: 'GET', path: '/metrics' },
+        { method: 'POST', path: '/healthz' },
+        { method: 'DELETE', path: '/audio/x' },
+        { method: 'PATCH', path: '/webhooks/stripe' },
+        { method: 'GET', path: '/webhooks/stripe' },
+      ),
+      fc
+        .tuple(fc.string({ maxLength: 2000 }), fc.option(fc.string({ maxLength: 200 })))
+        .map(([body, sig]) => ({ method: 'POST', path: '/webhooks/stripe', body, sig })),
+      fc
+        .jsonValue({ maxDepth: 3 })
+        .map((v) => ({ method: 'POST', path: '/webhooks/stripe', body: JSON.stringify(v), sig: `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}` })),
       segment.map((s) => ({ method: 'GET', path: `/${encodeURIComponent(s)}` })),
     );
-    const samples = fc.sample(fc.tuple(routes, fc.constantFrom<'anon' | 'user' | 'guest'>('anon', 'user', 'guest'), fc.constantFrom('application/json', 'text/html', '*/*')), { seed: SEED, numRuns: 500 });
+    const samples = fc.sample(
+      fc.tuple(routes, fc.constantFrom<'anon' | 'user' | 'guest'>('anon', 'user', 'guest'), fc.constantFrom('application/json', 'text/html', '*/*')),
+      { seed: SEED, numRuns: 500 },
+    );
     const failures: string[] = [];
     await pool(samples, 10, async ([route, who, accept]) => {
       const r = route as { method: string; path: string; body?: string; sig?: string | null };
@@ -251,14 +358,26 @@ describe('malformed input to every HTTP route', () => {
 describe("another user's ids", () => {
   const ID_KEYS = /(^|[a-z])(Id|Ids|ids)$/;
   // Every non-admin procedure that takes an id must be listed here, with how it is probed.
-  const covered = new Set(['chat.send', 'chat.messages', 'chat.deleteConversation', 'tts.speak', 'billing.simulatedCheckout', 'billing.simulate', 'notifications.markRead']);
+  const covered = new Set([
+    'chat.send',
+    'chat.messages',
+    'chat.deleteConversation',
+    'chat.renameConversation',
+    'tts.speak',
+    'billing.simulatedCheckout',
+    'billing.simulate',
+    'notifications.markRead',
+  ]);
 
   it('the list of id-taking procedures is complete', () => {
     const takingIds = procedures.filter((p) => !p.path.startsWith('admin.') && p.keys.some((k) => ID_KEYS.test(k))).map((p) => p.path);
-    expect(takingIds.filter((p) => !covered.has(p)), 'a procedure takes an id: add an ownership probe for it').toEqual([]);
+    expect(
+      takingIds.filter((p) => !covered.has(p)),
+      'a procedure takes an id: add an ownership probe for it',
+    ).toEqual([]);
   });
 
-  it("are NOT_FOUND (or change nothing) for every procedure and route that takes one", async () => {
+  it('are NOT_FOUND (or change nothing) for every procedure and route that takes one', async () => {
     const first = await send(alice.b, { content: 'Say something I can hear.' });
     const conversationId = first.start!.conversationId;
     const messageId = first.start!.messageId;
@@ -267,7 +386,10 @@ describe("another user's ids", () => {
     expect((await alice.b.fetch(spoken.audioUrl)).status).toBe(200);
     const { url } = await alice.b.trpc.billing.checkout.mutate({ pack: 'pack_100k' });
     const sessionId = new URL(url, 'http://x').searchParams.get('simulated_checkout')!;
-    await server.deps.prisma.notification.create({ data: { userId: alice.id, kind: 'messages_day', threshold: 80, periodKey: new Date().toISOString(), title: 't', body: 'b' }, select: { id: true } });
+    await server.deps.prisma.notification.create({
+      data: { userId: alice.id, kind: 'messages_day', threshold: 80, periodKey: new Date().toISOString(), title: 't', body: 'b' },
+      select: { id: true },
+    });
     const note = await alice.b.trpc.notifications.list.query({});
 
     for (const thief of [bob, guest]) {
@@ -283,6 +405,9 @@ describe("another user's ids", () => {
       await nf('chat.messages', t.chat.messages.query({ conversationId }));
       await nf('chat.send', send(thief.b, { content: 'mine now', conversationId }));
       await nf('chat.deleteConversation', t.chat.deleteConversation.mutate({ conversationId }));
+      await nf('chat.renameConversation', t.chat.renameConversation.mutate({ conversationId, title: 'mine now' }));
+      // Search takes no id: it must simply find nothing of Alice's.
+      expect((await t.chat.searchConversations.query({ query: 'hear' })).items.filter((hit) => hit.conversationId === conversationId)).toEqual([]);
       await nf('tts.speak', t.tts.speak.mutate({ messageId }));
       if (thief === bob) {
         await nf('billing.simulatedCheckout', t.billing.simulatedCheckout.query({ sessionId }));
@@ -295,19 +420,32 @@ describe("another user's ids", () => {
     }
     // Nothing of Alice's changed.
     expect((await alice.b.trpc.chat.messages.query({ conversationId })).items).toHaveLength(2);
+    expect((await alice.b.trpc.chat.conversations.query()).items.find((c) => c.id === conversationId)?.title).not.toBe('mine now');
+    expect((await alice.b.trpc.chat.searchConversations.query({ query: 'hear' })).items.map((hit) => hit.conversationId)).toContain(conversationId);
     expect((await alice.b.trpc.notifications.unreadCount.query()).count).toBe(1);
     expect((await alice.b.trpc.billing.simulatedCheckout.query({ sessionId })).kind).toBe('payment');
   });
 });
 
 describe('roles', () => {
-  const SUPPORT_ALLOWED = new Set(['admin.overview', 'admin.reconciliation', 'admin.users', 'admin.user', 'admin.settings', 'admin.auditLog', 'admin.adjustCredits']);
+  const SUPPORT_ALLOWED = new Set([
+    'admin.overview',
+    'admin.reconciliation',
+    'admin.users',
+    'admin.user',
+    'admin.settings',
+    'admin.auditLog',
+    'admin.adjustCredits',
+  ]);
   const adminProcedures = procedures.filter((p) => p.path.startsWith('admin.'));
 
   it('every admin.* procedure is FORBIDDEN to users and guests, UNAUTHORIZED without a session', async () => {
     expect(adminProcedures.length).toBeGreaterThanOrEqual(11);
     for (const p of adminProcedures) {
-      for (const [who, b] of [['user', alice.b], ['guest', guest.b]] as const) {
+      for (const [who, b] of [
+        ['user', alice.b],
+        ['guest', guest.b],
+      ] as const) {
         const answer = await call(b, p.path, p.type, { userId: bob.id });
         expect([answer.status, answer.reason], `${p.path} as ${who}`).toEqual([403, 'forbidden_role']);
       }
@@ -338,7 +476,11 @@ describe('CSRF', () => {
       { 'sec-fetch-site': 'cross-site' },
     ];
     const victim = server.browser({ origin: null, ip: '10.63.0.1' });
-    await victim.fetch('/trpc/auth.signIn', { method: 'POST', headers: { 'content-type': 'application/json', origin: server.url }, body: JSON.stringify({ json: { email: 'sec-admin@example.com', password: 'correct horse battery' } }) });
+    await victim.fetch('/trpc/auth.signIn', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: server.url },
+      body: JSON.stringify({ json: { email: 'sec-admin@example.com', password: 'correct horse battery' } }),
+    });
     expect(victim.cookies.size).toBe(1);
     for (const p of mutations) {
       for (const headers of hostile) {
@@ -365,7 +507,11 @@ describe('sessions in production', () => {
   it('sets HttpOnly; Secure; SameSite=Lax; Path=/ with the session expiry, and only APP_ORIGIN may mutate', async () => {
     const b = prod.browser({ origin, ip: '10.64.0.1' });
     const before = Date.now();
-    const res = await b.fetch('/trpc/auth.signUp', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ json: { email: 'prod@example.com', password: 'correct horse battery' } }) });
+    const res = await b.fetch('/trpc/auth.signUp', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ json: { email: 'prod@example.com', password: 'correct horse battery' } }),
+    });
     expect(res.status).toBe(200);
     const cookie = res.headers.getSetCookie().find((c) => /^\w+=/.test(c))!;
     expect(cookie).toMatch(/; HttpOnly/i);
@@ -408,7 +554,11 @@ describe('session fixation', () => {
     await b.trpc.auth.guest.mutate();
     const planted = b.cookies.values().next().value!.value;
     await b.trpc.auth.requestMagicLink.mutate({ email: 'fixation@example.com' });
-    const mail = await server.deps.prisma.emailOutbox.findFirst({ where: { to: 'fixation@example.com' }, orderBy: { createdAt: 'desc' }, select: { body: true } });
+    const mail = await server.deps.prisma.emailOutbox.findFirst({
+      where: { to: 'fixation@example.com' },
+      orderBy: { createdAt: 'desc' },
+      select: { body: true },
+    });
     const token = decodeURIComponent(/token=([^\s&"<]+)/.exec(mail!.body)![1]!);
     await b.trpc.auth.verifyMagicLink.mutate({ token });
     const after = b.cookies.values().next().value!.value;

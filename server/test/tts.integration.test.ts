@@ -36,11 +36,20 @@ afterAll(async () => {
 });
 
 /** A guest with one assistant answer to read aloud. */
-async function guestWithAnswer(content = 'Hello! Read me something short.'): Promise<{ b: TestBrowser; messageId: string; userMessageId: string; conversationId: string; text: string; userId: string }> {
+async function guestWithAnswer(
+  content = 'Hello! Read me something short.',
+): Promise<{ b: TestBrowser; messageId: string; userMessageId: string; conversationId: string; text: string; userId: string }> {
   const b = server.browser({ ip: `10.50.0.${nextIp++}` });
   const result = await send(b, { content });
   const me = await b.trpc.auth.me.query();
-  return { b, messageId: result.start!.messageId, userMessageId: result.start!.userMessageId, conversationId: result.start!.conversationId, text: result.text, userId: me!.id };
+  return {
+    b,
+    messageId: result.start!.messageId,
+    userMessageId: result.start!.userMessageId,
+    conversationId: result.start!.conversationId,
+    text: result.text,
+    userId: me!.id,
+  };
 }
 
 /** Walks MP3 frame headers (MPEG-1/2/2.5 layer III) from the start; returns how many frames and bytes they cover. */
@@ -76,7 +85,8 @@ describe('tts.voices', () => {
     expect(voices.engine).toMatch(/^espeak-ng@/);
     expect(voices.defaultVoice).toBe('en-us');
     expect(voices.voices.map((v) => v.id)).toContain('en-us');
-    expect(voices.voices[0]).toEqual({ id: expect.any(String), name: expect.any(String), language: expect.any(String) });
+    expect(voices.voices[0]).toEqual({ id: expect.any(String), name: expect.any(String), language: expect.any(String), engine: 'espeak-ng' });
+    expect(voices.microsPerMillionChars).toBe(0);
   });
 });
 
@@ -133,7 +143,10 @@ describe('tts.speak', () => {
   it('reads only assistant answers, in voices the worker has', async () => {
     const guest = await guestWithAnswer('Tell me about pricing');
     expect(await trpcError(guest.b.trpc.tts.speak.mutate({ messageId: guest.userMessageId }))).toMatchObject({ code: 'BAD_REQUEST', reason: 'invalid_input' });
-    expect(await trpcError(guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId, voice: 'xx-nope' }))).toMatchObject({ code: 'BAD_REQUEST', reason: 'invalid_input' });
+    expect(await trpcError(guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId, voice: 'xx-nope' }))).toMatchObject({
+      code: 'BAD_REQUEST',
+      reason: 'invalid_input',
+    });
     expect(await trpcError(guest.b.trpc.tts.speak.mutate({ messageId: crypto.randomUUID() }))).toMatchObject({ code: 'NOT_FOUND', reason: 'not_found' });
     expect(await trpcError(server.browser().trpc.tts.speak.mutate({ messageId: guest.messageId }))).toMatchObject({ code: 'UNAUTHORIZED' });
     expect((await guest.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(0);
@@ -200,7 +213,9 @@ describe('tts.speak', () => {
     const chars = speechChars(guest.text);
     const limit = server.deps.planResolver.guestPlan.limits.ttsCharsPerDay;
     const fits = Math.floor(limit / chars);
-    const results = await Promise.allSettled(Array.from({ length: fits + 2 }, () => guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId, voice: 'en-us+m3' })));
+    const results = await Promise.allSettled(
+      Array.from({ length: fits + 2 }, () => guest.b.trpc.tts.speak.mutate({ messageId: guest.messageId, voice: 'en-us+m3' })),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(fits);
     expect((await guest.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(fits * chars);
   });
@@ -275,7 +290,7 @@ describe('spoken audio goes with what it was spoken from', () => {
     expect((await owner.b.trpc.usage.summary.query()).used.ttsCharsToday).toBe(spoken.chars);
   });
 
-  it("a clip someone else also had spoken stays theirs when one owner deletes the conversation", async () => {
+  it('a clip someone else also had spoken stays theirs when one owner deletes the conversation', async () => {
     const topic = `Explain sand dunes ${crypto.randomUUID().slice(0, 8)}`;
     const first = await guestWithAnswer(topic);
     const second = await guestWithAnswer(topic);
@@ -308,7 +323,7 @@ describe('spoken audio goes with what it was spoken from', () => {
     expect(events.map((e) => [e.status, e.ttsChars])).toEqual([['error', 0]]);
   });
 
-  it("deleting the account deletes its audio rows and files", async () => {
+  it('deleting the account deletes its audio rows and files', async () => {
     const owner = await guestWithAnswer(`Explain coral reefs ${crypto.randomUUID().slice(0, 8)}`);
     const spoken = await owner.b.trpc.tts.speak.mutate({ messageId: owner.messageId });
     expect(existsSync(clipFile(spoken.audioUrl))).toBe(true);
@@ -379,7 +394,17 @@ describe('audio cache', () => {
     const today = dayStart(new Date());
     const subject = userSubject(guest.userId);
     await server.deps.tts.meter.reserve(
-      { userId: guest.userId, isGuest: true, planName: 'Guest', limit: 1_000, chars: 50, requestId: 'r', conversationId: crypto.randomUUID(), messageId: guest.messageId },
+      {
+        userId: guest.userId,
+        isGuest: true,
+        planName: 'Guest',
+        limit: 1_000,
+        chars: 50,
+        requestId: 'r',
+        conversationId: crypto.randomUUID(),
+        messageId: guest.messageId,
+        costMicroUsd: 0,
+      },
       -1_000,
     );
     expect(await read(server.deps.prisma, subject, COUNTER.ttsCharsDay, today)).toBe(50n);

@@ -18,7 +18,17 @@ beforeAll(async () => {
   await server.deps.prisma.usageEvent.createMany({
     data: [
       { userId, kind: 'tts', model: 'espeak-ng@1.0.2', status: 'ok', ttsChars: 42 },
-      { userId, kind: 'chat', model: 'demo', status: 'aborted', estimated: true, promptTokens: 10, completionTokens: 3, costMicroUsd: 4n, createdAt: new Date(Date.now() - 24 * 60 * 60 * 1000) },
+      {
+        userId,
+        kind: 'chat',
+        model: 'demo',
+        status: 'aborted',
+        estimated: true,
+        promptTokens: 10,
+        completionTokens: 3,
+        costMicroUsd: 4n,
+        createdAt: new Date(Date.now() - 24 * 60 * 60 * 1000),
+      },
     ],
   });
 });
@@ -54,6 +64,7 @@ describe('usage export', () => {
         createdAt: item.createdAt.toISOString(),
         kind: item.kind,
         model: item.model ?? '',
+        provider: item.provider ?? '',
         promptTokens: String(item.promptTokens),
         completionTokens: String(item.completionTokens),
         costMicroUsd: String(item.costMicroUsd),

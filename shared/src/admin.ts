@@ -58,8 +58,15 @@ export const ZUpdateSettingsInput = z
     killSwitch: z.boolean().optional(),
     /** The global daily token cap; null goes back to the default (MAX_TOKENS_PER_DAY). */
     maxTokensPerDay: z.number().int().min(0).max(1e15).nullable().optional(),
+    /** The global provider-cost cap per UTC day in micro-USD; null goes back to the default (MAX_COST_PER_DAY_USD, unset: none). */
+    maxCostPerDayMicroUsd: z.number().int('Use a whole number of micro-USD').min(0).max(1e15).nullable().optional(),
+    /** The same per calendar month (MAX_COST_PER_MONTH_USD). */
+    maxCostPerMonthMicroUsd: z.number().int('Use a whole number of micro-USD').min(0).max(1e15).nullable().optional(),
   })
-  .refine((v) => v.killSwitch !== undefined || v.maxTokensPerDay !== undefined, 'Change at least one setting');
+  .refine(
+    (v) => v.killSwitch !== undefined || v.maxTokensPerDay !== undefined || v.maxCostPerDayMicroUsd !== undefined || v.maxCostPerMonthMicroUsd !== undefined,
+    'Change at least one setting',
+  );
 export type TUpdateSettingsInput = z.infer<typeof ZUpdateSettingsInput>;
 
 export const AUDIT_ACTIONS = [

@@ -35,6 +35,17 @@ export const ZSignInInput = z.object({
 });
 export type TSignInInput = z.infer<typeof ZSignInInput>;
 
+/**
+ * auth.changePassword: the new password follows sign-up's rules. The current one is
+ * needed when the account has a password; an account that only ever used sign-in
+ * links may set its first without it.
+ */
+export const ZChangePasswordInput = z.object({
+  currentPassword: z.string().max(PASSWORD_MAX_LENGTH).optional(),
+  newPassword: ZPassword,
+});
+export type TChangePasswordInput = z.infer<typeof ZChangePasswordInput>;
+
 export const ZGuestInput = z.object({ captcha: z.string().max(8192).optional() });
 
 export const ZRequestMagicLinkInput = z.object({ email: ZEmail });

@@ -51,16 +51,7 @@ export const ZSimulatedCheckoutInput = z.strictObject({ sessionId: ZSimSessionId
 export type TSimulateInput = z.infer<typeof ZSimulateInput>;
 
 /** Stripe's subscription statuses (an unknown future one is kept as text). */
-export type TSubscriptionStatus =
-  | 'active'
-  | 'trialing'
-  | 'past_due'
-  | 'unpaid'
-  | 'canceled'
-  | 'incomplete'
-  | 'incomplete_expired'
-  | 'paused'
-  | (string & {});
+export type TSubscriptionStatus = 'active' | 'trialing' | 'past_due' | 'unpaid' | 'canceled' | 'incomplete' | 'incomplete_expired' | 'paused' | (string & {});
 
 export interface TBillingPayment {
   id: string;

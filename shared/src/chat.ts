@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LimitName } from './errors.ts';
 
 export const ZChatSendInput = z.object({
   conversationId: z.uuid().optional(),
@@ -7,7 +8,6 @@ export const ZChatSendInput = z.object({
   /** Proof-of-work payload, needed to start a guest session when the captcha is on. */
   captcha: z.string().max(8192).optional(),
 });
-export type TChatSendInput = z.infer<typeof ZChatSendInput>;
 
 export const ZCursorPage = z.object({
   cursor: z.string().max(200).optional(),
@@ -16,6 +16,59 @@ export const ZCursorPage = z.object({
 
 export const ZMessagesInput = ZCursorPage.extend({ conversationId: z.uuid() });
 export const ZConversationIdInput = z.object({ conversationId: z.uuid() });
+
+export const CONVERSATION_TITLE_MAX = 120;
+
+/** chat.renameConversation: the title is trimmed and must keep at least one character. */
+export const ZRenameConversationInput = z.object({
+  conversationId: z.uuid(),
+  title: z
+    .string()
+    .max(1000, `Keep the title within ${CONVERSATION_TITLE_MAX} characters`)
+    // Line breaks and other control characters have no place in a one-line title.
+    .transform((title) => title.replace(/[\u0000-\u001f\u007f]+/g, ' '))
+    .pipe(z.string().trim().min(1, 'Give the conversation a title').max(CONVERSATION_TITLE_MAX, `Keep the title within ${CONVERSATION_TITLE_MAX} characters`)),
+});
+export type TRenameConversationInput = z.infer<typeof ZRenameConversationInput>;
+
+export const SEARCH_QUERY_MAX = 200;
+
+/** chat.searchConversations: words, "a phrase", -excluded, or (websearch_to_tsquery's syntax). */
+export const ZSearchConversationsInput = z.object({
+  query: z.string().trim().min(1, 'Type something to search for').max(SEARCH_QUERY_MAX, `Keep the search within ${SEARCH_QUERY_MAX} characters`),
+  cursor: z.string().max(200).optional(),
+  limit: z.number().int().min(1).max(50).default(20),
+});
+export type TSearchConversationsInput = z.input<typeof ZSearchConversationsInput>;
+
+/**
+ * A search snippet marks each matched word between these two characters (Unicode
+ * private-use code points, stripped from the text before it is marked), so the
+ * client can highlight them as text, never as HTML.
+ */
+export const SNIPPET_MATCH_START = '\uE000';
+export const SNIPPET_MATCH_END = '\uE001';
+
+/** Splits a snippet into plain and matched parts, in order; unbalanced markers are dropped. */
+export function splitSnippet(snippet: string): Array<{ text: string; match: boolean }> {
+  const parts: Array<{ text: string; match: boolean }> = [];
+  let match = false;
+  let text = '';
+  const flush = () => {
+    if (text) parts.push({ text, match });
+    text = '';
+  };
+  for (const char of snippet) {
+    if (char === SNIPPET_MATCH_START || char === SNIPPET_MATCH_END) {
+      flush();
+      match = char === SNIPPET_MATCH_START;
+    } else {
+      text += char;
+    }
+  }
+  flush();
+  return parts;
+}
 
 export type TChatEvent =
   | { type: 'start'; conversationId: string; messageId: string; userMessageId: string; model: string; demo: boolean; maxTokens: number }
@@ -30,4 +83,8 @@ export type TChatEvent =
        * `tool_calls`...), `refusal` when the model refused, null when the provider sent none.
        */
       finishReason: string | null;
+      /** The limit that shortened the completion cap to fit what was left (`start.maxTokens`), or null. */
+      limitedBy: LimitName | null;
+      /** The model asked for when the plan's fallback answered instead (`start.model` names it), or null. */
+      degradedFrom: string | null;
     };

@@ -14,6 +14,8 @@ export const ERROR_REASONS = {
   conflict: 'CONFLICT',
   rate_limited: 'TOO_MANY_REQUESTS',
   tts_busy: 'TOO_MANY_REQUESTS',
+  /** The provider's admission gate is full (docs/providers.md): comes with retryAfterSeconds. */
+  provider_busy: 'TOO_MANY_REQUESTS',
   quota_exhausted: 'PAYMENT_REQUIRED',
   credits_exhausted: 'PAYMENT_REQUIRED',
   global_cap: 'SERVICE_UNAVAILABLE',
@@ -26,13 +28,37 @@ export const ERROR_REASONS = {
 export type ErrorReason = keyof typeof ERROR_REASONS;
 export type ErrorCode = (typeof ERROR_REASONS)[ErrorReason];
 
+/**
+ * The limit a `quota_exhausted`, `credits_exhausted`, `global_cap` or `rate_limited` refusal
+ * names in `data.limit`. The `network…` ones apply to guests per client network. Named rate
+ * limiters (sign-in, sign-up, magic links...) use their own names (`signInIp`, ...).
+ */
+export const LIMIT_NAMES = [
+  'requestsPerMinute',
+  'networkRequestsPerMinute',
+  'messagesPerHour',
+  'messagesPerDay',
+  'networkMessagesPerDay',
+  'tokensPerMonth',
+  'credits',
+  'ttsCharsPerDay',
+  'globalTokensPerDay',
+  'costPerMonth',
+  'personalSpendLimit',
+  'globalCostPerDay',
+  'globalCostPerMonth',
+] as const;
+export type LimitName = (typeof LIMIT_NAMES)[number];
+
 /** What the server puts in a tRPC error's `data` next to code and httpStatus. */
 export interface ErrorData {
   reason: ErrorReason;
   retryAfterSeconds?: number;
   /** Set where a plan or a credit pack would help. */
   upgrade?: boolean;
-  /** ISO time at which a quota resets, where one does. */
+  /** ISO time at which the limit that refused resets: the real wait (the latest, when several are exhausted). */
   resetAt?: string;
+  /** Which limit refused (LIMIT_NAMES, or a named rate limiter). */
+  limit?: string;
   fieldErrors?: Record<string, string[]>;
 }

@@ -58,9 +58,7 @@ describe('cents at the Stripe boundary', () => {
   });
 
   it('round-trips cents', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: -1e9, max: 1e9 }), (cents) => microsToCents(centsToMicros(cents)) === cents),
-    );
+    fc.assert(fc.property(fc.integer({ min: -1e9, max: 1e9 }), (cents) => microsToCents(centsToMicros(cents)) === cents));
   });
 });
 
@@ -136,12 +134,7 @@ describe('costMicroUsd', () => {
         const cost = costMicroUsd(usage, price);
         const exactTimesMillion = exactCostNumerator(usage, price);
         const chargedTimesMillion = BigInt(cost) * 1_000_000n;
-        return (
-          Number.isSafeInteger(cost) &&
-          cost >= 0 &&
-          chargedTimesMillion >= exactTimesMillion &&
-          chargedTimesMillion - exactTimesMillion < 1_000_000n
-        );
+        return Number.isSafeInteger(cost) && cost >= 0 && chargedTimesMillion >= exactTimesMillion && chargedTimesMillion - exactTimesMillion < 1_000_000n;
       }),
       { numRuns: 2000 },
     );

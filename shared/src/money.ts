@@ -238,3 +238,20 @@ export function costMicroUsd(usage: TokenUsageForCost, price: TokenPrice): numbe
   }
   return Number(cost);
 }
+
+/** TTS prices are quoted per million characters, as OpenAI does for tts-1. */
+export const CHARS_PER_PRICE_UNIT = 1_000_000;
+
+/**
+ * Cost of one spoken clip in integer micro-USD: `ceil(chars * microsPerMillionChars / 1e6)`,
+ * computed exactly in BigInt and rounded up once, as `costMicroUsd` does for tokens, so the
+ * charge is never below the exact price and at most 1 micro-USD above it.
+ */
+export function ttsCostMicroUsd(chars: number, microsPerMillionChars: number): number {
+  assertTokenCount(chars, 'chars');
+  assertTokenCount(microsPerMillionChars, 'microsPerMillionChars');
+  const unit = BigInt(CHARS_PER_PRICE_UNIT);
+  const cost = (BigInt(chars) * BigInt(microsPerMillionChars) + unit - 1n) / unit;
+  if (cost > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError('cost exceeds the safe integer range');
+  return Number(cost);
+}

@@ -116,13 +116,19 @@ describe('input', () => {
 
 describe('from your data', () => {
   it('has nothing to project without chats', () => {
-    const column = observedColumn({ windowDays: 7, activeUserDays: 0, daysWithData: 0, interactions: 0, promptTokens: 0, completionTokens: 0, costMicroUsd: 0 }, 200);
+    const column = observedColumn(
+      { windowDays: 7, activeUserDays: 0, daysWithData: 0, interactions: 0, promptTokens: 0, completionTokens: 0, costMicroUsd: 0 },
+      200,
+    );
     expect(column).toEqual({ windowDays: 7, hasData: false, daysWithData: 0, averages: null, projection: null });
   });
 
   it('averages per active user-day and projects them onto the users asked about', () => {
     // 4 user-days, 20 chats, 3,000 prompt + 7,000 completion tokens, $0.10 in all.
-    const column = observedColumn({ windowDays: 7, activeUserDays: 4, daysWithData: 2, interactions: 20, promptTokens: 3_000, completionTokens: 7_000, costMicroUsd: 100_000 }, 200);
+    const column = observedColumn(
+      { windowDays: 7, activeUserDays: 4, daysWithData: 2, interactions: 20, promptTokens: 3_000, completionTokens: 7_000, costMicroUsd: 100_000 },
+      200,
+    );
     expect(column.averages).toEqual({
       tokensPerUserPerDay: 2_500,
       interactionsPerUserPerDay: 5,

@@ -75,11 +75,19 @@ export const ZPlannerCustomInput = z.object({
 });
 
 export const ZPlannerInput = z
-  .union([ZPlannerProfileInput, ZPlannerCustomInput], { error: 'give either a profile (light, medium, heavy) or promptTokens, completionTokens and interactionsPerUserPerDay' })
-  .refine((input) => {
-    const p = profileOf(input);
-    return BigInt(input.users) * BigInt(p.promptTokens + p.completionTokens) * BigInt(p.interactionsPerUserPerDay) * BigInt(PLANNER_DAYS_PER_MONTH) <= BigInt(PLANNER_MAX_TOKENS_PER_MONTH);
-  }, { message: 'that is more than 10^15 tokens a month; lower the users or the tokens', path: ['users'] });
+  .union([ZPlannerProfileInput, ZPlannerCustomInput], {
+    error: 'give either a profile (light, medium, heavy) or promptTokens, completionTokens and interactionsPerUserPerDay',
+  })
+  .refine(
+    (input) => {
+      const p = profileOf(input);
+      return (
+        BigInt(input.users) * BigInt(p.promptTokens + p.completionTokens) * BigInt(p.interactionsPerUserPerDay) * BigInt(PLANNER_DAYS_PER_MONTH) <=
+        BigInt(PLANNER_MAX_TOKENS_PER_MONTH)
+      );
+    },
+    { message: 'that is more than 10^15 tokens a month; lower the users or the tokens', path: ['users'] },
+  );
 
 export type TPlannerInput = z.infer<typeof ZPlannerInput>;
 
@@ -104,7 +112,11 @@ export class PlannerError extends Error {
 }
 
 /** Picks the prices: a flat price per 1k tokens wins; else the model (default: the table's first). */
-export function plannerPricing(table: readonly Pick<TModelPrice, 'model' | 'label' | 'inputMicrosPerMillion' | 'outputMicrosPerMillion'>[], model: string | undefined, pricePer1kTokensUsd: number | undefined): TPlannerPricing {
+export function plannerPricing(
+  table: readonly Pick<TModelPrice, 'model' | 'label' | 'inputMicrosPerMillion' | 'outputMicrosPerMillion'>[],
+  model: string | undefined,
+  pricePer1kTokensUsd: number | undefined,
+): TPlannerPricing {
   if (pricePer1kTokensUsd !== undefined) {
     // micro-USD per 1k tokens x 1000 = micro-USD per million, the table's unit.
     const perMillion = usdToMicros(pricePer1kTokensUsd) * 1000;

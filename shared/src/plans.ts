@@ -1,7 +1,5 @@
 import { z } from 'zod';
 
-export const PLAN_IDS = ['guest', 'free', 'pro', 'enterprise'] as const;
-
 export const ZPlanLimits = z.object({
   requestsPerMinute: z.number().int().positive(),
   messagesPerHour: z.number().int().nonnegative(),
@@ -11,6 +9,14 @@ export const ZPlanLimits = z.object({
   maxInputChars: z.number().int().positive(),
   models: z.array(z.string().min(1)).min(1),
   ttsCharsPerDay: z.number().int().nonnegative(),
+  /**
+   * Provider cost per user per billing period (the period of `tokensPerMonth`) in integer
+   * micro-USD, counted on what the plan's allowance pays for (credits are bought, not capped).
+   * Absent or null: no dollar cap.
+   */
+  costPerMonthMicroUsd: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).nullable().optional(),
+  /** A cheaper model (one of `models`) that answers when the one asked for no longer fits the budget. */
+  fallbackModel: z.string().min(1).optional(),
 });
 export type TPlanLimits = z.infer<typeof ZPlanLimits>;
 
@@ -36,6 +42,10 @@ export const ZPlanTable = z
   .superRefine((plans, ctx) => {
     const ids = new Set<string>();
     for (const [i, plan] of plans.entries()) {
+      const fallback = plan.limits.fallbackModel;
+      if (fallback !== undefined && !plan.limits.models.includes(fallback)) {
+        ctx.addIssue({ code: 'custom', path: [i, 'limits', 'fallbackModel'], message: `fallbackModel ${fallback} is not one of the plan's models` });
+      }
       if (ids.has(plan.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate plan id ${plan.id}` });
       ids.add(plan.id);
     }
@@ -59,6 +69,8 @@ export const DEFAULT_PLANS: TPlan[] = [
       maxInputChars: 1_000,
       models: ['gpt-4o-mini', 'demo'],
       ttsCharsPerDay: 1_000,
+      // A backstop: the token allowance costs at most $0.006 with gpt-4o-mini.
+      costPerMonthMicroUsd: 10_000,
     },
   },
   {
@@ -75,6 +87,8 @@ export const DEFAULT_PLANS: TPlan[] = [
       maxInputChars: 4_000,
       models: ['gpt-4o-mini', 'demo'],
       ttsCharsPerDay: 5_000,
+      // A backstop: the token allowance costs at most $0.06 with gpt-4o-mini.
+      costPerMonthMicroUsd: 100_000,
     },
   },
   {
@@ -92,6 +106,10 @@ export const DEFAULT_PLANS: TPlan[] = [
       maxInputChars: 16_000,
       models: ['gpt-4o-mini', 'gpt-4.1-mini', 'gpt-4o', 'demo'],
       ttsCharsPerDay: 50_000,
+      // 2M tokens of gpt-4o could cost $20 against a $15 price: at most $5 in provider fees,
+      // then gpt-4o-mini answers while it fits.
+      costPerMonthMicroUsd: 5_000_000,
+      fallbackModel: 'gpt-4o-mini',
     },
   },
   {
@@ -109,6 +127,9 @@ export const DEFAULT_PLANS: TPlan[] = [
       maxInputChars: 32_000,
       models: ['gpt-4o-mini', 'gpt-4.1-mini', 'gpt-4o', 'gpt-4.1', 'demo'],
       ttsCharsPerDay: 200_000,
+      // 10M tokens of gpt-4o (its dearest model) could cost $100 against a $99 price: at most $40 in provider fees.
+      costPerMonthMicroUsd: 40_000_000,
+      fallbackModel: 'gpt-4o-mini',
     },
   },
 ];
@@ -125,5 +146,11 @@ export type TPublicPlan = Pick<TPlan, 'id' | 'name' | 'priceMonthlyCents' | 'lim
 
 /** The shape `plans.list()` returns: no Stripe ids or other extras. */
 export function publicPlan(plan: TPlan): TPublicPlan {
-  return { id: plan.id, name: plan.name, priceMonthlyCents: plan.priceMonthlyCents, priceYearlyCents: plan.priceYearlyCents ?? null, limits: plan.limits };
+  return {
+    id: plan.id,
+    name: plan.name,
+    priceMonthlyCents: plan.priceMonthlyCents,
+    priceYearlyCents: plan.priceYearlyCents ?? null,
+    limits: { ...plan.limits, costPerMonthMicroUsd: plan.limits.costPerMonthMicroUsd ?? null },
+  };
 }

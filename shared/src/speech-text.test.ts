@@ -26,9 +26,7 @@ describe('prepareText: markdown', () => {
   });
 
   it('strips emphasis but keeps the words and identifiers', () => {
-    expect(prepareText('This is **bold**, *italic*, ***both*** and ~~gone~~ text')).toBe(
-      'This is bold, italic, both and gone text.',
-    );
+    expect(prepareText('This is **bold**, *italic*, ***both*** and ~~gone~~ text')).toBe('This is bold, italic, both and gone text.');
     expect(prepareText('Use __init__ and my_var_name here')).toBe('Use init and my_var_name here.');
     expect(prepareText('an _emphasised_ word')).toBe('an emphasised word.');
   });
@@ -59,9 +57,7 @@ describe('prepareText: markdown', () => {
   });
 
   it('drops blockquote markers, rules, html tags and decodes entities', () => {
-    expect(prepareText('> quoted line\n\n---\n\nafter <b>bold</b> &amp; more<br/>end')).toBe(
-      'quoted line.\nafter bold and more end.',
-    );
+    expect(prepareText('> quoted line\n\n---\n\nafter <b>bold</b> &amp; more<br/>end')).toBe('quoted line.\nafter bold and more end.');
   });
 
   it('joins soft-wrapped paragraph lines', () => {
@@ -106,9 +102,7 @@ describe('English numbers and money', () => {
     expect(normalizeEnglish('$4.5')).toBe('4 dollars and 50 cents');
     expect(normalizeEnglish('-$3')).toBe('minus 3 dollars');
     expect(normalizeEnglish('€20 or £2.50 or ¥500')).toBe('20 euros or 2 pounds and 50 pence or 500 yen');
-    expect(normalizeEnglish('$1.5M, $3bn and $20 million')).toBe(
-      '1.5 million dollars, 3 billion dollars and 20 million dollars',
-    );
+    expect(normalizeEnglish('$1.5M, $3bn and $20 million')).toBe('1.5 million dollars, 3 billion dollars and 20 million dollars');
     expect(normalizeEnglish('costs 25 USD')).toBe('costs 25 dollars');
     expect(normalizeEnglish('$100 T-shirts')).toBe('100 dollars T-shirts');
     expect(normalizeEnglish('$0.005 per token')).toBe('0.005 dollars per token');
@@ -126,9 +120,7 @@ describe('English numbers and money', () => {
       'the first, second, third, fourth, eleventh, twenty-second and one hundred first',
     );
     expect(normalizeEnglish('pages 10–20')).toBe('pages 10 to 20');
-    expect(normalizeEnglish('fruit, e.g. apples, i.e. food, etc.')).toBe(
-      'fruit, for example apples, that is food, et cetera.',
-    );
+    expect(normalizeEnglish('fruit, e.g. apples, i.e. food, etc.')).toBe('fruit, for example apples, that is food, et cetera.');
     expect(normalizeEnglish('issue #42 & more')).toBe('issue number 42 and more');
   });
 
@@ -210,11 +202,7 @@ describe('sentences and chunks', () => {
       'Did he?',
       'Yes…',
     ]);
-    expect(splitSentences('It ends at 5 p.m. and then more. "Quoted." Next')).toEqual([
-      'It ends at 5 p.m. and then more.',
-      '"Quoted."',
-      'Next',
-    ]);
+    expect(splitSentences('It ends at 5 p.m. and then more. "Quoted." Next')).toEqual(['It ends at 5 p.m. and then more.', '"Quoted."', 'Next']);
     expect(splitSentences('   ')).toEqual([]);
   });
 

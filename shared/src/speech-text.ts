@@ -259,8 +259,7 @@ function speakUrls(text: string, phrases: Phrases): string {
   });
 }
 
-const EMOJI =
-  /[\p{Extended_Pictographic}\p{Regional_Indicator}\u{1F3FB}-\u{1F3FF}\u{E0020}-\u{E007F}\u200D\uFE0E\uFE0F\u20E3]/gu;
+const EMOJI = /[\p{Extended_Pictographic}\p{Regional_Indicator}\u{1F3FB}-\u{1F3FF}\u{E0020}-\u{E007F}\u200D\uFE0E\uFE0F\u20E3]/gu;
 
 export function removeEmoji(text: string): string {
   return text.replace(EMOJI, '');
@@ -270,8 +269,26 @@ export function removeEmoji(text: string): string {
 // English numbers, currencies and abbreviations
 
 const ONES = [
-  'zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten',
-  'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen', 'eighteen', 'nineteen',
+  'zero',
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'six',
+  'seven',
+  'eight',
+  'nine',
+  'ten',
+  'eleven',
+  'twelve',
+  'thirteen',
+  'fourteen',
+  'fifteen',
+  'sixteen',
+  'seventeen',
+  'eighteen',
+  'nineteen',
 ];
 const TENS = ['', '', 'twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'];
 const SCALES: Array<[number, string]> = [
@@ -398,13 +415,10 @@ export function normalizeEnglish(input: string): string {
   text = text
     // Thousands separators: "1,234,567" -> "1234567" (only groups of exactly three).
     .replace(/(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d])(?!,\d)/g, (match) => match.replaceAll(',', ''))
-    .replace(
-      SYMBOL_MONEY,
-      (_, minus: string | undefined, symbol: string, amount: string, word?: string, abbreviation?: string) => {
-        const spoken = speakMoney(amount, CURRENCIES[symbol] as Currency, magnitudeWord(word, abbreviation));
-        return minus ? `minus ${spoken}` : spoken;
-      },
-    )
+    .replace(SYMBOL_MONEY, (_, minus: string | undefined, symbol: string, amount: string, word?: string, abbreviation?: string) => {
+      const spoken = speakMoney(amount, CURRENCIES[symbol] as Currency, magnitudeWord(word, abbreviation));
+      return minus ? `minus ${spoken}` : spoken;
+    })
     .replace(CODE_MONEY, (_, amount: string, word: string | undefined, abbreviation: string | undefined, code: string) =>
       speakMoney(amount, CURRENCIES[code] as Currency, magnitudeWord(word, abbreviation)),
     )
@@ -458,8 +472,36 @@ export function speechChars(input: string, options: PrepOptions = {}): number {
 // Sentences and chunks
 
 const NEVER_ENDS_SENTENCE = new Set([
-  'mr', 'mrs', 'ms', 'dr', 'prof', 'sr', 'jr', 'st', 'mt', 'vs', 'e.g', 'i.e', 'cf', 'fig', 'no', 'nr',
-  'approx', 'dept', 'est', 'gen', 'gov', 'lt', 'col', 'sgt', 'capt', 'rev', 'hon', 'ft', 'u.s', 'u.k',
+  'mr',
+  'mrs',
+  'ms',
+  'dr',
+  'prof',
+  'sr',
+  'jr',
+  'st',
+  'mt',
+  'vs',
+  'e.g',
+  'i.e',
+  'cf',
+  'fig',
+  'no',
+  'nr',
+  'approx',
+  'dept',
+  'est',
+  'gen',
+  'gov',
+  'lt',
+  'col',
+  'sgt',
+  'capt',
+  'rev',
+  'hon',
+  'ft',
+  'u.s',
+  'u.k',
 ]);
 
 /** Splits one block of plain text into sentences, keeping their punctuation. */
@@ -473,7 +515,7 @@ export function splitSentences(block: string): string[] {
     const end = match.index + match[0].length;
     if (match[0].startsWith('.') && match[0].length === 1) {
       const word = /(\S+)$/.exec(text.slice(start, match.index))?.[1] ?? '';
-      const bare = word.replace(/^["'“‘(\[]+/, '').toLowerCase();
+      const bare = word.replace(/^["'“‘([]+/, '').toLowerCase();
       const next = text.slice(end).trimStart();
       // Initials ("J. Smith"), titles ("Dr. Who") and a lower-case continuation are not
       // sentence ends.

@@ -14,18 +14,28 @@ export const ZTtsSpeakInput = z.object({
 });
 export type TTtsSpeakInput = z.infer<typeof ZTtsSpeakInput>;
 
+/** Which kind of engine speaks (TTS_ENGINE): the built-in worker, or a server speaking OpenAI's POST /v1/audio/speech. */
+export type TTtsEngine = 'espeak-ng' | 'openai-compatible';
+
 export interface TVoice {
   id: string;
   name: string;
   /** BCP 47 tag, e.g. `en-US`. */
   language: string;
+  /** The engine that speaks this voice. */
+  engine: TTtsEngine;
 }
 
 export interface TTtsVoices {
   voices: TVoice[];
   defaultVoice: string;
-  /** `<engine id>@<version>`, e.g. `espeak-ng@1.0.2`. */
+  /** `<engine id>@<version>`, e.g. `espeak-ng@1.0.2`; `openai-compatible:<TTS_MODEL>` for an OpenAI-compatible server. */
   engine: string;
+  /**
+   * What a reading costs in dollars: integer micro-USD per million characters (the same
+   * characters `chars` counts); 0 for the built-in engine and for a free self-hosted one.
+   */
+  microsPerMillionChars: number;
 }
 
 export interface TTtsSpeakOutput {
@@ -41,6 +51,8 @@ export interface TTtsSpeakOutput {
   mime: string;
   /** True when the clip came from the cache (no synthesis; the characters still count). */
   cached: boolean;
+  /** What this reading cost in micro-USD (recorded in its usage event): 0 for a cache hit and a free engine. */
+  costMicroUsd: number;
 }
 
 /** Unicode code points: the unit of the voice allowance (applied to the spoken text, speech-text.ts). */

@@ -68,10 +68,7 @@ function machineCpu(): { busy: number; total: number } | undefined {
   }
 }
 
-function machineCoresBusy(
-  before: ReturnType<typeof machineCpu>,
-  after: ReturnType<typeof machineCpu>,
-): number | undefined {
+function machineCoresBusy(before: ReturnType<typeof machineCpu>, after: ReturnType<typeof machineCpu>): number | undefined {
   if (!before || !after || after.total === before.total) return undefined;
   return ((after.busy - before.busy) / (after.total - before.total)) * os.availableParallelism();
 }
@@ -113,10 +110,7 @@ async function startServer(pool: SynthPool): Promise<{ url: string; close: () =>
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 
 /** POSTs a JSON body; resolves with the status, time to the first body byte, and total time. */
-function request(
-  url: string,
-  body: unknown,
-): Promise<{ status: number; firstByteMs: number; totalMs: number; bytes: number }> {
+function request(url: string, body: unknown): Promise<{ status: number; firstByteMs: number; totalMs: number; bytes: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let firstByteMs = -1;
@@ -131,9 +125,7 @@ function request(
         if (firstByteMs < 0) firstByteMs = performance.now() - started;
         bytes += part.length;
       });
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, firstByteMs, totalMs: performance.now() - started, bytes }),
-      );
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, firstByteMs, totalMs: performance.now() - started, bytes }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -353,7 +345,11 @@ async function overload(charsPerSecond: number): Promise<void> {
 
 async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  const load = () => os.loadavg().map((value) => value.toFixed(2)).join(' ');
+  const load = () =>
+    os
+      .loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ');
   console.log(`tts-worker benchmark: ${engine.id}@${engine.version}, Node ${process.version}, ${os.availableParallelism()} cores (${cpu})`);
   console.log(`load average before: ${load()} (anything else running on the machine skews these figures)`);
 

@@ -16,10 +16,7 @@ interface Running {
   close: () => Promise<void>;
 }
 
-async function start(
-  pool: SynthPool,
-  config: { secret?: string; maxTextChars?: number } = {},
-): Promise<{ url: string; close: () => Promise<void> }> {
+async function start(pool: SynthPool, config: { secret?: string; maxTextChars?: number } = {}): Promise<{ url: string; close: () => Promise<void> }> {
   const app = createApp({
     config: { secret: config.secret, maxTextChars: config.maxTextChars ?? 500 },
     pool,
@@ -285,9 +282,7 @@ describe('HTTP API under overload', () => {
   it('a full queue answers 503 tts_busy with Retry-After, and the accepted work completes', async () => {
     const blocker = post(tight.url, { text: 'ttsfaultsleep1500 Hold the thread.', voice: 'en-us' });
     await until(() => tight.pool.stats().busy === 1, 'the blocker to start');
-    const burst = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => post(tight.url, { text: `Request ${i}.`, voice: 'en-us' })),
-    );
+    const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => post(tight.url, { text: `Request ${i}.`, voice: 'en-us' })));
     const statuses = burst.map((res) => res.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(2);
     expect(statuses.filter((s) => s === 503)).toHaveLength(8);
@@ -326,9 +321,7 @@ describe('HTTP API under overload', () => {
     const blocker = post(tight.url, { text: 'ttsfaultsleep600 Hold.', voice: 'en-us' });
     await until(() => tight.pool.stats().busy === 1, 'the blocker to start');
     const controller = new AbortController();
-    const gone = post(tight.url, { text: 'I will hang up.', voice: 'en-us' }, {}, controller.signal).catch(
-      (err: unknown) => err,
-    );
+    const gone = post(tight.url, { text: 'I will hang up.', voice: 'en-us' }, {}, controller.signal).catch((err: unknown) => err);
     await until(() => tight.pool.stats().queueDepth === 1, 'the request to queue');
     controller.abort();
     expect(await gone).toBeInstanceOf(Error);

@@ -4,14 +4,7 @@ import { z } from 'zod';
 import { AUDIO_FORMATS, CONTENT_TYPES, STREAMABLE_FORMATS } from './audio.ts';
 import { RATE_LIMITS, type TtsEngine } from './engines/engine.ts';
 import type { Config } from './env.ts';
-import {
-  JobCancelledError,
-  PoolClosedError,
-  QueueFullError,
-  QueueTimeoutError,
-  TaskFailedError,
-  TaskTimeoutError,
-} from './errors.ts';
+import { JobCancelledError, PoolClosedError, QueueFullError, QueueTimeoutError, TaskFailedError, TaskTimeoutError } from './errors.ts';
 import { errorFields, type Logger } from './logger.ts';
 import { PRIORITIES, type SynthPool, type SynthRunResult } from './pool.ts';
 import { prepareForSpeech } from '@chatmeter/shared/speech-text';
@@ -23,14 +16,7 @@ export interface AppDeps {
   logger: Logger;
 }
 
-type ErrorReason =
-  | 'invalid_input'
-  | 'input_too_long'
-  | 'unauthenticated'
-  | 'not_found'
-  | 'tts_busy'
-  | 'synthesis_failed'
-  | 'internal';
+type ErrorReason = 'invalid_input' | 'input_too_long' | 'unauthenticated' | 'not_found' | 'tts_busy' | 'synthesis_failed' | 'internal';
 
 interface ErrorBody {
   error: {
@@ -41,13 +27,7 @@ interface ErrorBody {
   };
 }
 
-function sendError(
-  res: Response,
-  status: number,
-  reason: ErrorReason,
-  message: string,
-  extra: Omit<ErrorBody['error'], 'reason' | 'message'> = {},
-): void {
+function sendError(res: Response, status: number, reason: ErrorReason, message: string, extra: Omit<ErrorBody['error'], 'reason' | 'message'> = {}): void {
   res.locals.reason = reason;
   if (extra.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(extra.retryAfterSeconds));
   const body: ErrorBody = { error: { reason, message, ...extra } };

@@ -12,10 +12,7 @@ export interface Logger {
 }
 
 /** One JSON object per line on stdout, so any log shipper can parse it. */
-export function createLogger(
-  level: LogLevel = 'info',
-  write: (line: string) => void = (line) => process.stdout.write(line),
-): Logger {
+export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
   const min = RANK[level];
   const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields) => {
     if (RANK[lvl] < min) return;

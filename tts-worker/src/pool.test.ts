@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMp3 } from '../test/audio-inspect.ts';
 import { concatBytes } from './audio.ts';
-import {
-  JobCancelledError,
-  PoolClosedError,
-  QueueFullError,
-  QueueTimeoutError,
-  TaskFailedError,
-  TaskTimeoutError,
-} from './errors.ts';
+import { JobCancelledError, PoolClosedError, QueueFullError, QueueTimeoutError, TaskFailedError, TaskTimeoutError } from './errors.ts';
 import { SynthPool, type Priority, type SynthJob } from './pool.ts';
 
 const job = (...chunks: string[]): SynthJob => ({ chunks, voice: 'en-us', rate: 175, format: 'mp3' });
@@ -68,14 +61,7 @@ describe('SynthPool (real worker threads)', () => {
       pool.run(job(`${name}.`), { priority }).then(() => {
         order.push(name);
       });
-    const queued = [
-      submit('g1', 'guest'),
-      submit('f1', 'free'),
-      submit('p1', 'paid'),
-      submit('g2', 'guest'),
-      submit('p2', 'paid'),
-      submit('f2', 'free'),
-    ];
+    const queued = [submit('g1', 'guest'), submit('f1', 'free'), submit('p1', 'paid'), submit('g2', 'guest'), submit('p2', 'paid'), submit('f2', 'free')];
     expect(pool.stats().queueByPriority).toEqual({ paid: 2, free: 2, guest: 2 });
     expect(pool.stats().busy).toBe(1);
     await Promise.all([blocker, ...queued]);

@@ -2,14 +2,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { AudioFormat } from './audio.ts';
-import {
-  JobCancelledError,
-  PoolClosedError,
-  QueueFullError,
-  QueueTimeoutError,
-  TaskFailedError,
-  TaskTimeoutError,
-} from './errors.ts';
+import { JobCancelledError, PoolClosedError, QueueFullError, QueueTimeoutError, TaskFailedError, TaskTimeoutError } from './errors.ts';
 import { errorFields, type Logger } from './logger.ts';
 import { PriorityQueue } from './priority-queue.ts';
 import type { StreamMessage, SynthTask, SynthTaskResult, WorkerOptions } from './synth-task.ts';
@@ -218,9 +211,7 @@ export class SynthPool {
         }
         this.counters.evicted++;
         victim.item.detach();
-        victim.item.reject(
-          new QueueFullError(`pushed out of a full queue by a ${priority} job`, this.retryAfterSeconds()),
-        );
+        victim.item.reject(new QueueFullError(`pushed out of a full queue by a ${priority} job`, this.retryAfterSeconds()));
       }
 
       const waitTimer = setTimeout(() => {

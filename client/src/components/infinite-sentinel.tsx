@@ -14,9 +14,12 @@ export function InfiniteSentinel({ onVisible, disabled = false, margin = '160px'
   useEffect(() => {
     const el = ref.current;
     if (!el || disabled || typeof IntersectionObserver === 'undefined') return;
-    const observer = new IntersectionObserver((entries) => {
-      if (entries.some((entry) => entry.isIntersecting)) callback.current();
-    }, { rootMargin: margin });
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((entry) => entry.isIntersecting)) callback.current();
+      },
+      { rootMargin: margin },
+    );
     observer.observe(el);
     return () => observer.disconnect();
   }, [disabled, margin]);

@@ -9,13 +9,7 @@ export function PasswordField(props: Omit<TextFieldProps, 'type' | 'trailing'>) 
       {...props}
       type={visible ? 'text' : 'password'}
       trailing={
-        <button
-          type="button"
-          className="field__toggle"
-          aria-pressed={visible}
-          onClick={() => setVisible((v) => !v)}
-          disabled={props.disabled}
-        >
+        <button type="button" className="field__toggle" aria-pressed={visible} onClick={() => setVisible((v) => !v)} disabled={props.disabled}>
           {visible ? 'Hide' : 'Show'}
         </button>
       }

@@ -7,7 +7,7 @@ export interface TextFieldProps {
   onChange(value: string): void;
   type?: 'text' | 'email' | 'password';
   autoComplete?: string;
-  inputMode?: 'email' | 'text';
+  inputMode?: 'email' | 'text' | 'decimal';
   hint?: ReactNode;
   error?: string | undefined;
   required?: boolean;

@@ -116,9 +116,7 @@ describe('describeApiError', () => {
   });
 
   it('is the message alone without a retry time', () => {
-    expect(describeApiError(readApiError(serverError('Incorrect e-mail or password.', { reason: 'unauthenticated' })))).toBe(
-      'Incorrect e-mail or password.',
-    );
+    expect(describeApiError(readApiError(serverError('Incorrect e-mail or password.', { reason: 'unauthenticated' })))).toBe('Incorrect e-mail or password.');
   });
 });
 

@@ -17,6 +17,8 @@ export interface ApiError {
   retryAfterSeconds?: number;
   upgrade?: boolean;
   resetAt?: Date;
+  /** Which limit refused (`messagesPerDay`, `requestsPerMinute`, ...: shared/src/errors.ts LIMIT_NAMES). */
+  limit?: string;
   fieldErrors: Record<string, string[]>;
 }
 
@@ -66,6 +68,7 @@ export function readApiError(error: unknown): ApiError {
     result.retryAfterSeconds = Math.ceil(data.retryAfterSeconds);
   }
   if (typeof data.upgrade === 'boolean') result.upgrade = data.upgrade;
+  if (typeof data.limit === 'string' && data.limit.length > 0) result.limit = data.limit;
   if (typeof data.resetAt === 'string') {
     const resetAt = new Date(data.resetAt);
     if (!Number.isNaN(resetAt.getTime())) result.resetAt = resetAt;

@@ -19,7 +19,12 @@ describe('readClientPrefs', () => {
   it('reads the stored value and survives a storage that throws', () => {
     const store = { getItem: (key: string) => (key === CLIENT_PREFS_KEY ? '{"theme":"light"}' : null), setItem: () => {} };
     expect(readClientPrefs(store).theme).toBe('light');
-    const broken = { getItem: () => { throw new Error('denied'); }, setItem: () => {} };
+    const broken = {
+      getItem: () => {
+        throw new Error('denied');
+      },
+      setItem: () => {},
+    };
     expect(readClientPrefs(broken)).toEqual(DEFAULT_CLIENT_PREFS);
   });
 });

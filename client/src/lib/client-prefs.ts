@@ -1,7 +1,7 @@
-// Preferences that belong to this browser, kept in localStorage: the theme and
-// the model the chat starts with. (Voice and auto-play are features/voice's own
-// store; alert e-mails are the server's: preferences.get/update.) Pure functions
-// plus a tiny store; no DOM access at import time.
+// This browser's copy of the theme and the model the chat starts with, kept in
+// localStorage: a guest's only store; for an account, features/preferences keeps
+// it in step with preferences.get/update. (Voice and auto-play are features/voice's
+// own store.) Pure functions plus a tiny store; no DOM access at import time.
 import { z } from 'zod';
 
 export const THEMES = ['system', 'light', 'dark'] as const;
@@ -84,7 +84,10 @@ export const clientPrefsStore = {
 };
 
 /** `system` follows the OS (styles.css's prefers-color-scheme); light and dark override it (theme.css). */
-export function applyTheme(theme: Theme, root: { dataset: DOMStringMap } | undefined = typeof document === 'undefined' ? undefined : document.documentElement): void {
+export function applyTheme(
+  theme: Theme,
+  root: { dataset: DOMStringMap } | undefined = typeof document === 'undefined' ? undefined : document.documentElement,
+): void {
   if (!root) return;
   if (theme === 'system') delete root.dataset.theme;
   else root.dataset.theme = theme;

@@ -4,7 +4,7 @@
  * crafted `?next=` cannot send someone off-site.
  */
 export function safeNextPath(next: string | null | undefined, fallback = '/'): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) return fallback;
+  if (!next?.startsWith('/') || next.startsWith('//') || next.includes('\\')) return fallback;
   try {
     const url = new URL(next, 'http://chatmeter.invalid');
     if (url.origin !== 'http://chatmeter.invalid') return fallback;

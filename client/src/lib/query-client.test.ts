@@ -31,7 +31,11 @@ describe('createQueryClient', () => {
   it('leaves a visitor without a session alone (a failed sign-in is no news)', async () => {
     const client = createQueryClient();
     client.setQueryData(meQueryKey, null);
-    await client.getMutationCache().build(client, { mutationFn: () => Promise.reject(refused()) }).execute(undefined).catch(() => {});
+    await client
+      .getMutationCache()
+      .build(client, { mutationFn: () => Promise.reject(refused()) })
+      .execute(undefined)
+      .catch(() => {});
     expect(client.getQueryState(meQueryKey)?.isInvalidated).toBe(false);
   });
 });

@@ -53,7 +53,8 @@ const server = createServer((req, res) => {
     const includeUsage = body.stream_options?.include_usage === true;
     const head = `{"id":"chatcmpl-bench${n}","object":"chat.completion.chunk","created":${Math.floor(Date.now() / 1000)},"model":${JSON.stringify(model)},"system_fingerprint":"fp_bench","choices":`;
     const tail = includeUsage ? ',"usage":null}' : '}';
-    const choice = (delta: unknown, finish: string | null) => `[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finish ? `"${finish}"` : 'null'}}]`;
+    const choice = (delta: unknown, finish: string | null) =>
+      `[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finish ? `"${finish}"` : 'null'}}]`;
     const answer = () => {
       if (res.destroyed) return;
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': `req_bench_${n}` });

@@ -8,8 +8,7 @@
 import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import { AppError } from '../lib/app-error.ts';
 import type { Tx } from '../metering/counters.ts';
-import { appendAudit, type Actor } from '../admin/audit.ts';
-import { ANONYMOUS_USER_ID } from '../admin/overview.ts';
+import { appendAudit, type Actor } from '../audit/audit-log.ts';
 import type { AudioCache } from '../tts/audio-cache.ts';
 import { forgetSpokenAudio } from '../tts/spoken-audio.ts';
 
@@ -52,7 +51,7 @@ export class AccountDataService {
       select: { id: true, email: true, role: true, planId: true, isGuest: true, blockedAt: true, createdAt: true, deletedAt: true },
     });
     if (!user || user.deletedAt) throw new AppError('not_found', 'That account does not exist.');
-    const [conversations, messages, usageEvents, ledger, sessions, payments, balance] = await Promise.all([
+    const [conversations, messages, usageEvents, ledger, sessions, payments, balance, preferences] = await Promise.all([
       prisma.conversation.findMany({
         where: { userId },
         orderBy: { createdAt: 'asc' },
@@ -67,8 +66,19 @@ export class AccountDataService {
         where: { userId },
         orderBy: { id: 'asc' },
         select: {
-          id: true, createdAt: true, kind: true, model: true, promptTokens: true, completionTokens: true, cachedTokens: true,
-          costMicroUsd: true, creditTokens: true, ttsChars: true, status: true, estimated: true, conversationId: true,
+          id: true,
+          createdAt: true,
+          kind: true,
+          model: true,
+          promptTokens: true,
+          completionTokens: true,
+          cachedTokens: true,
+          costMicroUsd: true,
+          creditTokens: true,
+          ttsChars: true,
+          status: true,
+          estimated: true,
+          conversationId: true,
         },
       }),
       prisma.creditLedgerEntry.findMany({
@@ -86,6 +96,10 @@ export class AccountDataService {
         select: { createdAt: true, kind: true, status: true, amountMicroUsd: true, refundedMicroUsd: true, currency: true, description: true },
       }),
       prisma.creditAccount.findUnique({ where: { userId }, select: { balanceTokens: true } }),
+      prisma.userPreference.findUnique({
+        where: { userId },
+        select: { alertEmails: true, theme: true, defaultModel: true, voice: true, autoPlay: true, updatedAt: true },
+      }),
     ]);
     const byConversation = new Map<string, typeof messages>();
     for (const m of messages) {
@@ -115,6 +129,8 @@ export class AccountDataService {
       },
       sessions,
       payments: payments.map((p) => ({ ...p, amountMicroUsd: Number(p.amountMicroUsd), refundedMicroUsd: Number(p.refundedMicroUsd) })),
+      /** null: never saved (the defaults apply). */
+      preferences,
     };
   }
 
@@ -191,43 +207,24 @@ async function anonymise(tx: Tx, userId: string, email: string | null): Promise<
   // the person: its reservation is marked and settles anonymised (migration
   // 20261204051000). Settled ones, and voice reservations, go.
   await tx.$executeRaw(Prisma.sql`
-    UPDATE reservations SET anonymised = true, conversation_id = NULL, request_id = NULL
+    UPDATE reservations SET anonymised = true, conversation_id = NULL, request_id = NULL, partial_content = NULL
      WHERE user_id = ${userId}::uuid AND kind = 'chat' AND status = 'held'`);
   await tx.$executeRaw(Prisma.sql`DELETE FROM reservations WHERE user_id = ${userId}::uuid AND NOT anonymised`);
   await tx.$executeRaw(Prisma.sql`DELETE FROM quota_counters WHERE subject = ${`u:${userId}`}`);
   await tx.$executeRaw(Prisma.sql`DELETE FROM email_verification_tokens WHERE user_id = ${userId}::uuid`);
+  // Theme, default model, voice, alert e-mails: the person's choices, nothing billing needs.
+  await tx.$executeRaw(Prisma.sql`DELETE FROM user_preferences WHERE user_id = ${userId}::uuid`);
   if (email) {
     await tx.$executeRaw(Prisma.sql`DELETE FROM magic_link_tokens WHERE email = ${email}`);
     await tx.$executeRaw(Prisma.sql`DELETE FROM email_outbox WHERE "to" = ${email}`);
   }
   // Usage stays for billing and the totals, without the person. The roll-up
-  // rows move to the anonymous key (merged into any already there) so the
-  // roll-ups still equal the raw events.
+  // rows move to the anonymous key, merged by the roll-up's own rule
+  // (cm_usage_daily_anonymise), so the roll-ups still equal the raw events.
   const usageEventsAnonymised = await tx.$executeRaw(Prisma.sql`
     UPDATE usage_events SET user_id = NULL, ip_hash = NULL, conversation_id = NULL, request_id = NULL
      WHERE user_id = ${userId}::uuid`);
-  await tx.$executeRaw(Prisma.sql`
-    WITH moved AS (
-      DELETE FROM usage_daily WHERE user_id = ${userId}::uuid
-      RETURNING day, is_guest, model, kind, status, requests, prompt_tokens, completion_tokens, cached_tokens,
-                cost_micro_usd, credit_tokens, tts_chars, estimated_requests, latency_ms
-    )
-    INSERT INTO usage_daily AS d (day, user_id, is_guest, model, kind, status, requests, prompt_tokens, completion_tokens,
-                                  cached_tokens, cost_micro_usd, credit_tokens, tts_chars, estimated_requests, latency_ms)
-    SELECT day, ${ANONYMOUS_USER_ID}::uuid, is_guest, model, kind, status, requests, prompt_tokens, completion_tokens,
-           cached_tokens, cost_micro_usd, credit_tokens, tts_chars, estimated_requests, latency_ms
-      FROM moved
-     ORDER BY day, is_guest, model, kind, status
-    ON CONFLICT (day, user_id, is_guest, model, kind, status) DO UPDATE SET
-      requests = d.requests + EXCLUDED.requests,
-      prompt_tokens = d.prompt_tokens + EXCLUDED.prompt_tokens,
-      completion_tokens = d.completion_tokens + EXCLUDED.completion_tokens,
-      cached_tokens = d.cached_tokens + EXCLUDED.cached_tokens,
-      cost_micro_usd = d.cost_micro_usd + EXCLUDED.cost_micro_usd,
-      credit_tokens = d.credit_tokens + EXCLUDED.credit_tokens,
-      tts_chars = d.tts_chars + EXCLUDED.tts_chars,
-      estimated_requests = d.estimated_requests + EXCLUDED.estimated_requests,
-      latency_ms = d.latency_ms + EXCLUDED.latency_ms`);
+  await tx.$queryRaw(Prisma.sql`SELECT cm_usage_daily_anonymise(${userId}::uuid)`);
   return {
     conversations: Number(counts[0]?.conversations ?? 0),
     messages: Number(counts[0]?.messages ?? 0),

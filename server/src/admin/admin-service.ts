@@ -4,19 +4,19 @@
 // adjustment limits, whose credits and roles may be changed) are decided here,
 // not in the router.
 import { Prisma, type PrismaClient } from '@chatmeter/db/client';
-import type { TAdjustCreditsInput, TAdminUsersInput, TSetRoleInput, TUpdateSettingsInput } from '@chatmeter/shared/admin';
+import type { TAdjustCreditsInput, TAdminUsersInput, TAuditLogInput, TSetRoleInput, TUpdateSettingsInput } from '@chatmeter/shared/admin';
 import type { TRole } from '@chatmeter/shared/auth';
 import type { TPlan } from '@chatmeter/shared/plans';
 import type { SessionService } from '../auth/session.ts';
 import type { PlanSubject } from '../plans/plan-resolver.ts';
 import { AppError } from '../lib/app-error.ts';
-import { addCredits, takeCreditsUpTo } from '../metering/credits.ts';
+import { addCredits, type CreditAdded, takeCreditsUpTo } from '../metering/credits.ts';
 import { adjust, COUNTER, GLOBAL_SUBJECT, read, tryIncrement, userSubject } from '../metering/counters.ts';
-import { dayStart, nextDay } from '../metering/periods.ts';
+import { dayStart, monthStart, nextDay, nextMonth } from '../metering/periods.ts';
 import type { UsageService } from '../usage/usage-service.ts';
-import { decodeCursor, encodeCursor } from '../routers/cursor.ts';
-import { appendAudit, type Actor } from './audit.ts';
-import { addDays, utcDay } from './days.ts';
+import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
+import { appendAudit, listAudit, type Actor } from '../audit/audit-log.ts';
+import { addDays, utcDay } from '../lib/days.ts';
 
 export interface AdminServiceOptions {
   prisma: PrismaClient;
@@ -27,6 +27,9 @@ export interface AdminServiceOptions {
   supportMaxAdjustmentTokens: number;
   supportMaxAdjustmentTokensPerDay: number;
   defaultDailyTokenCap: number;
+  /** The global provider-cost caps when app_settings has none (MAX_COST_PER_DAY_USD / MAX_COST_PER_MONTH_USD), micro-USD; absent: none. */
+  defaultCostPerDayMicroUsd?: number | undefined;
+  defaultCostPerMonthMicroUsd?: number | undefined;
 }
 
 const userListSelect = {
@@ -46,6 +49,11 @@ const LEDGER_ROWS = 50;
 
 export class AdminService {
   constructor(private readonly o: AdminServiceOptions) {}
+
+  /** The audit log, newest first, one keyset page at a time. */
+  auditLog(input: TAuditLogInput) {
+    return listAudit(this.o.prisma, input);
+  }
 
   /** Newest first; `query` matches a user id exactly or any part of the e-mail address. */
   async users(input: TAdminUsersInput) {
@@ -94,9 +102,31 @@ export class AdminService {
         where: { userId },
         orderBy: { id: 'desc' },
         take: RECENT_USAGE,
-        select: { id: true, createdAt: true, kind: true, model: true, promptTokens: true, completionTokens: true, costMicroUsd: true, ttsChars: true, status: true, estimated: true },
+        select: {
+          id: true,
+          createdAt: true,
+          kind: true,
+          model: true,
+          promptTokens: true,
+          completionTokens: true,
+          costMicroUsd: true,
+          ttsChars: true,
+          status: true,
+          estimated: true,
+        },
       }),
-      prisma.$queryRaw<{ id: bigint; created_at: Date; delta_tokens: bigint; balance_after: bigint; kind: string; reason: string; actor_id: string | null; actor_email: string | null }[]>(Prisma.sql`
+      prisma.$queryRaw<
+        {
+          id: bigint;
+          created_at: Date;
+          delta_tokens: bigint;
+          balance_after: bigint;
+          kind: string;
+          reason: string;
+          actor_id: string | null;
+          actor_email: string | null;
+        }[]
+      >(Prisma.sql`
         SELECT l.id, l.created_at, l.delta_tokens, l.balance_after, l.kind, l.reason, l.actor_id::text AS actor_id, a.email AS actor_email
           FROM credit_ledger l LEFT JOIN users a ON a.id = l.actor_id
          WHERE l.user_id = ${userId}::uuid
@@ -146,7 +176,9 @@ export class AdminService {
     const isSupport = actor.role !== 'admin';
     const limit = this.o.supportMaxAdjustmentTokens;
     if (isSupport && Math.abs(input.tokens) > limit) {
-      throw new AppError('forbidden_role', `Support can adjust at most ${limit.toLocaleString('en-US')} tokens at a time; ask an admin for more.`, { limit });
+      throw new AppError('forbidden_role', `Support can adjust at most ${limit.toLocaleString('en-US')} tokens at a time; ask an admin for more.`, {
+        maxTokens: limit,
+      });
     }
     return this.o.prisma.$transaction(async (tx) => {
       const user = await this.lockLiveAccount(tx, input.userId);
@@ -157,24 +189,22 @@ export class AdminService {
       const day = dayStart(now);
       if (isSupport) await this.takeSupportAllowance(tx, actor.id, requested, now);
       const change = { userId: input.userId, kind: 'adjustment' as const, reason: input.reason, actorId: actor.id };
+      let result: CreditAdded;
       let applied: bigint;
-      let balance: bigint;
       if (input.tokens > 0) {
-        applied = BigInt(input.tokens);
-        balance = await addCredits(tx, change, applied);
+        result = await addCredits(tx, change, requested);
+        applied = requested;
       } else {
-        applied = -(await takeCreditsUpTo(tx, change, BigInt(-input.tokens)));
-        const rows = await tx.$queryRaw<{ balance_tokens: bigint }[]>(Prisma.sql`
-          SELECT balance_tokens FROM credit_accounts WHERE user_id = ${input.userId}::uuid`);
-        balance = rows[0]?.balance_tokens ?? 0n;
+        // A take-back never goes below zero: it applies what the balance holds.
+        const taken = await takeCreditsUpTo(tx, change, requested);
+        result = taken;
+        applied = -taken.taken;
       }
+      const balance = result.balance;
       // A take-back that found less than asked counts only what it took.
       const unapplied = requested - (applied < 0n ? -applied : applied);
       if (isSupport && unapplied > 0n) await adjust(tx, userSubject(actor.id), COUNTER.supportAdjustDay, day, -unapplied);
-      const entry = await tx.$queryRaw<{ id: bigint }[]>(Prisma.sql`
-        SELECT id FROM credit_ledger WHERE user_id = ${input.userId}::uuid AND kind = 'adjustment' AND actor_id = ${actor.id}::uuid
-         ORDER BY id DESC LIMIT 1`);
-      const ledgerEntryId = applied !== 0n ? (entry[0]?.id.toString() ?? null) : null;
+      const ledgerEntryId = result.entryId?.toString() ?? null;
       await appendAudit(tx, actor, {
         action: 'credits.adjust',
         targetUserId: input.userId,
@@ -197,7 +227,7 @@ export class AdminService {
     throw new AppError(
       'forbidden_role',
       `Support can adjust at most ${perDay.toLocaleString('en-US')} tokens a day and has ${Number(left).toLocaleString('en-US')} left today (the count starts again at midnight UTC); ask an admin for more.`,
-      { limit: perDay, usedToday: Number(usedToday), resetAt: nextDay(now) },
+      { maxTokensPerDay: perDay, usedToday: Number(usedToday), resetAt: nextDay(now) },
     );
   }
 
@@ -222,7 +252,8 @@ export class AdminService {
     if (input.userId === actor.id) throw new AppError('forbidden_role', 'You cannot change your own role; ask another admin.');
     return this.o.prisma.$transaction(async (tx) => {
       const user = await this.lockLiveAccount(tx, input.userId);
-      if (user.role === 'admin') throw new AppError('forbidden_role', "An admin's role cannot be changed here; admins are made and removed by the operator (ADMIN_EMAIL).");
+      if (user.role === 'admin')
+        throw new AppError('forbidden_role', "An admin's role cannot be changed here; admins are made and removed by the operator (ADMIN_EMAIL).");
       if (user.is_guest) throw new AppError('invalid_input', 'A guest has no account to give a role to.');
       if (user.role !== input.role) {
         await tx.user.update({ where: { id: input.userId }, data: { role: input.role }, select: { id: true } });
@@ -248,18 +279,44 @@ export class AdminService {
     });
   }
 
+  /**
+   * The global settings: each cap as the admin set it (null: the environment's), the
+   * environment's default, the one in force, and what its counter holds (settled usage plus
+   * the worst case of what is still streaming, as the reservations count it).
+   */
   async settings(now = new Date()) {
-    const [row, usedToday] = await Promise.all([
-      this.o.prisma.appSettings.findUnique({ where: { id: 1 }, select: { killSwitch: true, maxTokensPerDay: true, updatedAt: true, updatedBy: true } }),
+    const [row, usedToday, costToday, costThisMonth] = await Promise.all([
+      this.o.prisma.appSettings.findUnique({
+        where: { id: 1 },
+        select: { killSwitch: true, maxTokensPerDay: true, maxCostPerDayMicroUsd: true, maxCostPerMonthMicroUsd: true, updatedAt: true, updatedBy: true },
+      }),
       read(this.o.prisma, GLOBAL_SUBJECT, COUNTER.globalTokensDay, dayStart(now)),
+      read(this.o.prisma, GLOBAL_SUBJECT, COUNTER.globalCostDay, dayStart(now)),
+      // The global monthly cap runs on the calendar month (cm_reserve_chat's p_global_month).
+      read(this.o.prisma, GLOBAL_SUBJECT, COUNTER.globalCostMonth, monthStart(now)),
     ]);
     const maxTokensPerDay = row?.maxTokensPerDay == null ? null : Number(row.maxTokensPerDay);
+    const maxCostPerDayMicroUsd = row?.maxCostPerDayMicroUsd == null ? null : Number(row.maxCostPerDayMicroUsd);
+    const maxCostPerMonthMicroUsd = row?.maxCostPerMonthMicroUsd == null ? null : Number(row.maxCostPerMonthMicroUsd);
+    const defaultMaxCostPerDayMicroUsd = this.o.defaultCostPerDayMicroUsd ?? null;
+    const defaultMaxCostPerMonthMicroUsd = this.o.defaultCostPerMonthMicroUsd ?? null;
     return {
       killSwitch: row?.killSwitch ?? false,
       maxTokensPerDay,
       defaultMaxTokensPerDay: this.o.defaultDailyTokenCap,
       effectiveMaxTokensPerDay: maxTokensPerDay ?? this.o.defaultDailyTokenCap,
       tokensUsedToday: Number(usedToday),
+      maxCostPerDayMicroUsd,
+      defaultMaxCostPerDayMicroUsd,
+      /** Null: no daily dollar cap at all. */
+      effectiveMaxCostPerDayMicroUsd: maxCostPerDayMicroUsd ?? defaultMaxCostPerDayMicroUsd,
+      costUsedTodayMicroUsd: Number(costToday),
+      costDayResetAt: nextDay(now),
+      maxCostPerMonthMicroUsd,
+      defaultMaxCostPerMonthMicroUsd,
+      effectiveMaxCostPerMonthMicroUsd: maxCostPerMonthMicroUsd ?? defaultMaxCostPerMonthMicroUsd,
+      costUsedThisMonthMicroUsd: Number(costThisMonth),
+      costMonthResetAt: nextMonth(now),
       supportMaxAdjustmentTokens: this.o.supportMaxAdjustmentTokens,
       supportMaxAdjustmentTokensPerDay: this.o.supportMaxAdjustmentTokensPerDay,
       updatedAt: row?.updatedAt ?? null,
@@ -268,22 +325,36 @@ export class AdminService {
   }
 
   async updateSettings(actor: Actor, input: TUpdateSettingsInput, now = new Date()) {
+    // undefined keeps what is set, null goes back to the environment's default.
+    const next = (value: number | null | undefined, current: bigint | null) => (value === undefined ? current : value === null ? null : BigInt(value));
     await this.o.prisma.$transaction(async (tx) => {
-      const rows = await tx.$queryRaw<{ kill_switch: boolean; max_tokens_per_day: bigint | null }[]>(Prisma.sql`
-        SELECT kill_switch, max_tokens_per_day FROM app_settings WHERE id = 1 FOR UPDATE`);
-      const before = rows[0] ?? { kill_switch: false, max_tokens_per_day: null };
+      const rows = await tx.$queryRaw<
+        { kill_switch: boolean; max_tokens_per_day: bigint | null; max_cost_per_day_micro_usd: bigint | null; max_cost_per_month_micro_usd: bigint | null }[]
+      >(Prisma.sql`
+        SELECT kill_switch, max_tokens_per_day, max_cost_per_day_micro_usd, max_cost_per_month_micro_usd FROM app_settings WHERE id = 1 FOR UPDATE`);
+      const before = rows[0] ?? { kill_switch: false, max_tokens_per_day: null, max_cost_per_day_micro_usd: null, max_cost_per_month_micro_usd: null };
       const after = {
         killSwitch: input.killSwitch ?? before.kill_switch,
-        maxTokensPerDay: input.maxTokensPerDay === undefined ? before.max_tokens_per_day : input.maxTokensPerDay === null ? null : BigInt(input.maxTokensPerDay),
+        maxTokensPerDay: next(input.maxTokensPerDay, before.max_tokens_per_day),
+        maxCostPerDayMicroUsd: next(input.maxCostPerDayMicroUsd, before.max_cost_per_day_micro_usd),
+        maxCostPerMonthMicroUsd: next(input.maxCostPerMonthMicroUsd, before.max_cost_per_month_micro_usd),
       };
       await tx.$executeRaw(Prisma.sql`
-        INSERT INTO app_settings (id, kill_switch, max_tokens_per_day, updated_at, updated_by)
-        VALUES (1, ${after.killSwitch}, ${after.maxTokensPerDay}::bigint, ${now}::timestamptz, ${actor.id}::uuid)
+        INSERT INTO app_settings (id, kill_switch, max_tokens_per_day, max_cost_per_day_micro_usd, max_cost_per_month_micro_usd, updated_at, updated_by)
+        VALUES (1, ${after.killSwitch}, ${after.maxTokensPerDay}::bigint, ${after.maxCostPerDayMicroUsd}::bigint, ${after.maxCostPerMonthMicroUsd}::bigint,
+                ${now}::timestamptz, ${actor.id}::uuid)
         ON CONFLICT (id) DO UPDATE SET kill_switch = EXCLUDED.kill_switch, max_tokens_per_day = EXCLUDED.max_tokens_per_day,
+                                       max_cost_per_day_micro_usd = EXCLUDED.max_cost_per_day_micro_usd,
+                                       max_cost_per_month_micro_usd = EXCLUDED.max_cost_per_month_micro_usd,
                                        updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by`);
       await appendAudit(tx, actor, {
         action: 'settings.update',
-        before: { killSwitch: before.kill_switch, maxTokensPerDay: before.max_tokens_per_day },
+        before: {
+          killSwitch: before.kill_switch,
+          maxTokensPerDay: before.max_tokens_per_day,
+          maxCostPerDayMicroUsd: before.max_cost_per_day_micro_usd,
+          maxCostPerMonthMicroUsd: before.max_cost_per_month_micro_usd,
+        },
         after,
       });
     });
@@ -293,14 +364,23 @@ export class AdminService {
   /** The row of a user that exists and is not deleted, locked for the rest of the transaction. */
   private async lockLiveAccount(tx: Prisma.TransactionClient, userId: string) {
     const rows = await tx.$queryRaw<{ role: TRole; plan_id: string; is_guest: boolean; blocked_at: Date | null; deleted_at: Date | null }[]>(Prisma.sql`
-      SELECT role::text AS role, plan_id, is_guest, blocked_at, deleted_at FROM users WHERE id = ${userId}::uuid FOR UPDATE`);
+      SELECT role::text AS role, plan_id, is_guest, blocked_at, deleted_at FROM users WHERE id = ${userId}::uuid FOR NO KEY UPDATE`);
     const user = rows[0];
     if (!user || user.deleted_at) throw new AppError('not_found', 'That user does not exist.');
     return user;
   }
 }
 
-function toUser(u: { id: string; email: string | null; role: string; planId: string; isGuest: boolean; blockedAt: Date | null; deletedAt: Date | null; createdAt: Date }) {
+function toUser(u: {
+  id: string;
+  email: string | null;
+  role: string;
+  planId: string;
+  isGuest: boolean;
+  blockedAt: Date | null;
+  deletedAt: Date | null;
+  createdAt: Date;
+}) {
   return {
     id: u.id,
     email: u.email,

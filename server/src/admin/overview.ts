@@ -8,11 +8,11 @@ import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import { centsToMicros } from '@chatmeter/shared/money';
 import type { TPlan } from '@chatmeter/shared/plans';
 import { COUNTER } from '../metering/counters.ts';
+import { ANONYMOUS_USER_ID } from '../metering/anonymous-user.ts';
 import { dayStart, monthStart } from '../metering/periods.ts';
-import { addDays, dayRange, utcDay } from './days.ts';
+import { addDays, dayRange, utcDay } from '../lib/days.ts';
 import { projectMonthCost, TREND_DAYS, type Projection } from './projection.ts';
 
-export const ANONYMOUS_USER_ID = '00000000-0000-0000-0000-000000000000';
 /** A free user at or above this share of a limit is an upgrade candidate. */
 export const UPGRADE_THRESHOLD = 0.8;
 const TOP_USERS = 10;
@@ -56,6 +56,8 @@ export interface SeriesPoint {
 
 export interface ModelRow {
   model: string;
+  /** The provider that served it ('' for voice and usage from before providers were recorded). */
+  provider: string;
   kind: string;
   requests: number;
   promptTokens: number;
@@ -103,7 +105,7 @@ export interface Overview {
   projection: Projection & {
     revenueMicroUsd: number;
     marginMicroUsd: number;
-    paidPlans: { plan: string; name: string; users: number; priceMonthlyCents: number; revenueMicroUsd: number }[];
+    paidPlans: { plan: string; name: string; users: number; yearlyUsers: number; priceMonthlyCents: number; revenueMicroUsd: number }[];
   };
 }
 
@@ -111,6 +113,7 @@ export interface Overview {
 interface DimensionRow {
   day: string;
   model: string;
+  provider: string;
   kind: string;
   status: string;
   is_guest: boolean;
@@ -125,7 +128,7 @@ interface LiveRow {
   dimensions: DimensionRow[] | null;
   users: { u: string; g: boolean; r: number; t: number; c: number }[] | null;
   refusals: { day: string; reason: string; count: number }[] | null;
-  plans: { plan_id: string; users: number }[] | null;
+  plans: { plan_id: string; price_id: string | null; users: number }[] | null;
 }
 
 interface Sums {
@@ -181,7 +184,7 @@ function firstDayRead(now: Date): string {
 }
 
 const dimensionColumns = Prisma.sql`
-  model, kind, status, is_guest, sum(requests)::bigint AS requests, sum(prompt_tokens)::bigint AS prompt,
+  model, provider, kind, status, is_guest, sum(requests)::bigint AS requests, sum(prompt_tokens)::bigint AS prompt,
   sum(completion_tokens)::bigint AS completion, sum(cost_micro_usd)::bigint AS cost, sum(tts_chars)::bigint AS tts`;
 
 export class OverviewService {
@@ -191,6 +194,8 @@ export class OverviewService {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly plans: readonly TPlan[],
+    /** Stripe price id -> billing interval, so yearly subscribers count at a twelfth of the yearly price. */
+    private readonly priceIntervals: ReadonlyMap<string, 'month' | 'year'> = new Map(),
   ) {}
 
   /** Forget the closed days (after something rewrote past roll-ups, e.g. an account deletion). */
@@ -226,7 +231,7 @@ export class OverviewService {
           (SELECT json_agg(x) FROM (
              SELECT ${today}::text AS day, ${dimensionColumns}
                FROM usage_daily WHERE day = ${today}::date
-              GROUP BY model, kind, status, is_guest) x) AS dimensions,
+              GROUP BY model, provider, kind, status, is_guest) x) AS dimensions,
           (SELECT json_agg(x) FROM (
              SELECT user_id AS u, is_guest AS g, sum(requests) AS r, sum(prompt_tokens + completion_tokens) AS t, sum(cost_micro_usd) AS c
                FROM usage_daily WHERE day = ${today}::date AND user_id <> ${ANONYMOUS_USER_ID}::uuid
@@ -235,8 +240,12 @@ export class OverviewService {
              SELECT to_char(day, 'YYYY-MM-DD') AS day, reason, count FROM refusals_daily
               WHERE day BETWEEN ${from30}::date AND ${today}::date) x) AS refusals,
           (SELECT json_agg(x) FROM (
-             SELECT plan_id, count(*) AS users FROM users
-              WHERE NOT is_guest AND deleted_at IS NULL GROUP BY plan_id) x) AS plans`),
+             SELECT u.plan_id, s.price_id, count(*) AS users FROM users u
+               LEFT JOIN LATERAL (
+                 SELECT price_id FROM subscriptions
+                  WHERE user_id = u.id AND status IN ('active', 'trialing', 'past_due')
+                  ORDER BY updated_at DESC LIMIT 1) s ON true
+              WHERE NOT u.is_guest AND u.deleted_at IS NULL GROUP BY u.plan_id, s.price_id) x) AS plans`),
       this.upgradeCandidates(now),
     ]);
     const row = live[0];
@@ -289,8 +298,19 @@ export class OverviewService {
         if (row.is_guest) t.guestRequests += requests;
       }
       if (row.day >= fromDays) {
-        const key = `${row.kind}\u0000${row.model}`;
-        const m = models.get(key) ?? { model: row.model, kind: row.kind, requests: 0, promptTokens: 0, completionTokens: 0, tokens: 0, costMicroUsd: 0, ttsChars: 0, errors: 0 };
+        const key = `${row.kind}\u0000${row.model}\u0000${row.provider}`;
+        const m = models.get(key) ?? {
+          model: row.model,
+          provider: row.provider,
+          kind: row.kind,
+          requests: 0,
+          promptTokens: 0,
+          completionTokens: 0,
+          tokens: 0,
+          costMicroUsd: 0,
+          ttsChars: 0,
+          errors: 0,
+        };
         m.requests += requests;
         m.promptTokens += prompt;
         m.completionTokens += completion;
@@ -356,15 +376,27 @@ export class OverviewService {
         added++;
       }
     }
-    const top = candidates.filter(([, x]) => x.requests > 0).sort(byCost).slice(0, TOP_USERS);
+    const top = candidates
+      .filter(([, x]) => x.requests > 0)
+      .sort(byCost)
+      .slice(0, TOP_USERS);
 
     const dailyCost = new Map([...points.values()].map((p) => [p.day, p.costMicroUsd]));
     const projection = projectMonthCost({ now, dailyCost, firstDay });
     const paidPlans = this.plans
       .filter((plan) => plan.priceMonthlyCents > 0)
       .map((plan) => {
-        const users = n(planCounts.find((row) => row.plan_id === plan.id)?.users);
-        return { plan: plan.id, name: plan.name, users, priceMonthlyCents: plan.priceMonthlyCents, revenueMicroUsd: users * centsToMicros(plan.priceMonthlyCents) };
+        // A yearly subscriber brings a twelfth of the yearly price a month, not the monthly price.
+        const rows = planCounts.filter((row) => row.plan_id === plan.id);
+        const users = rows.reduce((sum, row) => sum + n(row.users), 0);
+        const yearlyUsers = rows
+          .filter((row) => row.price_id != null && this.priceIntervals.get(row.price_id) === 'year')
+          .reduce((sum, row) => sum + n(row.users), 0);
+        const monthlyUsers = users - yearlyUsers;
+        const revenueMicroUsd =
+          monthlyUsers * centsToMicros(plan.priceMonthlyCents) +
+          Math.round((yearlyUsers * centsToMicros(plan.priceYearlyCents ?? plan.priceMonthlyCents * 12)) / 12);
+        return { plan: plan.id, name: plan.name, users, yearlyUsers, priceMonthlyCents: plan.priceMonthlyCents, revenueMicroUsd };
       });
     const revenueMicroUsd = paidPlans.reduce((sum, p) => sum + p.revenueMicroUsd, 0);
 
@@ -406,9 +438,11 @@ export class OverviewService {
       this.prisma.$queryRaw<DimensionRow[]>(Prisma.sql`
         SELECT to_char(day, 'YYYY-MM-DD') AS day, ${dimensionColumns}
           FROM usage_daily WHERE day BETWEEN ${from}::date AND ${yesterday}::date
-         GROUP BY day, model, kind, status, is_guest`),
+         GROUP BY day, model, provider, kind, status, is_guest`),
       // One JSON value instead of a row per user: thousands of users decode in a few ms.
-      this.prisma.$queryRaw<{ users: { u: string; g: boolean; d: string; r7: number; t7: number; c7: number; r30: number; t30: number; c30: number }[] | null }[]>(Prisma.sql`
+      this.prisma.$queryRaw<
+        { users: { u: string; g: boolean; d: string; r7: number; t7: number; c7: number; r30: number; t30: number; c30: number }[] | null }[]
+      >(Prisma.sql`
         SELECT json_agg(x) AS users FROM (
           SELECT user_id AS u, is_guest AS g, to_char(max(day), 'YYYY-MM-DD') AS d,
                  COALESCE(sum(requests) FILTER (WHERE day >= ${addDays(today, -6)}::date), 0) AS r7,

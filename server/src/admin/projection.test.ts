@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addDays } from './days.ts';
+import { addDays } from '../lib/days.ts';
 import { linearFit, projectMonthCost } from './projection.ts';
 
 describe('linearFit', () => {

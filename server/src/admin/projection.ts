@@ -2,7 +2,7 @@
 // trend of the recent complete days carried to the end of the month. The trend
 // is a least-squares line through up to the last 14 complete days (an average
 // when there are fewer than 3), never below zero.
-import { addDays, dayRange, dayStartOf, utcDay } from './days.ts';
+import { addDays, dayRange, dayStartOf, utcDay } from '../lib/days.ts';
 
 export const TREND_DAYS = 14;
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -9,7 +9,7 @@
 // interval (an instance that comes later in the same hour skips too).
 import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import type { Logger } from '../lib/logger.ts';
-import { dayStartOf, addDays, utcDay } from './days.ts';
+import { dayStartOf, addDays, utcDay } from '../lib/days.ts';
 
 export const RETENTION_JOB = 'retention';
 /** pg advisory lock key of the retention job (any constant the other jobs do not use). */

@@ -37,6 +37,7 @@ export interface RequestInfo extends SessionMeta {
 
 export interface SignedIn {
   user: SessionUser;
+  sessionId: string;
   token: string;
   expiresAt: Date;
 }
@@ -63,7 +64,7 @@ export class AuthService {
   private async startSession(user: SessionUser, info: RequestInfo): Promise<SignedIn> {
     if (info.current) await this.sessions.invalidate(info.current.sessionId);
     const { token, session } = await this.sessions.create(user.id, info);
-    return { user, token, expiresAt: session.expiresAt };
+    return { user, sessionId: session.id, token, expiresAt: session.expiresAt };
   }
 
   /** The captcha (CAPTCHA=on) is checked by the caller, before this. */
@@ -127,8 +128,84 @@ export class AuthService {
     if (!found || !ok) throw new AppError('unauthenticated', INVALID_CREDENTIALS);
     await attempt.succeeded();
     if (found.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
-    const { passwordHash: _omit, ...user } = found;
-    return this.startSession(user, info);
+    const { passwordHash, ...user } = found;
+    const signedIn = await this.startSession(user, info);
+    // The password may have been cleared or changed while it was being verified (a magic-link claim by the
+    // mailbox's owner, a password change), and the sessions ended then may not have included this one yet.
+    // Whoever changed it removed sessions after changing it; read it again after this session exists.
+    const now = await this.prisma.user.findUnique({ where: { id: user.id }, select: { passwordHash: true } });
+    if (now?.passwordHash !== passwordHash) {
+      await this.sessions.invalidate(signedIn.sessionId);
+      throw new AppError('unauthenticated', INVALID_CREDENTIALS);
+    }
+    return signedIn;
+  }
+
+  /** Whether the account has a password (one that only used sign-in links has none and may set one freely). */
+  async passwordStatus(userId: string): Promise<{ hasPassword: boolean }> {
+    const user = await this.prisma.user.findUnique({ where: { id: userId }, select: { passwordHash: true } });
+    return { hasPassword: Boolean(user?.passwordHash) };
+  }
+
+  /**
+   * Sets a new password (sign-up's rules, checked by the caller's schema). The current one must be
+   * given and right when the account has one; wrong guesses are limited per account like sign-ins.
+   * The hash is swapped only if it is still the one checked (two changes at once cannot both win),
+   * and every other session of the account ends in the same transaction. The caller stays signed in
+   * on a new session (returned, for the cookie): a stolen copy of its old cookie ends too.
+   */
+  async changePassword(
+    input: { currentPassword?: string | undefined; newPassword: string },
+    who: { userId: string; sessionId: string } & SessionMeta,
+  ): Promise<{ sessionsEnded: number; token: string; expiresAt: Date }> {
+    const user = await this.prisma.user.findUnique({ where: { id: who.userId }, select: { id: true, email: true, isGuest: true, passwordHash: true } });
+    if (!user || user.isGuest || !user.email) throw new AppError('unauthenticated', 'Please sign up or sign in to do this.');
+    if (user.passwordHash) {
+      if (!input.currentPassword) {
+        throw new AppError('invalid_input', 'Enter your current password.', { fieldErrors: { currentPassword: ['Enter your current password'] } });
+      }
+      // Taken before the check, so parallel guesses cannot pass the limit; given back when it was right.
+      await this.limiters.consume('changePassword', user.id, {
+        message: 'Too many wrong passwords. Please wait and try again, or sign out and use a sign-in link.',
+      });
+      let ok: boolean;
+      try {
+        ok = await verifyPassword(user.passwordHash, input.currentPassword);
+      } catch (error) {
+        await this.limiters.refund('changePassword', user.id);
+        throw error;
+      }
+      if (!ok)
+        throw new AppError('invalid_input', 'Your current password is not correct.', {
+          fieldErrors: { currentPassword: ['This is not your current password'] },
+        });
+      await this.limiters.refund('changePassword', user.id);
+    }
+    const passwordHash = await hashPassword(input.newPassword);
+    const sessionsEnded = await this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.user.updateMany({ where: { id: user.id, passwordHash: user.passwordHash }, data: { passwordHash } });
+      if (count !== 1) throw new AppError('conflict', 'Your password was changed elsewhere at the same moment. Reload the page and try again.');
+      const ended = await tx.session.deleteMany({ where: { userId: user.id, id: { not: who.sessionId } } });
+      return ended.count;
+    });
+    // The caller's session is swapped for a new one (written before the old goes, so it is never signed out).
+    const { token, session } = await this.sessions.create(user.id, { ip: who.ip, userAgent: who.userAgent });
+    await this.sessions.invalidate(who.sessionId);
+    this.logger.info({ userId: user.id, sessionsEnded, firstPassword: user.passwordHash === null }, 'password changed');
+    try {
+      await this.mailer.send({
+        to: user.email,
+        subject: user.passwordHash ? 'Your ChatMeter password was changed' : 'A password was set on your ChatMeter account',
+        body:
+          `${user.passwordHash ? 'The password of your ChatMeter account was just changed' : 'A password was just set on your ChatMeter account'}; ` +
+          'every other session of the account was signed out.\n\nIf this was not you, sign in with a sign-in link sent to this address, ' +
+          'choose a new password and use "Sign out everywhere" on the Account page.',
+      });
+    } catch (error) {
+      // The change stands; a lost notice is logged, not shown as a failure.
+      this.logger.warn({ userId: user.id, err: (error as Error).message }, 'password change notice not sent');
+    }
+    return { sessionsEnded, token, expiresAt: session.expiresAt };
   }
 
   /**
@@ -153,7 +230,7 @@ export class AuthService {
       taken.push(['signInEmailNetwork', pairKey]);
       // consumedPoints include this attempt: more than one on the pair means this network failed before (or is trying now).
       if (perEmail.consumedPoints > SIGN_IN_EMAIL_LOCK_AFTER && perPair.consumedPoints > 1) {
-        throw rateLimited(perEmail.msBeforeNext < perPair.msBeforeNext ? perEmail : perPair, message);
+        throw rateLimited(perEmail.msBeforeNext < perPair.msBeforeNext ? perEmail : perPair, message, 'signInEmail');
       }
     } catch (error) {
       await giveBack();
@@ -163,7 +240,11 @@ export class AuthService {
       giveBack,
       // A right password: the attempt was no failure, and this network's failures for the e-mail are forgiven.
       succeeded: async () => {
-        await Promise.all([this.limiters.refund('signInIp', network), this.limiters.refund('signInEmail', email), this.limiters.reset('signInEmailNetwork', pairKey)]);
+        await Promise.all([
+          this.limiters.refund('signInIp', network),
+          this.limiters.refund('signInEmail', email),
+          this.limiters.reset('signInEmailNetwork', pairKey),
+        ]);
       },
     };
   }
@@ -172,7 +253,11 @@ export class AuthService {
   async requestMagicLink(input: { email: string }, info: RequestInfo): Promise<void> {
     const email = normaliseEmail(input.email);
     const message = 'Too many sign-in links requested. Please wait and try again.';
-    await this.limiters.consume('magicLinkIp', clientNetwork(info.ip), { message });
+    const network = clientNetwork(info.ip);
+    await this.limiters.consume('magicLinkIp', network, { message });
+    // One network may ask for few links for an address; all networks together for a bounded number more
+    // (the mailbox's ceiling), so one stranger cannot use up the owner's links for the hour.
+    await this.limiters.consume('magicLinkEmailNetwork', `${network} ${email}`, { message });
     await this.limiters.consume('magicLinkEmail', email, { message });
     const token = randomBytes(32).toString('base64url');
     await this.prisma.magicLinkToken.create({
@@ -203,8 +288,7 @@ export class AuthService {
       select: { email: true, requestedBySessionId: true },
     });
     if (!link) throw new AppError('not_found', INVALID_MAGIC_LINK);
-    const mergesGuest =
-      this.mergeableGuest(info, link.requestedBySessionId) !== null && (await this.prisma.user.count({ where: { email: link.email } })) === 0;
+    const mergesGuest = this.mergeableGuest(info, link.requestedBySessionId) !== null && (await this.prisma.user.count({ where: { email: link.email } })) === 0;
     return { email: maskEmail(link.email), mergesGuest };
   }
 
@@ -221,31 +305,45 @@ export class AuthService {
 
   async verifyMagicLink(input: { token: string }, info: RequestInfo): Promise<SignedIn> {
     const tokenHash = hashToken(input.token);
-    // Single use: only the request that flips used_at gets to sign in.
-    const { count } = await this.prisma.magicLinkToken.updateMany({
+    const link = await this.prisma.magicLinkToken.findFirst({
       where: { tokenHash, usedAt: null, expiresAt: { gt: new Date() } },
-      data: { usedAt: new Date() },
-    });
-    if (count !== 1) throw new AppError('unauthenticated', INVALID_MAGIC_LINK);
-    const { email, requestedBySessionId } = await this.prisma.magicLinkToken.findUniqueOrThrow({
-      where: { tokenHash },
       select: { email: true, requestedBySessionId: true },
     });
+    if (!link) throw new AppError('unauthenticated', INVALID_MAGIC_LINK);
+    const { email, requestedBySessionId } = link;
     let user = await this.prisma.user.findUnique({ where: { email }, select: userSelect });
-    if (!user) {
-      // Any other guest session simply ends (startSession), and what it owns stays with its user.
-      const guest = this.mergeableGuest(info, requestedBySessionId);
-      try {
-        if (guest) {
-          await this.prisma.user.updateMany({ where: { id: guest.id, isGuest: true }, data: { email, isGuest: false, planId: 'free' } });
-          user = await this.prisma.user.findUniqueOrThrow({ where: { id: guest.id }, select: userSelect });
-        } else {
-          user = await this.prisma.user.create({ data: { email }, select: userSelect });
+    // A link that makes a new account counts toward the network's accounts of the day, like a sign-up
+    // (taken before the link is spent, so a refusal leaves the link usable; given back if no account comes of it).
+    const network = clientNetwork(info.ip);
+    const daily = !user && this.limiters.spec('signUpIpDay').points > 0;
+    if (daily) await this.limiters.consume('signUpIpDay', network, { message: 'Too many new accounts from your network today. Please try again tomorrow.' });
+    let created = false;
+    try {
+      // Single use: only the request that flips used_at gets to sign in.
+      const { count } = await this.prisma.magicLinkToken.updateMany({
+        where: { tokenHash, usedAt: null, expiresAt: { gt: new Date() } },
+        data: { usedAt: new Date() },
+      });
+      if (count !== 1) throw new AppError('unauthenticated', INVALID_MAGIC_LINK);
+      if (!user) {
+        // Any other guest session simply ends (startSession), and what it owns stays with its user.
+        const guest = this.mergeableGuest(info, requestedBySessionId);
+        try {
+          if (guest) {
+            const merged = await this.prisma.user.updateMany({ where: { id: guest.id, isGuest: true }, data: { email, isGuest: false, planId: 'free' } });
+            created = merged.count === 1;
+            user = await this.prisma.user.findUniqueOrThrow({ where: { id: guest.id }, select: userSelect });
+          } else {
+            user = await this.prisma.user.create({ data: { email }, select: userSelect });
+            created = true;
+          }
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+          user = await this.prisma.user.findUniqueOrThrow({ where: { email }, select: userSelect });
         }
-      } catch (error) {
-        if (!isUniqueViolation(error)) throw error;
-        user = await this.prisma.user.findUniqueOrThrow({ where: { email }, select: userSelect });
       }
+    } finally {
+      if (daily && !created) await this.limiters.refund('signUpIpDay', network);
     }
     if (user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
     if (!user.emailVerifiedAt) user = await this.claimByMailbox(user);
@@ -268,7 +366,10 @@ export class AuthService {
       // Sessions opened with that password, whoever holds them (a guest's own session ends at sign-in anyway).
       const ended = await this.sessions.invalidateAllForUser(user.id);
       if (before?.passwordHash) {
-        this.logger.warn({ userId: user.id, sessionsEnded: ended }, 'magic link to an unverified password account: the mailbox owner wins, its password was cleared and its sessions ended');
+        this.logger.warn(
+          { userId: user.id, sessionsEnded: ended },
+          'magic link to an unverified password account: the mailbox owner wins, its password was cleared and its sessions ended',
+        );
       }
     }
     return this.prisma.user.findUniqueOrThrow({ where: { id: user.id }, select: userSelect });
@@ -316,8 +417,16 @@ export class AuthService {
       });
       const token = await tx.emailVerificationToken.findUnique({ where: { tokenHash }, select: { userId: true, email: true, usedAt: true, expiresAt: true } });
       if (count !== 1 || !token) {
-        if (!token) throw new AppError('invalid_input', 'This verification link is not valid. Check that you opened the whole link from the e-mail, or ask for a new one.');
-        if (token.usedAt) throw new AppError('invalid_input', 'This verification link has already been used. Sign in to see whether your address is verified, or ask for a new link.');
+        if (!token)
+          throw new AppError(
+            'invalid_input',
+            'This verification link is not valid. Check that you opened the whole link from the e-mail, or ask for a new one.',
+          );
+        if (token.usedAt)
+          throw new AppError(
+            'invalid_input',
+            'This verification link has already been used. Sign in to see whether your address is verified, or ask for a new link.',
+          );
         throw new AppError('invalid_input', 'This verification link has expired. Sign in and ask for a new one.');
       }
       // The address must still be the account's (and the account not deleted).
@@ -368,7 +477,8 @@ export class AuthService {
     const opens = existing.passwordHash ? await verifyPassword(existing.passwordHash, password) : false;
     if (existing.role === 'admin' && opens) {
       // The operator chose the address: it counts as verified.
-      if (!existing.emailVerifiedAt) await this.prisma.user.updateMany({ where: { id: existing.id, emailVerifiedAt: null }, data: { emailVerifiedAt: new Date() } });
+      if (!existing.emailVerifiedAt)
+        await this.prisma.user.updateMany({ where: { id: existing.id, emailVerifiedAt: null }, data: { emailVerifiedAt: new Date() } });
       return;
     }
     await this.prisma.user.update({

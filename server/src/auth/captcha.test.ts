@@ -5,14 +5,7 @@ import { createChallenge, solveChallenge, type Challenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
 import { createTestDatabase, type TestDatabase } from '@chatmeter/db/testing';
 import type { PrismaClient } from '@chatmeter/db/client';
-import {
-  CAPTCHA_ALGORITHM,
-  CAPTCHA_COST,
-  CAPTCHA_COUNTER_RANGE,
-  CAPTCHA_TTL_MS,
-  createCaptcha,
-  type Captcha,
-} from './captcha.ts';
+import { CAPTCHA_ALGORITHM, CAPTCHA_COST, CAPTCHA_COUNTER_RANGE, CAPTCHA_TTL_MS, createCaptcha, type Captcha } from './captcha.ts';
 
 const HMAC_KEY = 'test-captcha-hmac-key-0123456789abcdef';
 

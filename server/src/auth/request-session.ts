@@ -2,7 +2,7 @@
 // like tRPC's context does, refused for a blocked account.
 import type { Request, Response } from 'express';
 import type { Deps } from '../deps.ts';
-import { expressCookies, readCookie } from '../trpc/context.ts';
+import { expressCookies, readCookie } from './cookies.ts';
 import { SESSION_COOKIE, type SessionUser } from './session.ts';
 
 export type RouteSession = { user: SessionUser } | { status: 401 | 403; reason: 'unauthenticated' | 'blocked'; message: string };

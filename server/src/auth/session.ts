@@ -7,7 +7,7 @@ import { constantTimeEqual } from '@oslojs/crypto/subtle';
 import { encodeBase32LowerCaseNoPadding } from '@oslojs/encoding';
 import type { PrismaClient, SqlQuery } from '@chatmeter/db/client';
 import type { TRole } from '@chatmeter/shared/auth';
-import { LIVE_STATUSES } from '../billing/statuses.ts';
+import { LIVE_STATUSES } from '../plans/live-statuses.ts';
 import { coarseIp } from '../lib/ip.ts';
 
 export const SESSION_COOKIE = 'cm_session';

@@ -18,7 +18,7 @@ import { resolveBillingConfig, type BillingConfig } from './config.ts';
 import { bestGrant, grantedPlan, graceEndsAt, subscriptionMonth } from './effective-plan.ts';
 import { createStripeClient, StripeGateway, type BillingGateway } from './gateway.ts';
 import { BillingSimulator, type SimulationResult } from './simulator.ts';
-import { LIVE_STATUSES } from './statuses.ts';
+import { LIVE_STATUSES } from '../plans/live-statuses.ts';
 import { SUBSCRIPTION_COLUMNS_SQL, SUBSCRIPTION_SELECT, SubscriptionStore, type SubscriptionRow } from './subscription-store.ts';
 import { WebhookHandler } from './webhook-handler.ts';
 
@@ -102,7 +102,8 @@ export class BillingService {
       origin: o.origin,
     });
     this.simulator?.attach((payload, signature) => this.webhooks.handle(Buffer.from(payload, 'utf8'), signature));
-    if (this.config.mode === 'simulator') o.logger.warn('BILLING_SIMULATOR is on: the Billing tab offers test checkouts that grant plans and credits without payment');
+    if (this.config.mode === 'simulator')
+      o.logger.warn('BILLING_SIMULATOR is on: the Billing tab offers test checkouts that grant plans and credits without payment');
   }
 
   get mode(): BillingConfig['mode'] {
@@ -128,7 +129,9 @@ export class BillingService {
     const gateway = this.requireGateway();
     const stored = await this.o.prisma.billingCustomer.findUnique({ where: { userId: user.id }, select: { stripeCustomerId: true } });
     if (stored && (await viaStripe(this.o.logger, 'customer lookup', () => gateway.customerExists(stored.stripeCustomerId)))) return stored.stripeCustomerId;
-    const created = await viaStripe(this.o.logger, 'customer create', () => gateway.createCustomer({ userId: user.id, email: user.email, ...(stored ? { replaces: stored.stripeCustomerId } : {}) }));
+    const created = await viaStripe(this.o.logger, 'customer create', () =>
+      gateway.createCustomer({ userId: user.id, email: user.email, ...(stored ? { replaces: stored.stripeCustomerId } : {}) }),
+    );
     if (stored) {
       // Deleted in Stripe's dashboard: start over with the new customer.
       await this.o.prisma.billingCustomer.update({ where: { userId: user.id }, data: { stripeCustomerId: created }, select: { userId: true } });
@@ -156,16 +159,18 @@ export class BillingService {
       const price = pack ? this.config.packPrices.get(pack.id) : undefined;
       if (!pack || !price) throw new AppError('invalid_input', 'That credit pack is not for sale.');
       const customer = await this.ensureCustomer(user);
-      const session = await viaStripe(this.o.logger, 'checkout', () => gateway.createCheckoutSession({
-        mode: 'payment',
-        customer,
-        client_reference_id: user.id,
-        line_items: [{ price, quantity: 1 }],
-        metadata: { user_id: user.id, kind: 'pack', pack_id: pack.id },
-        payment_intent_data: { metadata: { user_id: user.id, pack_id: pack.id } },
-        success_url: this.returnUrl('checkout=success&session_id={CHECKOUT_SESSION_ID}'),
-        cancel_url: this.returnUrl('checkout=canceled'),
-      }));
+      const session = await viaStripe(this.o.logger, 'checkout', () =>
+        gateway.createCheckoutSession({
+          mode: 'payment',
+          customer,
+          client_reference_id: user.id,
+          line_items: [{ price, quantity: 1 }],
+          metadata: { user_id: user.id, kind: 'pack', pack_id: pack.id },
+          payment_intent_data: { metadata: { user_id: user.id, pack_id: pack.id } },
+          success_url: this.returnUrl('checkout=success&session_id={CHECKOUT_SESSION_ID}'),
+          cancel_url: this.returnUrl('checkout=canceled'),
+        }),
+      );
       return { url: session.url };
     }
 
@@ -203,16 +208,18 @@ export class BillingService {
       return viaStripe(this.o.logger, 'portal', () => gateway.createPortalSession(params));
     }
     const customer = await this.ensureCustomer(user);
-    const session = await viaStripe(this.o.logger, 'checkout', () => gateway.createCheckoutSession({
-      mode: 'subscription',
-      customer,
-      client_reference_id: user.id,
-      line_items: [{ price, quantity: 1 }],
-      metadata: { user_id: user.id, kind: 'plan', plan_id: plan.id, interval },
-      subscription_data: { metadata: { user_id: user.id, plan_id: plan.id, interval } },
-      success_url: this.returnUrl('checkout=success&session_id={CHECKOUT_SESSION_ID}'),
-      cancel_url: this.returnUrl('checkout=canceled'),
-    }));
+    const session = await viaStripe(this.o.logger, 'checkout', () =>
+      gateway.createCheckoutSession({
+        mode: 'subscription',
+        customer,
+        client_reference_id: user.id,
+        line_items: [{ price, quantity: 1 }],
+        metadata: { user_id: user.id, kind: 'plan', plan_id: plan.id, interval },
+        subscription_data: { metadata: { user_id: user.id, plan_id: plan.id, interval } },
+        success_url: this.returnUrl('checkout=success&session_id={CHECKOUT_SESSION_ID}'),
+        cancel_url: this.returnUrl('checkout=canceled'),
+      }),
+    );
     return { url: session.url };
   }
 
@@ -221,12 +228,17 @@ export class BillingService {
     const gateway = this.requireGateway();
     const stored = await this.o.prisma.billingCustomer.findUnique({ where: { userId: user.id }, select: { stripeCustomerId: true } });
     if (!stored) throw new AppError('not_found', 'There is nothing to manage yet: buy a plan or a credit pack first.');
-    return viaStripe(this.o.logger, 'portal', () => gateway.createPortalSession({ customer: stored.stripeCustomerId, return_url: this.returnUrl('portal=return') }));
+    return viaStripe(this.o.logger, 'portal', () =>
+      gateway.createPortalSession({ customer: stored.stripeCustomerId, return_url: this.returnUrl('portal=return') }),
+    );
   }
 
   async simulate(user: BillingUser, input: TSimulateInput): Promise<SimulationResult> {
     if (!this.simulator) {
-      throw new AppError(this.config.mode === 'off' ? 'billing_not_configured' : 'invalid_input', 'The billing simulator is off (BILLING_SIMULATOR=1 without STRIPE_SECRET_KEY turns it on).');
+      throw new AppError(
+        this.config.mode === 'off' ? 'billing_not_configured' : 'invalid_input',
+        'The billing simulator is off (BILLING_SIMULATOR=1 without STRIPE_SECRET_KEY turns it on).',
+      );
     }
     if (user.isGuest) throw new AppError('unauthenticated', 'Create an account first.');
     return this.simulator.simulate(user, input);
@@ -240,7 +252,11 @@ export class BillingService {
     const pack = this.config.packs.find((p) => this.config.packPrices.get(p.id) === session.priceId);
     return {
       kind: session.kind,
-      description: plan ? `${plan.name} plan, ${this.config.priceIntervals.get(session.priceId) === 'year' ? 'yearly' : 'monthly'}` : pack ? `Credit pack: ${pack.name}` : 'Unknown item',
+      description: plan
+        ? `${plan.name} plan, ${this.config.priceIntervals.get(session.priceId) === 'year' ? 'yearly' : 'monthly'}`
+        : pack
+          ? `Credit pack: ${pack.name}`
+          : 'Unknown item',
       amountCents: session.amountCents,
       planId: plan?.id ?? null,
       packId: pack?.id ?? null,

@@ -17,9 +17,15 @@ describe('billing configuration', () => {
     expect(resolveBillingConfig(parseEnv({}), DEFAULT_PLANS)).toMatchObject({ mode: 'off', webhookSecret: undefined });
     const config = resolveBillingConfig(parseEnv(stripeEnv), DEFAULT_PLANS);
     expect(config.mode).toBe('stripe');
-    expect([...config.planPrices]).toEqual([['pro', 'price_pro'], ['enterprise', 'price_ent']]);
+    expect([...config.planPrices]).toEqual([
+      ['pro', 'price_pro'],
+      ['enterprise', 'price_ent'],
+    ]);
     expect(config.planByPrice.get('price_ent')).toBe('enterprise');
-    expect([...config.packPrices]).toEqual([['pack_100k', 'price_100k'], ['pack_1m', 'price_1m']]);
+    expect([...config.packPrices]).toEqual([
+      ['pack_100k', 'price_100k'],
+      ['pack_1m', 'price_1m'],
+    ]);
   });
 
   it('a paid plan or pack without a price stops start-up, naming what to set', () => {
@@ -28,7 +34,7 @@ describe('billing configuration', () => {
     expect(() => resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_ENTERPRISE: 'price_pro' }), DEFAULT_PLANS)).toThrow(/share the Stripe price/);
   });
 
-  it('takes a plan\'s stripePriceId from the plans file when the environment has none', () => {
+  it("takes a plan's stripePriceId from the plans file when the environment has none", () => {
     const { STRIPE_PRICE_ENTERPRISE: _e, ...env } = stripeEnv;
     const plans = DEFAULT_PLANS.map((p) => (p.id === 'enterprise' ? { ...p, stripePriceId: 'price_from_file' } : p));
     expect(resolveBillingConfig(parseEnv(env), plans).planPrices.get('enterprise')).toBe('price_from_file');
@@ -57,26 +63,43 @@ describe('billing configuration', () => {
     expect(resolveBillingConfig(parseEnv(stripeEnv), DEFAULT_PLANS).planYearlyPrices.size).toBe(0);
     const plans = DEFAULT_PLANS.map((p) => (p.id === 'enterprise' ? { ...p, stripePriceIdYearly: 'price_ent_year_file' } : p));
     const config = resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_PRO_YEARLY: 'price_pro_year' }), plans);
-    expect([...config.planYearlyPrices]).toEqual([['pro', 'price_pro_year'], ['enterprise', 'price_ent_year_file']]);
+    expect([...config.planYearlyPrices]).toEqual([
+      ['pro', 'price_pro_year'],
+      ['enterprise', 'price_ent_year_file'],
+    ]);
     expect(config.planByPrice.get('price_pro_year')).toBe('pro');
     expect(config.planByPrice.get('price_pro')).toBe('pro');
     expect(config.priceIntervals.get('price_pro_year')).toBe('year');
     expect(config.priceIntervals.get('price_pro')).toBe('month');
     // The environment wins over the plans file.
-    expect(resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_ENTERPRISE_YEARLY: 'price_ent_year_env' }), plans).planYearlyPrices.get('enterprise')).toBe('price_ent_year_env');
+    expect(
+      resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_ENTERPRISE_YEARLY: 'price_ent_year_env' }), plans).planYearlyPrices.get('enterprise'),
+    ).toBe('price_ent_year_env');
   });
 
   it('a yearly price without priceYearlyCents, or one shared with another price, stops start-up', () => {
     const noDisplay = DEFAULT_PLANS.map(({ priceYearlyCents: _y, ...p }) => p);
-    expect(() => resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_PRO_YEARLY: 'price_pro_year' }), noDisplay)).toThrow(/plan "pro" has a yearly Stripe price but no priceYearlyCents/);
-    expect(() => resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_PRO_YEARLY: 'price_pro' }), DEFAULT_PLANS)).toThrow(/share the Stripe price price_pro/);
-    expect(() => resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_ENTERPRISE_YEARLY: 'price_pro' }), DEFAULT_PLANS)).toThrow(/share the Stripe price/);
+    expect(() => resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_PRO_YEARLY: 'price_pro_year' }), noDisplay)).toThrow(
+      /plan "pro" has a yearly Stripe price but no priceYearlyCents/,
+    );
+    expect(() => resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_PRO_YEARLY: 'price_pro' }), DEFAULT_PLANS)).toThrow(
+      /share the Stripe price price_pro/,
+    );
+    expect(() => resolveBillingConfig(parseEnv({ ...stripeEnv, STRIPE_PRICE_ENTERPRISE_YEARLY: 'price_pro' }), DEFAULT_PLANS)).toThrow(
+      /share the Stripe price/,
+    );
   });
 
   it('the simulator sells by the year every plan with a yearly price to show', () => {
     const config = resolveBillingConfig(parseEnv({ BILLING_SIMULATOR: '1' }), DEFAULT_PLANS);
-    expect([...config.planYearlyPrices]).toEqual([['pro', 'price_sim_pro_yearly'], ['enterprise', 'price_sim_enterprise_yearly']]);
-    const monthlyOnly = resolveBillingConfig(parseEnv({ BILLING_SIMULATOR: '1' }), DEFAULT_PLANS.map(({ priceYearlyCents: _y, ...p }) => p));
+    expect([...config.planYearlyPrices]).toEqual([
+      ['pro', 'price_sim_pro_yearly'],
+      ['enterprise', 'price_sim_enterprise_yearly'],
+    ]);
+    const monthlyOnly = resolveBillingConfig(
+      parseEnv({ BILLING_SIMULATOR: '1' }),
+      DEFAULT_PLANS.map(({ priceYearlyCents: _y, ...p }) => p),
+    );
     expect(monthlyOnly.planYearlyPrices.size).toBe(0);
   });
 });

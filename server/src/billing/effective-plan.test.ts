@@ -45,7 +45,11 @@ describe('grantedPlan', () => {
   });
 
   it('the best of several subscriptions wins', () => {
-    const subs = [{ ...base, id: 'a' }, { ...base, id: 'b', planId: 'enterprise' }, { ...base, id: 'c', planId: 'enterprise', status: 'canceled' }];
+    const subs = [
+      { ...base, id: 'a' },
+      { ...base, id: 'b', planId: 'enterprise' },
+      { ...base, id: 'c', planId: 'enterprise', status: 'canceled' },
+    ];
     expect(bestGrant(subs, DEFAULT_PLANS, now, 7)).toMatchObject({ planId: 'enterprise', sub: { id: 'b' } });
     expect(bestGrant([{ ...base, status: 'canceled' }], DEFAULT_PLANS, now, 7)).toBeNull();
   });
@@ -58,7 +62,7 @@ describe('subscriptionMonth', () => {
     expect(subscriptionMonth(base, new Date(base.currentPeriodStart!.getTime() - 500))).toEqual({ start: base.currentPeriodStart, end: base.currentPeriodEnd });
   });
 
-  it('rolls on from Stripe\'s anchor when the renewal is late', () => {
+  it("rolls on from Stripe's anchor when the renewal is late", () => {
     const length = base.currentPeriodEnd!.getTime() - base.currentPeriodStart!.getTime();
     const later = new Date(base.currentPeriodEnd!.getTime() + 1_000);
     expect(subscriptionMonth(base, later)).toEqual({ start: base.currentPeriodEnd, end: new Date(base.currentPeriodEnd!.getTime() + length) });
@@ -118,8 +122,11 @@ describe('a yearly period is cut into months anchored at its start', () => {
     expect(late.end.getTime() - late.start.getTime()).toBeLessThanOrEqual(31 * DAY_MS);
   });
 
-  it('a monthly period stays whole, also Stripe\'s 28 Feb -> 31 Mar period of a cycle anchored on the 31st', () => {
-    expect(monthWithin({ start: t('2026-02-28T09:30:00Z'), end: t('2026-03-31T09:30:00Z') }, t('2026-03-30T00:00:00Z'))).toEqual({ start: t('2026-02-28T09:30:00Z'), end: t('2026-03-31T09:30:00Z') });
+  it("a monthly period stays whole, also Stripe's 28 Feb -> 31 Mar period of a cycle anchored on the 31st", () => {
+    expect(monthWithin({ start: t('2026-02-28T09:30:00Z'), end: t('2026-03-31T09:30:00Z') }, t('2026-03-30T00:00:00Z'))).toEqual({
+      start: t('2026-02-28T09:30:00Z'),
+      end: t('2026-03-31T09:30:00Z'),
+    });
     expect(subscriptionMonth(base, now)).toEqual({ start: base.currentPeriodStart, end: base.currentPeriodEnd });
   });
 });

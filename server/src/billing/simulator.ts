@@ -10,16 +10,7 @@ import { microsToCents } from '@chatmeter/shared/money';
 import Stripe from 'stripe';
 import { AppError } from '../lib/app-error.ts';
 import type { BillingGateway } from './gateway.ts';
-import {
-  chargeObject,
-  checkoutSessionObject,
-  eventObject,
-  invoiceObject,
-  periodEnd,
-  stripeId,
-  subscriptionObject,
-  unixNow,
-} from './stripe-objects.ts';
+import { chargeObject, checkoutSessionObject, eventObject, invoiceObject, periodEnd, stripeId, subscriptionObject, unixNow } from './stripe-objects.ts';
 import type { WebhookResult } from './webhook-handler.ts';
 
 type Deliver = (payload: string, signature: string) => Promise<WebhookResult>;
@@ -136,10 +127,28 @@ export class BillingSimulator implements BillingGateway {
     // After a restart the simulator's memory is empty: rebuild from what the webhook stored.
     const row = await this.o.prisma.subscription.findUnique({
       where: { id },
-      select: { id: true, userId: true, stripeCustomerId: true, itemId: true, priceId: true, planId: true, status: true, currentPeriodStart: true, currentPeriodEnd: true, cancelAtPeriodEnd: true, canceledAt: true, createdAt: true },
+      select: {
+        id: true,
+        userId: true,
+        stripeCustomerId: true,
+        itemId: true,
+        priceId: true,
+        planId: true,
+        status: true,
+        currentPeriodStart: true,
+        currentPeriodEnd: true,
+        cancelAtPeriodEnd: true,
+        canceledAt: true,
+        createdAt: true,
+      },
     });
-    if (!row || !row.priceId || !row.currentPeriodStart || !row.currentPeriodEnd) {
-      throw new Stripe.errors.StripeInvalidRequestError({ type: 'invalid_request_error', message: `No such subscription: '${id}'`, code: 'resource_missing', statusCode: 404 });
+    if (!row?.priceId || !row.currentPeriodStart || !row.currentPeriodEnd) {
+      throw new Stripe.errors.StripeInvalidRequestError({
+        type: 'invalid_request_error',
+        message: `No such subscription: '${id}'`,
+        code: 'resource_missing',
+        statusCode: 404,
+      });
     }
     const sub = subscriptionObject({
       id: row.id,
@@ -182,7 +191,10 @@ export class BillingSimulator implements BillingGateway {
   }
 
   /** Public view of a pending simulated checkout, for the test checkout page. */
-  describeSession(userId: string, sessionId: string): { kind: SimSession['kind']; priceId: string; amountCents: number; metadata: Record<string, string> } | null {
+  describeSession(
+    userId: string,
+    sessionId: string,
+  ): { kind: SimSession['kind']; priceId: string; amountCents: number; metadata: Record<string, string> } | null {
     const session = this.sessions.get(sessionId);
     if (!session || session.userId !== userId) return null;
     return { kind: session.kind, priceId: session.priceId, amountCents: session.amountCents, metadata: session.metadata };
@@ -190,7 +202,8 @@ export class BillingSimulator implements BillingGateway {
 
   private async completeCheckout(user: { id: string; email: string | null }, sessionId: string | undefined): Promise<SimulationResult> {
     const found = sessionId ? this.sessions.get(sessionId) : undefined;
-    if (!found || found.userId !== user.id) throw new AppError('not_found', 'That test checkout has expired or was already completed. Start again from the Billing tab.');
+    if (!found || found.userId !== user.id)
+      throw new AppError('not_found', 'That test checkout has expired or was already completed. Start again from the Billing tab.');
     this.sessions.delete(found.id);
     // Stripe fills the placeholder in the success URL; so does the simulator.
     const session = { ...found, successUrl: found.successUrl?.replace('{CHECKOUT_SESSION_ID}', found.id) ?? null };
@@ -283,7 +296,16 @@ export class BillingSimulator implements BillingGateway {
 
   private rebuild(
     sub: Stripe.Subscription,
-    change: Partial<{ priceId: string; status: Stripe.Subscription.Status; periodStart: number; periodEnd: number; cancelAtPeriodEnd: boolean; canceledAt: number | null; endedAt: number | null; metadata: Record<string, string> }>,
+    change: Partial<{
+      priceId: string;
+      status: Stripe.Subscription.Status;
+      periodStart: number;
+      periodEnd: number;
+      cancelAtPeriodEnd: boolean;
+      canceledAt: number | null;
+      endedAt: number | null;
+      metadata: Record<string, string>;
+    }>,
   ): Stripe.Subscription {
     const item = sub.items.data[0]!;
     const priceId = change.priceId ?? item.price.id;
@@ -308,7 +330,10 @@ export class BillingSimulator implements BillingGateway {
     return next;
   }
 
-  private async changeSubscription(userId: string, action: Exclude<TSimulateInput['action'], 'complete_checkout' | 'refund_last_pack'>): Promise<SimulationResult> {
+  private async changeSubscription(
+    userId: string,
+    action: Exclude<TSimulateInput['action'], 'complete_checkout' | 'refund_last_pack'>,
+  ): Promise<SimulationResult> {
     const current = await this.currentSubscription(userId);
     const item = current.items.data[0]!;
     const now = unixNow();

@@ -30,7 +30,9 @@ export function addMonth(unix: number): number {
 export function addYear(unix: number): number {
   const d = new Date(unix * 1000);
   const lastDay = new Date(Date.UTC(d.getUTCFullYear() + 1, d.getUTCMonth() + 1, 0)).getUTCDate();
-  return Math.floor(Date.UTC(d.getUTCFullYear() + 1, d.getUTCMonth(), Math.min(d.getUTCDate(), lastDay), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()) / 1000);
+  return Math.floor(
+    Date.UTC(d.getUTCFullYear() + 1, d.getUTCMonth(), Math.min(d.getUTCDate(), lastDay), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()) / 1000,
+  );
 }
 
 /** The end of a billing period of `interval` starting at `unix`. */
@@ -76,9 +78,7 @@ export function priceObject(p: { id: string; unitAmount: number; recurring: bool
     metadata: {},
     nickname: null,
     product: `prod_${p.id.replace(/^price_/, '').slice(0, 14)}`,
-    recurring: p.recurring
-      ? { interval: p.interval ?? 'month', interval_count: 1, meter: null, trial_period_days: null, usage_type: 'licensed' }
-      : null,
+    recurring: p.recurring ? { interval: p.interval ?? 'month', interval_count: 1, meter: null, trial_period_days: null, usage_type: 'licensed' } : null,
     tax_behavior: 'unspecified',
     tiers_mode: null,
     transform_quantity: null,
@@ -227,7 +227,8 @@ export function checkoutSessionObject(s: CheckoutSessionSpec): Stripe.Checkout.S
     customer: s.customer,
     customer_account: null,
     customer_creation: null,
-    customer_details: s.status === 'complete' ? { address: null, email: s.customerEmail ?? null, name: null, phone: null, tax_exempt: 'none', tax_ids: [] } : null,
+    customer_details:
+      s.status === 'complete' ? { address: null, email: s.customerEmail ?? null, name: null, phone: null, tax_exempt: 'none', tax_ids: [] } : null,
     customer_email: null,
     discounts: [],
     expires_at: created + 24 * 3600,
@@ -339,7 +340,11 @@ export function invoiceObject(s: InvoiceSpec): Stripe.Invoice {
           metadata: {},
           parent: { type: 'subscription_item_details', subscription_item_details: { subscription: s.subscription, proration: false } },
           period: { start: s.periodStart, end: s.periodEnd },
-          pricing: { type: 'price_details', price_details: { price: s.priceId, product: `prod_${s.priceId.slice(6, 20)}` }, unit_amount_decimal: String(s.amount) },
+          pricing: {
+            type: 'price_details',
+            price_details: { price: s.priceId, product: `prod_${s.priceId.slice(6, 20)}` },
+            unit_amount_decimal: String(s.amount),
+          },
           quantity: 1,
         },
       ],

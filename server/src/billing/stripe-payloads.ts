@@ -21,9 +21,16 @@ const ZCents = z.number().int().min(0).max(100_000_000_000);
 const ZMetadata = z.record(z.string(), z.string());
 /** Status-like words: `active`, `past_due`, `warning_needs_response`... */
 const ZWord = z.string().regex(/^[a-z][a-z_]{0,63}$/, 'not a status word');
-const ZCurrency = z.string().regex(/^[a-zA-Z]{3}$/, 'not a currency code').transform((c) => c.toLowerCase());
+const ZCurrency = z
+  .string()
+  .regex(/^[a-zA-Z]{3}$/, 'not a currency code')
+  .transform((c) => c.toLowerCase());
 
-const opt = <T extends z.ZodType>(schema: T) => schema.nullable().optional().transform((v) => v ?? null);
+const opt = <T extends z.ZodType>(schema: T) =>
+  schema
+    .nullable()
+    .optional()
+    .transform((v) => v ?? null);
 
 const ZSubscriptionItem = z
   .object({

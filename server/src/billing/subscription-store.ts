@@ -100,7 +100,7 @@ export class SubscriptionStore {
 
     const planId = this.o.planByPrice.get(parsed.priceId) ?? null;
     if (!planId) {
-      this.o.logger.warn({ subscription: parsed.id, price: parsed.priceId }, 'subscription price is not any plan\'s Stripe price; it grants no plan');
+      this.o.logger.warn({ subscription: parsed.id, price: parsed.priceId }, "subscription price is not any plan's Stripe price; it grants no plan");
     }
     // Grace runs from the first moment Stripe told us the subscription was past due.
     const pastDueSince = parsed.status === 'past_due' ? (existing?.pastDueSince ?? opts.asOf) : null;

@@ -16,7 +16,7 @@ import { nestedDeeperThan } from '../lib/json-depth.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Tx } from '../metering/counters.ts';
-import { addCredits, takeCreditsUpTo } from '../metering/credits.ts';
+import { addCredits, type CreditChange, takeCreditsUpTo } from '../metering/credits.ts';
 import type { BillingConfig } from './config.ts';
 import { graceEndsAt } from './effective-plan.ts';
 import { PermanentEventError, RetryLaterError, StaleSnapshotError } from './event-errors.ts';
@@ -149,7 +149,8 @@ export class WebhookHandler {
       return fail(400, 'invalid_input', message);
     }
     // Postgres's jsonb parser recurses: an absurdly nested payload would fail the insert (a 500 Stripe retries forever).
-    if (!event || typeof event !== 'object' || nestedDeeperThan(event, MAX_EVENT_DEPTH) || !ZEventEnvelope.safeParse(event).success) return fail(400, 'invalid_input', 'The body is not a Stripe event.');
+    if (!event || typeof event !== 'object' || nestedDeeperThan(event, MAX_EVENT_DEPTH) || !ZEventEnvelope.safeParse(event).success)
+      return fail(400, 'invalid_input', 'The body is not a Stripe event.');
     try {
       return await this.process(event, now);
     } catch (error) {
@@ -189,7 +190,8 @@ export class WebhookHandler {
           },
           { maxWait: 10_000, timeout: 30_000 },
         );
-        if (applied.after) await applied.after().catch((error: Error) => logger.warn({ err: error.message, eventId: event.id }, 'stripe webhook: follow-up failed'));
+        if (applied.after)
+          await applied.after().catch((error: Error) => logger.warn({ err: error.message, eventId: event.id }, 'stripe webhook: follow-up failed'));
         logger.info({ eventId: event.id, type: event.type, outcome: applied.outcome }, 'stripe event');
         return { status: 200, body: { received: true, outcome: applied.outcome } };
       } catch (error) {
@@ -202,9 +204,11 @@ export class WebhookHandler {
           logger.warn({ eventId: event.id, type: event.type, err: message }, 'stripe event acknowledged but not applied');
           return { status: 200, body: { received: true, outcome: 'rejected' } };
         }
-        await prisma.$executeRaw(Prisma.sql`
+        await prisma
+          .$executeRaw(Prisma.sql`
           UPDATE stripe_events SET error = ${message}, attempts = attempts + 1
-           WHERE id = ${event.id} AND processed_at IS NULL`).catch(() => {});
+           WHERE id = ${event.id} AND processed_at IS NULL`)
+          .catch(() => {});
         if (error instanceof RetryLaterError) {
           logger.warn({ eventId: event.id, type: event.type, err: message }, 'stripe event deferred; Stripe will deliver it again');
           return fail(409, 'conflict', message);
@@ -455,7 +459,7 @@ export class WebhookHandler {
          WHERE dispute_id = ${hold.dispute_id}`);
       fromHolds += claim;
     }
-    const taken = await takeCreditsUpTo(
+    const { taken } = await takeCreditsUpTo(
       tx,
       {
         userId: purchase.user_id,
@@ -500,8 +504,11 @@ export class WebhookHandler {
 
     const amountMicros = BigInt(centsToMicros(dispute.amount));
     // A dispute for part of the charge stands for that part of the pack.
-    const disputed = purchase.amount_micro_usd > 0n && amountMicros < purchase.amount_micro_usd ? (purchase.tokens * amountMicros) / purchase.amount_micro_usd : purchase.tokens;
-    const change = (kind: 'dispute_hold' | 'dispute_release' | 'dispute_loss', what: string) => ({
+    const disputed =
+      purchase.amount_micro_usd > 0n && amountMicros < purchase.amount_micro_usd
+        ? (purchase.tokens * amountMicros) / purchase.amount_micro_usd
+        : purchase.tokens;
+    const change = <K extends 'dispute_hold' | 'dispute_release' | 'dispute_loss'>(kind: K, what: string): CreditChange<K> => ({
       userId: purchase.user_id,
       kind,
       reason: `dispute ${dispute.id} on credit pack ${purchase.pack_id}: ${what}`,
@@ -509,7 +516,11 @@ export class WebhookHandler {
     });
 
     if (!closed) {
-      const held = await takeCreditsUpTo(tx, change('dispute_hold', 'unspent tokens held'), min(disputed, await this.packRoom(tx, purchase, dispute.id)));
+      const { taken: held } = await takeCreditsUpTo(
+        tx,
+        change('dispute_hold', 'unspent tokens held'),
+        min(disputed, await this.packRoom(tx, purchase, dispute.id)),
+      );
       await tx.$executeRaw(Prisma.sql`
         INSERT INTO pack_disputes (dispute_id, checkout_session_id, user_id, status, stripe_status, amount_micro_usd, disputed_tokens, held_tokens, opened_event_id)
         VALUES (${dispute.id}, ${purchase.checkout_session_id}, ${purchase.user_id}::uuid, 'open', ${dispute.status}, ${amountMicros}, ${disputed}, ${held}, ${event.id})`);
@@ -524,7 +535,10 @@ export class WebhookHandler {
       released = stillHeld;
     } else {
       // Lost: what is held stays out. Nothing held (the closing event came first): take the pack's unspent tokens now.
-      removed = existing ? stillHeld : await takeCreditsUpTo(tx, change('dispute_loss', 'lost, unspent tokens removed'), min(disputed, await this.packRoom(tx, purchase, dispute.id)));
+      removed = existing
+        ? stillHeld
+        : (await takeCreditsUpTo(tx, change('dispute_loss', 'lost, unspent tokens removed'), min(disputed, await this.packRoom(tx, purchase, dispute.id))))
+            .taken;
     }
     if (existing) {
       await tx.$executeRaw(Prisma.sql`

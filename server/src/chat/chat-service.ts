@@ -3,9 +3,11 @@
 // settlement from the provider's own usage. Every step is here, in one place.
 import { createHmac, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@chatmeter/db/client';
-import { requireModelPrice, type TModelPrice } from '@chatmeter/shared/pricing';
+import type { LimitName } from '@chatmeter/shared/errors';
+import { conversationTitle } from '@chatmeter/shared/conversation-title';
+import { findModelPrice, requireModelPrice, type TModelPrice } from '@chatmeter/shared/pricing';
 import type { TPlan } from '@chatmeter/shared/plans';
-import { AppError } from '../lib/app-error.ts';
+import { AppError, isAppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { PlanResolver, PlanSubject } from '../plans/plan-resolver.ts';
 import type { Meter, UsageStatus } from '../metering/meter.ts';
@@ -16,7 +18,9 @@ import type { Limiters } from '../rate-limit/limiters.ts';
 import { coalesceReadyDeltas } from './coalesce.ts';
 import { fitContextWindow, type ContextMessage } from './context-window.ts';
 import { InflightStreams } from './inflight.ts';
-import { isAbortError, isProviderError, type ChatProvider, type FinishReason, type ProviderUsage } from './providers/provider.ts';
+import { isAbortError, isProviderError, type FinishReason, type ProviderUsage } from './providers/provider.ts';
+import type { ProviderRegistry, RoutedProvider } from './providers/registry.ts';
+import { gatePriority, type GateLease, type GateRequest, type ProviderGate, type ProviderGates } from './providers/gate.ts';
 import { replyNote } from './reply-notes.ts';
 import { isCacheable, ResponseCache } from './response-cache.ts';
 import { countTextTokens } from './tokens.ts';
@@ -31,6 +35,10 @@ export type ChatEvent =
       cached: boolean;
       /** The provider's finish reason (`stop`, `length`, `tool_calls`...), `refusal`, or null when it sent none. */
       finishReason: FinishReason | null;
+      /** The limit that shortened the completion cap to fit what was left (`start.maxTokens`), or null. */
+      limitedBy: LimitName | null;
+      /** The model asked for when the plan's fallback answered instead (`start.model`), or null. */
+      degradedFrom: string | null;
     };
 
 export interface ChatUser extends PlanSubject {
@@ -51,7 +59,10 @@ export interface ChatServiceOptions {
   meter: Meter;
   limiters: Limiters;
   logger: Logger;
-  provider: ChatProvider;
+  /** Which provider serves each model (PROVIDERS_FILE, or the one-provider shorthand). */
+  providers: ProviderRegistry;
+  /** Per-provider admission gates (surge protection); every provider call goes through its gate. */
+  gates: ProviderGates;
   pricing: readonly TModelPrice[];
   /** Decides whose limits apply (the plan, or the guest's for an unverified account). */
   planResolver: PlanResolver;
@@ -62,6 +73,11 @@ export interface ChatServiceOptions {
   ipHashSalt: string;
   /** The user's current month (billing may give a subscription period). */
   monthFor?: MonthFor;
+  /**
+   * How often a streaming reply's relayed text is saved in its reservation, for the sweeper
+   * to keep if this server dies (default 1000 ms; replies shorter than that write nothing).
+   */
+  partialSaveMs?: number;
   /** Called after each settlement (metrics, alerts); must not throw or block. */
   onSettled?: (event: ChatSettledEvent) => void;
 }
@@ -72,6 +88,7 @@ export interface ChatSettledEvent {
   month: MonthPeriod;
   ipHash: string;
   model: string;
+  provider: string;
   status: UsageStatus;
   promptTokens: number;
   completionTokens: number;
@@ -97,13 +114,31 @@ export class ChatService {
   }
 
   get isDemo(): boolean {
-    return this.o.provider.isDemo;
+    return this.o.providers.isDemo;
   }
 
-  /** The models this user may pick right now: the plan's, served by the configured provider. */
+  /** The models this user may pick right now: the plan's that are priced and that a provider serves. */
   modelsFor(plan: TPlan): string[] {
-    if (this.o.provider.isDemo) return ['demo'];
-    return plan.limits.models.filter((m) => m !== 'demo' && this.o.pricing.some((p) => p.model === m));
+    if (this.o.providers.isDemo) return ['demo'];
+    return plan.limits.models.filter((m) => m !== 'demo' && this.o.pricing.some((p) => p.model === m) && this.o.providers.forModel(m) !== undefined);
+  }
+
+  /** The model picker's entries: each model the plan allows, with its provider and prices. */
+  modelItemsFor(plan: TPlan) {
+    return this.modelsFor(plan).map((model) => {
+      const price = requireModelPrice(this.o.pricing, model);
+      const route = this.o.providers.forModel(model)!;
+      return {
+        model,
+        label: price.label ?? model,
+        provider: route.id,
+        providerLabel: route.provider.label,
+        inputMicrosPerMillion: price.inputMicrosPerMillion,
+        outputMicrosPerMillion: price.outputMicrosPerMillion,
+        cachedInputMicrosPerMillion: price.cachedInputMicrosPerMillion ?? price.inputMicrosPerMillion,
+        reasoning: price.reasoning ?? false,
+      };
+    });
   }
 
   /** Of the client's network (an IPv6 /64), so the guests' per-IP day and the spend alerts see one client as one. */
@@ -116,7 +151,11 @@ export class ChatService {
    * refusal is an ordinary error with its HTTP status; the returned stream does
    * steps 5-6 (provider, settlement).
    */
-  async send(user: ChatUser, input: SendInput, request: { ip: string; requestId: string; signal?: AbortSignal | undefined }): Promise<AsyncGenerator<ChatEvent>> {
+  async send(
+    user: ChatUser,
+    input: SendInput,
+    request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
+  ): Promise<AsyncGenerator<ChatEvent>> {
     const o = this.o;
     const plan = o.planResolver.planFor(user);
     if (user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
@@ -126,15 +165,30 @@ export class ChatService {
     monthPromise.catch(() => {}); // a refusal below may leave it unawaited
 
     // 2. Rate limits: per user, and per network for guests.
-    await o.limiters.consume('chat', user.id, {
-      spec: { points: plan.limits.requestsPerMinute, duration: 60 },
-      message: `You can send ${plan.limits.requestsPerMinute} messages a minute. Please wait a moment.`,
-    });
-    if (user.isGuest) {
-      await o.limiters.consume('chatIp', clientNetwork(request.ip), {
-        spec: { points: plan.limits.requestsPerMinute * 3, duration: 60 },
-        message: 'Too many guest messages from your network. Please wait a moment or sign up.',
+    try {
+      await o.limiters.consume('chat', user.id, {
+        spec: { points: plan.limits.requestsPerMinute, duration: 60 },
+        message: `You can send ${plan.limits.requestsPerMinute} messages a minute. Please wait a moment.`,
+        limit: 'requestsPerMinute',
       });
+      if (user.isGuest) {
+        await o.limiters.consume('chatIp', clientNetwork(request.ip), {
+          spec: { points: plan.limits.requestsPerMinute * 3, duration: 60 },
+          message: 'Too many guest messages from your network. Please wait a moment or sign up.',
+          limit: 'networkRequestsPerMinute',
+        });
+      }
+    } catch (error) {
+      // "Wait 45 seconds" is wrong when a quota keeps the user out for hours: say that instead.
+      if (error instanceof AppError && error.reason === 'rate_limited' && error.details.resetAt) {
+        const longer = await o.meter.longerBlock(
+          { user, plan, guestPlan: o.planResolver.guestPlan, ipHash: this.hashIp(request.ip), month: await monthPromise, promptTokens: 0 },
+          now,
+          error.details.resetAt,
+        );
+        if (longer) throw longer;
+      }
+      throw error;
     }
 
     // 3. Plan checks.
@@ -143,7 +197,8 @@ export class ChatService {
     if (!model || !available.includes(model)) {
       throw new AppError('model_not_in_plan', `The model ${input.model ?? ''} is not available on the ${plan.name} plan.`, { upgrade: true });
     }
-    const price = requireModelPrice(o.pricing, model);
+    let price = requireModelPrice(o.pricing, model);
+    let route = o.providers.forModel(model)!;
     const content = input.content.trim();
     if (content.length === 0) throw new AppError('invalid_input', 'Write a message first.');
     if (content.length > plan.limits.maxInputChars) {
@@ -166,7 +221,9 @@ export class ChatService {
       ]);
       if (!conversation) throw new AppError('not_found', 'That conversation does not exist.');
       if (conversation.messageCount + 2 > plan.limits.maxConversationMessages) {
-        throw new AppError('conversation_too_long', `This conversation has reached ${plan.limits.maxConversationMessages} messages. Start a new one.`, { upgrade: true });
+        throw new AppError('conversation_too_long', `This conversation has reached ${plan.limits.maxConversationMessages} messages. Start a new one.`, {
+          upgrade: true,
+        });
       }
       history = rows.reverse().filter((m) => m.content.length > 0) as ContextMessage[];
     }
@@ -189,6 +246,7 @@ export class ChatService {
     const month = await monthPromise;
     const ipHash = this.hashIp(request.ip);
     const promptEstimate = cachedText !== undefined ? 0 : withMargin(fitted.promptTokens);
+    const fallback = cachedText === undefined ? this.fallbackFor(plan, model, available, promptEstimate) : undefined;
     const reservation = await o.meter.reserveChat({
       user,
       plan,
@@ -197,14 +255,119 @@ export class ChatService {
       model,
       promptTokens: promptEstimate,
       maxTokens: cachedText !== undefined ? 0 : maxTokens,
+      price,
+      fallback,
       month,
       defaultDailyTokenCap: o.defaultDailyTokenCap,
       requestId: request.requestId,
-      conversation: { id: input.conversationId ?? null, title: content.slice(0, 80), userContent: content, maxMessages: plan.limits.maxConversationMessages },
+      conversation: {
+        id: input.conversationId ?? null,
+        // Only a new conversation takes a title: the first message's words without its Markdown.
+        title: input.conversationId ? '' : conversationTitle(content),
+        userContent: content,
+        maxMessages: plan.limits.maxConversationMessages,
+      },
       now,
     });
+    // The plan's fallback answers when the model asked for no longer fitted the budget.
+    let answering = model;
+    if (reservation.degradedFrom && fallback) {
+      answering = fallback.model;
+      price = fallback.price;
+      route = o.providers.forModel(answering)!;
+    }
 
-    return this.run({ user, plan, month, request, model, price, fitted, maxTokens, cacheKey, cachedText, ipHash, reservation });
+    // 4b. Admission to the provider (gate.ts): may wait in the queue; a refusal gives the reservation back uncharged.
+    let admission: { gate: ProviderGate; request: GateRequest; lease: GateLease } | undefined;
+    if (cachedText === undefined) {
+      const gate = o.gates.for(route.id);
+      const gateRequest: GateRequest = {
+        priority: gatePriority(plan, user.isGuest || plan.id === o.planResolver.guestPlan.id),
+        plan: plan.id,
+        tokens: promptEstimate + reservation.maxTokens,
+        deadline: Date.now() + o.gates.queueTimeoutMs,
+      };
+      try {
+        const lease = await gate.admit({ ...gateRequest, signal: request.signal });
+        admission = { gate, request: gateRequest, lease };
+      } catch (error) {
+        // The client left while waiting: settled as an abort by the stream, as before there was a gate.
+        if (isAbortError(error, request.signal))
+          return this.run({
+            user,
+            plan,
+            month,
+            request,
+            model: answering,
+            route,
+            price,
+            fitted,
+            maxTokens,
+            cacheKey,
+            cachedText,
+            ipHash,
+            reservation,
+            admission: undefined,
+          });
+        await this.giveBack({ reservationId: reservation.id, isGuest: user.isGuest, ipHash, model, provider: route.id, price });
+        throw error;
+      }
+    }
+
+    return this.run({
+      user,
+      plan,
+      month,
+      request,
+      model: answering,
+      route,
+      price,
+      fitted,
+      maxTokens,
+      // The fallback's answer is not the answer of the model asked for.
+      cacheKey: reservation.degradedFrom ? undefined : cacheKey,
+      cachedText,
+      ipHash,
+      reservation,
+      admission,
+    });
+  }
+
+  /**
+   * The plan's fallback model (limits.fallbackModel) for a request to `model`, with its prices and
+   * completion cap (lowered to what its context window leaves after the prompt); undefined when the
+   * plan has none, it is the model asked for, or it cannot take the prompt.
+   */
+  private fallbackFor(plan: TPlan, model: string, available: readonly string[], promptEstimate: number) {
+    const id = plan.limits.fallbackModel;
+    if (!id || id === model || !available.includes(id)) return undefined;
+    const price = findModelPrice(this.o.pricing, id);
+    if (!price || !this.o.providers.forModel(id)) return undefined;
+    const maxTokens = Math.min(this.o.maxTokens, price.maxOutputTokens, price.contextWindow - promptEstimate);
+    return maxTokens > 0 ? { model: id, price, maxTokens } : undefined;
+  }
+
+  /** A request refused before the provider was called: settled as an uncharged error, the message given back. */
+  private async giveBack(input: {
+    reservationId: string;
+    isGuest: boolean;
+    ipHash: string;
+    model: string;
+    provider: string;
+    price: TModelPrice;
+  }): Promise<void> {
+    await settleChatWithRetry(this.o.meter, {
+      ...input,
+      promptTokens: 0,
+      completionTokens: 0,
+      cachedTokens: 0,
+      estimated: false,
+      status: 'error',
+      latencyMs: 0,
+      refundMessage: true,
+    }).catch((error: Error) =>
+      this.o.logger.error({ err: error.message, reservationId: input.reservationId }, 'releasing a refused reservation failed; the sweeper settles it'),
+    );
   }
 
   private async *run(state: {
@@ -213,6 +376,7 @@ export class ChatService {
     month: MonthPeriod;
     request: { ip: string; requestId: string; signal?: AbortSignal | undefined };
     model: string;
+    route: RoutedProvider;
     price: TModelPrice;
     fitted: ReturnType<typeof fitContextWindow>;
     /** The completion cap asked for; the reservation may have lowered it. */
@@ -221,9 +385,11 @@ export class ChatService {
     cachedText: string | undefined;
     ipHash: string;
     reservation: Awaited<ReturnType<Meter['reserveChat']>>;
+    admission: { gate: ProviderGate; request: GateRequest; lease: GateLease } | undefined;
   }): AsyncGenerator<ChatEvent> {
     const o = this.o;
-    const { user, plan, month, request, model, price, fitted, maxTokens, cacheKey, cachedText, ipHash, reservation } = state;
+    const { user, plan, month, request, model, route, price, fitted, maxTokens, cacheKey, cachedText, ipHash, reservation, admission } = state;
+    let lease = admission?.lease;
     const messageId = randomUUID();
     const started = Date.now();
     // Until settled: deleting the account aborts the reply and waits for its settlement.
@@ -237,37 +403,71 @@ export class ChatService {
     let status: UsageStatus = 'ok';
     let failure: unknown;
     let settled = false;
+    // The relayed text is saved now and then (one save at a time), so a server that dies mid-stream
+    // leaves it for the sweeper (sweeper.ts); the last save is awaited before settling.
+    const partialEveryMs = o.partialSaveMs ?? 1000;
+    let partialSavedAt = started;
+    let partialSaving: Promise<void> | undefined;
+    let partialSaved = false;
+    const savePartial = () => {
+      if (partialSaving || Date.now() - partialSavedAt < partialEveryMs) return;
+      partialSavedAt = Date.now();
+      partialSaved = true;
+      partialSaving = o.meter
+        .savePartial(reservation.id, relayed)
+        .catch((error: Error) => o.logger.warn({ err: error.message, reservationId: reservation.id }, 'could not save the partial reply'))
+        .finally(() => (partialSaving = undefined));
+    };
 
     const settle = async () => {
       if (settled) return undefined;
       settled = true;
+      if (partialSaving) await partialSaving;
       const cached = cachedText !== undefined;
       // 6. The provider's usage is the truth; without it, count what was relayed.
       const estimated = !cached && usage === undefined;
-      const promptTokens = cached ? 0 : usage?.promptTokens ?? (relayed.length > 0 || status !== 'error' ? fitted.promptTokens : 0);
-      const completionTokens = cached ? 0 : usage?.completionTokens ?? countTextTokens(model, relayed);
+      const promptTokens = cached ? 0 : (usage?.promptTokens ?? (relayed.length > 0 || status !== 'error' ? fitted.promptTokens : 0));
+      const completionTokens = cached ? 0 : (usage?.completionTokens ?? countTextTokens(model, relayed));
       const refundMessage = status === 'error' && relayed.length === 0;
       // A dropped connection is retried (bounded); settlement is idempotent, so a retry cannot charge twice.
-      const result = await settleChatWithRetry(o.meter, {
-        reservationId: reservation.id,
-        isGuest: user.isGuest,
-        ipHash,
-        model,
-        price,
-        promptTokens,
-        completionTokens,
-        cachedTokens: usage?.cachedPromptTokens ?? 0,
-        estimated,
-        status: cached ? 'cached' : status,
-        latencyMs: Date.now() - started,
-        refundMessage,
-        assistant: { messageId, content: relayed + note, finishReason: status === 'ok' ? (cached ? 'stop' : finishReason ?? null) : null },
-      }, { onRetry: (error, attempt) => o.logger.warn({ err: (error as Error).message, attempt, reservationId: reservation.id }, 'settlement lost its database connection; retrying') });
+      const result = await settleChatWithRetry(
+        o.meter,
+        {
+          reservationId: reservation.id,
+          isGuest: user.isGuest,
+          ipHash,
+          model,
+          provider: route.id,
+          price,
+          promptTokens,
+          completionTokens,
+          cachedTokens: usage?.cachedPromptTokens ?? 0,
+          estimated,
+          status: cached ? 'cached' : status,
+          latencyMs: Date.now() - started,
+          refundMessage,
+          assistant: { messageId, content: relayed + note, finishReason: status === 'ok' ? (cached ? 'stop' : (finishReason ?? null)) : null },
+          ...(partialSaved ? { clearPartial: true } : {}),
+        },
+        {
+          onRetry: (error, attempt) =>
+            o.logger.warn({ err: (error as Error).message, attempt, reservationId: reservation.id }, 'settlement lost its database connection; retrying'),
+        },
+      );
       if (result) {
         try {
           o.onSettled?.({
-            user, plan, month, ipHash, model, status: cached ? 'cached' : status, promptTokens, completionTokens,
-            costMicroUsd: result.costMicroUsd, anonymised: result.anonymised,
+            user,
+            plan,
+            month,
+            ipHash,
+            model,
+            provider: route.id,
+            status: cached ? 'cached' : status,
+            promptTokens,
+            completionTokens,
+            costMicroUsd: result.costMicroUsd,
+            anonymised: result.anonymised,
           });
         } catch (error) {
           o.logger.error({ err: (error as Error).message }, 'onSettled hook failed');
@@ -283,7 +483,7 @@ export class ChatService {
         messageId,
         userMessageId: reservation.userMessageId,
         model,
-        demo: o.provider.isDemo,
+        demo: route.provider.isDemo,
         maxTokens: reservation.maxTokens,
       };
       if (cachedText !== undefined) {
@@ -295,29 +495,55 @@ export class ChatService {
         let streamed = false;
         const onAbort = () => controller.abort(request.signal?.reason);
         request.signal?.addEventListener('abort', onAbort, { once: true });
+        if (request.signal?.aborted) onAbort();
         const onAccountDeleted = () => controller.abort(inflight.signal.reason);
         inflight.signal.addEventListener('abort', onAccountDeleted, { once: true });
         if (inflight.signal.aborted) onAccountDeleted();
         try {
-          const events = o.provider.stream({
-            model,
-            messages: fitted.messages,
-            maxTokens: reservation.maxTokens,
-            ...(price.reasoning ? { reasoning: true } : {}),
-            user: this.hashIp(user.id),
-            signal: controller.signal,
-            requestId: request.requestId,
-          });
-          for await (const event of coalesceReadyDeltas(events)) {
-            if (event.type === 'delta') {
-              relayed += event.text;
-              yield { type: 'delta', text: event.text };
-            } else if (event.type === 'tool_call') {
-              if (!toolCalls.includes(event.name)) toolCalls.push(event.name);
-            } else if (event.type === 'finish') {
-              finishReason = event.reason;
-            } else if (event.type === 'usage') {
-              usage = event;
+          for (;;) {
+            try {
+              const events = route.provider.stream({
+                model,
+                messages: fitted.messages,
+                maxTokens: reservation.maxTokens,
+                ...(price.reasoning ? { reasoning: true } : {}),
+                user: this.hashIp(user.id),
+                signal: controller.signal,
+                requestId: request.requestId,
+                // A 429 comes back here at once: the request waits in the gate's queue, not in a retry loop of its own.
+                retryRateLimited: false,
+                ...(admission ? { onResponse: (status: number, headers: Headers) => admission.gate.observe(status, headers) } : {}),
+              });
+              for await (const event of coalesceReadyDeltas(events)) {
+                if (event.type === 'delta') {
+                  relayed += event.text;
+                  savePartial();
+                  yield { type: 'delta', text: event.text };
+                } else if (event.type === 'tool_call') {
+                  if (!toolCalls.includes(event.name)) toolCalls.push(event.name);
+                } else if (event.type === 'finish') {
+                  finishReason = event.reason;
+                } else if (event.type === 'usage') {
+                  usage = event;
+                }
+              }
+              break;
+            } catch (error) {
+              // The provider's 429 is never passed on: back to the queue, in plan order, until the deadline.
+              if (
+                !admission ||
+                !lease ||
+                controller.signal.aborted ||
+                !isProviderError(error) ||
+                error.kind !== 'rate_limited' ||
+                error.startedStreaming ||
+                relayed.length > 0
+              )
+                throw error;
+              const limited = lease;
+              lease = undefined;
+              await admission.gate.rateLimited(limited, error.retryAfterMs);
+              lease = await admission.gate.admit({ ...admission.request, signal: controller.signal });
             }
           }
           streamed = true;
@@ -329,6 +555,8 @@ export class ChatService {
             failure = error;
           }
         } finally {
+          lease?.release(usage ? usage.promptTokens + usage.completionTokens : undefined);
+          lease = undefined;
           request.signal?.removeEventListener('abort', onAbort);
           inflight.signal.removeEventListener('abort', onAccountDeleted);
           // Left early (the consumer went away): the upstream call stops now, not at its next chunk.
@@ -348,26 +576,40 @@ export class ChatService {
         }
       }
       const result = await settle();
+      if (isAppError(failure)) throw failure;
       if (failure) {
         o.logger.warn({ err: failure instanceof Error ? failure.message : String(failure), requestId: request.requestId }, 'provider failed');
         const kind = isProviderError(failure) ? failure.kind : 'unavailable';
-        throw new AppError('provider_unavailable', kind === 'rate_limited' || kind === 'timeout'
-          ? 'The AI provider is busy right now. Please try again in a moment.'
-          : 'The AI provider is unavailable right now. Please try again later.', isProviderError(failure) && failure.retryAfterMs ? { retryAfterSeconds: Math.ceil(failure.retryAfterMs / 1000) } : {});
+        throw new AppError(
+          'provider_unavailable',
+          kind === 'rate_limited' || kind === 'timeout'
+            ? 'The AI provider is busy right now. Please try again in a moment.'
+            : 'The AI provider is unavailable right now. Please try again later.',
+          isProviderError(failure) && failure.retryAfterMs ? { retryAfterSeconds: Math.ceil(failure.retryAfterMs / 1000) } : {},
+        );
       }
       if (result && status !== 'aborted') {
-        const promptTokens = cachedText !== undefined ? 0 : usage?.promptTokens ?? fitted.promptTokens;
-        const completionTokens = cachedText !== undefined ? 0 : usage?.completionTokens ?? countTextTokens(model, relayed);
+        const promptTokens = cachedText !== undefined ? 0 : (usage?.promptTokens ?? fitted.promptTokens);
+        const completionTokens = cachedText !== undefined ? 0 : (usage?.completionTokens ?? countTextTokens(model, relayed));
         yield {
           type: 'done',
-          usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, costMicroUsd: result.costMicroUsd, estimated: cachedText === undefined && usage === undefined },
+          usage: {
+            promptTokens,
+            completionTokens,
+            totalTokens: promptTokens + completionTokens,
+            costMicroUsd: result.costMicroUsd,
+            estimated: cachedText === undefined && usage === undefined,
+          },
           status: cachedText !== undefined ? 'cached' : status,
           cached: cachedText !== undefined,
           // Only replies that ended with `stop` are cached.
-          finishReason: cachedText !== undefined ? 'stop' : finishReason ?? null,
+          finishReason: cachedText !== undefined ? 'stop' : (finishReason ?? null),
+          limitedBy: reservation.limitedBy,
+          degradedFrom: reservation.degradedFrom,
         };
       }
     } finally {
+      lease?.release();
       // The consumer went away (generator returned early): settle what was relayed.
       if (!settled) {
         if (status === 'ok') status = 'aborted';

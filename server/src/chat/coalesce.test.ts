@@ -54,20 +54,28 @@ describe('coalesceReadyDeltas', () => {
 
   it('a consumer that stops early does not wait for the source, which is closed after its pending read', async () => {
     let closed = false;
-    async function* endless() {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    async function* source() {
       try {
-        for (let i = 0; ; i++) {
-          yield delta(String(i));
-          await sleep(50);
-        }
+        yield delta('0');
+        // The next read waits until the test lets it go: a consumer that waited for it would not return.
+        await gate;
+        yield delta('1');
       } finally {
         closed = true;
       }
     }
-    const t0 = Date.now();
-    for await (const _ of coalesceReadyDeltas(endless())) break;
-    expect(Date.now() - t0).toBeLessThan(30);
-    await sleep(100);
+    const stopped = (async () => {
+      for await (const _ of coalesceReadyDeltas(source())) break;
+      return 'returned' as const;
+    })();
+    expect(await Promise.race([stopped, sleep(5_000).then(() => 'waited for the source' as const)])).toBe('returned');
+    expect(closed).toBe(false);
+    release();
+    for (let i = 0; i < 100 && !closed; i++) await sleep(10);
     expect(closed).toBe(true);
   });
 });

@@ -7,7 +7,7 @@ const model = 'gpt-4o-mini';
 const system = 'You are ChatMeter, a concise assistant.';
 
 function turn(i: number, words = 20): ContextMessage {
-  return { role: i % 2 === 0 ? 'user' : 'assistant', content: `message ${i}: ` + 'lorem ipsum '.repeat(words) };
+  return { role: i % 2 === 0 ? 'user' : 'assistant', content: `message ${i}: ${'lorem ipsum '.repeat(words)}` };
 }
 
 const history = Array.from({ length: 40 }, (_, i) => turn(i));
@@ -132,9 +132,7 @@ describe('promptBudget', () => {
     expect(defaultSafetyMargin(128_000)).toBe(2_560);
     expect(defaultSafetyMargin(4_096)).toBe(128);
     expect(promptBudget({ limits: { contextWindow: 128_000, maxOutputTokens: 16_384 } })).toBe(128_000 - 16_384 - 2_560);
-    expect(promptBudget({ limits: { contextWindow: 128_000, maxOutputTokens: 16_384 }, reserveOutputTokens: 1_000 })).toBe(
-      128_000 - 1_000 - 2_560,
-    );
+    expect(promptBudget({ limits: { contextWindow: 128_000, maxOutputTokens: 16_384 }, reserveOutputTokens: 1_000 })).toBe(128_000 - 1_000 - 2_560);
     // an output limit as large as the window is capped at half of it by default
     expect(promptBudget({ limits: { contextWindow: 131_072, maxOutputTokens: 131_072 } })).toBe(131_072 - 65_536 - 2_622);
     expect(promptBudget({ limits: { contextWindow: 1_000, maxOutputTokens: 900 }, reserveOutputTokens: 900 })).toBe(0);

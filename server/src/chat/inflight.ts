@@ -27,7 +27,10 @@ export class InflightStreams {
     const finished = new Promise<void>((r) => (resolve = r));
     const entry: Entry = { controller: new AbortController(), finished, resolve };
     let set = this.byUser.get(userId);
-    if (!set) this.byUser.set(userId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.byUser.set(userId, set);
+    }
     set.add(entry);
     return {
       signal: entry.controller.signal,
@@ -53,10 +56,7 @@ export class InflightStreams {
     if (entries.length === 0) return 0;
     for (const entry of entries) entry.controller.abort(ACCOUNT_DELETED);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(entries.map((e) => e.finished)),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-    ]);
+    await Promise.race([Promise.all(entries.map((e) => e.finished)), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
     return entries.length;
   }

@@ -3,8 +3,12 @@ import { replyNote } from './reply-notes.ts';
 
 describe('replyNote', () => {
   it('says which tools the model tried to call, with or without text', () => {
-    expect(replyNote({ text: '', finishReason: 'tool_calls', toolCalls: ['get_weather'] })).toBe('The model tried to call a tool (get_weather), which ChatMeter does not offer.');
-    expect(replyNote({ text: 'Let me check.', finishReason: 'tool_calls', toolCalls: ['a', 'b'] })).toBe('The model tried to call tools (a, b), which ChatMeter does not offer.');
+    expect(replyNote({ text: '', finishReason: 'tool_calls', toolCalls: ['get_weather'] })).toBe(
+      'The model tried to call a tool (get_weather), which ChatMeter does not offer.',
+    );
+    expect(replyNote({ text: 'Let me check.', finishReason: 'tool_calls', toolCalls: ['a', 'b'] })).toBe(
+      'The model tried to call tools (a, b), which ChatMeter does not offer.',
+    );
     const many = replyNote({ text: '', finishReason: 'tool_calls', toolCalls: ['t1', 't2', 't3', 't4', 't5', 't6', 'x'.repeat(100)] })!;
     expect(many).toBe('The model tried to call tools (t1, t2, t3, t4, t5 and 2 more), which ChatMeter does not offer.');
     expect(replyNote({ text: '', finishReason: 'tool_calls', toolCalls: ['y'.repeat(100)] })).toContain(`(${'y'.repeat(64)}…)`);

@@ -20,12 +20,7 @@ export function isCacheable(reply: {
   requestedMaxTokens: number;
   grantedMaxTokens: number;
 }): boolean {
-  return (
-    reply.status === 'ok' &&
-    reply.finishReason === 'stop' &&
-    reply.note === '' &&
-    reply.grantedMaxTokens >= reply.requestedMaxTokens
-  );
+  return reply.status === 'ok' && reply.finishReason === 'stop' && reply.note === '' && reply.grantedMaxTokens >= reply.requestedMaxTokens;
 }
 
 interface Entry {
@@ -36,7 +31,10 @@ interface Entry {
 export class ResponseCache {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly ttlMs: number, private readonly maxEntries = 1_000) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries = 1_000,
+  ) {}
 
   get enabled(): boolean {
     return this.ttlMs > 0;

@@ -10,10 +10,7 @@ import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
 import o200kRanks from 'gpt-tokenizer/bpeRanks/o200k_base';
 import cl100kRanks from 'gpt-tokenizer/bpeRanks/cl100k_base';
 import { modelToEncodingMap } from 'gpt-tokenizer/mapping';
-import {
-  COMPLETION_REQUEST_TOKEN_OVERHEAD,
-  countMessageTokens as countChatMessageTokens,
-} from 'gpt-tokenizer/functionCalling';
+import { COMPLETION_REQUEST_TOKEN_OVERHEAD, countMessageTokens as countChatMessageTokens } from 'gpt-tokenizer/functionCalling';
 
 export type TokenEncodingName = 'o200k_base' | 'cl100k_base';
 

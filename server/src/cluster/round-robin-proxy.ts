@@ -94,7 +94,10 @@ export class RoundRobinProxy {
       // Nothing of the body was consumed by a refused connection only if there was none: retry bodiless requests elsewhere.
       const bodiless = req.method === 'GET' || req.method === 'HEAD';
       if (refused && !responded && bodiless && attempt + 1 < this.o.upstreams.length && !res.headersSent) return this.forward(req, res, attempt + 1);
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { reason: 'provider_unavailable', message: 'No instance answered.' } }));
+      if (!res.headersSent)
+        res
+          .writeHead(502, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { reason: 'provider_unavailable', message: 'No instance answered.' } }));
       else res.destroy();
     });
     // The client went away (e.g. the Stop button): stop the upstream too, so the server sees the abort.

@@ -6,6 +6,8 @@ export interface AppErrorDetails {
   retryAfterSeconds?: number;
   upgrade?: boolean;
   resetAt?: Date;
+  /** The limit that refused (shared/src/errors.ts LIMIT_NAMES, or a rate limiter's name). */
+  limit?: string;
   [key: string]: unknown;
 }
 

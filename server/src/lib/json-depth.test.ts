@@ -18,7 +18,7 @@ describe('nestedDeeperThan', () => {
 
   it('measures a million levels without overflowing the stack', () => {
     expect(nestedDeeperThan(arrays(1_000_000), 32)).toBe(true);
-    expect(nestedDeeperThan(JSON.parse('{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)), 99_999)).toBe(true);
-    expect(nestedDeeperThan(JSON.parse('{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)), 100_000)).toBe(false);
+    expect(nestedDeeperThan(JSON.parse(`${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`), 99_999)).toBe(true);
+    expect(nestedDeeperThan(JSON.parse(`${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`), 100_000)).toBe(false);
   });
 });

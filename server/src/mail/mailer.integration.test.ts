@@ -32,7 +32,14 @@ let counter = 0;
 function linkMail() {
   counter += 1;
   const token = `secret-token-${counter}-${Math.random().toString(36).slice(2)}`;
-  return { token, mail: { to: `mail${counter}@example.com`, subject: 'Your ChatMeter sign-in link', body: `Sign in with this link:\n\nhttp://localhost:3000/magic-link?token=${token}\n` } };
+  return {
+    token,
+    mail: {
+      to: `mail${counter}@example.com`,
+      subject: 'Your ChatMeter sign-in link',
+      body: `Sign in with this link:\n\nhttp://localhost:3000/magic-link?token=${token}\n`,
+    },
+  };
 }
 
 function capturedLogger() {
@@ -43,7 +50,11 @@ function capturedLogger() {
 
 function mailer(options: { production: boolean; smtp: boolean }) {
   const log = capturedLogger();
-  const m = new Mailer(prisma, log.logger, { smtpUrl: options.smtp ? smtp.url : undefined, from: 'ChatMeter <no-reply@chatmeter.test>', production: options.production });
+  const m = new Mailer(prisma, log.logger, {
+    smtpUrl: options.smtp ? smtp.url : undefined,
+    from: 'ChatMeter <no-reply@chatmeter.test>',
+    production: options.production,
+  });
   return { m, log };
 }
 

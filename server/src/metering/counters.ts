@@ -12,13 +12,19 @@ export const COUNTER = {
   tokensMonth: 'tokens_month',
   ttsCharsDay: 'tts_chars_day',
   globalTokensDay: 'global_tokens_day',
+  /** Micro-USD the plan's allowance paid this period (its costPerMonthMicroUsd), held while replies stream. */
+  costMonth: 'cost_month',
+  /** Micro-USD of all of the user's spend this period (the personal limit), held while replies stream. */
+  spendMonth: 'spend_month',
+  /** The service's provider cost per UTC day and calendar month (subject global). */
+  globalCostDay: 'global_cost_day',
+  globalCostMonth: 'global_cost_month',
   /** Tokens a support account adjusted today (absolute values), subject u:<support's id>. */
   supportAdjustDay: 'support_adjust_day',
 } as const;
 export type CounterKind = (typeof COUNTER)[keyof typeof COUNTER];
 
 export const userSubject = (userId: string) => `u:${userId}`;
-export const ipSubject = (ipHash: string) => `ip:${ipHash}`;
 export const GLOBAL_SUBJECT = 'global';
 
 /**
@@ -26,7 +32,14 @@ export const GLOBAL_SUBJECT = 'global';
  * refused. The statement is the database's cm_counter_try (migration
  * 20261123040000), the same one the chat reservation uses.
  */
-export async function tryIncrement(tx: Tx, subject: string, kind: CounterKind, periodStart: Date, n: bigint | number, limit: bigint | number): Promise<bigint | null> {
+export async function tryIncrement(
+  tx: Tx,
+  subject: string,
+  kind: CounterKind,
+  periodStart: Date,
+  n: bigint | number,
+  limit: bigint | number,
+): Promise<bigint | null> {
   const rows = await tx.$queryRaw<{ used: bigint | null }[]>(Prisma.sql`
     SELECT cm_counter_try(${subject}, ${kind}, ${periodStart}::timestamptz, ${BigInt(n)}::bigint, ${BigInt(limit)}::bigint) AS used`);
   return rows[0]?.used ?? null;

@@ -1,75 +1,75 @@
-// Prepaid credits (tokens). The balance lives in credit_accounts and every
-// change is also an immutable credit_ledger row with the balance after it,
-// written in the same transaction: the balance always equals the ledger's sum.
+// Prepaid credits (tokens). Every rule of the balance lives in SQL functions
+// (prisma/sql/functions/cm_credit_add.sql, cm_credit_take.sql; ADR 010 and 011):
+// credit_accounts holds the balance, and every change is also an append-only
+// credit_ledger row with the balance after it, written by the same function in the
+// caller's transaction, so the balance always equals the ledger's sum and never goes
+// below zero. This file only calls them with typed arguments.
 import { Prisma } from '@chatmeter/db/client';
 import type { Tx } from './counters.ts';
 
-/** dispute_hold / dispute_release / dispute_loss: a credit pack's charge disputed (billing/webhook-handler.ts). */
-export type CreditKind = 'purchase' | 'refund' | 'adjustment' | 'spend' | 'spend_release' | 'grant' | 'dispute_hold' | 'dispute_release' | 'dispute_loss';
+/** Changes that add credits (cm_credit_add refuses any other kind). spend_release: a chat settlement gives back what it did not use. */
+export type CreditAddKind = 'purchase' | 'grant' | 'adjustment' | 'spend_release' | 'dispute_release';
+/** Changes that take credits (cm_credit_take refuses any other kind). dispute_*: a credit pack's charge disputed (billing/webhook-handler.ts). */
+export type CreditTakeKind = 'spend' | 'refund' | 'adjustment' | 'dispute_hold' | 'dispute_loss';
+export type CreditKind = CreditAddKind | CreditTakeKind;
 
-export interface CreditChange {
+export interface CreditChange<K extends CreditKind = CreditKind> {
   userId: string;
-  kind: CreditKind;
+  kind: K;
   reason: string;
   actorId?: string | null;
   sourceEventId?: string | null;
   reservationId?: string | null;
 }
 
-async function record(tx: Tx, change: CreditChange, delta: bigint, balanceAfter: bigint): Promise<void> {
-  await tx.$executeRaw(Prisma.sql`
-    INSERT INTO credit_ledger (user_id, delta_tokens, balance_after, kind, reason, actor_id, source_event_id, reservation_id)
-    VALUES (${change.userId}::uuid, ${delta}::bigint, ${balanceAfter}::bigint, ${change.kind}, ${change.reason},
-            ${change.actorId ?? null}::uuid, ${change.sourceEventId ?? null}, ${change.reservationId ?? null}::uuid)`);
+export interface CreditAdded {
+  /** The balance after the change. */
+  balance: bigint;
+  /** The credit_ledger row written; null when nothing was added (0 tokens). */
+  entryId: bigint | null;
 }
 
-/** Adds tokens (positive amount). Returns the new balance. */
-export async function addCredits(tx: Tx, change: CreditChange, tokens: bigint): Promise<bigint> {
-  if (tokens < 0n) throw new Error('addCredits takes a positive amount');
-  const rows = await tx.$queryRaw<{ balance_tokens: bigint }[]>(Prisma.sql`
-    INSERT INTO credit_accounts (user_id, balance_tokens) VALUES (${change.userId}::uuid, ${tokens}::bigint)
-    ON CONFLICT (user_id) DO UPDATE SET balance_tokens = credit_accounts.balance_tokens + EXCLUDED.balance_tokens, updated_at = now()
-    RETURNING balance_tokens`);
-  const balance = rows[0]!.balance_tokens;
-  if (tokens > 0n) await record(tx, change, tokens, balance);
-  return balance;
+export interface CreditTaken extends CreditAdded {
+  /** What was taken; the ledger row records exactly this. */
+  taken: bigint;
 }
 
-/** Takes exactly `tokens` if the balance covers them; returns the new balance or null (nothing taken). */
-export async function tryTakeCredits(tx: Tx, change: CreditChange, tokens: bigint): Promise<bigint | null> {
-  if (tokens <= 0n) return tokens === 0n ? creditBalance(tx, change.userId) : null;
-  const rows = await tx.$queryRaw<{ balance_tokens: bigint }[]>(Prisma.sql`
-    UPDATE credit_accounts SET balance_tokens = balance_tokens - ${tokens}::bigint, updated_at = now()
-     WHERE user_id = ${change.userId}::uuid AND balance_tokens >= ${tokens}::bigint
-    RETURNING balance_tokens`);
-  const balance = rows[0]?.balance_tokens;
-  if (balance === undefined) return null;
-  await record(tx, change, -tokens, balance);
-  return balance;
+/** Adds `tokens` (0 or more; cm_credit_add refuses a negative amount). */
+export async function addCredits(tx: Tx, change: CreditChange<CreditAddKind>, tokens: bigint): Promise<CreditAdded> {
+  const rows = await tx.$queryRaw<{ balance: bigint; entry_id: bigint | null }[]>(Prisma.sql`
+    SELECT balance, entry_id
+      FROM cm_credit_add(${change.userId}::uuid, ${tokens}::bigint, ${change.kind}, ${change.reason},
+                         ${change.actorId ?? null}::uuid, ${change.sourceEventId ?? null}::text, ${change.reservationId ?? null}::uuid)`);
+  const row = rows[0]!;
+  return { balance: row.balance, entryId: row.entry_id };
+}
+
+async function take(tx: Tx, change: CreditChange<CreditTakeKind>, tokens: bigint, exact: boolean): Promise<CreditTaken> {
+  const rows = await tx.$queryRaw<{ taken: bigint; balance: bigint; entry_id: bigint | null }[]>(Prisma.sql`
+    SELECT taken, balance, entry_id
+      FROM cm_credit_take(${change.userId}::uuid, ${tokens}::bigint, ${change.kind}, ${change.reason},
+                          ${change.actorId ?? null}::uuid, ${change.sourceEventId ?? null}::text, ${change.reservationId ?? null}::uuid,
+                          ${exact}::boolean)`);
+  const row = rows[0]!;
+  return { taken: row.taken, balance: row.balance, entryId: row.entry_id };
+}
+
+/** Takes exactly `tokens` if the balance covers them; null when it does not (nothing taken). */
+export async function tryTakeCredits(tx: Tx, change: CreditChange<CreditTakeKind>, tokens: bigint): Promise<CreditTaken | null> {
+  const result = await take(tx, change, tokens, true);
+  return result.taken === tokens ? result : null;
 }
 
 /**
- * Takes up to `tokens`, never below zero (refund claw-backs, overruns). Returns
- * what was actually taken; the ledger records exactly that.
+ * Takes up to `tokens`, never below zero (refund claw-backs, dispute holds, a
+ * negative adjustment). `taken` is what was actually taken.
  */
-export async function takeCreditsUpTo(tx: Tx, change: CreditChange, tokens: bigint): Promise<bigint> {
-  if (tokens <= 0n) return 0n;
-  const rows = await tx.$queryRaw<{ balance_tokens: bigint; taken: bigint }[]>(Prisma.sql`
-    WITH current AS (
-      SELECT balance_tokens FROM credit_accounts WHERE user_id = ${change.userId}::uuid FOR UPDATE
-    )
-    UPDATE credit_accounts c SET balance_tokens = c.balance_tokens - LEAST(c.balance_tokens, ${tokens}::bigint), updated_at = now()
-      FROM current
-     WHERE c.user_id = ${change.userId}::uuid
-    RETURNING c.balance_tokens, current.balance_tokens - c.balance_tokens AS taken`);
-  const row = rows[0];
-  if (!row || row.taken === 0n) return 0n;
-  await record(tx, change, -row.taken, row.balance_tokens);
-  return row.taken;
+export function takeCreditsUpTo(tx: Tx, change: CreditChange<CreditTakeKind>, tokens: bigint): Promise<CreditTaken> {
+  return take(tx, change, tokens, false);
 }
 
+/** The balance (0 for a user who never had credits). A read by key: Prisma's typed client (ADR 011). */
 export async function creditBalance(tx: Tx, userId: string): Promise<bigint> {
-  const rows = await tx.$queryRaw<{ balance_tokens: bigint }[]>(Prisma.sql`
-    SELECT balance_tokens FROM credit_accounts WHERE user_id = ${userId}::uuid`);
-  return rows[0]?.balance_tokens ?? 0n;
+  const account = await tx.creditAccount.findUnique({ where: { userId }, select: { balanceTokens: true } });
+  return account?.balanceTokens ?? 0n;
 }

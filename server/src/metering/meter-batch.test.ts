@@ -10,7 +10,21 @@ interface Call {
 }
 
 function row(kind: 'settle' | 'reserve', idx: number, outcome = 'ok'): BatchRow {
-  return { o_kind: kind, o_idx: idx, o_outcome: outcome, o_max_tokens: null, o_funded_by: null, o_conversation_id: null, o_user_message_id: null, o_credit_balance: null, o_usage_event_id: null, o_credit_tokens: null };
+  return {
+    o_kind: kind,
+    o_idx: idx,
+    o_outcome: outcome,
+    o_model: null,
+    o_limited_by: null,
+    o_cost: null,
+    o_max_tokens: null,
+    o_funded_by: null,
+    o_conversation_id: null,
+    o_user_message_id: null,
+    o_credit_balance: null,
+    o_usage_event_id: null,
+    o_credit_tokens: null,
+  };
 }
 
 /** A query that answers every item 'ok' unless `fail` throws for that call. */
@@ -51,7 +65,13 @@ describe('MeterBatcher', () => {
     db.release();
     const rows = await Promise.all([first, ...more]);
     expect(db.calls).toHaveLength(2);
-    expect(db.calls[1]).toEqual({ settles: [{ idx: 1, id: 'c' }], reserves: [{ idx: 0, id: 'b' }, { idx: 2, id: 'd' }] });
+    expect(db.calls[1]).toEqual({
+      settles: [{ idx: 1, id: 'c' }],
+      reserves: [
+        { idx: 0, id: 'b' },
+        { idx: 2, id: 'd' },
+      ],
+    });
     expect(rows.map((r) => r.o_kind)).toEqual(['reserve', 'reserve', 'settle', 'reserve']);
     expect(batcher.stats).toEqual({ batches: 2, items: 4, largest: 3, retries: 0 });
   });
@@ -79,7 +99,9 @@ describe('MeterBatcher', () => {
   });
 
   it('runs the items of a failed batch on their own, so only the bad item fails', async () => {
-    const db = scripted((call) => (call.reserves.some((r) => r.id === 'bad') ? Object.assign(new Error('insert or update violates foreign key constraint'), { code: '23503' }) : undefined));
+    const db = scripted((call) =>
+      call.reserves.some((r) => r.id === 'bad') ? Object.assign(new Error('insert or update violates foreign key constraint'), { code: '23503' }) : undefined,
+    );
     const batcher = new MeterBatcher(db.query);
     db.hold();
     const first = batcher.submit('reserve', { id: 'first' });

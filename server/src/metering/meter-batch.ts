@@ -19,7 +19,7 @@
 //   the batch's lock timeout, migration 20261123100000) runs each item again on
 //   its own, so only the bad or blocked item fails.
 import type { SqlQuery } from '@chatmeter/db/client';
-import { isConnectionError } from './settle-retry.ts';
+import { isConnectionError } from '../lib/db-errors.ts';
 
 /** PostgreSQL's subtransaction cache holds 64 ids per transaction; each reservation uses one. */
 export const MAX_BATCH_ITEMS = 32;
@@ -39,6 +39,10 @@ export interface BatchRow {
   o_credit_balance: string | bigint | number | null;
   o_usage_event_id: string | bigint | number | null;
   o_credit_tokens: string | bigint | number | null;
+  /** Reservations: the model chosen (the fallback's when it answers), the limit that shortened the cap, the cost held. */
+  o_model: string | null;
+  o_limited_by: string | null;
+  o_cost: string | bigint | number | null;
 }
 
 type Kind = 'settle' | 'reserve';
@@ -113,7 +117,7 @@ export class MeterBatcher {
   private async execute(batch: Pending[]): Promise<BatchRow[]> {
     const settles: Record<string, unknown>[] = [];
     const reserves: Record<string, unknown>[] = [];
-    batch.forEach((p, idx) => (p.kind === 'settle' ? settles : reserves).push({ idx, ...p.item }));
+    for (const [idx, p] of batch.entries()) (p.kind === 'settle' ? settles : reserves).push({ idx, ...p.item });
     this.stats.batches++;
     this.stats.items += batch.length;
     this.stats.largest = Math.max(this.stats.largest, batch.length);

@@ -4,14 +4,16 @@
 // limit cannot let through what the plan does not allow.
 import { randomUUID } from 'node:crypto';
 import type { SqlQuery } from '@chatmeter/db/client';
+import type { LimitName } from '@chatmeter/shared/errors';
 import { costMicroUsd, type TokenPrice } from '@chatmeter/shared/money';
 import type { TPlan } from '@chatmeter/shared/plans';
 import { AppError } from '../lib/app-error.ts';
 import { MeterBatcher } from './meter-batch.ts';
+import { exhaustedLimits, longestBlock, quotaRefusal, type ExhaustedLimit, type QuotaSnapshot } from './quota-refusal.ts';
 import { dayStart, hourStart, nextDay, nextHour, type MonthPeriod } from './periods.ts';
 
-/** Smallest completion worth starting when the allowance is nearly spent. */
-export const MIN_COMPLETION_TOKENS = 16;
+/** Smallest completion worth starting when what is left is nearly spent (CHAT_MIN_COMPLETION_TOKENS). */
+export const MIN_COMPLETION_TOKENS = 64;
 /** A reservation not settled by then is settled by the sweeper. */
 export const RESERVATION_TTL_MS = 10 * 60 * 1000;
 
@@ -29,8 +31,12 @@ export interface ReserveChatInput {
   model: string;
   /** Prompt estimate from the tokenizer, safety margin included. */
   promptTokens: number;
-  /** Requested completion cap; may be lowered to what the allowance still covers. */
+  /** Requested completion cap; may be lowered to what every limit still covers (shrink to fit). */
   maxTokens: number;
+  /** The model's prices: the reservation holds the worst case (the prompt estimate at the input price, the cap at the output price). Absent: free. */
+  price?: TokenPrice;
+  /** The plan's cheaper model, tried when the one asked for does not fit (limits.fallbackModel), with its prices and cap. */
+  fallback?: { model: string; price: TokenPrice; maxTokens: number } | undefined;
   month: MonthPeriod;
   /** Default daily cap when the admin has not set one. */
   defaultDailyTokenCap: number;
@@ -45,18 +51,167 @@ export interface ChatReservation {
   conversationId: string;
   userMessageId: string;
   fundedBy: 'allowance' | 'credits' | 'none';
+  /** The model that answers: the one asked for, or the plan's fallback (then `degradedFrom` names the one asked for). */
+  model: string;
+  degradedFrom: string | null;
+  /** The limit that lowered the completion cap below the one asked for; null when nothing did. */
+  limitedBy: LimitName | null;
+  /** The worst-case cost held on the dollar counters until settlement. */
+  costMicroUsd: number;
 }
 
-function exhausted(message: string, resetAt: Date): AppError {
-  return new AppError('quota_exhausted', message, { resetAt, upgrade: true, retryAfterSeconds: Math.max(1, Math.ceil((resetAt.getTime() - Date.now()) / 1000)) });
+/** The limit each shrink of cm_reserve_chat stands for. */
+const LIMITED_BY: Record<string, LimitName> = {
+  tokens: 'tokensPerMonth',
+  cost_month: 'costPerMonth',
+  personal: 'personalSpendLimit',
+  credits: 'credits',
+  global_cap: 'globalTokensPerDay',
+  global_cost_day: 'globalCostPerDay',
+  global_cost_month: 'globalCostPerMonth',
+};
+
+/** Options of the wallet (from the environment): the smallest completion and the global dollar caps when the admin has set none. */
+export interface MeterOptions {
+  /** Longest wait of a batch for a row lock held elsewhere (meter-batch.ts). */
+  lockTimeoutMs?: number;
+  minCompletionTokens?: number;
+  defaultCostPerDayMicroUsd?: number | undefined;
+  defaultCostPerMonthMicroUsd?: number | undefined;
+}
+
+/** The limit each refusal of cm_reserve_chat stands for. */
+const REFUSED_LIMIT: Record<string, ExhaustedLimit['limit']> = {
+  messages_hour: 'messagesPerHour',
+  messages_day: 'messagesPerDay',
+  ip_day: 'networkMessagesPerDay',
+  credits: 'credits',
+  tokens: 'tokensPerMonth',
+  cost_month: 'costPerMonth',
+  personal: 'personalSpendLimit',
+};
+
+/** Limits that reset with the user's billing period. */
+const MONTHLY = new Set<LimitName>(['credits', 'tokensPerMonth', 'costPerMonth', 'personalSpendLimit']);
+
+/** The first instant of the next calendar month (UTC): the global monthly cap's reset. */
+export function nextCalendarMonth(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+}
+
+export function calendarMonthStart(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+}
+
+/** What a refusal is weighed against: the request's subject, plans and month. */
+export interface QuotaRefusalInput {
+  user: MeterSubject;
+  plan: TPlan;
+  guestPlan: TPlan;
+  ipHash: string;
+  month: MonthPeriod;
+  /** The request's prompt estimate (0 when not known yet). */
+  promptTokens: number;
+  /** The worst-case cost of the smallest reply (prompt estimate + the smallest completion) at the model's prices; 0 when not known. */
+  costNeeded?: number;
 }
 
 export class Meter {
   readonly batcher: MeterBatcher;
+  readonly minCompletionTokens: number;
+  private readonly defaultCostPerDay: number | null;
+  private readonly defaultCostPerMonth: number | null;
 
-  /** `lockTimeoutMs`: longest wait of a batch for a row lock held elsewhere (meter-batch.ts). */
-  constructor(query: SqlQuery, options: { lockTimeoutMs?: number } = {}) {
+  constructor(
+    private readonly query: SqlQuery,
+    options: MeterOptions = {},
+  ) {
     this.batcher = new MeterBatcher(query, options.lockTimeoutMs);
+    this.minCompletionTokens = options.minCompletionTokens ?? MIN_COMPLETION_TOKENS;
+    this.defaultCostPerDay = options.defaultCostPerDayMicroUsd ?? null;
+    this.defaultCostPerMonth = options.defaultCostPerMonthMicroUsd ?? null;
+  }
+
+  /**
+   * The refusal for a request some quota turned away: every exhausted limit is read (one
+   * query, on refusals only) and the one that resets last is named, with its reset.
+   * `refused`: the limit the reservation stopped at, named when the read finds nothing
+   * exhausted (a concurrent request took the last unit, then settled). Undefined (from
+   * `longerBlock`) when nothing is exhausted.
+   */
+  async quotaRefusal(input: QuotaRefusalInput, now: Date, refused: ExhaustedLimit['limit']): Promise<AppError> {
+    const context = {
+      isGuest: input.user.isGuest,
+      plan: input.plan,
+      guestPlan: input.guestPlan,
+      month: input.month,
+      tokensNeeded: input.promptTokens + this.minCompletionTokens,
+      costNeeded: input.costNeeded ?? 0,
+      now,
+    };
+    const exhausted = exhaustedLimits(await this.quotaSnapshot(input, now), context);
+    const fallback: ExhaustedLimit = {
+      limit: refused,
+      resetAt: refused === 'messagesPerHour' ? nextHour(now) : MONTHLY.has(refused) ? input.month.end : nextDay(now),
+    };
+    return quotaRefusal(longestBlock([fallback, ...exhausted])!, context);
+  }
+
+  /**
+   * A quota that keeps the user out for longer than `until` (e.g. a rate limit's wait), as
+   * its refusal; undefined when none does. On refusals only.
+   */
+  async longerBlock(input: QuotaRefusalInput, now: Date, until: Date): Promise<AppError | undefined> {
+    const context = {
+      isGuest: input.user.isGuest,
+      plan: input.plan,
+      guestPlan: input.guestPlan,
+      month: input.month,
+      tokensNeeded: input.promptTokens + this.minCompletionTokens,
+      costNeeded: input.costNeeded ?? 0,
+      now,
+    };
+    const block = longestBlock(exhaustedLimits(await this.quotaSnapshot(input, now), context));
+    return block && block.resetAt.getTime() > until.getTime() ? quotaRefusal(block, context) : undefined;
+  }
+
+  private async quotaSnapshot(input: QuotaRefusalInput, now: Date): Promise<QuotaSnapshot> {
+    const rows = await this.query<{ k: string; used: string | bigint | number | null }>(
+      `SELECT q.kind || CASE WHEN q.subject = $1 THEN '' ELSE ':ip' END AS k, q.used FROM quota_counters q
+        WHERE (q.subject = $1 AND ((q.kind = 'messages_hour' AND q.period_start = $3::timestamptz)
+                                OR (q.kind = 'messages_day' AND q.period_start = $4::timestamptz)
+                                OR (q.kind IN ('tokens_month', 'cost_month', 'spend_month') AND q.period_start = $5::timestamptz)))
+           OR (q.subject = $2 AND q.kind = 'messages_day' AND q.period_start = $4::timestamptz)
+       UNION ALL
+       SELECT 'credits', c.balance_tokens FROM credit_accounts c WHERE c.user_id = $6::uuid
+       UNION ALL
+       SELECT 'personal_limit', p.monthly_spend_limit_micro_usd FROM user_preferences p WHERE p.user_id = $6::uuid AND NOT $7::boolean`,
+      [`u:${input.user.id}`, `ip:${input.ipHash}`, hourStart(now), dayStart(now), input.month.start, input.user.id, input.user.isGuest],
+    );
+    const value = (k: string) => rows.find((r) => r.k === k)?.used;
+    const used = (k: string) => Number(value(k) ?? 0);
+    const personal = value('personal_limit');
+    return {
+      messagesHour: used('messages_hour'),
+      messagesDay: used('messages_day'),
+      networkMessagesDay: input.user.isGuest ? used('messages_day:ip') : 0,
+      tokensMonth: used('tokens_month'),
+      creditTokens: used('credits'),
+      costMonth: used('cost_month'),
+      spendMonth: used('spend_month'),
+      personalLimit: personal === undefined || personal === null ? null : Number(personal),
+    };
+  }
+
+  /**
+   * Saves what a streaming reply has relayed so far in its reservation (while it is held),
+   * so that the sweeper can keep it if this server dies mid-stream. Not a ledger change:
+   * outside the batch, and a lost save only loses text the next one would have written.
+   */
+  async savePartial(reservationId: string, content: string): Promise<void> {
+    await this.query(`UPDATE reservations SET partial_content = $2 WHERE id = $1::uuid AND status = 'held' AND NOT anonymised`, [reservationId, content], {
+      name: 'save_partial_reply',
+    });
   }
 
   /**
@@ -84,8 +239,18 @@ export class Meter {
       tokens_month_limit: limits.tokensPerMonth,
       prompt: input.promptTokens,
       max_tokens: input.maxTokens,
-      min_completion: MIN_COMPLETION_TOKENS,
+      min_completion: this.minCompletionTokens,
       default_cap: input.defaultDailyTokenCap,
+      in_price: input.price?.inputMicrosPerMillion ?? 0,
+      out_price: input.price?.outputMicrosPerMillion ?? 0,
+      cost_month_limit: limits.costPerMonthMicroUsd ?? null,
+      default_cost_day_cap: this.defaultCostPerDay,
+      default_cost_month_cap: this.defaultCostPerMonth,
+      at_global_month: calendarMonthStart(now),
+      fallback_model: input.fallback?.model ?? null,
+      fallback_in_price: input.fallback?.price.inputMicrosPerMillion ?? null,
+      fallback_out_price: input.fallback?.price.outputMicrosPerMillion ?? null,
+      fallback_max_tokens: input.fallback?.maxTokens ?? null,
       model: input.model,
       request_id: input.requestId,
       conversation_id: input.conversation.id,
@@ -102,32 +267,33 @@ export class Meter {
           conversationId: row.o_conversation_id!,
           userMessageId: row.o_user_message_id!,
           fundedBy: row.o_funded_by as ChatReservation['fundedBy'],
+          model: row.o_model ?? input.model,
+          degradedFrom: row.o_model && row.o_model !== input.model ? input.model : null,
+          limitedBy: row.o_limited_by ? (LIMITED_BY[row.o_limited_by] ?? null) : null,
+          costMicroUsd: Number(row.o_cost ?? 0),
         };
       case 'kill_switch':
         throw new AppError('kill_switch', 'The assistant is paused by the administrator. Please try again later.');
       case 'messages_hour':
-        throw exhausted(`You have used this hour's ${limits.messagesPerHour} messages.`, nextHour(now));
       case 'messages_day':
-        throw exhausted(`You have used today's ${limits.messagesPerDay} messages.`, nextDay(now));
       case 'ip_day':
-        throw exhausted(`Guests on your network have used today's ${input.guestPlan.limits.messagesPerDay} messages. Sign up to keep chatting.`, nextDay(now));
       case 'credits':
-        throw new AppError('credits_exhausted', 'Your monthly tokens are used up and your credits do not cover this message. Top up or upgrade.', {
-          upgrade: true,
-          resetAt: input.month.end,
-        });
       case 'tokens':
-        throw exhausted(
-          input.user.isGuest
-            ? 'The guest allowance is used up. Sign up to keep chatting.'
-            : `You have used this month's ${limits.tokensPerMonth.toLocaleString('en-US')} tokens. Upgrade or buy a credit pack to keep chatting.`,
-          input.month.end,
-        );
+      case 'cost_month':
+      case 'personal':
+        // The refusal names the limit that keeps the user out longest, and its real reset.
+        throw await this.quotaRefusal({ ...input, costNeeded: this.smallestCost(input) }, now, REFUSED_LIMIT[row.o_outcome]!);
       case 'global_cap':
-        throw new AppError('global_cap', "The service has reached today's usage cap. Please try again tomorrow.", {
-          retryAfterSeconds: Math.ceil((nextDay(now).getTime() - now.getTime()) / 1000),
-          resetAt: nextDay(now),
-        });
+        throw globalCapRefusal('globalTokensPerDay', "The service has reached today's usage cap. Please try again tomorrow.", nextDay(now), now);
+      case 'global_cost_day':
+        throw globalCapRefusal('globalCostPerDay', "The service has reached today's spending cap. Please try again tomorrow.", nextDay(now), now);
+      case 'global_cost_month':
+        throw globalCapRefusal(
+          'globalCostPerMonth',
+          "The service has reached this month's spending cap. Please try again next month.",
+          nextCalendarMonth(now),
+          now,
+        );
       case 'conversation_too_long':
         throw new AppError('conversation_too_long', `This conversation has reached ${input.conversation.maxMessages} messages. Start a new one.`);
       case 'not_found':
@@ -140,12 +306,23 @@ export class Meter {
     }
   }
 
+  /** The worst-case cost of the smallest reply the request could get (the cheapest of the model and its fallback). */
+  private smallestCost(input: ReserveChatInput): number {
+    const cost = (price: TokenPrice | undefined, cap: number) =>
+      price
+        ? Math.ceil((input.promptTokens * price.inputMicrosPerMillion + Math.min(this.minCompletionTokens, cap) * price.outputMicrosPerMillion) / 1_000_000)
+        : 0;
+    const own = cost(input.price, input.maxTokens);
+    return input.fallback ? Math.min(own, cost(input.fallback.price, input.fallback.maxTokens)) : own;
+  }
+
   /**
    * Settles a reservation with what was really used, with cm_settle_chat in the
    * next batch (idempotent: a second call finds it settled and returns
    * null). Unused tokens go back to the allowance or the credits; an overrun is
    * charged as far as the credits go. A reservation whose account was deleted
-   * meanwhile settles anonymised (migration 20261204051000).
+   * meanwhile settles anonymised (migration 20261204051000). The provider is recorded on
+   * the usage event (migration 20261205090000).
    */
   async settleChat(input: SettleChatInput): Promise<SettledChat | null> {
     const cost = costMicroUsd(
@@ -168,6 +345,9 @@ export class Meter {
       assistant_id: input.assistant?.messageId ?? randomUUID(),
       assistant_content: input.assistant?.content ?? '',
       finish_reason: input.assistant?.finishReason ?? null,
+      provider: input.provider ?? null,
+      ...(input.assistant?.status ? { message_status: input.assistant.status } : {}),
+      ...(input.clearPartial ? { clear_partial: true } : {}),
     });
     if (row.o_outcome !== 'ok' && row.o_outcome !== 'anonymised') return null;
     return {
@@ -179,6 +359,11 @@ export class Meter {
   }
 }
 
+/** A refusal by a global cap (tokens or dollars): `data.limit` names it, with its reset. Voice uses it too (tts-meter.ts). */
+export function globalCapRefusal(limit: LimitName, message: string, resetAt: Date, now: Date): AppError {
+  return new AppError('global_cap', message, { limit, retryAfterSeconds: Math.ceil((resetAt.getTime() - now.getTime()) / 1000), resetAt });
+}
+
 export type UsageStatus = 'ok' | 'aborted' | 'error' | 'cached' | 'expired';
 
 export interface SettleChatInput {
@@ -186,6 +371,8 @@ export interface SettleChatInput {
   isGuest: boolean;
   ipHash: string;
   model: string;
+  /** The provider that served it (usage_events.provider, migration 20261205090000). */
+  provider?: string | null;
   price: TokenPrice;
   promptTokens: number;
   completionTokens: number;
@@ -195,8 +382,13 @@ export interface SettleChatInput {
   latencyMs: number;
   /** Give the message back (the provider failed before answering). */
   refundMessage?: boolean;
-  /** The reply to store (when there is a conversation and text, or the status is ok), with how it ended. */
-  assistant?: { messageId: string; content: string; finishReason?: string | null };
+  /**
+   * The reply to store (when there is a conversation and text, or the status is ok), with how it
+   * ended; `status` when the stored reply's differs from the usage's (the sweeper: 'interrupted').
+   */
+  assistant?: { messageId: string; content: string; finishReason?: string | null; status?: string };
+  /** The reservation holds saved partial text (savePartial): drop it with the settlement. */
+  clearPartial?: boolean;
 }
 
 export interface SettledChat {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Meter, SettleChatInput } from './meter.ts';
-import { isConnectionError, settleChatWithRetry } from './settle-retry.ts';
+import { isConnectionError } from '../lib/db-errors.ts';
+import { settleChatWithRetry } from './settle-retry.ts';
 
 const input = { reservationId: 'r' } as SettleChatInput;
 function meterFailing(errors: unknown[]): { meter: Meter; calls: () => number } {

@@ -2,7 +2,10 @@
 // stream never settled) would hold its quota forever; the sweeper settles it
 // "as estimated": the prompt estimate plus the whole completion cap it held,
 // status 'expired'. Charging the cap errs on the side of the operator's bill;
-// settlement is idempotent, so several instances may sweep at once.
+// settlement is idempotent, so several instances may sweep at once. What the
+// reply had relayed (saved in the reservation while it streamed) is stored as
+// the assistant message, marked 'interrupted', so the user keeps what they saw.
+import { randomUUID } from 'node:crypto';
 import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import { requireModelPrice, type TModelPrice } from '@chatmeter/shared/pricing';
 import type { Logger } from '../lib/logger.ts';
@@ -12,11 +15,13 @@ export async function sweepExpiredReservations(
   prisma: PrismaClient,
   meter: Meter,
   pricing: readonly TModelPrice[],
-  options: { now?: Date; limit?: number; logger?: Logger } = {},
+  options: { now?: Date; limit?: number; logger?: Logger; providerFor?: (model: string) => string | undefined } = {},
 ): Promise<number> {
   const now = options.now ?? new Date();
-  const rows = await prisma.$queryRaw<{ id: string; model: string | null; prompt_tokens: bigint; global_tokens: bigint; is_guest: boolean | null }[]>(Prisma.sql`
-    SELECT r.id, r.model, r.prompt_tokens, r.global_tokens, u.is_guest
+  const rows = await prisma.$queryRaw<
+    { id: string; model: string | null; prompt_tokens: bigint; global_tokens: bigint; is_guest: boolean | null; partial_content: string | null }[]
+  >(Prisma.sql`
+    SELECT r.id, r.model, r.prompt_tokens, r.global_tokens, u.is_guest, r.partial_content
       FROM reservations r LEFT JOIN users u ON u.id = r.user_id
      WHERE r.status = 'held' AND r.kind = 'chat' AND r.expires_at < ${now}::timestamptz
      ORDER BY r.expires_at
@@ -37,6 +42,8 @@ export async function sweepExpiredReservations(
       isGuest: row.is_guest ?? false,
       ipHash: '',
       model,
+      // The reservation does not name the provider: the model's route does (it has one provider).
+      provider: options.providerFor?.(model) ?? null,
       price,
       promptTokens: prompt,
       completionTokens: completion,
@@ -44,6 +51,9 @@ export async function sweepExpiredReservations(
       estimated: true,
       status: 'expired',
       latencyMs: 0,
+      ...(row.partial_content
+        ? { assistant: { messageId: randomUUID(), content: row.partial_content, finishReason: null, status: 'interrupted' }, clearPartial: true }
+        : {}),
     });
     if (result) settled++;
   }

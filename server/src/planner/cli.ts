@@ -55,7 +55,12 @@ async function main(argv: string[]): Promise<number> {
   };
   const parsed = ZPlannerInput.safeParse(
     custom
-      ? { ...common, promptTokens: number(values['prompt-tokens'], 'prompt-tokens'), completionTokens: number(values['completion-tokens'], 'completion-tokens'), interactionsPerUserPerDay: number(values.interactions, 'interactions') }
+      ? {
+          ...common,
+          promptTokens: number(values['prompt-tokens'], 'prompt-tokens'),
+          completionTokens: number(values['completion-tokens'], 'completion-tokens'),
+          interactionsPerUserPerDay: number(values.interactions, 'interactions'),
+        }
       : { ...common, profile: values.profile ?? 'medium' },
   );
   if (!parsed.success) {
@@ -90,7 +95,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(JSON.stringify({ estimates, fromYourData: observed ?? null }, null, 2));
   } else {
     console.log(formatPlannerTable({ estimates, selected: 'profile' in input ? input.profile : 'custom', observed }));
-    if (!env.DATABASE_URL && !values['from-data']) console.log('\nSet DATABASE_URL (or pass --from-data with the server stopped, for the embedded database) to compare with your real usage.');
+    if (!env.DATABASE_URL && !values['from-data'])
+      console.log('\nSet DATABASE_URL (or pass --from-data with the server stopped, for the embedded database) to compare with your real usage.');
   }
   return 0;
 }

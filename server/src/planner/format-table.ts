@@ -7,7 +7,14 @@ const count = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 
 export function renderTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+        .join('   ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export interface PlannerTableInput {
@@ -34,7 +41,9 @@ export function formatPlannerTable({ estimates, selected, observed = [] }: Plann
     })),
     ...observed.map((o) => ({
       name: `your last ${o.windowDays} d`,
-      perInteraction: o.averages ? `${count.format(o.averages.promptTokensPerInteraction)} + ${count.format(o.averages.completionTokensPerInteraction)}` : 'no data',
+      perInteraction: o.averages
+        ? `${count.format(o.averages.promptTokensPerInteraction)} + ${count.format(o.averages.completionTokensPerInteraction)}`
+        : 'no data',
       interactions: o.averages ? count.format(o.averages.interactionsPerUserPerDay) : '–',
       figures: o.projection,
     })),
@@ -50,7 +59,10 @@ export function formatPlannerTable({ estimates, selected, observed = [] }: Plann
   ];
   const lines = [header, '', renderTable(rows)];
   if (observed.length > 0) {
-    lines.push('', '"your last N d": this server\'s average per active user a day over the last N days, applied to the same users (cost at the prices really charged).');
+    lines.push(
+      '',
+      '"your last N d": this server\'s average per active user a day over the last N days, applied to the same users (cost at the prices really charged).',
+    );
   }
   return lines.join('\n');
 }

@@ -14,7 +14,7 @@ import {
   type TPlannerInput,
 } from '@chatmeter/shared/planner';
 import { DEMO_MODEL_ID, type TModelPrice } from '@chatmeter/shared/pricing';
-import { addDays, utcDay } from '../admin/days.ts';
+import { addDays, utcDay } from '../lib/days.ts';
 import { AppError } from '../lib/app-error.ts';
 
 export const OBSERVED_WINDOWS = [7, 30] as const;

@@ -3,12 +3,7 @@
 // an in-memory insurance limiter and no offline queue so a Redis outage neither
 // hangs a request nor lets it through unlimited.
 import { Redis } from 'ioredis';
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
 
@@ -37,7 +32,10 @@ export const LIMITS = {
   signInEmail: { points: 20, duration: 15 * 60, blockDuration: 15 * 60 },
   /** Failed sign-ins for one e-mail from one network. */
   signInEmailNetwork: { points: SIGN_IN_EMAIL_LOCK_AFTER, duration: 15 * 60, blockDuration: 15 * 60 },
-  magicLinkEmail: { points: 5, duration: 60 * 60 },
+  /** Sign-in links for one e-mail from anywhere: the ceiling that bounds the mail an address can be sent. */
+  magicLinkEmail: { points: 10, duration: 60 * 60 },
+  /** Sign-in links for one e-mail asked from one network. */
+  magicLinkEmailNetwork: { points: 3, duration: 60 * 60 },
   magicLinkIp: { points: 20, duration: 60 * 60 },
   /** Sign-up attempts per network (an IPv4 address or an IPv6 /64). */
   signUpIp: { points: 20, duration: 60 * 60 },
@@ -46,6 +44,10 @@ export const LIMITS = {
   guestIp: { points: 10, duration: 60 * 60 },
   /** New e-mail verification links, per account (sign-up sends the first one). */
   verifyEmailResend: { points: 3, duration: 60 * 60 },
+  /** Wrong current passwords on auth.changePassword, per account (points given back when it was right). */
+  changePassword: { points: 5, duration: 15 * 60, blockDuration: 15 * 60 },
+  /** chat.searchConversations per user: the sidebar searches as the user types (debounced). */
+  search: { points: 60, duration: 60 },
   /** The public cost planner (the page asks once per column as the inputs change). */
   planner: { points: 120, duration: 60 },
 } satisfies Record<string, LimitSpec>;
@@ -118,13 +120,16 @@ export class Limiters {
     return limiter;
   }
 
-  /** Consumes points; over the limit throws AppError('rate_limited') with retryAfterSeconds. */
-  async consume(name: string, key: string, options: { points?: number; spec?: LimitSpec; message?: string } = {}): Promise<RateLimiterRes> {
+  /**
+   * Consumes points; over the limit throws AppError('rate_limited') with retryAfterSeconds, resetAt
+   * and `limit` (options.limit, else the limiter's name).
+   */
+  async consume(name: string, key: string, options: { points?: number; spec?: LimitSpec; message?: string; limit?: string } = {}): Promise<RateLimiterRes> {
     try {
       return await this.limiter(name, options.spec).consume(key, options.points ?? 1);
     } catch (error) {
       if (error instanceof RateLimiterRes) {
-        throw rateLimited(error, options.message);
+        throw rateLimited(error, options.message, options.limit ?? name);
       }
       throw error;
     }
@@ -132,15 +137,23 @@ export class Limiters {
 
   /** Gives back points taken by consume() for something that, in the end, does not count. */
   async refund(name: string, key: string, points = 1): Promise<void> {
-    await this.limiter(name).reward(key, points).catch(() => {});
+    await this.limiter(name)
+      .reward(key, points)
+      .catch(() => {});
   }
 
   async reset(name: string, key: string): Promise<void> {
-    await this.limiter(name).delete(key).catch(() => {});
+    await this.limiter(name)
+      .delete(key)
+      .catch(() => {});
   }
 }
 
-export function rateLimited(res: RateLimiterRes, message = 'Too many requests. Please wait and try again.'): AppError {
+export function rateLimited(res: RateLimiterRes, message = 'Too many requests. Please wait and try again.', limit?: string): AppError {
   const retryAfterSeconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-  return new AppError('rate_limited', message, { retryAfterSeconds });
+  return new AppError('rate_limited', message, {
+    retryAfterSeconds,
+    resetAt: new Date(Date.now() + retryAfterSeconds * 1000),
+    ...(limit ? { limit } : {}),
+  });
 }

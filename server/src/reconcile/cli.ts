@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDatabase } from '@chatmeter/db/client';
 import { RECONCILE_MAX_DAYS } from '@chatmeter/shared/reconcile';
-import { addDays, dayRange, utcDay } from '../admin/days.ts';
+import { addDays, dayRange, utcDay } from '../lib/days.ts';
 import { EnvError, parseEnv } from '../env.ts';
 import { createLogger } from '../lib/logger.ts';
 import { CostsShapeError, describeIssues, parseCostsExport, providerDays, type ProviderDay } from './costs-page.ts';
@@ -36,7 +36,9 @@ function readCostsFile(file: string, projectIds: readonly string[]): ProviderDay
   }
   const parsed = parseCostsExport(json);
   if (!parsed.success) {
-    throw new UsageError(`${file} is not a Costs API export (a page { object: "page", data: [buckets], has_more, next_page }, or an array of pages):\n${describeIssues(parsed.error)}`);
+    throw new UsageError(
+      `${file} is not a Costs API export (a page { object: "page", data: [buckets], has_more, next_page }, or an array of pages):\n${describeIssues(parsed.error)}`,
+    );
   }
   try {
     return providerDays(parsed.data, { projectIds });
@@ -62,7 +64,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const days = values.days === undefined ? 7 : Number(values.days);
-  if (!Number.isInteger(days) || days < 1 || days > RECONCILE_MAX_DAYS) throw new UsageError(`--days must be a whole number from 1 to ${RECONCILE_MAX_DAYS}, got "${values.days}"`);
+  if (!Number.isInteger(days) || days < 1 || days > RECONCILE_MAX_DAYS)
+    throw new UsageError(`--days must be a whole number from 1 to ${RECONCILE_MAX_DAYS}, got "${values.days}"`);
   if (values.file !== undefined && values.days !== undefined) throw new UsageError('--days applies without --file only (a file brings its own days)');
 
   const env = parseEnv(process.env);
@@ -78,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       costs: undefined,
       alertPercent: env.RECONCILE_ALERT_PERCENT,
       projectIds: env.RECONCILE_PROJECT_IDS,
+      openaiProviderIds: env.providers?.filter((p) => p.kind === 'openai').map((p) => p.id),
       // The CLI prints; the admins are alerted by the daily job only.
       fireAlert: async () => false,
     });
@@ -87,7 +91,10 @@ async function main(argv: string[]): Promise<number> {
     if (values.json) {
       console.log(JSON.stringify({ alertPercent: env.RECONCILE_ALERT_PERCENT, stored: imported?.length ?? 0, days: rows }, null, 2));
     } else {
-      if (imported) console.log(`Stored OpenAI's cost for ${imported.length} day${imported.length === 1 ? '' : 's'} (${imported[0]!.day} to ${imported.at(-1)!.day}) from ${values.file}.\n`);
+      if (imported)
+        console.log(
+          `Stored OpenAI's cost for ${imported.length} day${imported.length === 1 ? '' : 's'} (${imported[0]!.day} to ${imported.at(-1)!.day}) from ${values.file}.\n`,
+        );
       console.log(formatReconcileTable(rows, env.RECONCILE_ALERT_PERCENT));
     }
   } finally {

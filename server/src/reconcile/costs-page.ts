@@ -4,12 +4,15 @@
 // cost per UTC day in integer micro-USD.
 import { z } from 'zod';
 import { sumUsdToMicrosRounded } from '@chatmeter/shared/money';
-import { utcDay } from '../admin/days.ts';
+import { utcDay } from '../lib/days.ts';
 
 const DAY_SECONDS = 24 * 60 * 60;
 
 /** A decimal dollar amount: OpenAI sends a JSON number; an export may carry it as text. */
-const ZAmountValue = z.union([z.number().refine(Number.isFinite, 'must be a finite number'), z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'must be a decimal number')]);
+const ZAmountValue = z.union([
+  z.number().refine(Number.isFinite, 'must be a finite number'),
+  z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'must be a decimal number'),
+]);
 
 export const ZCostsResult = z.object({
   object: z.literal('organization.costs.result'),
@@ -34,7 +37,10 @@ export const ZCostsBucket = z
     end_time: z.number().int().nonnegative(),
     results: z.array(ZCostsResult),
   })
-  .refine((b) => b.end_time > b.start_time && b.end_time - b.start_time <= DAY_SECONDS, { message: 'a bucket must span at most one day (bucket_width=1d)', path: ['end_time'] });
+  .refine((b) => b.end_time > b.start_time && b.end_time - b.start_time <= DAY_SECONDS, {
+    message: 'a bucket must span at most one day (bucket_width=1d)',
+    path: ['end_time'],
+  });
 
 export const ZCostsPage = z.object({
   object: z.literal('page'),
@@ -74,7 +80,10 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 20)
     .map((issue) => {
-      const where = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+      const where = issue.path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+        .join('')
+        .replace(/^\./, '');
       return `  ${where || '(top level)'}: ${issue.message}`;
     })
     .join('\n');
@@ -97,7 +106,9 @@ export function providerDays(pages: readonly TCostsPage[], options: { projectIds
       const results = projects
         ? bucket.results.filter((r) => {
             if (r.project_id === undefined || r.project_id === null) {
-              throw new CostsShapeError(`RECONCILE_PROJECT_IDS is set but the bucket of ${day} has a result without project_id (export with group_by=project_id)`);
+              throw new CostsShapeError(
+                `RECONCILE_PROJECT_IDS is set but the bucket of ${day} has a result without project_id (export with group_by=project_id)`,
+              );
             }
             return projects.has(r.project_id);
           })

@@ -8,6 +8,8 @@ describe('redactKeys', () => {
     );
     expect(redactKeys('sk-proj-AbC_123 and sk-abcdef and sk-svcacct-x_y')).toBe('sk-proj-[redacted] and sk-[redacted] and sk-svcacct-[redacted]');
     expect(redactKeys('Connection error.')).toBe('Connection error.');
-    expect(new CostsApiError('Costs API: 401 Incorrect API key provided: sk-admin-****wxyz', 401).message).toBe('Costs API: 401 Incorrect API key provided: sk-admin-[redacted]');
+    expect(new CostsApiError('Costs API: 401 Incorrect API key provided: sk-admin-****wxyz', 401).message).toBe(
+      'Costs API: 401 Incorrect API key provided: sk-admin-[redacted]',
+    );
   });
 });

@@ -14,7 +14,7 @@
 // The alert's own unique key (service_alerts) makes it once per day as well.
 import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import { formatMicroUsd } from '@chatmeter/shared/money';
-import { addDays, dayRange, dayStartOf, utcDay } from '../admin/days.ts';
+import { addDays, dayRange, dayStartOf, utcDay } from '../lib/days.ts';
 import type { ServiceAlertInput } from '../alerts/alert-service.ts';
 import type { Logger } from '../lib/logger.ts';
 import { providerDays, type ProviderDay } from './costs-page.ts';
@@ -71,6 +71,12 @@ export interface ReconcileServiceOptions {
   costs: CostsSource | undefined;
   alertPercent: number;
   projectIds: readonly string[];
+  /**
+   * With several providers (PROVIDERS_FILE): the ids of the `kind: "openai"` ones. Only
+   * their usage (and usage recorded before providers were, provider '') is compared with
+   * OpenAI's bill. Undefined with the one-provider shorthand: all chat usage counts.
+   */
+  openaiProviderIds?: readonly string[] | undefined;
   fireAlert: (alert: ServiceAlertInput) => Promise<boolean>;
 }
 
@@ -104,6 +110,7 @@ export class ReconcileService {
         SELECT to_char(day, 'YYYY-MM-DD') AS day, sum(cost_micro_usd)::bigint AS cost
           FROM usage_daily
          WHERE day BETWEEN ${from}::date AND ${to}::date AND kind = 'chat' AND model NOT IN (${Prisma.join(NOT_PROVIDER_MODELS)})
+           ${this.o.openaiProviderIds ? Prisma.sql`AND provider IN (${Prisma.join(['', ...this.o.openaiProviderIds])})` : Prisma.empty}
          GROUP BY day`),
       this.o.prisma.$queryRaw<{ day: string; cost: bigint; source: 'api' | 'file' }[]>(Prisma.sql`
         SELECT to_char(day, 'YYYY-MM-DD') AS day, cost_micro_usd AS cost, source
@@ -212,15 +219,20 @@ export class ReconcileService {
       periodKey: row.day,
       title: `Metered cost and OpenAI's bill differ on ${row.day}: ${drift}`,
       body: `On ${row.day} (UTC) ChatMeter metered ${metered} of chat usage; OpenAI's Costs API reports ${provider}. Drift (provider − metered) / provider: ${drift}, beyond RECONCILE_ALERT_PERCENT (${this.o.alertPercent} %). ${direction} See the reconciliation panel on the Admin overview.`,
-      details: { day: row.day, meteredMicroUsd: row.meteredMicroUsd, providerMicroUsd: row.providerMicroUsd!, driftPercent: row.driftPercent ?? 'undefined', alertPercent: this.o.alertPercent },
+      details: {
+        day: row.day,
+        meteredMicroUsd: row.meteredMicroUsd,
+        providerMicroUsd: row.providerMicroUsd!,
+        driftPercent: row.driftPercent ?? 'undefined',
+        alertPercent: this.o.alertPercent,
+      },
     };
   }
 
   /** Hourly on every instance with the key (the first a minute after start); the claim makes it once a day across them. */
   start(): void {
     if (this.timer || !this.o.costs) return;
-    const tick = () =>
-      void this.run().catch((error: Error) => this.o.logger.error({ err: error.message }, 'reconciliation could not run'));
+    const tick = () => void this.run().catch((error: Error) => this.o.logger.error({ err: error.message }, 'reconciliation could not run'));
     this.first = setTimeout(tick, 60_000);
     this.first.unref();
     this.timer = setInterval(tick, TICK_MS);

@@ -11,8 +11,7 @@ import {
   ZUserIdInput,
 } from '@chatmeter/shared/admin';
 import { ZReconciliationInput } from '@chatmeter/shared/reconcile';
-import type { Actor } from '../admin/audit.ts';
-import { listAudit } from '../admin/audit.ts';
+import type { Actor } from '../audit/audit-log.ts';
 import type { Context } from '../trpc/context.ts';
 import { adminProcedure, router, supportProcedure } from '../trpc/init.ts';
 
@@ -48,12 +47,18 @@ export const adminRouter = router({
   /** The kill switch, the daily cap (and what is used of it today), and the retention job's last run. */
   settings: supportProcedure.query(async ({ ctx }) => {
     const [settings, lastRun] = await Promise.all([ctx.deps.admin.settings(), ctx.deps.retention.lastRun()]);
-    return { ...settings, retention: { retentionDays: ctx.deps.env.RETENTION_DAYS, messageRetentionDays: ctx.deps.env.MESSAGE_RETENTION_DAYS ?? null, lastRun } };
+    return {
+      ...settings,
+      retention: { retentionDays: ctx.deps.env.RETENTION_DAYS, messageRetentionDays: ctx.deps.env.MESSAGE_RETENTION_DAYS ?? null, lastRun },
+    };
   }),
+
+  /** Every paid plan's price, worst-case monthly provider cost and margin with this deployment's prices (admin only). */
+  planEconomics: adminProcedure.query(({ ctx }) => ({ plans: ctx.deps.economics.paidPlans() })),
 
   updateSettings: adminProcedure.input(ZUpdateSettingsInput).mutation(({ ctx, input }) => ctx.deps.admin.updateSettings(actorOf(ctx), input)),
 
-  auditLog: supportProcedure.input(ZAuditLogInput.optional()).query(({ ctx, input }) => listAudit(ctx.deps.prisma, input ?? ZAuditLogInput.parse({}))),
+  auditLog: supportProcedure.input(ZAuditLogInput.optional()).query(({ ctx, input }) => ctx.deps.admin.auditLog(input ?? ZAuditLogInput.parse({}))),
 
   /** A user's data as JSON (GDPR access request); audited. */
   exportUser: adminProcedure.input(ZUserIdInput).mutation(({ ctx, input }) => ctx.deps.accountData.exportForAdmin(input.userId, actorOf(ctx))),

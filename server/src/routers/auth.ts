@@ -1,4 +1,5 @@
 import {
+  ZChangePasswordInput,
   ZMagicLinkInfoInput,
   ZRequestMagicLinkInput,
   ZSignInInput,
@@ -101,6 +102,21 @@ export const authRouter = router({
 
   /** Mails a new verification link to the signed-in account (rate limited). */
   resendVerification: accountProcedure.mutation(({ ctx }) => ctx.deps.auth.resendVerification(ctx.user.id)),
+
+  /** `{ hasPassword }`: the Account page asks for the current password only when there is one. */
+  passwordStatus: accountProcedure.query(({ ctx }) => ctx.deps.auth.passwordStatus(ctx.user.id)),
+
+  /** Sets a new password; ends every other session of the account. This browser stays signed in, on a new session. */
+  changePassword: accountProcedure.input(ZChangePasswordInput).mutation(async ({ ctx, input }) => {
+    const changed = await ctx.deps.auth.changePassword(input, {
+      userId: ctx.user.id,
+      sessionId: ctx.session.id,
+      ip: ctx.meta.ip,
+      userAgent: ctx.meta.userAgent,
+    });
+    ctx.cookies.setSession(changed.token, changed.expiresAt);
+    return { ok: true as const, sessionsEnded: changed.sessionsEnded };
+  }),
 
   sessions: accountProcedure.query(async ({ ctx }) => {
     const rows = await ctx.deps.sessions.listForUser(ctx.user.id);

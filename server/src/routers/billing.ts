@@ -13,9 +13,7 @@ export const billingRouter = router({
   portal: accountProcedure.mutation(({ ctx }) => ctx.deps.billing.portal(ctx.user)),
 
   /** Offline simulator only (BILLING_SIMULATOR=1, no Stripe key): what a simulated checkout is for. */
-  simulatedCheckout: accountProcedure
-    .input(ZSimulatedCheckoutInput)
-    .query(({ ctx, input }) => ctx.deps.billing.simulatedCheckout(ctx.user, input.sessionId)),
+  simulatedCheckout: accountProcedure.input(ZSimulatedCheckoutInput).query(({ ctx, input }) => ctx.deps.billing.simulatedCheckout(ctx.user, input.sessionId)),
 
   /** Offline simulator only: completes a test checkout or plays a portal action, through the real webhook handler. */
   simulate: accountProcedure.input(ZSimulateInput).mutation(({ ctx, input }) => ctx.deps.billing.simulate(ctx.user, input)),

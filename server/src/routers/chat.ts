@@ -1,14 +1,21 @@
-import { ZChatSendInput, ZConversationIdInput, ZCursorPage, ZMessagesInput } from '@chatmeter/shared/chat';
+import { ZChatSendInput, ZConversationIdInput, ZCursorPage, ZMessagesInput, ZRenameConversationInput, ZSearchConversationsInput } from '@chatmeter/shared/chat';
 import { AppError } from '../lib/app-error.ts';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.ts';
 import { deleteConversation } from '../chat/conversation-deletion.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
+import { renameConversation } from '../chat/conversation-rename.ts';
+import { searchConversations } from '../chat/conversation-search.ts';
+import { listMessages } from '../chat/message-history.ts';
 
 export const chatRouter = router({
-  /** What the model picker offers: the plan's models, or the demo model offline. */
+  /**
+   * What the model picker offers: the plan's models (or the demo model offline), each with
+   * its provider and prices. `provider` is the only provider's label ("N providers" with several).
+   */
   models: publicProcedure.query(({ ctx }) => {
     const plan = ctx.user ? ctx.deps.planResolver.planFor(ctx.user) : ctx.deps.planResolver.guestPlan;
-    return { models: ctx.deps.chat.modelsFor(plan), demo: ctx.deps.chat.isDemo, provider: ctx.deps.provider.label };
+    const items = ctx.deps.chat.modelItemsFor(plan);
+    return { models: items.map((i) => i.model), items, demo: ctx.deps.chat.isDemo, provider: ctx.deps.providers.label };
   }),
 
   /** Streams `start`, `delta`s and `done`; a visitor without a session gets a guest session first. */
@@ -46,26 +53,14 @@ export const chatRouter = router({
     return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.updatedAt, last.id) : null };
   }),
 
-  /** Newest first; pass nextCursor to read older messages. */
+  /** Newest first; pass nextCursor to read older messages. Replies carry the usage they were metered for. */
   messages: authedProcedure.input(ZMessagesInput).query(async ({ ctx, input }) => {
-    const owned = await ctx.deps.prisma.conversation.findFirst({
-      where: { id: input.conversationId, userId: ctx.user.id, deletedAt: null },
-      select: { id: true },
+    const page = await listMessages(ctx.deps.prisma, ctx.user.id, {
+      conversationId: input.conversationId,
+      limit: input.limit,
+      cursor: decodeCursor(input.cursor),
     });
-    if (!owned) throw new AppError('not_found', 'That conversation does not exist.');
-    const cursor = decodeCursor(input.cursor);
-    const rows = await ctx.deps.prisma.message.findMany({
-      where: {
-        conversationId: input.conversationId,
-        ...(cursor ? { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] } : {}),
-      },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: input.limit + 1,
-      select: { id: true, role: true, content: true, model: true, status: true, finishReason: true, createdAt: true },
-    });
-    const items = rows.slice(0, input.limit);
-    const last = items.at(-1);
-    return { items, nextCursor: rows.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    return { items: page.items, nextCursor: page.more && page.last ? encodeCursor(page.last.createdAt, page.last.id) : null };
   }),
 
   /** Hides the conversation and deletes its spoken audio; usage already metered stays metered (no quota is given back). */
@@ -73,4 +68,13 @@ export const chatRouter = router({
     await deleteConversation({ prisma: ctx.deps.prisma, audio: ctx.deps.tts.cache }, ctx.user.id, input.conversationId);
     return { ok: true as const };
   }),
+
+  /** A new title for one of the caller's conversations (not_found for anyone else's or a deleted one). */
+  renameConversation: authedProcedure.input(ZRenameConversationInput).mutation(({ ctx, input }) => renameConversation(ctx.deps.prisma, ctx.user.id, input)),
+
+  /** Full-text search over the caller's messages, newest first; snippets mark matches with SNIPPET_MATCH_START/END. */
+  searchConversations: authedProcedure
+    .meta({ rateLimit: 'search' })
+    .input(ZSearchConversationsInput)
+    .query(({ ctx, input }) => searchConversations(ctx.deps.prisma, ctx.user.id, input)),
 });

@@ -1,6 +1,6 @@
 import { ZNotificationsListInput, ZNotificationsMarkReadInput } from '@chatmeter/shared/alerts';
 import { authedProcedure, router } from '../trpc/init.ts';
-import { decodeCursor, encodeCursor, INT_ID } from './cursor.ts';
+import { decodeCursor, encodeCursor, INT_ID } from '../lib/cursor.ts';
 
 export const notificationsRouter = router({
   /** Newest first: `{ items: [{ id, kind, threshold, periodKey, title, body, readAt, createdAt }], nextCursor }`. */

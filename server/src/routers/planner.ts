@@ -1,3 +1,4 @@
+import { ZPlanWorstCaseInput } from '@chatmeter/shared/plan-economics';
 import { ZPlannerInput } from '@chatmeter/shared/planner';
 import { publicProcedure, router } from '../trpc/init.ts';
 
@@ -10,4 +11,10 @@ export const plannerRouter = router({
     .meta({ rateLimit: 'planner' })
     .input(ZPlannerInput)
     .query(({ ctx, input }) => ctx.deps.planner.estimate(input, { showObserved: ctx.user?.role === 'admin' || ctx.user?.role === 'support' })),
+
+  /** "What does a Pro user cost me at most?": one plan's worst-case provider cost per period, how it is derived, and the margin. */
+  worstCase: publicProcedure
+    .meta({ rateLimit: 'planner' })
+    .input(ZPlanWorstCaseInput)
+    .query(({ ctx, input }) => ctx.deps.economics.forPlan(input.plan)),
 });

@@ -3,10 +3,13 @@ import { ZCursorPage } from '@chatmeter/shared/chat';
 import { authedProcedure, router } from '../trpc/init.ts';
 import { usageDaily } from '../usage/usage-daily.ts';
 import { toUsageItem, usageEventSelect } from '../usage/usage-ledger.ts';
-import { decodeCursor, encodeCursor, INT_ID } from './cursor.ts';
+import { decodeCursor, encodeCursor, INT_ID } from '../lib/cursor.ts';
 
 export const usageRouter = router({
   summary: authedProcedure.query(({ ctx }) => ctx.deps.usage.summary(ctx.user, ctx.deps.planResolver.planFor(ctx.user))),
+
+  /** This billing period's usage per kind, model and provider, most expensive first. */
+  breakdown: authedProcedure.query(({ ctx }) => ctx.deps.usage.breakdown(ctx.user)),
 
   history: authedProcedure.input(ZCursorPage.optional()).query(async ({ ctx, input }) => {
     const limit = input?.limit ?? 50;

@@ -3,16 +3,12 @@
 import type { Request, Response } from 'express';
 import type { Deps } from '../deps.ts';
 import { SESSION_COOKIE, type Session, type SessionUser } from '../auth/session.ts';
+import { expressCookies, readCookie, type CookieWriter } from '../auth/cookies.ts';
 import { isAllowedOrigin } from './csrf.ts';
 import { GUEST_ERROR, VALIDATED_SESSION } from './guest-bootstrap.ts';
 
 export interface CookieOptions {
   maxAgeSeconds?: number;
-}
-
-export interface CookieWriter {
-  setSession(token: string, expiresAt: Date): void;
-  clearSession(): void;
 }
 
 export interface RequestMeta {
@@ -53,34 +49,6 @@ export function createContextInner(opts: {
   };
 }
 
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
-}
-
-export function expressCookies(res: Response, secure: boolean): CookieWriter {
-  const base = { httpOnly: true, sameSite: 'lax' as const, path: '/', secure };
-  return {
-    setSession: (token, expiresAt) => {
-      if (!res.headersSent) res.cookie(SESSION_COOKIE, token, { ...base, expires: expiresAt });
-    },
-    clearSession: () => {
-      if (!res.headersSent) res.clearCookie(SESSION_COOKIE, base);
-    },
-  };
-}
-
 export function contextFactory(deps: Deps) {
   const secure = deps.env.NODE_ENV === 'production';
   return async ({ req, res }: { req: Request; res: Response }): Promise<Context> => {
@@ -94,7 +62,9 @@ export function contextFactory(deps: Deps) {
     let session: Session | null = null;
     const token = readCookie(req.headers.cookie, SESSION_COOKIE);
     if (token) {
-      const validated = (req as Request & { [VALIDATED_SESSION]?: { token: string; found: Awaited<ReturnType<Deps['sessions']['validate']>> } })[VALIDATED_SESSION];
+      const validated = (req as Request & { [VALIDATED_SESSION]?: { token: string; found: Awaited<ReturnType<Deps['sessions']['validate']>> } })[
+        VALIDATED_SESSION
+      ];
       const found = validated?.token === token ? validated.found : await deps.sessions.validate(token);
       if (found) {
         user = found.user;

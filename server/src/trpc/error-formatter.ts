@@ -1,5 +1,5 @@
 // Puts the contract's machine-readable fields into every tRPC error's `data`:
-// `reason` always, `retryAfterSeconds`, `upgrade`, `resetAt` and zod field errors
+// `reason` always, `retryAfterSeconds`, `upgrade`, `resetAt`, `limit` and zod field errors
 // where they apply. Internal errors get a generic message; nothing leaks.
 import { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
@@ -59,6 +59,8 @@ export function errorFormatter({ shape, error }: { shape: DefaultErrorShape; err
     if (cause.details.retryAfterSeconds !== undefined) data.retryAfterSeconds = cause.details.retryAfterSeconds;
     if (cause.details.upgrade !== undefined) data.upgrade = cause.details.upgrade;
     if (cause.details.resetAt) data.resetAt = cause.details.resetAt.toISOString();
+    if (cause.details.fieldErrors) data.fieldErrors = cause.details.fieldErrors as Record<string, string[]>;
+    if (typeof cause.details.limit === 'string') data.limit = cause.details.limit;
   } else if (cause instanceof z.ZodError) {
     data.reason = 'invalid_input';
     const flat = z.flattenError(cause);

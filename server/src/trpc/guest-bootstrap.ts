@@ -7,7 +7,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Deps } from '../deps.ts';
 import { isAppError } from '../lib/app-error.ts';
 import { SESSION_COOKIE } from '../auth/session.ts';
-import { expressCookies, readCookie } from './context.ts';
+import { expressCookies, readCookie } from '../auth/cookies.ts';
 
 export const GUEST_ERROR = Symbol('guestBootstrapError');
 /** The session this middleware already validated, so createContext does not query it again. */
@@ -44,9 +44,7 @@ export function guestBootstrap(deps: Deps) {
       if (!(await deps.captcha.verify(captchaFrom(req.body)))) return next();
       const signedIn = await deps.auth.createGuest({ ip: req.ip ?? 'unknown', userAgent: req.get('user-agent') });
       expressCookies(res, secure).setSession(signedIn.token, signedIn.expiresAt);
-      const others = (req.headers.cookie ?? '')
-        .split(';')
-        .filter((part) => part.trim() && part.split('=')[0]!.trim() !== SESSION_COOKIE);
+      const others = (req.headers.cookie ?? '').split(';').filter((part) => part.trim() && part.split('=')[0]!.trim() !== SESSION_COOKIE);
       req.headers.cookie = [...others, `${SESSION_COOKIE}=${encodeURIComponent(signedIn.token)}`].join('; ');
       next();
     } catch (error) {

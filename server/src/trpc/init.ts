@@ -2,7 +2,6 @@
 // the router factory and the named procedures the routers build on.
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ERROR_REASONS } from '@chatmeter/shared/errors';
-import { recordRefusal, REFUSAL_PATHS } from '../admin/refusals.ts';
 import { AppError } from '../lib/app-error.ts';
 import { clientNetwork } from '../rate-limit/client-network.ts';
 import { transformer } from './body.ts';
@@ -14,12 +13,15 @@ export interface Meta {
   rateLimit?: string;
 }
 
-const t = initTRPC.context<Context>().meta<Meta>().create({
-  transformer,
-  errorFormatter,
-  // Streaming procedures ping so proxies keep slow streams open.
-  sse: { ping: { enabled: true, intervalMs: 15_000 } },
-});
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    transformer,
+    errorFormatter,
+    // Streaming procedures ping so proxies keep slow streams open.
+    sse: { ping: { enabled: true, intervalMs: 15_000 } },
+  });
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
@@ -39,7 +41,7 @@ const errorConversion = t.middleware(async ({ ctx, path, next }) => {
     const cause = result.error.cause;
     // tRPC wraps unknown errors in INTERNAL_SERVER_ERROR; re-issue with the right code.
     (result as { error: TRPCError }).error = toTRPCError(cause);
-    if (REFUSAL_PATHS.has(path) && cause.reason !== 'internal') await recordRefusal(ctx.deps.prisma, ctx.deps.logger, cause.reason);
+    await ctx.deps.refusals.record(path, cause.reason);
   }
   return result;
 });

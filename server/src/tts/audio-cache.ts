@@ -14,7 +14,9 @@ const EVICT_BATCH = 500;
 
 /** What makes two clips the same audio: the engine (and its version), the voice, the format and the text. */
 export function clipCacheKey(parts: { engine: string; voice: string; format: string; text: string }): string {
-  return createHash('sha256').update(JSON.stringify([parts.engine, parts.voice, parts.format, parts.text])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([parts.engine, parts.voice, parts.format, parts.text]))
+    .digest('hex');
 }
 
 export class AudioCache {

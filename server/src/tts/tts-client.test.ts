@@ -23,8 +23,10 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}) => (res: http.ServerResponse) =>
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+const json =
+  (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  (res: http.ServerResponse) =>
+    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 
 async function failureOf(client: TtsClient): Promise<TtsWorkerError> {
   try {
@@ -74,7 +76,7 @@ describe('TtsClient', () => {
   it('keeps the last voice list for callers that accept a stale one', async () => {
     const c = new TtsClient({ target: () => ({ url }), timeoutMs: 1_000, voicesTtlMs: 0 });
     answer = json(200, { engine: 'espeak-ng', version: '1.0.2', voices: [{ id: 'en-us', name: 'English', language: 'en-US', extra: 1 }] });
-    expect(await c.voices()).toEqual({ engine: 'espeak-ng@1.0.2', voices: [{ id: 'en-us', name: 'English', language: 'en-US' }] });
+    expect(await c.voices()).toEqual({ engine: 'espeak-ng@1.0.2', voices: [{ id: 'en-us', name: 'English', language: 'en-US', engine: 'espeak-ng' }] });
     answer = (res) => res.writeHead(500).end();
     await expect(c.voices()).rejects.toBeInstanceOf(TtsWorkerError);
     expect((await c.voices({ allowStale: true })).engine).toBe('espeak-ng@1.0.2');

@@ -2,8 +2,9 @@
 // POST /synthesize. The worker may be one the server started (its URL changes when
 // it is restarted, hence a function) or any URL, e.g. a load balancer in front of
 // several workers. Failures come back as TtsWorkerError with a kind the service
-// maps to the contract's reasons.
-import type { TVoice } from '@chatmeter/shared/tts';
+// maps to the contract's reasons. `SpeechEngine` is what the service needs of any
+// engine; openai-speech-client.ts is the other implementation.
+import type { TTtsEngine, TVoice } from '@chatmeter/shared/tts';
 
 export type TtsFormat = 'mp3' | 'ogg' | 'wav';
 export type TtsPriority = 'paid' | 'free' | 'guest';
@@ -17,6 +18,25 @@ export interface WorkerVoices {
   /** `<engine id>@<version>` as the worker reports it; part of every cache key. */
   engine: string;
   voices: TVoice[];
+}
+
+export interface SynthesisInput {
+  text: string;
+  voice: string;
+  format: TtsFormat;
+  priority: TtsPriority;
+  /** The voice's language (BCP 47), for an engine the server prepares the text for. */
+  language?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** One engine as TtsService uses it: caching, reservations, limits and the audio route do not depend on which. */
+export interface SpeechEngine {
+  readonly kind: TTtsEngine;
+  /** Longest wait for one synthesis; reservations outlive it. */
+  readonly timeoutMs: number;
+  voices(options?: { allowStale?: boolean }): Promise<WorkerVoices>;
+  synthesize(input: SynthesisInput): Promise<SynthesisResult>;
 }
 
 export interface SynthesisResult {
@@ -60,7 +80,8 @@ export interface TtsClientOptions {
 
 const VOICES_TIMEOUT_MS = 5_000;
 
-export class TtsClient {
+export class TtsClient implements SpeechEngine {
+  readonly kind = 'espeak-ng' as const;
   private voicesCache: { value: WorkerVoices; at: number } | undefined;
   private voicesInFlight: Promise<WorkerVoices> | undefined;
 
@@ -97,11 +118,11 @@ export class TtsClient {
     }
     const voices = body.voices
       .filter((v): v is TVoice => !!v && typeof v.id === 'string' && typeof v.name === 'string' && typeof v.language === 'string')
-      .map(({ id, name, language }) => ({ id, name, language }));
+      .map(({ id, name, language }) => ({ id, name, language, engine: this.kind }));
     return { engine: typeof body.version === 'string' ? `${body.engine}@${body.version}` : body.engine, voices };
   }
 
-  async synthesize(input: { text: string; voice: string; format: TtsFormat; priority: TtsPriority; signal?: AbortSignal | undefined }): Promise<SynthesisResult> {
+  async synthesize(input: SynthesisInput): Promise<SynthesisResult> {
     const timeout = AbortSignal.timeout(this.o.timeoutMs);
     const signal = input.signal ? AbortSignal.any([timeout, input.signal]) : timeout;
     const res = await this.request(

@@ -1,35 +1,53 @@
 // Reading an assistant answer aloud, in order: rate limit, ownership, plan,
 // voice, cache lookup; then either a cache hit (charged and recorded in one
-// transaction, no synthesis) or reserve -> worker -> settle / release. The worker
-// is a separate process (or fleet); when it is busy or down only voice is
-// refused, chat does not depend on it.
+// transaction, no synthesis) or reserve -> engine -> settle / release. The engine
+// is the built-in worker (a separate process or fleet) or an OpenAI-compatible
+// speech server (TTS_ENGINE); when it is busy or down only voice is refused, chat
+// does not depend on it. A priced engine's clips cost micro-USD, recorded in their
+// usage events, and its syntheses obey the kill switch and the global daily token cap,
+// and count toward the global dollar caps and the user's personal spending limit.
 import path from 'node:path';
 import type { PrismaClient } from '@chatmeter/db/client';
 import type { TPlan } from '@chatmeter/shared/plans';
 import { speechChars } from '@chatmeter/shared/speech-text';
+import { ttsCostMicroUsd } from '@chatmeter/shared/money';
+import { findTtsModelPrice, type TTtsPricingTable } from '@chatmeter/shared/pricing';
 import type { TTtsSpeakInput, TTtsSpeakOutput, TTtsVoices } from '@chatmeter/shared/tts';
 import type { ServerEnv } from '../env.ts';
 import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { MonthFor } from '../metering/periods.ts';
 import { TtsMeter, type TtsCharge } from '../metering/tts-meter.ts';
 import type { PlanSubject } from '../plans/plan-resolver.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { AudioCache, clipCacheKey } from './audio-cache.ts';
-import { TtsClient, TtsWorkerError, type TtsFormat, type TtsPriority, type TtsWorkerTarget } from './tts-client.ts';
+import { OpenAiSpeechClient } from './openai-speech-client.ts';
+import { type SynthesisResult, TtsClient, TtsWorkerError, type SpeechEngine, type TtsFormat, type TtsPriority, type TtsWorkerTarget } from './tts-client.ts';
 
 export interface TtsUser extends PlanSubject {
   id: string;
+  /** From the session lookup: a live subscription (then the month is Stripe's period). */
+  subscribed?: boolean | undefined;
 }
 
 export interface TtsServiceOptions {
   prisma: PrismaClient;
   logger: Logger;
   limiters: Limiters;
-  client: TtsClient;
+  client: SpeechEngine;
   cache: AudioCache;
   planFor: (user: PlanSubject) => TPlan;
   defaultVoice: string;
   format: TtsFormat;
+  /** The engine's price (micro-USD per million characters); 0 or absent: free in dollars. */
+  microsPerMillionChars?: number;
+  /** MAX_TOKENS_PER_DAY: the global daily cap when the admin has not set one. */
+  defaultDailyTokenCap: number;
+  /** MAX_COST_PER_DAY_USD / MAX_COST_PER_MONTH_USD in micro-USD: the global dollar caps when the admin has not set them; absent: none. */
+  defaultCostPerDayMicroUsd?: number | undefined;
+  defaultCostPerMonthMicroUsd?: number | undefined;
+  /** The user's billing month (billing's monthFor), the personal limit's period; absent: the calendar month. */
+  monthFor?: MonthFor | undefined;
 }
 
 /** Requests per minute and user; the daily characters are the real limit, this only stops hammering. */
@@ -58,7 +76,12 @@ export class TtsService {
 
   async voices(): Promise<TTtsVoices> {
     const info = await this.workerCall(() => this.o.client.voices());
-    return { voices: info.voices, defaultVoice: this.pickDefault(info.voices.map((v) => v.id)), engine: info.engine };
+    return {
+      voices: info.voices,
+      defaultVoice: this.pickDefault(info.voices.map((v) => v.id)),
+      engine: info.engine,
+      microsPerMillionChars: this.o.microsPerMillionChars ?? 0,
+    };
   }
 
   private pickDefault(ids: string[]): string {
@@ -84,8 +107,7 @@ export class TtsService {
       select: { role: true, content: true, conversationId: true },
     });
     const visible =
-      message &&
-      (await o.prisma.conversation.findFirst({ where: { id: message.conversationId, userId: user.id, deletedAt: null }, select: { id: true } }));
+      message && (await o.prisma.conversation.findFirst({ where: { id: message.conversationId, userId: user.id, deletedAt: null }, select: { id: true } }));
     if (!message || !visible) throw new AppError('not_found', 'That message does not exist.');
     if (message.role !== 'assistant') throw new AppError('invalid_input', "Only the assistant's answers can be read aloud.");
     const text = message.content;
@@ -108,10 +130,28 @@ export class TtsService {
     const chars = speechChars(text, { language });
     if (chars === 0) throw new AppError('invalid_input', 'There is nothing in this answer that can be read aloud.');
     if (chars > limit) {
-      throw new AppError('quota_exhausted', `Read aloud, this answer is ${chars.toLocaleString('en-US')} characters; the ${plan.name} plan reads up to ${limit.toLocaleString('en-US')} a day.`, { upgrade: true });
+      throw new AppError(
+        'quota_exhausted',
+        `Read aloud, this answer is ${chars.toLocaleString('en-US')} characters; the ${plan.name} plan reads up to ${limit.toLocaleString('en-US')} a day.`,
+        { upgrade: true },
+      );
     }
 
+    const price = o.microsPerMillionChars ?? 0;
     const charge: TtsCharge = {
+      // What the engine bills for this text, rounded up once (money.ts); 0 for a free engine.
+      costMicroUsd: ttsCostMicroUsd(chars, price),
+      // A priced engine spends money: its syntheses pass the kill switch and the global token cap,
+      // and hold their cost on the global dollar caps and the personal limit (in the user's month).
+      spend:
+        price > 0
+          ? {
+              defaultDailyTokenCap: o.defaultDailyTokenCap,
+              defaultCostPerDayMicroUsd: o.defaultCostPerDayMicroUsd,
+              defaultCostPerMonthMicroUsd: o.defaultCostPerMonthMicroUsd,
+            }
+          : undefined,
+      month: price > 0 && o.monthFor ? await o.monthFor(user.id, new Date(), { subscribed: user.subscribed }) : undefined,
       userId: user.id,
       isGuest: user.isGuest,
       planName: plan.name,
@@ -128,14 +168,14 @@ export class TtsService {
     const known = await o.prisma.audioClip.findUnique({ where: { cacheKey }, select: { id: true, format: true } });
     if (known && (await o.cache.has(known.id, known.format))) {
       const hit = await this.meter.chargeCached(charge, known.id);
-      if (hit) return { audioUrl: audioUrl(hit.id), durationMs: hit.durationMs, chars, voice, mime: hit.mime, cached: true };
+      if (hit) return { audioUrl: audioUrl(hit.id), durationMs: hit.durationMs, chars, voice, mime: hit.mime, cached: true, costMicroUsd: 0 };
     }
 
     const reservationId = await this.meter.reserve(charge, o.client.timeoutMs + 60_000);
     const started = Date.now();
-    let result;
+    let result: SynthesisResult;
     try {
-      result = await o.client.synthesize({ text, voice, format, priority: priorityFor(user, plan), signal: request.signal });
+      result = await o.client.synthesize({ text, voice, format, priority: priorityFor(user, plan), language, signal: request.signal });
     } catch (error) {
       const status = error instanceof TtsWorkerError && error.kind === 'aborted' ? 'aborted' : 'error';
       await this.meter.release(reservationId, charge, status, Date.now() - started);
@@ -169,7 +209,7 @@ export class TtsService {
       throw error;
     }
     void o.cache.evict(clipId).catch((error: Error) => o.logger.error({ err: error.message }, 'audio cache eviction failed'));
-    return { audioUrl: audioUrl(clipId), durationMs: result.durationMs, chars, voice, mime: result.mime, cached: false };
+    return { audioUrl: audioUrl(clipId), durationMs: result.durationMs, chars, voice, mime: result.mime, cached: false, costMicroUsd: charge.costMicroUsd };
   }
 
   /** The file of a clip this user spoke, or null (unknown, someone else's, or evicted). */
@@ -209,13 +249,15 @@ export class TtsService {
     if (!(error instanceof TtsWorkerError)) return error;
     switch (error.kind) {
       case 'busy':
-        return new AppError('tts_busy', 'The voice service is busy right now. Please try again in a moment.', { retryAfterSeconds: error.retryAfterSeconds ?? 5 });
+        return new AppError('tts_busy', 'The voice service is busy right now. Please try again in a moment.', {
+          retryAfterSeconds: error.retryAfterSeconds ?? 5,
+        });
       case 'input_too_long':
         return new AppError('input_too_long', 'This answer is too long to be read aloud.');
       case 'invalid_input':
         return new AppError('invalid_input', 'There is nothing in this answer that can be read aloud.');
       default:
-        this.o.logger.warn({ err: error.message, kind: error.kind }, 'TTS worker call failed');
+        this.o.logger.warn({ err: error.message, kind: error.kind, engine: this.o.client.kind }, 'TTS engine call failed');
         return new AppError('provider_unavailable', 'The voice service is not available right now. Chat still works; please try again later.');
     }
   }
@@ -225,22 +267,44 @@ export function audioUrl(clipId: string): string {
   return `/audio/${clipId}`;
 }
 
-/** Builds the voice service from the environment; `worker` overrides TTS_WORKER_URL (the worker `npm start` runs). */
+/**
+ * Builds the voice service from the environment; `worker` overrides TTS_WORKER_URL (the
+ * worker `npm start` runs). With TTS_ENGINE=openai-compatible, TTS_MODEL must be in
+ * `ttsPricing` (checked at start-up by the pricing loader).
+ */
 export function createTtsService(opts: {
   env: ServerEnv;
   prisma: PrismaClient;
   logger: Logger;
   limiters: Limiters;
   planFor: (user: PlanSubject) => TPlan;
+  ttsPricing: TTtsPricingTable;
   worker?: (() => TtsWorkerTarget | undefined) | undefined;
+  monthFor?: MonthFor | undefined;
 }): TtsService {
   const { env } = opts;
-  const fixed: TtsWorkerTarget | undefined = env.TTS_WORKER_URL ? { url: env.TTS_WORKER_URL, secret: env.TTS_WORKER_SECRET } : undefined;
+  let client: SpeechEngine;
+  let microsPerMillionChars = 0;
+  if (env.TTS_ENGINE === 'openai-compatible') {
+    const model = env.TTS_MODEL!;
+    const price = findTtsModelPrice(opts.ttsPricing, model);
+    if (!price) throw new Error(`no price for the TTS model "${model}"`);
+    microsPerMillionChars = price.microsPerMillionChars;
+    client = new OpenAiSpeechClient({ baseUrl: env.TTS_BASE_URL!, apiKey: env.TTS_API_KEY, model, voices: env.TTS_VOICES, timeoutMs: env.TTS_TIMEOUT_MS });
+  } else {
+    const fixed: TtsWorkerTarget | undefined = env.TTS_WORKER_URL ? { url: env.TTS_WORKER_URL, secret: env.TTS_WORKER_SECRET } : undefined;
+    client = new TtsClient({ target: opts.worker ?? (() => fixed), timeoutMs: env.TTS_TIMEOUT_MS });
+  }
   return new TtsService({
     prisma: opts.prisma,
     logger: opts.logger,
     limiters: opts.limiters,
-    client: new TtsClient({ target: opts.worker ?? (() => fixed), timeoutMs: env.TTS_TIMEOUT_MS }),
+    client,
+    microsPerMillionChars,
+    defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
+    defaultCostPerDayMicroUsd: env.MAX_COST_PER_DAY_USD,
+    defaultCostPerMonthMicroUsd: env.MAX_COST_PER_MONTH_USD,
+    monthFor: opts.monthFor,
     cache: new AudioCache(opts.prisma, path.join(env.dataDirAbsolute, 'audio'), env.TTS_CACHE_MAX_MB * 1024 * 1024, opts.logger),
     planFor: opts.planFor,
     defaultVoice: env.TTS_DEFAULT_VOICE,

@@ -19,6 +19,8 @@ const PARENT_WATCHDOG = 'data:text/javascript,process.on("disconnect",()=>proces
 const PASSED_ENV = new Set(['PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'LC_ALL', 'TZ', 'NODE_ENV', 'NODE_EXTRA_CA_CERTS']);
 /** Set by the supervisor, whatever the parent's environment says. */
 const OWNED_ENV = new Set(['TTS_WORKER_URL', 'TTS_WORKER_SECRET', 'TTS_WORKER_PORT', 'TTS_WORKER_HOST']);
+/** The server's own TTS_* settings of the other engine; TTS_API_KEY is a secret the worker never needs. */
+const SERVER_ONLY_ENV = new Set(['TTS_ENGINE', 'TTS_BASE_URL', 'TTS_API_KEY', 'TTS_MODEL', 'TTS_VOICES']);
 
 const WORKER_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type WorkerLevel = (typeof WORKER_LEVELS)[number];
@@ -115,11 +117,12 @@ export class TtsWorkerProcess {
     clearTimeout(timeout);
   }
 
-  private childEnv(): Record<string, string> {
+  /** The environment the child starts with (read by tests): loopback, our secret, its TTS_* settings, none of the server's secrets. */
+  childEnv(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(this.o.parentEnv)) {
       if (value === undefined) continue;
-      if (PASSED_ENV.has(key) || key.startsWith('LC_') || (key.startsWith('TTS_') && !OWNED_ENV.has(key))) env[key] = value;
+      if (PASSED_ENV.has(key) || key.startsWith('LC_') || (key.startsWith('TTS_') && !OWNED_ENV.has(key) && !SERVER_ONLY_ENV.has(key))) env[key] = value;
     }
     // The port is read from the worker's "listening" log line, so the worker must log at info or below.
     const level = env.TTS_LOG_LEVEL as WorkerLevel | 'silent' | undefined;

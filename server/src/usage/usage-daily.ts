@@ -2,7 +2,7 @@
 // day, from the usage_daily roll-up (kept by a trigger on usage_events), with
 // the days without usage filled in as zeros so a chart has every day.
 import { Prisma, type PrismaClient } from '@chatmeter/db/client';
-import { addDays, dayRange, utcDay } from '../admin/days.ts';
+import { addDays, dayRange, utcDay } from '../lib/days.ts';
 
 export interface UsageDay {
   /** 'YYYY-MM-DD', UTC. */
@@ -16,7 +16,12 @@ export interface UsageDay {
   ttsChars: number;
 }
 
-export async function usageDaily(prisma: PrismaClient, userId: string, days: number, now = new Date()): Promise<{ days: UsageDay[]; totals: Omit<UsageDay, 'day'> }> {
+export async function usageDaily(
+  prisma: PrismaClient,
+  userId: string,
+  days: number,
+  now = new Date(),
+): Promise<{ days: UsageDay[]; totals: Omit<UsageDay, 'day'> }> {
   const today = utcDay(now);
   const first = addDays(today, -(days - 1));
   const rows = await prisma.$queryRaw<{ day: string; prompt: bigint; completion: bigint; cost: bigint; messages: bigint; tts: bigint }[]>(Prisma.sql`

@@ -52,7 +52,13 @@ describeBrowser('the Admin tab in the browser', () => {
     await send(api, { content: 'Hello from the customer' });
     await insertEvents(
       server,
-      [1, 2, 3, 5, 8, 13].map((d) => ({ userId: user.id, promptTokens: 400 * d, completionTokens: 90 * d, costMicroUsd: 1_500 * d, createdAt: new Date(Date.now() - d * DAY) })),
+      [1, 2, 3, 5, 8, 13].map((d) => ({
+        userId: user.id,
+        promptTokens: 400 * d,
+        completionTokens: 90 * d,
+        costMicroUsd: 1_500 * d,
+        createdAt: new Date(Date.now() - d * DAY),
+      })),
     );
     const staffApi = server.browser({ ip: '10.55.0.2' });
     const staffId = (await staffApi.trpc.auth.signUp.mutate({ email: staff.email, password: staff.password })).user.id;
@@ -81,7 +87,10 @@ describeBrowser('the Admin tab in the browser', () => {
     await today.getByText('Requests').waitFor();
     expect(await today.locator('dd').first().textContent()).toBe('1');
     await adminPage.getByRole('heading', { name: /projection and revenue/ }).waitFor();
-    await adminPage.getByRole('region', { name: /Top users by cost/ }).getByRole('button', { name: user.email }).waitFor();
+    await adminPage
+      .getByRole('region', { name: /Top users by cost/ })
+      .getByRole('button', { name: user.email })
+      .waitFor();
     // Switch the window to 7 days.
     await adminPage.getByRole('button', { name: '7 days' }).click();
     await adminPage.waitForURL((url) => url.searchParams.get('days') === '7');
@@ -93,7 +102,10 @@ describeBrowser('the Admin tab in the browser', () => {
   it('the user sees no credits yet', async () => {
     await signIn(userPage, user);
     await userPage.goto(`${server.url}/usage`);
-    await userPage.getByText(/^0\s*tokens$/).first().waitFor();
+    await userPage
+      .getByText(/^0\s*tokens$/)
+      .first()
+      .waitFor();
     expect(userWatch.problems()).toEqual([]);
   });
 
@@ -133,7 +145,10 @@ describeBrowser('the Admin tab in the browser', () => {
 
   it('the user sees the new balance', async () => {
     await userPage.reload();
-    await userPage.getByText(/^5,000\s*tokens$/).first().waitFor();
+    await userPage
+      .getByText(/^5,000\s*tokens$/)
+      .first()
+      .waitFor();
     await userPage.screenshot({ path: path.join(ARTIFACTS_DIR, 'admin-user-credits.png'), fullPage: true });
     expect(userWatch.problems()).toEqual([]);
   });
@@ -143,7 +158,7 @@ describeBrowser('the Admin tab in the browser', () => {
     await signIn(page, staff);
     await page.goto(`${server.url}/admin?view=controls`);
     await page.getByRole('heading', { name: 'Kill switch' }).waitFor();
-    expect(await page.getByText('Only an admin can change this.').count()).toBe(2);
+    expect(await page.getByText('Only an admin can change this.').count()).toBe(4); // the kill switch, the daily token cap, the daily and monthly dollar caps
     expect(await page.getByRole('button', { name: /Pause chat/ }).count()).toBe(0);
     await page.goto(`${server.url}/admin?view=users&user=${user.id}`);
     await page.getByRole('form', { name: 'Adjust credits' }).waitFor();
@@ -164,7 +179,10 @@ describeBrowser('the Admin tab in the browser', () => {
       const target = width === 360 ? 'support' : 'user';
       await form.getByLabel('Role').selectOption(target);
       await form.getByRole('button', { name: 'Set role' }).click();
-      await page.getByRole('status').filter({ hasText: target === 'support' ? 'now has the support role' : 'now a plain user' }).waitFor();
+      await page
+        .getByRole('status')
+        .filter({ hasText: target === 'support' ? 'now has the support role' : 'now a plain user' })
+        .waitFor();
       expect((await server.deps.prisma.user.findUniqueOrThrow({ where: { id: promoted.id }, select: { role: true } })).role).toBe(target);
       expect(await form.getByRole('button', { name: 'Set role' }).isDisabled()).toBe(true);
       // Nothing wider than the screen.

@@ -38,7 +38,11 @@ describeBrowser('yearly billing in the browser (simulator)', () => {
   }
 
   const overflow = async (page: Page) => Number(await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
-  const proCard = (page: Page) => page.getByRole('list', { name: 'Plans' }).getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'Pro', exact: true }) });
+  const proCard = (page: Page) =>
+    page
+      .getByRole('list', { name: 'Plans' })
+      .getByRole('listitem')
+      .filter({ has: page.getByRole('heading', { name: 'Pro', exact: true }) });
 
   it('at 360 px: toggles to yearly, buys Pro for a year with the test checkout, and shows it billed yearly', async () => {
     const { page, watch, close } = await signedUpPage(360, 780, 'yearly-phone@example.com');
@@ -47,12 +51,12 @@ describeBrowser('yearly billing in the browser (simulator)', () => {
       const toggle = page.getByRole('group', { name: 'Billing interval' });
       await toggle.waitFor();
       expect(await toggle.getByRole('button', { name: /^Monthly/ }).getAttribute('aria-pressed')).toBe('true');
-      await proCard(page).getByText('/ month').waitFor();
+      await proCard(page).getByText('/ month', { exact: true }).waitFor();
 
       await toggle.getByRole('button', { name: /^Yearly/ }).click();
       expect(await toggle.getByRole('button', { name: /^Yearly/ }).getAttribute('aria-pressed')).toBe('true');
       await proCard(page).getByText('$150').waitFor();
-      await proCard(page).getByText('/ year').waitFor();
+      await proCard(page).getByText('/ year', { exact: true }).waitFor();
       await proCard(page).getByText('$12.50 a month, billed yearly · save $30').waitFor();
       expect(await overflow(page)).toBeLessThanOrEqual(0);
       await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'billing-yearly-360.png'), fullPage: true });
@@ -67,15 +71,27 @@ describeBrowser('yearly billing in the browser (simulator)', () => {
       await page.getByText(/Pro · active · billed yearly/).waitFor();
       // Back on the Billing tab the toggle starts where the subscription is billed.
       await page.goto(`${server.url}/billing`);
-      expect(await page.getByRole('group', { name: 'Billing interval' }).getByRole('button', { name: /^Yearly/ }).getAttribute('aria-pressed')).toBe('true');
+      // Once the subscription has loaded (the page itself is loaded on demand, then asks for it).
       await proCard(page).getByText('Your plan').waitFor();
-      await page.getByRole('group', { name: 'Billing interval' }).getByRole('button', { name: /^Monthly/ }).click();
+      expect(
+        await page
+          .getByRole('group', { name: 'Billing interval' })
+          .getByRole('button', { name: /^Yearly/ })
+          .getAttribute('aria-pressed'),
+      ).toBe('true');
+      await page
+        .getByRole('group', { name: 'Billing interval' })
+        .getByRole('button', { name: /^Monthly/ })
+        .click();
       await proCard(page).getByRole('button', { name: 'Switch to monthly billing' }).waitFor();
       expect(await overflow(page)).toBeLessThanOrEqual(0);
 
       const user = await server.deps.prisma.user.findUnique({ where: { email: 'yearly-phone@example.com' }, select: { planId: true, id: true } });
       expect(user?.planId).toBe('pro');
-      const sub = await server.deps.prisma.subscription.findFirst({ where: { userId: user!.id }, select: { priceId: true, currentPeriodStart: true, currentPeriodEnd: true } });
+      const sub = await server.deps.prisma.subscription.findFirst({
+        where: { userId: user!.id },
+        select: { priceId: true, currentPeriodStart: true, currentPeriodEnd: true },
+      });
       expect(sub?.priceId).toBe('price_sim_pro_yearly');
       expect(sub!.currentPeriodEnd!.getTime() - sub!.currentPeriodStart!.getTime()).toBeGreaterThanOrEqual(365 * 24 * 3600 * 1000);
       expect(watch.problems()).toEqual([]);
@@ -90,8 +106,11 @@ describeBrowser('yearly billing in the browser (simulator)', () => {
       await page.goto(`${server.url}/billing`);
       const toggle = page.getByRole('group', { name: 'Billing interval' });
       await toggle.getByRole('button', { name: /^Yearly/ }).click();
-      await proCard(page).getByText('/ year').waitFor();
-      const enterprise = page.getByRole('list', { name: 'Plans' }).getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'Enterprise', exact: true }) });
+      await proCard(page).getByText('/ year', { exact: true }).waitFor();
+      const enterprise = page
+        .getByRole('list', { name: 'Plans' })
+        .getByRole('listitem')
+        .filter({ has: page.getByRole('heading', { name: 'Enterprise', exact: true }) });
       await enterprise.getByText('$990').waitFor();
       const [proBox, entBox, headingBox, toggleBox] = await Promise.all([
         proCard(page).boundingBox(),

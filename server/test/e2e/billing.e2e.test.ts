@@ -11,7 +11,6 @@ import { describeBrowser, ARTIFACTS_DIR, CLIENT_DIST, ensureClientBuilt, launchC
 import { eventually } from '../helpers/chat.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
-
 describeBrowser('billing in the browser (simulator)', () => {
   let server: TestServer;
   let browser: Browser;
@@ -68,7 +67,7 @@ describeBrowser('billing in the browser (simulator)', () => {
     await page.getByRole('button', { name: 'Send', exact: true }).waitFor();
 
     await sendMessage('A third one, over the limit');
-    await page.getByText('You have reached your limit').waitFor();
+    await page.getByText("Today's messages are used up").waitFor();
     await page.getByRole('link', { name: 'Upgrade', exact: true }).click();
     await page.waitForURL((url) => url.pathname === '/billing');
 

@@ -58,7 +58,10 @@ describeBrowser('continuing a reply cut at the length limit', () => {
 
     const conversationId = new URL(page.url()).searchParams.get('c');
     expect(conversationId).toBeTruthy();
-    const cut = await server.deps.prisma.message.findFirstOrThrow({ where: { conversationId: conversationId!, role: 'assistant' }, select: { finishReason: true, status: true } });
+    const cut = await server.deps.prisma.message.findFirstOrThrow({
+      where: { conversationId: conversationId!, role: 'assistant' },
+      select: { finishReason: true, status: true },
+    });
     expect(cut).toEqual({ finishReason: 'length', status: 'ok' });
 
     // Something half-typed stays in the composer.
@@ -71,7 +74,11 @@ describeBrowser('continuing a reply cut at the length limit', () => {
     await eventually(async () => expect(await continueButton().count()).toBe(1));
     expect(await first.getByRole('button', { name: 'Continue' }).count()).toBe(0);
 
-    const messages = await server.deps.prisma.message.findMany({ where: { conversationId: conversationId! }, orderBy: { createdAt: 'asc' }, select: { role: true, content: true, finishReason: true } });
+    const messages = await server.deps.prisma.message.findMany({
+      where: { conversationId: conversationId! },
+      orderBy: { createdAt: 'asc' },
+      select: { role: true, content: true, finishReason: true },
+    });
     expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
     expect(messages[2]!.content).toBe('Continue.');
     expect(messages[3]!.finishReason).toBe('length');

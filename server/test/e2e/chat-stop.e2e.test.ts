@@ -1,6 +1,8 @@
 // Stop in a real browser: a slow demo model (DEMO_DELAY_MS=80 between chunks) so
 // the button can be pressed while the reply streams. The partial answer stays on
 // screen, nothing more arrives, and the server keeps (and meters) what it relayed.
+// A double click on Send sends once: Stop appears beside Send, not under the
+// pointer, so neither the second click nor a nervous click mid-stream stops it.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -67,7 +69,10 @@ describeBrowser('stopping a reply in the browser', () => {
     const conversationId = new URL(page.url()).searchParams.get('c');
     expect(conversationId).toBeTruthy();
     const saved = await eventually(async () => {
-      const row = await server.deps.prisma.message.findFirst({ where: { conversationId: conversationId!, role: 'assistant' }, select: { content: true, status: true } });
+      const row = await server.deps.prisma.message.findFirst({
+        where: { conversationId: conversationId!, role: 'assistant' },
+        select: { content: true, status: true },
+      });
       expect(row).not.toBeNull();
       return row!;
     });
@@ -82,6 +87,79 @@ describeBrowser('stopping a reply in the browser', () => {
     await page.reload();
     const reply = log().getByRole('article', { name: 'Assistant' }).last();
     await reply.getByText('Stopped', { exact: true }).waitFor();
+    expect(watch.problems()).toEqual([]);
+  });
+
+  it('a double click on Send sends exactly once, and a second click on Send while the reply streams does not stop it, at 360 px and on the desktop', async () => {
+    for (const viewport of [
+      { width: 360, height: 740 },
+      { width: 1280, height: 800 },
+    ]) {
+      await page.setViewportSize(viewport);
+      await page.goto(`${server.url}/`);
+      await page.getByRole('heading', { name: 'Start a conversation' }).waitFor();
+      await input().fill('Write a Python function for Fibonacci numbers');
+      const send = page.getByRole('button', { name: 'Send', exact: true });
+      const sendBox = (await send.boundingBox())!;
+      await send.dblclick();
+
+      const stop = page.getByRole('button', { name: 'Stop' });
+      await stop.waitFor();
+      // Send stays where it was, Stop is beside it (not where Send was clicked), and both are on screen.
+      const stopBox = (await stop.boundingBox())!;
+      const sendNow = (await send.boundingBox())!;
+      expect(Math.abs(sendNow.x - sendBox.x)).toBeLessThan(1);
+      expect(Math.abs(sendNow.y - sendBox.y)).toBeLessThan(1);
+      expect(stopBox.x).toBeGreaterThanOrEqual(0);
+      expect(sendNow.x + sendNow.width).toBeLessThanOrEqual(viewport.width);
+      const overlaps =
+        stopBox.x < sendBox.x + sendBox.width &&
+        sendBox.x < stopBox.x + stopBox.width &&
+        stopBox.y < sendBox.y + sendBox.height &&
+        sendBox.y < stopBox.y + stopBox.height;
+      expect(overlaps).toBe(false);
+      // Some of the reply has arrived; a nervous click on the same spot does nothing.
+      await eventually(async () => expect((await replyText()).length).toBeGreaterThan(25), 15_000);
+      await page.mouse.click(sendBox.x + sendBox.width / 2, sendBox.y + sendBox.height / 2);
+      await page.screenshot({ path: path.join(ARTIFACTS_DIR, `chat-double-click-${viewport.width}.png`) });
+
+      // The reply runs to its end (the demo's answers end with their footer), not stopped.
+      const reply = log().getByRole('article', { name: 'Assistant' }).last();
+      await reply.getByText('Offline demo model', { exact: false }).waitFor({ timeout: 30_000 });
+      await stop.waitFor({ state: 'detached' });
+      expect(await reply.getByText('Stopped', { exact: true }).count()).toBe(0);
+      expect(await log().getByRole('article', { name: 'You' }).count()).toBe(1);
+
+      // The server got one message and one complete reply.
+      const conversationId = new URL(page.url()).searchParams.get('c');
+      expect(conversationId).toBeTruthy();
+      const rows = await eventually(async () => {
+        const found = await server.deps.prisma.message.findMany({
+          where: { conversationId: conversationId! },
+          select: { role: true, status: true },
+          orderBy: { createdAt: 'asc' },
+        });
+        expect(found).toHaveLength(2);
+        return found;
+      });
+      expect(rows).toEqual([
+        { role: 'user', status: 'ok' },
+        { role: 'assistant', status: 'ok' },
+      ]);
+    }
+    expect(watch.problems()).toEqual([]);
+  }, 120_000);
+
+  it('after a click on Send the focus is back in the input, where Escape stops the reply', async () => {
+    await page.goto(`${server.url}/`);
+    await page.getByRole('heading', { name: 'Start a conversation' }).waitFor();
+    await input().fill('Write a Python function for Fibonacci numbers');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.getByRole('button', { name: 'Stop' }).waitFor();
+    await expect(page.evaluate('document.activeElement?.tagName')).resolves.toBe('TEXTAREA');
+    await eventually(async () => expect((await replyText()).length).toBeGreaterThan(25), 15_000);
+    await page.keyboard.press('Escape');
+    await log().getByRole('article', { name: 'Assistant' }).last().getByText('Stopped', { exact: true }).waitFor();
     expect(watch.problems()).toEqual([]);
   });
 });

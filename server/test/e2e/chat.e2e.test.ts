@@ -99,8 +99,14 @@ describeBrowser('chat in the browser', () => {
 
     // One message fewer today, and the conversation is listed.
     await meter().getByText('4 of 5 messages left today').waitFor();
-    await sidebar().getByRole('link', { name: new RegExp(question.replace('?', '\\?')) }).waitFor();
-    await expect(sidebar().getByRole('link', { name: new RegExp(question.replace('?', '\\?')) }).getAttribute('aria-current')).resolves.toBe('page');
+    await sidebar()
+      .getByRole('link', { name: new RegExp(question.replace('?', '\\?')) })
+      .waitFor();
+    await expect(
+      sidebar()
+        .getByRole('link', { name: new RegExp(question.replace('?', '\\?')) })
+        .getAttribute('aria-current'),
+    ).resolves.toBe('page');
     await shot('chat-visitor-reply.png');
     expect(watch.problems()).toEqual([]);
   });
@@ -122,7 +128,7 @@ describeBrowser('chat in the browser', () => {
     await today.waitFor();
     await expect(today.getAttribute('aria-valuenow')).resolves.toBe('1');
     await expect(today.getAttribute('aria-valuemax')).resolves.toBe('5');
-    const activity = page.getByRole('table');
+    const activity = page.locator('.usage-history').getByRole('table');
     await activity.getByText('demo').first().waitFor();
     expect(await activity.getByRole('row').count()).toBe(2);
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'usage.png'), fullPage: true });
@@ -143,19 +149,22 @@ describeBrowser('chat in the browser', () => {
 
     await input().fill('One more question, please?');
     await page.getByRole('button', { name: 'Send' }).click();
-    const alert = page.getByRole('alert').filter({ hasText: 'You have reached your limit' });
+    const alert = page.getByRole('alert').filter({ hasText: "Today's messages are used up" });
     await alert.waitFor();
     expect(await alert.textContent()).toContain("You have used today's 5 messages.");
-    // When it resets, in local time and relative ("Resets tomorrow at 1:00 AM (in 3 h)").
-    expect(await alert.textContent()).toMatch(/Resets (at|tomorrow at|on) .+\(in \d+ (s|min|h)\)/);
+    // When the limit that refused resets, in UTC (the quotas' clock) and as a wait ("Resets at 00:00 UTC (in 5 h 12 min)").
+    expect(await alert.textContent()).toMatch(/Resets at 00:00 UTC \(in (\d+ h )?\d+ (s|min|h)\)/);
     await alert.getByRole('link', { name: 'Sign up to keep chatting' }).waitFor();
     // The message was not lost: it is back in the composer.
     await expect(input().inputValue()).resolves.toBe('One more question, please?');
     await meter().getByText('0 of 5 messages left today').waitFor();
     await shot('chat-limit.png');
 
+    const here = new URL(page.url());
+    const backHere = `${here.pathname}${here.search}`;
     await alert.getByRole('link', { name: 'Sign up to keep chatting' }).click();
-    await page.waitForURL((url) => url.pathname === '/sign-up');
+    // It comes back to this conversation after signing up.
+    await page.waitForURL((url) => url.pathname === '/sign-up' && url.searchParams.get('next') === (backHere === '/' ? null : backHere));
     await page.getByText('You are using ChatMeter as a guest').waitFor();
     await page.goBack();
     expect(watch.problems()).toEqual([]);
@@ -175,7 +184,14 @@ describeBrowser('chat in the browser', () => {
       })),
     });
     await server.deps.prisma.conversation.createMany({
-      data: Array.from({ length: 55 }, (_, i) => ({ userId, title: `Old conversation ${i + 1}`, model: 'demo', messageCount: 0, createdAt: new Date(long + i * 1000), updatedAt: new Date(long + i * 1000) })),
+      data: Array.from({ length: 55 }, (_, i) => ({
+        userId,
+        title: `Old conversation ${i + 1}`,
+        model: 'demo',
+        messageCount: 0,
+        createdAt: new Date(long + i * 1000),
+        updatedAt: new Date(long + i * 1000),
+      })),
     });
 
     await page.goto(`${server.url}/?c=${conversationId}`);
@@ -184,20 +200,32 @@ describeBrowser('chat in the browser', () => {
     expect(await log().getByText('Earlier message 1', { exact: true }).count()).toBe(0);
     // Scroll the log to its top: the next page comes in above, and the view stays on the same message.
     const scrollTop = (selector: string) => page.evaluate(`document.querySelector('${selector}').scrollTop`);
+    // A user message by its bubble's text (the message also holds its Copy button).
     const topOf = (text: string) =>
-      `[...document.querySelectorAll('.chat-log .msg')].find((m) => m.textContent.trim() === ${JSON.stringify(text)}).getBoundingClientRect().top`;
+      `[...document.querySelectorAll('.chat-log .msg')].find((m) => (m.querySelector('.msg__bubble') ?? m).textContent.trim() === ${JSON.stringify(text)}).getBoundingClientRect().top`;
     // Scrolled and measured in one task, before the page can load anything.
     const before = Number(await page.evaluate(`(() => { document.querySelector('.chat-scroll').scrollTop = 0; return ${topOf('Earlier message 13')}; })()`));
     await log().getByText('Earlier message 1', { exact: true }).waitFor({ state: 'attached' });
     expect(await scrollTop('.chat-scroll')).toBeGreaterThan(0);
-    expect(Math.abs(Number(await page.evaluate(topOf('Earlier message 13'))) - before)).toBeLessThan(2);
+    // Once the page above has rendered (a loaded machine may paint the loading row first), the view is back on that message.
+    await expect.poll(async () => Math.abs(Number(await page.evaluate(topOf('Earlier message 13'))) - before), { timeout: 5_000 }).toBeLessThan(2);
 
     // The conversation list: the newest first, the oldest once scrolled to the end.
-    await sidebar().getByRole('link', { name: /Old conversation 55/ }).waitFor();
-    expect(await sidebar().getByRole('link', { name: /Old conversation 1\b/ }).count()).toBe(0);
-    await sidebar().getByRole('link', { name: /Old conversation 50\b/ }).hover();
+    await sidebar()
+      .getByRole('link', { name: /Old conversation 55/ })
+      .waitFor();
+    expect(
+      await sidebar()
+        .getByRole('link', { name: /Old conversation 1\b/ })
+        .count(),
+    ).toBe(0);
+    await sidebar()
+      .getByRole('link', { name: /Old conversation 50\b/ })
+      .hover();
     await page.mouse.wheel(0, 100_000);
-    await sidebar().getByRole('link', { name: /Old conversation 1\b/ }).waitFor({ state: 'attached' });
+    await sidebar()
+      .getByRole('link', { name: /Old conversation 1\b/ })
+      .waitFor({ state: 'attached' });
     expect(await scrollTop('.chat-sidebar__list')).toBeGreaterThan(0);
     expect(watch.problems()).toEqual([]);
   });
@@ -211,7 +239,9 @@ describeBrowser('chat in the browser', () => {
     const toggle = page.getByRole('button', { name: 'Show conversations' });
     await toggle.click();
     await expect(toggle.getAttribute('aria-expanded')).resolves.toBe('true');
-    await sidebar().getByRole('link', { name: new RegExp(question.replace('?', '\\?')) }).waitFor({ state: 'visible' });
+    await sidebar()
+      .getByRole('link', { name: new RegExp(question.replace('?', '\\?')) })
+      .waitFor({ state: 'visible' });
     await page.waitForTimeout(250); // the drawer's slide-in
     await shot('chat-mobile-drawer.png');
     await page.keyboard.press('Escape');

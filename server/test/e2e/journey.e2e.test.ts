@@ -18,7 +18,6 @@ import { eventually } from '../helpers/chat.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { buildWorker, startRealWorker, tempDataDir } from '../helpers/tts.ts';
 
-
 describeBrowser('customer journey (guest -> account -> voice -> limit -> upgrade -> admin credits)', () => {
   let build: Awaited<ReturnType<typeof buildWorker>>;
   let worker: TtsWorkerProcess;
@@ -88,12 +87,16 @@ describeBrowser('customer journey (guest -> account -> voice -> limit -> upgrade
     await shot(page, '1-guest-answer');
 
     // 2. Signs up; the conversation is still there.
+    const here = new URL(page.url());
+    const backHere = `${here.pathname}${here.search}`;
+    expect(here.searchParams.get('c')).toBeTruthy();
     await page.getByRole('banner').getByText('Create account', { exact: true }).click();
-    await page.waitForURL((url) => url.pathname === '/sign-up');
+    // It comes back to this conversation after signing up.
+    await page.waitForURL((url) => url.pathname === '/sign-up' && url.searchParams.get('next') === backHere);
     await page.getByLabel('E-mail').fill(email);
     await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByRole('button', { name: 'Create account' }).click();
-    await page.waitForURL((url) => url.pathname === '/');
+    await page.waitForURL((url) => `${url.pathname}${url.search}` === backHere);
     await page.getByRole('banner').getByText(email).waitFor();
     await page.getByRole('banner').getByText('Free plan').waitFor();
     const sidebar = page.getByRole('complementary', { name: 'Conversations' });
@@ -103,7 +106,11 @@ describeBrowser('customer journey (guest -> account -> voice -> limit -> upgrade
 
     // 3. Has the reply read aloud: tts.speak synthesizes with the real worker, the audio element loads /audio/:id.
     const audioResponse = page.waitForResponse((r) => new URL(r.url()).pathname.startsWith('/audio/'), { timeout: 30_000 });
-    await log(page).getByRole('article', { name: 'Assistant' }).last().getByRole('button', { name: /^Read aloud/ }).click();
+    await log(page)
+      .getByRole('article', { name: 'Assistant' })
+      .last()
+      .getByRole('button', { name: /^Read aloud/ })
+      .click();
     const audio = await audioResponse;
     expect([200, 206]).toContain(audio.status());
     expect(audio.headers()['content-type']).toMatch(/^audio\//);
@@ -122,9 +129,9 @@ describeBrowser('customer journey (guest -> account -> voice -> limit -> upgrade
     await page.goto(`${server.url}/`);
     await meter(page).getByText('0 of 20 messages left today').waitFor();
     await sendMessage(page, 'One more question, please?');
-    const alert = page.getByRole('alert').filter({ hasText: 'You have reached your limit' });
+    const alert = page.getByRole('alert').filter({ hasText: "Today's messages are used up" });
     await alert.waitFor();
-    expect(await alert.textContent()).toMatch(/Resets (at|tomorrow at|on) .+\(in \d+ (s|min|h)\)/);
+    expect(await alert.textContent()).toMatch(/Resets at 00:00 UTC \(in (\d+ h )?\d+ (s|min|h)\)/);
     await shot(page, '4-limit-reached');
 
     // 5. Upgrades through the billing simulator's test checkout.
@@ -143,7 +150,10 @@ describeBrowser('customer journey (guest -> account -> voice -> limit -> upgrade
     await page.waitForURL((url) => url.pathname === '/');
     const okBefore = await server.deps.prisma.usageEvent.count({ where: { userId: id, kind: 'chat', status: 'ok' } });
     await sendMessage(page, 'Now on Pro: still there?');
-    await eventually(async () => expect(await server.deps.prisma.usageEvent.count({ where: { userId: id, kind: 'chat', status: 'ok' } })).toBe(okBefore + 1), 20_000);
+    await eventually(
+      async () => expect(await server.deps.prisma.usageEvent.count({ where: { userId: id, kind: 'chat', status: 'ok' } })).toBe(okBefore + 1),
+      20_000,
+    );
     await log(page).getByRole('article', { name: 'Assistant' }).last().getByText('Offline demo model', { exact: false }).waitFor();
     await shot(page, '6-chatting-on-pro');
 
@@ -156,7 +166,10 @@ describeBrowser('customer journey (guest -> account -> voice -> limit -> upgrade
     await adminPage.waitForURL((url) => url.pathname === '/');
     await adminPage.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click();
     await adminPage.getByRole('heading', { name: 'Tokens and cost per day' }).waitFor();
-    await adminPage.getByRole('region', { name: /Top users by cost/ }).getByRole('button', { name: email }).waitFor();
+    await adminPage
+      .getByRole('region', { name: /Top users by cost/ })
+      .getByRole('button', { name: email })
+      .waitFor();
     await shot(adminPage, '7-admin-analytics');
     await adminPage.getByRole('navigation', { name: 'Admin sections' }).getByRole('button', { name: 'Users' }).click();
     await adminPage.getByLabel('Search users').fill(email);
@@ -172,7 +185,10 @@ describeBrowser('customer journey (guest -> account -> voice -> limit -> upgrade
 
     // 8. The user sees them.
     await page.goto(`${server.url}/usage`);
-    await page.getByText(/^5,000\s*tokens$/).first().waitFor();
+    await page
+      .getByText(/^5,000\s*tokens$/)
+      .first()
+      .waitFor();
     await shot(page, '9-user-sees-credits');
     expect(watch.problems()).toEqual([]);
   }, 150_000);

@@ -39,7 +39,8 @@ describeBrowser('magic links in the browser', () => {
     return decodeURIComponent(/magic-link\?token=([\w%-]+)/.exec(mail.body)![1]!);
   }
 
-  const usedAt = async (token: string) => (await server.deps.prisma.magicLinkToken.findUniqueOrThrow({ where: { tokenHash: hashToken(token) }, select: { usedAt: true } })).usedAt;
+  const usedAt = async (token: string) =>
+    (await server.deps.prisma.magicLinkToken.findUniqueOrThrow({ where: { tokenHash: hashToken(token) }, select: { usedAt: true } })).usedAt;
 
   /** The visitor chats once, which starts its guest session; returns the guest's id and conversation. */
   async function chatAsGuest(page: Page, context: BrowserContext): Promise<{ guestId: string; conversationId: string }> {
@@ -47,7 +48,12 @@ describeBrowser('magic links in the browser', () => {
     const input = page.getByRole('textbox', { name: 'Message' });
     await input.fill('A secret only this guest knows.');
     await input.press('Enter');
-    await page.getByRole('log', { name: 'Messages' }).getByRole('article', { name: 'Assistant' }).last().getByText('Offline demo model', { exact: false }).waitFor();
+    await page
+      .getByRole('log', { name: 'Messages' })
+      .getByRole('article', { name: 'Assistant' })
+      .last()
+      .getByText('Offline demo model', { exact: false })
+      .waitFor();
     const user = await signedInUser(context);
     const conversation = await server.deps.prisma.conversation.findFirstOrThrow({ where: { userId: user!.id }, select: { id: true } });
     return { guestId: user!.id, conversationId: conversation.id };
@@ -59,7 +65,8 @@ describeBrowser('magic links in the browser', () => {
     return (await server.deps.sessions.validate(decodeURIComponent(cookie.value)))?.user ?? null;
   }
 
-  const owner = async (conversationId: string) => (await server.deps.prisma.conversation.findUniqueOrThrow({ where: { id: conversationId }, select: { userId: true } })).userId;
+  const owner = async (conversationId: string) =>
+    (await server.deps.prisma.conversation.findUniqueOrThrow({ where: { id: conversationId }, select: { userId: true } })).userId;
 
   describe('a link someone else requested, opened by a guest', () => {
     it('loading the page shows the masked address and uses nothing; the click signs in without the guest’s conversations', async () => {

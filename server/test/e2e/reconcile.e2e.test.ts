@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { addDays, utcDay } from '../../src/admin/days.ts';
+import { addDays, utcDay } from '../../src/lib/days.ts';
 import { SESSION_COOKIE } from '../../src/auth/session.ts';
 import { ARTIFACTS_DIR, CLIENT_DIST, describeBrowser, ensureClientBuilt, launchChromium, watchPage, type PageWatch } from '../helpers/browser.ts';
 import { insertEvents, person } from '../helpers/admin.ts';

@@ -52,7 +52,9 @@ describeBrowser('e-mail verification in the browser', () => {
     await page.waitForURL((url) => url.pathname === '/');
 
     await banner().waitFor();
-    await expect(banner().textContent()).resolves.toMatch(/We sent a link to grace@example\.com\. Until you open it, your account has the guest plan’s limits\./);
+    await expect(banner().textContent()).resolves.toMatch(
+      /We sent a link to grace@example\.com\. Until you open it, your account has the guest plan’s limits\./,
+    );
     expect(await overflow()).toBeLessThanOrEqual(0);
     // The chat still fits under it.
     await expect(page.getByRole('heading', { name: 'Start a conversation' }).isVisible()).resolves.toBe(true);

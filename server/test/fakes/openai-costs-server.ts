@@ -50,23 +50,44 @@ export async function startFakeCostsServer(options: { adminKey?: string; pageSiz
     const error = (status: number, message: string, type: string, code: string | null, param: string | null = null) =>
       send(status, { error: { message, type, param, code } });
 
-    if (req.method !== 'GET' || url.pathname !== '/v1/organization/costs') return error(404, `Invalid URL (${req.method} ${url.pathname})`, 'invalid_request_error', null);
+    if (req.method !== 'GET' || url.pathname !== '/v1/organization/costs')
+      return error(404, `Invalid URL (${req.method} ${url.pathname})`, 'invalid_request_error', null);
     const failure = failures.shift();
-    if (failure !== undefined) return error(failure, failure >= 500 ? 'The server had an error while processing your request.' : 'Request failed.', failure >= 500 ? 'server_error' : 'invalid_request_error', null);
+    if (failure !== undefined)
+      return error(
+        failure,
+        failure >= 500 ? 'The server had an error while processing your request.' : 'Request failed.',
+        failure >= 500 ? 'server_error' : 'invalid_request_error',
+        null,
+      );
     const auth = req.headers.authorization;
     if (auth !== `Bearer ${adminKey}`) {
       const given = auth?.replace(/^Bearer /, '') ?? '';
-      return error(401, `Incorrect API key provided: ${given.slice(0, 9)}${'*'.repeat(20)}${given.slice(-4)}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key');
+      return error(
+        401,
+        `Incorrect API key provided: ${given.slice(0, 9)}${'*'.repeat(20)}${given.slice(-4)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+        'invalid_request_error',
+        'invalid_api_key',
+      );
     }
     const start = Number(url.searchParams.get('start_time'));
-    if (!url.searchParams.has('start_time') || !Number.isInteger(start)) return error(400, "Missing required parameter: 'start_time'.", 'invalid_request_error', 'missing_required_parameter', 'start_time');
+    if (!url.searchParams.has('start_time') || !Number.isInteger(start))
+      return error(400, "Missing required parameter: 'start_time'.", 'invalid_request_error', 'missing_required_parameter', 'start_time');
     const end = url.searchParams.has('end_time') ? Number(url.searchParams.get('end_time')) : Math.floor(Date.now() / 1000);
     const width = url.searchParams.get('bucket_width') ?? '1d';
-    if (width !== '1d') return error(400, `Invalid value for 'bucket_width': ${width}. Only 1d is supported.`, 'invalid_request_error', 'invalid_value', 'bucket_width');
+    if (width !== '1d')
+      return error(400, `Invalid value for 'bucket_width': ${width}. Only 1d is supported.`, 'invalid_request_error', 'invalid_value', 'bucket_width');
     const limit = url.searchParams.has('limit') ? Number(url.searchParams.get('limit')) : 7;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 180) return error(400, "Invalid value for 'limit': must be between 1 and 180.", 'invalid_request_error', 'invalid_value', 'limit');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 180)
+      return error(400, "Invalid value for 'limit': must be between 1 and 180.", 'invalid_request_error', 'invalid_value', 'limit');
     const projects = url.searchParams.getAll('project_ids[]');
-    const offset = url.searchParams.has('page') ? Number(Buffer.from(url.searchParams.get('page')!, 'base64url').toString('utf8').replace(/^offset:/, '')) : 0;
+    const offset = url.searchParams.has('page')
+      ? Number(
+          Buffer.from(url.searchParams.get('page')!, 'base64url')
+            .toString('utf8')
+            .replace(/^offset:/, ''),
+        )
+      : 0;
 
     const buckets = [];
     for (let t = Math.floor(start / DAY) * DAY; t < end; t += DAY) {

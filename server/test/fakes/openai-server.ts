@@ -43,6 +43,11 @@ export interface FakeBehaviour {
    * when the client asked for it with `stream_options.include_usage`.
    */
   usage?: FakeUsage | null;
+  /**
+   * Report the whole completion cap the request asked for (`max_tokens` or
+   * `max_completion_tokens`) as completion tokens: the worst case a reservation must cover.
+   */
+  usageFullCap?: boolean;
   /** A refusal (`delta.refusal`) sent after the content chunks, as OpenAI streams a declined request. */
   refusal?: string;
   /** Finish reason of the last chunk (default "stop"); `null` sends no finish chunk. */
@@ -135,9 +140,7 @@ function usageJson(usage: FakeUsage) {
     prompt_tokens: usage.prompt_tokens,
     completion_tokens: usage.completion_tokens,
     total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
-    ...(usage.cached_tokens === null
-      ? {}
-      : { prompt_tokens_details: { cached_tokens: usage.cached_tokens ?? 0, audio_tokens: 0 } }),
+    ...(usage.cached_tokens === null ? {} : { prompt_tokens_details: { cached_tokens: usage.cached_tokens ?? 0, audio_tokens: 0 } }),
     completion_tokens_details: {
       reasoning_tokens: 0,
       audio_tokens: 0,
@@ -286,7 +289,9 @@ export async function startFakeOpenAIServer(): Promise<FakeOpenAIServer> {
     }
 
     const reply = behaviour.reply ?? DEFAULT_REPLY;
-    const usage = behaviour.usage === undefined ? computeUsage(body, reply) : behaviour.usage;
+    let usage = behaviour.usage === undefined ? computeUsage(body, reply) : behaviour.usage;
+    if (behaviour.usageFullCap && usage)
+      usage = { ...usage, completion_tokens: Number(body.max_completion_tokens ?? body.max_tokens ?? usage.completion_tokens), total_tokens: undefined };
     const finishReason = behaviour.finishReason === undefined ? 'stop' : behaviour.finishReason;
     const id = `chatcmpl-fake${record.index}`;
     const created = Math.floor(Date.now() / 1000);

@@ -136,7 +136,15 @@ export class StripeFake {
   /** Changes a stored subscription the way Stripe would (a new object, same ids). */
   updateSubscription(
     id: string,
-    change: Partial<{ priceId: string; status: Stripe.Subscription.Status; periodStart: number; periodEnd: number; cancelAtPeriodEnd: boolean; canceledAt: number | null; endedAt: number | null }>,
+    change: Partial<{
+      priceId: string;
+      status: Stripe.Subscription.Status;
+      periodStart: number;
+      periodEnd: number;
+      cancelAtPeriodEnd: boolean;
+      canceledAt: number | null;
+      endedAt: number | null;
+    }>,
   ): Stripe.Subscription {
     const current = this.subscriptions.get(id);
     if (!current) throw new Error(`fake stripe: no subscription ${id}`);

@@ -58,19 +58,21 @@ export async function insertEvents(server: TestServer, events: RawEvent[]): Prom
 /** The raw events grouped exactly as usage_daily is keyed, and the roll-up itself, in the same order. */
 export async function rawAndRollUp(server: TestServer) {
   const select = (from: Prisma.Sql) => Prisma.sql`
-    SELECT to_char(day, 'YYYY-MM-DD') AS day, user_id::text AS user_id, is_guest, model, kind, status,
+    SELECT to_char(day, 'YYYY-MM-DD') AS day, user_id::text AS user_id, is_guest, model, provider, kind, status,
            requests::text AS requests, prompt_tokens::text AS prompt_tokens, completion_tokens::text AS completion_tokens,
            cached_tokens::text AS cached_tokens, cost_micro_usd::text AS cost_micro_usd, credit_tokens::text AS credit_tokens,
            tts_chars::text AS tts_chars, estimated_requests::text AS estimated_requests, latency_ms::text AS latency_ms
       FROM ${from} x
-     ORDER BY day, user_id, is_guest, model, kind, status`;
-  const raw = await server.deps.prisma.$queryRaw<Record<string, unknown>[]>(select(Prisma.sql`(
+     ORDER BY day, user_id, is_guest, model, provider, kind, status`;
+  const raw = await server.deps.prisma.$queryRaw<Record<string, unknown>[]>(
+    select(Prisma.sql`(
     SELECT (created_at AT TIME ZONE 'UTC')::date AS day, COALESCE(user_id, '00000000-0000-0000-0000-000000000000'::uuid) AS user_id,
-           is_guest, COALESCE(model, '') AS model, kind, status, count(*) AS requests, sum(prompt_tokens) AS prompt_tokens,
+           is_guest, COALESCE(model, '') AS model, COALESCE(provider, '') AS provider, kind, status, count(*) AS requests, sum(prompt_tokens) AS prompt_tokens,
            sum(completion_tokens) AS completion_tokens, sum(cached_tokens) AS cached_tokens, sum(cost_micro_usd) AS cost_micro_usd,
            sum(credit_tokens) AS credit_tokens, sum(tts_chars) AS tts_chars, count(*) FILTER (WHERE estimated) AS estimated_requests,
            COALESCE(sum(latency_ms), 0) AS latency_ms
-      FROM usage_events GROUP BY 1, 2, 3, 4, 5, 6)`));
+      FROM usage_events GROUP BY 1, 2, 3, 4, 5, 6, 7)`),
+  );
   const rolled = await server.deps.prisma.$queryRaw<Record<string, unknown>[]>(select(Prisma.sql`usage_daily`));
   return { raw, rolled };
 }

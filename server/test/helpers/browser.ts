@@ -2,7 +2,8 @@ import { describe, it } from 'vitest';
 // A real Chromium for end-to-end tests (playwright-core drives the system's
 // Debian `chromium`; no browser download). Every page is watched: a console
 // error, an uncaught exception or a CSP violation is a test failure.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,4 +98,61 @@ export async function watchPage(page: Page): Promise<PageWatch> {
     problems: () => seen.filter((text) => !allowed.some((pattern) => pattern.test(text))),
     allow: (pattern) => allowed.push(pattern),
   };
+}
+
+/**
+ * How far the page reaches past the right edge of the window (0: it fits), and
+ * the outermost elements that stick out, to say what to fix.
+ */
+export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; innerWidth: number; culprits: string[] }> {
+  // A string, not a function: the server's tsconfig has no DOM types.
+  return page.evaluate(`(() => {
+    const innerWidth = window.innerWidth;
+    const scrollWidth = document.documentElement.scrollWidth;
+    const culprits = [];
+    if (scrollWidth > innerWidth) {
+      const sticksOut = (el) => el.getBoundingClientRect().right > innerWidth + 0.5;
+      for (const el of document.body.querySelectorAll('*')) {
+        if (!sticksOut(el) || (el.parentElement && sticksOut(el.parentElement) && el.parentElement !== document.body)) continue;
+        const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+        culprits.push(name + ' right=' + Math.round(el.getBoundingClientRect().right));
+        if (culprits.length >= 8) break;
+      }
+    }
+    return { scrollWidth, innerWidth, culprits };
+  })()`);
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+export interface AxeFinding {
+  id: string;
+  impact: string;
+  help: string;
+  targets: string[];
+}
+
+/**
+ * Runs axe-core in the page and returns the violations of the given impacts
+ * (serious and critical by default). axe is evaluated through the DevTools
+ * protocol, not added as a <script>, so the page's CSP does not block it.
+ */
+export async function axeViolations(page: Page, impacts: readonly string[] = ['serious', 'critical']): Promise<AxeFinding[]> {
+  if (!(await page.evaluate('typeof window.axe === "object"'))) await page.evaluate(AXE_SOURCE);
+  const found = (await page.evaluate(`window.axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).map((n) => n.target.join(' ') + (n.failureSummary ? ' — ' + n.failureSummary.split('\\n').slice(1, 2).join('').trim() : '')),
+  })))`)) as AxeFinding[];
+  return found.filter((v) => impacts.includes(v.impact));
+}
+
+/**
+ * Runs only axe's color-contrast rule on the elements matching `selector` and
+ * returns those it could not pass (a violation, or "incomplete": axe could not
+ * work out the background, which would otherwise let a failure through).
+ */
+export async function contrastNotPassed(page: Page, selector: string): Promise<string[]> {
+  if ((await page.locator(selector).count()) === 0) return [];
+  if (!(await page.evaluate('typeof window.axe === "object"'))) await page.evaluate(AXE_SOURCE);
+  return (await page.evaluate(`window.axe.run({ include: [[${JSON.stringify(selector)}]] }, { runOnly: ['color-contrast'] }).then((r) =>
+    [...r.violations, ...r.incomplete].flatMap((v) => v.nodes.map((n) => n.target.join(' ') + ': ' + (n.any[0] && n.any[0].message))))`)) as string[];
 }

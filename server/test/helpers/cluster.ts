@@ -28,14 +28,12 @@ export async function plansFile(change: (plan: TPlan) => TPlan): Promise<{ file:
   return { file, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function startCluster(
-  count: number,
-  env: Record<string, string> = {},
-  overrides: Omit<DepsOverrides, 'db'> = {},
-): Promise<TestCluster> {
+export async function startCluster(count: number, env: Record<string, string> = {}, overrides: Omit<DepsOverrides, 'db'> = {}): Promise<TestCluster> {
   const redis = await privateRedis();
   const first = await startTestServer({ REDIS_URL: redis.url, ...env }, overrides);
-  const rest = await Promise.all(Array.from({ length: count - 1 }, () => startTestServer({ REDIS_URL: redis.url, ...env }, { ...overrides, sameDatabaseAs: first })));
+  const rest = await Promise.all(
+    Array.from({ length: count - 1 }, () => startTestServer({ REDIS_URL: redis.url, ...env }, { ...overrides, sameDatabaseAs: first })),
+  );
   const servers = [first, ...rest];
   return {
     servers,

@@ -12,7 +12,18 @@ export function outsideJson<T = any>(file: string): T {
   return JSON.parse(readFileSync(`${DIR}${file}`, 'utf8')) as T;
 }
 
-type OpenapiResource = 'event' | 'subscription' | 'subscription_item' | 'invoice' | 'checkout.session' | 'charge' | 'dispute' | 'refund' | 'payment_intent' | 'price' | 'customer';
+type OpenapiResource =
+  | 'event'
+  | 'subscription'
+  | 'subscription_item'
+  | 'invoice'
+  | 'checkout.session'
+  | 'charge'
+  | 'dispute'
+  | 'refund'
+  | 'payment_intent'
+  | 'price'
+  | 'customer';
 
 /** One of Stripe's own example objects (stripe/openapi fixtures3.json at f6c2a48b). */
 export function openapiObject(resource: OpenapiResource): Record<string, any> {

@@ -42,7 +42,17 @@ export async function startTestServer(
     : await createTestDatabase();
   // Most tests sign up many accounts from loopback: the daily per-network limit (default 3) is raised here
   // and tested where it is set explicitly (per-network-limits.integration.test.ts).
-  const env = parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', TRUST_PROXY: 'loopback', CAPTCHA: 'off', DEMO_DELAY_MS: '0', CHAT_CACHE_TTL_SECONDS: '0', SIGNUPS_PER_IP_PER_DAY: '1000', ...envOverrides });
+  const env = parseEnv({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    TRUST_PROXY: 'loopback',
+    CAPTCHA: 'off',
+    DEMO_DELAY_MS: '0',
+    CHAT_CACHE_TTL_SECONDS: '0',
+    SIGNUPS_PER_IP_PER_DAY: '1000',
+    ...envOverrides,
+  });
   const deps = await createDeps(env, { logger: createLogger('silent'), ...overrides, db: tdb.db });
   const server: Server = createApp(deps).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
@@ -98,7 +108,9 @@ export async function startTestServer(
 }
 
 /** Runs a promise expected to fail with a tRPC error and returns its code, reason and message. */
-export async function trpcError(promise: Promise<unknown>): Promise<{ code: string; httpStatus: number; reason: string; message: string; data: Record<string, unknown> }> {
+export async function trpcError(
+  promise: Promise<unknown>,
+): Promise<{ code: string; httpStatus: number; reason: string; message: string; data: Record<string, unknown> }> {
   try {
     await promise;
   } catch (error) {

@@ -112,9 +112,9 @@ export async function fakeWorker(initial: FakeMode): Promise<{ url: string; mode
   const state = { mode: initial };
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/voices') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ engine: 'fake', version: '1', voices: [{ id: 'en-us', name: 'English (America)', language: 'en-US' }] }),
-      );
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ engine: 'fake', version: '1', voices: [{ id: 'en-us', name: 'English (America)', language: 'en-US' }] }));
       return;
     }
     if (req.method === 'POST' && req.url === '/synthesize') {

@@ -4,14 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import ESpeakNg, { type ESpeakNgModule } from 'espeak-ng';
-import {
-  EngineError,
-  RATE_LIMITS,
-  type SynthesisOutput,
-  type SynthesisRequest,
-  type TtsEngine,
-  type Voice,
-} from './engine.ts';
+import { EngineError, RATE_LIMITS, type SynthesisOutput, type SynthesisRequest, type TtsEngine, type Voice } from './engine.ts';
 
 /**
  * eSpeak NG (the `espeak-ng` npm package: the C program compiled to WASM with its data
@@ -61,16 +54,13 @@ const OUT_FILE = '/tts-out.wav';
 // The module is compiled once per thread and instantiated from the compiled copy.
 let compiled: Promise<WebAssembly.Module> | undefined;
 function compiledModule(): Promise<WebAssembly.Module> {
-  compiled ??= readFile(path.join(path.dirname(require.resolve('espeak-ng')), 'espeak-ng.wasm')).then(
-    (bytes) => WebAssembly.compile(bytes),
-  );
+  compiled ??= readFile(path.join(path.dirname(require.resolve('espeak-ng')), 'espeak-ng.wasm')).then((bytes) => WebAssembly.compile(bytes));
   return compiled;
 }
 
 let packageVersion: string | undefined;
 function espeakPackageVersion(): string {
-  packageVersion ??= (JSON.parse(readFileSync(require.resolve('espeak-ng/package.json'), 'utf8')) as { version: string })
-    .version;
+  packageVersion ??= (JSON.parse(readFileSync(require.resolve('espeak-ng/package.json'), 'utf8')) as { version: string }).version;
   return packageVersion;
 }
 
@@ -313,10 +303,7 @@ export function parseWav(bytes: Uint8Array): SynthesisOutput {
       // A view when the samples are aligned (espeak's 44-byte header keeps them so),
       // a copy otherwise.
       const start = bytes.byteOffset + body;
-      const pcm =
-        start % 2 === 0
-          ? new Int16Array(bytes.buffer, start, samples)
-          : new Int16Array(bytes.slice(body, body + samples * 2).buffer);
+      const pcm = start % 2 === 0 ? new Int16Array(bytes.buffer, start, samples) : new Int16Array(bytes.slice(body, body + samples * 2).buffer);
       return { pcm, sampleRate };
     }
     offset = body + size + (size & 1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeChange, describeMargin, formatCompact, formatCost, formatDay, formatShare } from './admin-format.ts';
+import { capUsdText, describeChange, describeMargin, formatCompact, formatCost, formatDay, formatShare, parseCapUsd } from './admin-format.ts';
 
 describe('admin formatting', () => {
   it('days, money, counts and shares', () => {
@@ -23,6 +23,27 @@ describe('admin formatting', () => {
       'asked -1,000, applied -300',
     ]);
     expect(describeChange(null, { conversations: 2, usageEvents: 5 })).toEqual(['conversations: 2', 'usageEvents: 5']);
+    expect(
+      describeChange(
+        { killSwitch: false, maxCostPerDayMicroUsd: null, maxCostPerMonthMicroUsd: 200_000_000 },
+        { killSwitch: false, maxCostPerDayMicroUsd: 12_500_000, maxCostPerMonthMicroUsd: null },
+      ),
+    ).toEqual(['daily dollar cap: default → $12.50', 'monthly dollar cap: $200.00 → default']);
+  });
+
+  it('reads a dollar cap as whole micro-USD, empty as the default, and writes it back', () => {
+    expect(parseCapUsd('')).toEqual({ ok: true, micros: null });
+    expect(parseCapUsd('  ')).toEqual({ ok: true, micros: null });
+    expect(parseCapUsd('25')).toEqual({ ok: true, micros: 25_000_000 });
+    expect(parseCapUsd('$1,250.50')).toEqual({ ok: true, micros: 1_250_500_000 });
+    expect(parseCapUsd('0.000001')).toEqual({ ok: true, micros: 1 });
+    expect(parseCapUsd('0')).toEqual({ ok: true, micros: 0 });
+    for (const bad of ['-5', '0.0000001', '1e3', 'abc', '1.2.3', '1234567890']) expect(parseCapUsd(bad).ok, bad).toBe(false);
+    expect(capUsdText(null)).toBe('');
+    expect(capUsdText(1_250_500_000)).toBe('1250.5');
+    expect(capUsdText(25_000_000)).toBe('25');
+    expect(capUsdText(1)).toBe('0.000001');
+    for (const micros of [0, 1, 999_999, 1_000_000, 123_456_789, 999_999_999_999_999]) expect(parseCapUsd(capUsdText(micros))).toEqual({ ok: true, micros });
   });
 
   it('says whether revenue covers the projected cost', () => {

@@ -1,5 +1,5 @@
 // Display helpers of the Admin tab: pure functions, unit-tested.
-import { formatMicroUsd } from '@chatmeter/shared/money';
+import { formatMicroUsd, usdToMicros } from '@chatmeter/shared/money';
 import type { TAuditAction } from '@chatmeter/shared/admin';
 
 const dayLabel = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
@@ -48,8 +48,13 @@ export function auditActionLabel(action: string): string {
   return (AUDIT_ACTION_LABEL as Record<string, string>)[action] ?? action;
 }
 
+/** The settings a null value sends back to the environment's default. */
+const DEFAULTABLE = new Set(['maxTokensPerDay', 'maxCostPerDayMicroUsd', 'maxCostPerMonthMicroUsd']);
+const MICRO_USD_KEYS = new Set(['maxCostPerDayMicroUsd', 'maxCostPerMonthMicroUsd']);
+
 function describeValue(key: string, value: unknown): string {
-  if (value === null || value === undefined) return key === 'maxTokensPerDay' ? 'default' : '–';
+  if (value === null || value === undefined) return DEFAULTABLE.has(key) ? 'default' : '–';
+  if (typeof value === 'number' && MICRO_USD_KEYS.has(key)) return formatCost(value);
   if (typeof value === 'boolean') return value ? 'on' : 'off';
   if (typeof value === 'number') return new Intl.NumberFormat('en-US').format(value);
   return String(value);
@@ -62,6 +67,8 @@ const KEY_LABEL: Record<string, string> = {
   blocked: 'blocked',
   killSwitch: 'kill switch',
   maxTokensPerDay: 'daily cap',
+  maxCostPerDayMicroUsd: 'daily dollar cap',
+  maxCostPerMonthMicroUsd: 'monthly dollar cap',
 };
 
 /**
@@ -96,4 +103,29 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Margin as a signed amount with a word, for the projection panel. */
 export function describeMargin(marginMicros: number): { text: string; tone: 'good' | 'bad' } {
   return marginMicros >= 0 ? { text: `${formatCost(marginMicros)} margin`, tone: 'good' } : { text: `${formatCost(-marginMicros)} short`, tone: 'bad' };
+}
+
+/** The largest dollar cap the form takes (the server's bound is 1e15 micro-USD). */
+const MAX_CAP_USD_DIGITS = 9;
+const CAP_USD = new RegExp(`^\\d{1,${MAX_CAP_USD_DIGITS}}(?:\\.\\d{1,6})?$`);
+
+/**
+ * A dollar cap typed by an admin ("$1,250.50", "0.25") as micro-USD; empty is null (the
+ * environment's default). Whole micro-USD only, never negative.
+ */
+export function parseCapUsd(text: string): { ok: true; micros: number | null } | { ok: false; error: string } {
+  const clean = text.replace(/[$,_\s]/g, '');
+  if (clean === '') return { ok: true, micros: null };
+  if (!CAP_USD.test(clean)) return { ok: false, error: 'Enter an amount in dollars (e.g. 25 or 0.50), or leave it empty for the default' };
+  return { ok: true, micros: usdToMicros(clean) };
+}
+
+/** A cap in micro-USD as the form shows it: plain dollars, no symbol or separators ("1250.5"). */
+export function capUsdText(micros: number | null): string {
+  if (micros === null) return '';
+  const whole = Math.floor(micros / 1_000_000);
+  const fraction = String(micros % 1_000_000)
+    .padStart(6, '0')
+    .replace(/0+$/, '');
+  return fraction ? `${whole}.${fraction}` : String(whole);
 }

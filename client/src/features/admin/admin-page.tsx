@@ -61,7 +61,10 @@ export function AdminPage() {
 
   return (
     <div className="page admin">
-      <PageHeader title="Admin" description={isAdmin ? 'Usage, cost and the controls of this ChatMeter installation.' : 'Support tools: usage, user look-up and credit adjustments.'} />
+      <PageHeader
+        title="Admin"
+        description={isAdmin ? 'Usage, cost and the controls of this ChatMeter installation.' : 'Support tools: usage, user look-up and credit adjustments.'}
+      />
       <nav className="admin-nav" aria-label="Admin sections">
         {VIEWS.map((v) => (
           <button key={v.id} type="button" className="admin-nav__item" aria-current={v.id === view ? 'page' : undefined} onClick={() => go({ view: v.id })}>
@@ -71,7 +74,14 @@ export function AdminPage() {
       </nav>
       {view === 'overview' ? <OverviewSection days={days} onDays={(d) => go({ view: 'overview', days: String(d) })} onOpenUser={openUser} /> : null}
       {view === 'users' && userId ? (
-        <UserDetail key={userId} userId={userId} isAdmin={isAdmin} meId={me.id} onBack={() => go({ view: 'users' })} onAudit={(id) => setFilters({ targetUserId: id })} />
+        <UserDetail
+          key={userId}
+          userId={userId}
+          isAdmin={isAdmin}
+          meId={me.id}
+          onBack={() => go({ view: 'users' })}
+          onAudit={(id) => setFilters({ targetUserId: id })}
+        />
       ) : null}
       {view === 'users' && !userId ? <UsersSection onOpenUser={openUser} /> : null}
       {view === 'audit' ? <AuditSection filters={filters} onFilters={setFilters} onOpenUser={openUser} /> : null}

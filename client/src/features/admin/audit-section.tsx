@@ -7,8 +7,17 @@ import { readApiError } from '../../lib/api-error.ts';
 import { formatDateTime } from '../../lib/format.ts';
 import { auditActionLabel, AUDIT_ACTION_LABEL, describeChange } from './admin-format.ts';
 import { useAuditLog, type AuditFilters } from './use-admin.ts';
+import { TableScroll } from '../../components/table-scroll.tsx';
 
-export function AuditSection({ filters, onFilters, onOpenUser }: { filters: AuditFilters; onFilters(filters: AuditFilters): void; onOpenUser(userId: string): void }) {
+export function AuditSection({
+  filters,
+  onFilters,
+  onOpenUser,
+}: {
+  filters: AuditFilters;
+  onFilters(filters: AuditFilters): void;
+  onOpenUser(userId: string): void;
+}) {
   const log = useAuditLog(filters);
   const items = log.data?.pages.flatMap((p) => p.items) ?? [];
   return (
@@ -25,7 +34,11 @@ export function AuditSection({ filters, onFilters, onOpenUser }: { filters: Audi
             Action
           </label>
           <div className="field__control">
-            <select id="audit-action" value={filters.action ?? ''} onChange={(e) => onFilters({ ...filters, action: (e.target.value || undefined) as TAuditAction | undefined })}>
+            <select
+              id="audit-action"
+              value={filters.action ?? ''}
+              onChange={(e) => onFilters({ ...filters, action: (e.target.value || undefined) as TAuditAction | undefined })}
+            >
               <option value="">All actions</option>
               {AUDIT_ACTIONS.map((a) => (
                 <option key={a} value={a}>
@@ -48,9 +61,11 @@ export function AuditSection({ filters, onFilters, onOpenUser }: { filters: Audi
       </div>
       {log.error ? <ApiErrorAlert error={readApiError(log.error)} /> : null}
       {log.isPending ? <Spinner label="Loading the audit log…" /> : null}
-      {log.data && items.length === 0 ? <p className="muted">Nothing recorded{filters.action || filters.actorId || filters.targetUserId ? ' for these filters' : ' yet'}.</p> : null}
+      {log.data && items.length === 0 ? (
+        <p className="muted">Nothing recorded{filters.action || filters.actorId || filters.targetUserId ? ' for these filters' : ' yet'}.</p>
+      ) : null}
       {items.length > 0 ? (
-        <div className="table-scroll">
+        <TableScroll label="Audit log table">
           <table className="admin-table" aria-label="Audit log">
             <thead>
               <tr>
@@ -68,7 +83,12 @@ export function AuditSection({ filters, onFilters, onOpenUser }: { filters: Audi
                   <td>{formatDateTime(e.createdAt)}</td>
                   <td>
                     {e.actorId ? (
-                      <button type="button" className="link-button" title="Only this person's actions" onClick={() => onFilters({ ...filters, actorId: e.actorId ?? undefined })}>
+                      <button
+                        type="button"
+                        className="link-button"
+                        title="Only this person's actions"
+                        onClick={() => onFilters({ ...filters, actorId: e.actorId ?? undefined })}
+                      >
                         {e.actorEmail ?? e.actorId.slice(0, 8)}
                       </button>
                     ) : (
@@ -96,7 +116,7 @@ export function AuditSection({ filters, onFilters, onOpenUser }: { filters: Audi
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       ) : null}
       {log.hasNextPage ? (
         <button type="button" className="btn btn--secondary" onClick={() => void log.fetchNextPage()} disabled={log.isFetchingNextPage}>

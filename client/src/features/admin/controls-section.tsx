@@ -1,12 +1,16 @@
-// The global controls: the kill switch (with a confirmation) and the daily
-// token cap. Support sees them read-only; only an admin can change them (the
-// server enforces it too).
+// The global controls: the kill switch (with a confirmation), the daily
+// token cap and the daily and monthly provider-cost caps in dollars. Support sees them read-only; only an admin can change them (the
+// server enforces it too). Admins also see each paid plan's economics.
 import { useState, type FormEvent } from 'react';
+import { Link } from 'react-router';
 import { ApiErrorAlert, StatusNotice } from '../../components/alerts.tsx';
 import { Spinner } from '../../components/spinner.tsx';
 import { readApiError } from '../../lib/api-error.ts';
 import { formatCount, formatDateTime } from '../../lib/format.ts';
-import { useAdminSettings, useUpdateSettings, type AdminSettings } from './use-admin.ts';
+import { TableScroll } from '../../components/table-scroll.tsx';
+import { worstCaseSteps } from '../planner/worst-case.ts';
+import { capUsdText, describeMargin, formatCost, parseCapUsd } from './admin-format.ts';
+import { useAdminSettings, usePlanEconomics, useUpdateSettings, type AdminSettings, type PlanEconomicsRow } from './use-admin.ts';
 
 export function ControlsSection({ isAdmin }: { isAdmin: boolean }) {
   const settings = useAdminSettings();
@@ -18,10 +22,110 @@ export function ControlsSection({ isAdmin }: { isAdmin: boolean }) {
         <>
           <KillSwitchPanel settings={settings.data} isAdmin={isAdmin} />
           <DailyCapPanel settings={settings.data} isAdmin={isAdmin} />
+          <CostCapPanel
+            isAdmin={isAdmin}
+            field="maxCostPerDayMicroUsd"
+            id="cost-day"
+            title="Daily spending cap"
+            period="today (UTC)"
+            envName="MAX_COST_PER_DAY_USD"
+            own={settings.data.maxCostPerDayMicroUsd}
+            fallback={settings.data.defaultMaxCostPerDayMicroUsd}
+            cap={settings.data.effectiveMaxCostPerDayMicroUsd}
+            used={settings.data.costUsedTodayMicroUsd}
+          />
+          <CostCapPanel
+            isAdmin={isAdmin}
+            field="maxCostPerMonthMicroUsd"
+            id="cost-month"
+            title="Monthly spending cap"
+            period="this calendar month (UTC)"
+            envName="MAX_COST_PER_MONTH_USD"
+            own={settings.data.maxCostPerMonthMicroUsd}
+            fallback={settings.data.defaultMaxCostPerMonthMicroUsd}
+            cap={settings.data.effectiveMaxCostPerMonthMicroUsd}
+            used={settings.data.costUsedThisMonthMicroUsd}
+          />
           <RetentionPanel settings={settings.data} />
         </>
       ) : null}
+      {isAdmin ? <PlanEconomicsPanel /> : null}
     </div>
+  );
+}
+
+function PlanEconomicsPanel() {
+  const economics = usePlanEconomics(true);
+  const rows = economics.data?.plans;
+  return (
+    <section className="panel" aria-labelledby="economics-title">
+      <h2 id="economics-title" className="panel__title">
+        Plan economics
+      </h2>
+      <p className="muted">
+        What one user of each paid plan can cost in provider fees in a month at most (its whole token allowance at its dearest model&apos;s output price, plus
+        priced speech, capped by the plan&apos;s dollar cap), and what is left of the price.
+      </p>
+      {economics.error ? <ApiErrorAlert error={readApiError(economics.error)} /> : null}
+      {economics.isPending ? <Spinner label="Loading plan economics…" /> : null}
+      {rows && rows.length === 0 ? <p className="muted">No paid plans.</p> : null}
+      {rows && rows.length > 0 ? (
+        <TableScroll label="Plan economics table">
+          <table className="admin-table">
+            <thead>
+              <tr>
+                <th scope="col">Plan</th>
+                <th scope="col" className="num">
+                  Price / month
+                </th>
+                <th scope="col" className="num">
+                  Worst case
+                </th>
+                <th scope="col" className="num">
+                  Margin
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((row) => (
+                <EconomicsRow key={row.plan} row={row} />
+              ))}
+            </tbody>
+          </table>
+        </TableScroll>
+      ) : null}
+      {rows?.some((r) => r.canLoseMoney) ? (
+        <p className="admin-negative">A plan that can lose money needs a dollar cap (limits.costPerMonthMicroUsd) or a higher price.</p>
+      ) : null}
+      <p className="muted admin-note">
+        The <Link to="/planner">cost planner</Link> shows how each figure is worked out.
+      </p>
+    </section>
+  );
+}
+
+function EconomicsRow({ row }: { row: PlanEconomicsRow }) {
+  const monthly = describeMargin(row.marginMicroUsd);
+  const yearly = row.yearlyMarginMicroUsd === null ? null : describeMargin(row.yearlyMarginMicroUsd);
+  return (
+    <tr>
+      <td>
+        {row.name}
+        {row.canLoseMoney ? <span className="badge badge--danger">can lose money</span> : null}
+      </td>
+      <td className="num">
+        {formatCost(row.priceMonthlyMicroUsd)}
+        {row.yearlyMonthlyEquivalentMicroUsd !== null ? <div className="muted">{formatCost(row.yearlyMonthlyEquivalentMicroUsd)} yearly</div> : null}
+      </td>
+      <td className="num" title={worstCaseSteps(row).join(' ')}>
+        {formatCost(row.worstCaseMicroUsd)}
+        <div className="muted">{row.capped ? 'the plan’s cap' : row.model ? row.model.label : 'no priced model'}</div>
+      </td>
+      <td className="num">
+        <span className={`admin-margin admin-margin--${monthly.tone}`}>{monthly.text}</span>
+        {yearly ? <div className={`admin-margin admin-margin--${yearly.tone}`}>{yearly.text} yearly</div> : null}
+      </td>
+    </tr>
   );
 }
 
@@ -97,7 +201,14 @@ function DailyCapPanel({ settings, isAdmin }: { settings: AdminSettings; isAdmin
         <strong>{formatCount(used)}</strong> of {formatCount(cap)} tokens used today (UTC)
         {settings.maxTokensPerDay === null ? ` · the default from MAX_TOKENS_PER_DAY` : ''}.
       </p>
-      <div className="admin-meter" role="progressbar" aria-label="Tokens used of today's cap" aria-valuemin={0} aria-valuemax={cap} aria-valuenow={Math.min(used, cap)}>
+      <div
+        className="admin-meter"
+        role="progressbar"
+        aria-label="Tokens used of today's cap"
+        aria-valuemin={0}
+        aria-valuemax={cap}
+        aria-valuenow={Math.min(used, cap)}
+      >
         <span style={{ width: `${cap > 0 ? Math.min(100, (used / cap) * 100) : 100}%` }} />
       </div>
       {isAdmin ? (
@@ -132,6 +243,107 @@ function DailyCapPanel({ settings, isAdmin }: { settings: AdminSettings; isAdmin
       )}
       {update.error ? <ApiErrorAlert key={update.submittedAt} error={readApiError(update.error)} /> : null}
       {saved && !update.isPending ? <StatusNotice>Daily cap saved.</StatusNotice> : null}
+    </section>
+  );
+}
+
+interface CostCapProps {
+  isAdmin: boolean;
+  field: 'maxCostPerDayMicroUsd' | 'maxCostPerMonthMicroUsd';
+  id: string;
+  title: string;
+  period: string;
+  envName: string;
+  /** The admin's value (null: the environment's). */
+  own: number | null;
+  /** The environment's (null: unset). */
+  fallback: number | null;
+  /** The one in force (null: no cap). */
+  cap: number | null;
+  used: number;
+}
+
+/** A global provider-cost cap in dollars: what is used of it, and (for an admin) the field that sets it. */
+function CostCapPanel({ isAdmin, field, id, title, period, envName, own, fallback, cap, used }: CostCapProps) {
+  const update = useUpdateSettings();
+  const [value, setValue] = useState(capUsdText(own));
+  const [error, setError] = useState<string>();
+  const [saved, setSaved] = useState(false);
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    setSaved(false);
+    const parsed = parseCapUsd(value);
+    if (!parsed.ok) {
+      setError(parsed.error);
+      return;
+    }
+    setError(undefined);
+    update.mutate({ [field]: parsed.micros }, { onSuccess: () => setSaved(true) });
+  };
+  const source = own !== null ? '' : fallback !== null ? ` · the default from ${envName}` : '';
+  return (
+    <section className="panel" aria-labelledby={`${id}-title`}>
+      <h2 id={`${id}-title`} className="panel__title">
+        {title}
+      </h2>
+      {cap === null ? (
+        <p>
+          <strong>{formatCost(used)}</strong> of provider cost {period} · no cap ({envName} is not set).
+        </p>
+      ) : (
+        <>
+          <p>
+            <strong>{formatCost(used)}</strong> of {formatCost(cap)} used {period}
+            {source}.
+          </p>
+          <div
+            className="admin-meter"
+            role="progressbar"
+            aria-label={`Provider cost of ${title.toLowerCase()}`}
+            aria-valuemin={0}
+            aria-valuemax={cap}
+            aria-valuenow={Math.min(used, cap)}
+            aria-valuetext={`${formatCost(used)} of ${formatCost(cap)}`}
+          >
+            <span style={{ width: `${cap > 0 ? Math.min(100, (used / cap) * 100) : 100}%` }} />
+          </div>
+        </>
+      )}
+      <p className="muted">
+        Counts settled provider cost plus the worst case of what is still being answered; a reply that does not fit is shortened or refused.
+      </p>
+      {isAdmin ? (
+        <form className="admin-inline-form" onSubmit={submit} noValidate>
+          <div className={`field${error ? ' field--invalid' : ''}`}>
+            <label className="field__label" htmlFor={id}>
+              Cap (US dollars)
+            </label>
+            <div className="field__control">
+              <input
+                id={id}
+                inputMode="decimal"
+                value={value}
+                placeholder={fallback === null ? 'Default: none' : `Default: ${formatCost(fallback)}`}
+                onChange={(e) => setValue(e.target.value)}
+                aria-invalid={error ? true : undefined}
+                aria-describedby={error ? `${id}-error` : undefined}
+              />
+            </div>
+            {error ? (
+              <p className="field__error" id={`${id}-error`}>
+                {error}
+              </p>
+            ) : null}
+          </div>
+          <button type="submit" className="btn btn--primary" disabled={update.isPending}>
+            {update.isPending ? 'Saving…' : 'Save cap'}
+          </button>
+        </form>
+      ) : (
+        <p className="muted">Only an admin can change this.</p>
+      )}
+      {update.error ? <ApiErrorAlert key={update.submittedAt} error={readApiError(update.error)} /> : null}
+      {saved && !update.isPending ? <StatusNotice>{title} saved.</StatusNotice> : null}
     </section>
   );
 }

@@ -10,6 +10,7 @@ import { describeMargin, formatCompact, formatCost, formatShare } from './admin-
 import { ReconciliationPanel } from './reconciliation-panel.tsx';
 import { UsageChart } from './usage-chart.tsx';
 import { useOverview, type Overview, type OverviewDays, type Totals } from './use-admin.ts';
+import { TableScroll } from '../../components/table-scroll.tsx';
 
 const WINDOW_LABEL: Record<OverviewDays, string> = { 1: 'Today', 7: '7 days', 30: '30 days' };
 const REASON_LABEL: Record<string, string> = {
@@ -25,6 +26,7 @@ const REASON_LABEL: Record<string, string> = {
   captcha_required: 'Captcha',
   tts_busy: 'Voice busy',
   provider_unavailable: 'Provider unavailable',
+  provider_busy: 'Provider busy',
 };
 
 export function OverviewSection({ days, onDays, onOpenUser }: { days: OverviewDays; onDays(days: OverviewDays): void; onOpenUser(userId: string): void }) {
@@ -153,7 +155,14 @@ function ProjectionPanel({ overview }: { overview: Overview }) {
           : p.method === 'average'
             ? 'Trend: the average of the few days there are so far.'
             : 'No usage yet to project from.'}{' '}
-        Revenue: {p.paidPlans.map((plan) => `${formatCount(plan.users)} × ${plan.name}`).join(', ') || 'no paid plans'}.
+        Revenue a month:{' '}
+        {p.paidPlans
+          .map(
+            (plan) =>
+              `${formatCount(plan.users)} × ${plan.name}${plan.yearlyUsers > 0 ? ` (${formatCount(plan.yearlyUsers)} yearly, at a twelfth of the yearly price)` : ''}`,
+          )
+          .join(', ') || 'no paid plans'}
+        .
       </p>
     </section>
   );
@@ -168,7 +177,7 @@ function ByModelPanel({ overview }: { overview: Overview }) {
       {overview.byModel.length === 0 ? (
         <p className="muted">No usage in this window.</p>
       ) : (
-        <div className="table-scroll">
+        <TableScroll label="Cost by model table">
           <table className="admin-table">
             <thead>
               <tr>
@@ -189,9 +198,10 @@ function ByModelPanel({ overview }: { overview: Overview }) {
             </thead>
             <tbody>
               {overview.byModel.map((m) => (
-                <tr key={`${m.kind}:${m.model}`}>
+                <tr key={`${m.kind}:${m.model}:${m.provider}`}>
                   <td>
                     {m.model || '—'}
+                    {m.provider ? <span className="usage-table__model"> · {m.provider}</span> : null}
                     {m.kind !== 'chat' ? <span className="badge badge--quiet">{m.kind === 'tts' ? 'speech' : m.kind}</span> : null}
                   </td>
                   <td className="num">{formatCount(m.requests)}</td>
@@ -202,7 +212,7 @@ function ByModelPanel({ overview }: { overview: Overview }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
     </section>
   );
@@ -217,7 +227,7 @@ function TopUsersPanel({ overview, onOpenUser }: { overview: Overview; onOpenUse
       {overview.topUsers.length === 0 ? (
         <p className="muted">No usage in this window.</p>
       ) : (
-        <div className="table-scroll">
+        <TableScroll label="Top users table">
           <table className="admin-table">
             <thead>
               <tr>
@@ -249,7 +259,7 @@ function TopUsersPanel({ overview, onOpenUser }: { overview: Overview; onOpenUse
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
     </section>
   );
@@ -269,7 +279,7 @@ function CandidatesPanel({ overview, onOpenUser }: { overview: Overview; onOpenU
       {list.length === 0 ? (
         <p className="muted">Nobody is close to a limit right now.</p>
       ) : (
-        <div className="table-scroll">
+        <TableScroll label="Upgrade candidates table">
           <table className="admin-table">
             <thead>
               <tr>
@@ -304,7 +314,7 @@ function CandidatesPanel({ overview, onOpenUser }: { overview: Overview; onOpenU
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
     </section>
   );

@@ -18,7 +18,10 @@ describe('reconciliation display', () => {
     const at = new Date('2026-12-04T06:01:00Z');
     const f = (d: Date) => d.toISOString().slice(0, 16);
     expect(describeLastRun(null, f)).toEqual({ tone: 'none', text: 'The daily job has not run yet.' });
-    expect(describeLastRun({ startedAt: at, finishedAt: at, result: { ok: true, days: 7 } }, f)).toEqual({ tone: 'ok', text: 'Last run 2026-12-04T06:01: 7 days read from OpenAI.' });
+    expect(describeLastRun({ startedAt: at, finishedAt: at, result: { ok: true, days: 7 } }, f)).toEqual({
+      tone: 'ok',
+      text: 'Last run 2026-12-04T06:01: 7 days read from OpenAI.',
+    });
     expect(describeLastRun({ startedAt: at, finishedAt: at, result: { ok: false, error: 'Costs API: 401 Incorrect API key provided' } }, f).tone).toBe('error');
     expect(describeLastRun({ startedAt: at, finishedAt: null, result: null }, f).text).toBe('Running since 2026-12-04T06:01.');
   });

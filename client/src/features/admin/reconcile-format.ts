@@ -27,6 +27,7 @@ export function describeLastRun(lastRun: { startedAt: Date; finishedAt: Date | n
   if (!lastRun) return { tone: 'none', text: 'The daily job has not run yet.' };
   const result = (lastRun.result ?? {}) as { ok?: boolean; error?: string; days?: number };
   if (!lastRun.finishedAt) return { tone: 'none', text: `Running since ${format(lastRun.startedAt)}.` };
-  if (result.ok === false) return { tone: 'error', text: `Last run ${format(lastRun.startedAt)} failed: ${result.error ?? 'unknown error'}. It is tried again within the hour.` };
+  if (result.ok === false)
+    return { tone: 'error', text: `Last run ${format(lastRun.startedAt)} failed: ${result.error ?? 'unknown error'}. It is tried again within the hour.` };
   return { tone: 'ok', text: `Last run ${format(lastRun.startedAt)}: ${result.days ?? 0} days read from OpenAI.` };
 }

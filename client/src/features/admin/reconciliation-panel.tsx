@@ -13,6 +13,7 @@ import { describeLastRun, formatDrift, reconcileWindow } from './reconcile-forma
 import { formatAxisUsd } from './usage-chart.tsx';
 import { useReconciliation, type OverviewDays, type Reconciliation } from './use-admin.ts';
 import './reconciliation-panel.css';
+import { TableScroll } from '../../components/table-scroll.tsx';
 
 export function ReconciliationPanel({ days }: { days: OverviewDays }) {
   const windowDays = reconcileWindow(days);
@@ -97,7 +98,9 @@ function Figures({ data }: { data: Reconciliation }) {
               formatter={(_value, name, item) => {
                 const row = (item as { payload?: { row: Reconciliation['days'][number] } }).payload?.row;
                 if (!row) return ['', name];
-                return name === 'Metered' ? [formatCost(row.meteredMicroUsd), name] : [`${formatCost(row.providerMicroUsd ?? 0)} (drift ${formatDrift(row.driftPercent, row.providerMicroUsd)})`, name];
+                return name === 'Metered'
+                  ? [formatCost(row.meteredMicroUsd), name]
+                  : [`${formatCost(row.providerMicroUsd ?? 0)} (drift ${formatDrift(row.driftPercent, row.providerMicroUsd)})`, name];
               }}
             />
             <Legend wrapperStyle={{ fontSize: 12 }} />
@@ -107,7 +110,7 @@ function Figures({ data }: { data: Reconciliation }) {
         </ResponsiveContainer>
         <figcaption className="visually-hidden">{summary}</figcaption>
       </figure>
-      <div className="table-scroll reconcile-table">
+      <TableScroll label="Reconciliation table" className="reconcile-table">
         <table className="admin-table" aria-label="Reconciliation by day">
           <thead>
             <tr>
@@ -141,14 +144,18 @@ function Figures({ data }: { data: Reconciliation }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </TableScroll>
       <p className="muted admin-note">
-        Drift = (OpenAI − metered) ÷ OpenAI, per UTC day; metered counts chat usage of real models (not the demo model). Above {data.alertPercent} %
-        (<code>RECONCILE_ALERT_PERCENT</code>) the admins get an alert, once per day.
+        Drift = (OpenAI − metered) ÷ OpenAI, per UTC day; metered counts chat usage of real models (not the demo model). Above {data.alertPercent} % (
+        <code>RECONCILE_ALERT_PERCENT</code>) the admins get an alert, once per day.
         {data.projectsOnly ? ' OpenAI figures: the projects in RECONCILE_PROJECT_IDS only.' : ''}
         {missing > 0 ? ` ${missing} day${missing === 1 ? '' : 's'} without a figure from OpenAI.` : ''}
         {fromFile > 0 ? ` ${fromFile === rows.length ? 'All' : fromFile} of these figures came from a file (npm run reconcile).` : ''}{' '}
-        {lastRun ? <span className={lastRun.tone === 'error' ? 'admin-negative' : undefined}>{lastRun.text}</span> : 'No OPENAI_ADMIN_KEY: the daily job does not run.'}
+        {lastRun ? (
+          <span className={lastRun.tone === 'error' ? 'admin-negative' : undefined}>{lastRun.text}</span>
+        ) : (
+          'No OPENAI_ADMIN_KEY: the daily job does not run.'
+        )}
       </p>
     </>
   );

@@ -14,6 +14,7 @@ export type AdminUserDetail = Awaited<ReturnType<typeof trpc.admin.user.query>>;
 export type AdminSettings = Awaited<ReturnType<typeof trpc.admin.settings.query>>;
 export type AuditEntry = Awaited<ReturnType<typeof trpc.admin.auditLog.query>>['items'][number];
 export type AccountExport = Awaited<ReturnType<typeof trpc.account.exportData.query>>;
+export type PlanEconomicsRow = Awaited<ReturnType<typeof trpc.admin.planEconomics.query>>['plans'][number];
 export type Reconciliation = Awaited<ReturnType<typeof trpc.admin.reconciliation.query>>;
 
 export function useOverview(days: OverviewDays) {
@@ -51,6 +52,11 @@ export function useAdminUser(userId: string) {
 
 export function useAdminSettings() {
   return useQuery({ queryKey: [...adminQueryKey, 'settings'], queryFn: () => trpc.admin.settings.query() });
+}
+
+/** Admins only (support is refused): the paid plans' worst cases, fixed until a restart. */
+export function usePlanEconomics(enabled: boolean) {
+  return useQuery({ queryKey: [...adminQueryKey, 'planEconomics'], queryFn: () => trpc.admin.planEconomics.query(), enabled, staleTime: 60 * 60_000 });
 }
 
 export interface AuditFilters {

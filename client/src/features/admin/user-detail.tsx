@@ -23,8 +23,21 @@ import {
   useSetRole,
   type AdminUserDetail,
 } from './use-admin.ts';
+import { TableScroll } from '../../components/table-scroll.tsx';
 
-export function UserDetail({ userId, isAdmin, meId, onBack, onAudit }: { userId: string; isAdmin: boolean; meId: string; onBack(): void; onAudit(userId: string): void }) {
+export function UserDetail({
+  userId,
+  isAdmin,
+  meId,
+  onBack,
+  onAudit,
+}: {
+  userId: string;
+  isAdmin: boolean;
+  meId: string;
+  onBack(): void;
+  onAudit(userId: string): void;
+}) {
   const detail = useAdminUser(userId);
   const data = detail.data;
   return (
@@ -136,7 +149,8 @@ function AdjustCreditsPanel({ detail, isAdmin, isSelf }: { detail: AdminUserDeta
       const next: { tokens?: string; reason?: string } = {};
       for (const issue of parsed.error.issues) {
         const key = issue.path[0];
-        if ((key === 'tokens' || key === 'reason') && !next[key]) next[key] = key === 'tokens' && /expected number/i.test(issue.message) ? 'Enter a whole number of tokens, e.g. 5000 or -2000' : issue.message;
+        if ((key === 'tokens' || key === 'reason') && !next[key])
+          next[key] = key === 'tokens' && /expected number/i.test(issue.message) ? 'Enter a whole number of tokens, e.g. 5000 or -2000' : issue.message;
       }
       setErrors(next);
       return;
@@ -276,7 +290,12 @@ function AdminActionsPanel({ detail, isSelf }: { detail: AdminUserDetail; isSelf
 
       <div className="admin-actions">
         {user.blocked ? (
-          <button type="button" className="btn btn--secondary" onClick={() => setBlocked.mutate({ userId: user.id, blocked: false })} disabled={setBlocked.isPending}>
+          <button
+            type="button"
+            className="btn btn--secondary"
+            onClick={() => setBlocked.mutate({ userId: user.id, blocked: false })}
+            disabled={setBlocked.isPending}
+          >
             Unblock
           </button>
         ) : (
@@ -301,7 +320,13 @@ function AdminActionsPanel({ detail, isSelf }: { detail: AdminUserDetail; isSelf
         <div className="confirm" role="group" aria-labelledby="block-confirm">
           <p id="block-confirm">Block {userLabel(user)}? Every request of this account is refused until it is unblocked.</p>
           <div className="confirm__actions">
-            <button type="button" className="btn btn--danger" autoFocus disabled={setBlocked.isPending} onClick={() => setBlocked.mutate({ userId: user.id, blocked: true }, { onSuccess: () => setConfirm(null) })}>
+            <button
+              type="button"
+              className="btn btn--danger"
+              autoFocus
+              disabled={setBlocked.isPending}
+              onClick={() => setBlocked.mutate({ userId: user.id, blocked: true }, { onSuccess: () => setConfirm(null) })}
+            >
               Yes, block
             </button>
             <button type="button" className="btn btn--ghost" onClick={() => setConfirm(null)}>
@@ -313,7 +338,8 @@ function AdminActionsPanel({ detail, isSelf }: { detail: AdminUserDetail; isSelf
       {confirm === 'delete' ? (
         <div className="confirm" role="group" aria-labelledby="delete-confirm">
           <p id="delete-confirm">
-            This deletes the e-mail address, sessions, conversations and messages of {userLabel(user)}. Usage stays, anonymised, for the totals. Type DELETE to confirm.
+            This deletes the e-mail address, sessions, conversations and messages of {userLabel(user)}. Usage stays, anonymised, for the totals. Type DELETE to
+            confirm.
           </p>
           <div className="field">
             <label className="field__label" htmlFor="delete-typed">
@@ -324,7 +350,12 @@ function AdminActionsPanel({ detail, isSelf }: { detail: AdminUserDetail; isSelf
             </div>
           </div>
           <div className="confirm__actions">
-            <button type="button" className="btn btn--danger" disabled={typed !== 'DELETE' || deleteUser.isPending} onClick={() => deleteUser.mutate(user.id, { onSuccess: () => setConfirm(null) })}>
+            <button
+              type="button"
+              className="btn btn--danger"
+              disabled={typed !== 'DELETE' || deleteUser.isPending}
+              onClick={() => deleteUser.mutate(user.id, { onSuccess: () => setConfirm(null) })}
+            >
               {deleteUser.isPending ? 'Deleting…' : 'Delete account'}
             </button>
             <button type="button" className="btn btn--ghost" onClick={() => setConfirm(null)}>
@@ -335,7 +366,9 @@ function AdminActionsPanel({ detail, isSelf }: { detail: AdminUserDetail; isSelf
       ) : null}
       {error ? <ApiErrorAlert error={readApiError(error)} /> : null}
       {setPlan.isSuccess ? <StatusNotice>Plan saved.</StatusNotice> : null}
-      {setRole.isSuccess ? <StatusNotice>{setRole.data.role === 'support' ? 'This account now has the support role.' : 'This account is now a plain user.'}</StatusNotice> : null}
+      {setRole.isSuccess ? (
+        <StatusNotice>{setRole.data.role === 'support' ? 'This account now has the support role.' : 'This account is now a plain user.'}</StatusNotice>
+      ) : null}
     </section>
   );
 }
@@ -349,7 +382,8 @@ const ROLE_LABEL: Record<TAssignableRole, string> = { user: 'User', support: 'Su
 function RoleForm({ user, isSelf, setRole }: { user: AdminUserDetail['user']; isSelf: boolean; setRole: ReturnType<typeof useSetRole> }) {
   const [role, setRoleValue] = useState<TAssignableRole>(user.role === 'support' ? 'support' : 'user');
   if (user.isGuest) return null;
-  const fixed = user.role === 'admin' ? 'Admin: an admin is made or removed by the operator (ADMIN_EMAIL), not here.' : isSelf ? 'You cannot change your own role.' : null;
+  const fixed =
+    user.role === 'admin' ? 'Admin: an admin is made or removed by the operator (ADMIN_EMAIL), not here.' : isSelf ? 'You cannot change your own role.' : null;
   if (fixed) {
     return (
       <p className="muted admin-note">
@@ -399,7 +433,7 @@ function LedgerPanel({ detail }: { detail: AdminUserDetail }) {
       {detail.ledger.length === 0 ? (
         <p className="muted">No credit changes yet.</p>
       ) : (
-        <div className="table-scroll">
+        <TableScroll label="Credit ledger table">
           <table className="admin-table" aria-label="Credit ledger">
             <thead>
               <tr>
@@ -428,7 +462,7 @@ function LedgerPanel({ detail }: { detail: AdminUserDetail }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
     </section>
   );
@@ -443,7 +477,7 @@ function RecentUsagePanel({ detail }: { detail: AdminUserDetail }) {
       {detail.recentUsage.length === 0 ? (
         <p className="muted">No usage.</p>
       ) : (
-        <div className="table-scroll">
+        <TableScroll label="Recent usage table">
           <table className="admin-table">
             <thead>
               <tr>
@@ -466,14 +500,16 @@ function RecentUsagePanel({ detail }: { detail: AdminUserDetail }) {
                     {e.kind === 'tts' ? 'Speech' : 'Chat'}
                     {e.model ? <span className="muted"> · {e.model}</span> : null}
                   </td>
-                  <td className="num">{e.kind === 'tts' ? `${formatCount(e.ttsChars)} chars` : `${formatCount(e.promptTokens)} / ${formatCount(e.completionTokens)}`}</td>
+                  <td className="num">
+                    {e.kind === 'tts' ? `${formatCount(e.ttsChars)} chars` : `${formatCount(e.promptTokens)} / ${formatCount(e.completionTokens)}`}
+                  </td>
                   <td className="num">{formatCost(e.costMicroUsd)}</td>
                   <td>{e.status}</td>
                 </tr>
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
     </section>
   );
@@ -497,7 +533,7 @@ function SessionsPanel({ detail }: { detail: AdminUserDetail }) {
               <div className="session__meta">
                 <span>Last active {formatDateTime(s.lastSeenAt)}</span>
                 <span>Signed in {formatDateTime(s.createdAt)}</span>
-                {s.ip ? <span>IP {s.ip}</span> : null}
+                {s.ip ? <span title="Only the network is kept, not the full address">Network {s.ip}</span> : null}
               </div>
             </li>
           ))}

@@ -6,6 +6,7 @@ import { Spinner } from '../../components/spinner.tsx';
 import { readApiError } from '../../lib/api-error.ts';
 import { formatCount, formatDateTime } from '../../lib/format.ts';
 import { useAdminUsers, type AdminUserRow } from './use-admin.ts';
+import { TableScroll } from '../../components/table-scroll.tsx';
 
 export function UsersSection({ onOpenUser }: { onOpenUser(userId: string): void }) {
   const [text, setText] = useState('');
@@ -24,19 +25,34 @@ export function UsersSection({ onOpenUser }: { onOpenUser(userId: string): void 
         </h2>
         {users.isFetching && users.data ? <Spinner /> : null}
       </div>
-      <form role="search" className="admin-search" onSubmit={(e) => (e.preventDefault(), setQuery(text.trim()))}>
+      <form
+        role="search"
+        className="admin-search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQuery(text.trim());
+        }}
+      >
         <label className="field__label" htmlFor="user-search">
           Search users
         </label>
         <div className="field__control">
-          <input id="user-search" type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder="E-mail (or part of it), or a user id" autoComplete="off" spellCheck={false} />
+          <input
+            id="user-search"
+            type="search"
+            value={text}
+            onChange={(e) => setText(e.target.value)}
+            placeholder="E-mail (or part of it), or a user id"
+            autoComplete="off"
+            spellCheck={false}
+          />
         </div>
       </form>
       {users.error ? <ApiErrorAlert error={readApiError(users.error)} /> : null}
       {users.isPending ? <Spinner label="Searching…" /> : null}
       {users.data && items.length === 0 ? <p className="muted">No user matches “{query}”.</p> : null}
       {items.length > 0 ? (
-        <div className="table-scroll">
+        <TableScroll label="Users table">
           <table className="admin-table" aria-label="Users">
             <thead>
               <tr>
@@ -55,7 +71,7 @@ export function UsersSection({ onOpenUser }: { onOpenUser(userId: string): void 
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       ) : null}
       {users.hasNextPage ? (
         <button type="button" className="btn btn--secondary" onClick={() => void users.fetchNextPage()} disabled={users.isFetchingNextPage}>

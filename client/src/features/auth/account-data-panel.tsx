@@ -36,8 +36,8 @@ export function AccountDataPanel() {
         {confirming ? (
           <div className="confirm" role="group" aria-labelledby="delete-account-text">
             <p id="delete-account-text">
-              Deleting your account removes your e-mail address, password, sessions, conversations and messages for good. Usage counts stay, without
-              your name, for the service&apos;s totals. Cancel a paid subscription first. Type DELETE to confirm.
+              Deleting your account removes your e-mail address, password, sessions, conversations and messages for good. Usage counts stay, without your name,
+              for the service&apos;s totals. Cancel a paid subscription first. Type DELETE to confirm.
             </p>
             <div className="field">
               <label className="field__label" htmlFor="delete-account-typed">

@@ -1,4 +1,4 @@
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { VoicePicker } from '../voice/voice-picker.tsx';
 import { useState } from 'react';
 import { Link } from 'react-router';
@@ -10,6 +10,7 @@ import { trpc } from '../../trpc.ts';
 import { planName, usePlans } from '../billing/use-plans.ts';
 import { PageHeader } from '../shell/page-header.tsx';
 import { AccountDataPanel } from './account-data-panel.tsx';
+import { ChangePasswordPanel } from './change-password-panel.tsx';
 import { useMe } from './use-me.ts';
 
 export const sessionsQueryKey = ['auth', 'sessions'] as const;
@@ -17,6 +18,7 @@ export const sessionsQueryKey = ['auth', 'sessions'] as const;
 export function AccountPage() {
   const { data: me } = useMe();
   const plans = usePlans();
+  const queryClient = useQueryClient();
   if (!me) return null;
   if (me.isGuest) {
     return (
@@ -35,7 +37,7 @@ export function AccountPage() {
   }
   return (
     <div className="page page--narrow">
-      <PageHeader title="Account" description="Where you are signed in, and how to end it." />
+      <PageHeader title="Account" description="Your password, where you are signed in, and how to end it." />
       <section className="panel" aria-labelledby="profile-title">
         <h2 id="profile-title" className="panel__title">
           Profile
@@ -65,6 +67,7 @@ export function AccountPage() {
         </h2>
         <VoicePicker />
       </section>
+      <ChangePasswordPanel onChanged={() => void queryClient.invalidateQueries({ queryKey: sessionsQueryKey })} />
       <SessionsPanel />
       <AccountDataPanel />
     </div>
@@ -102,7 +105,7 @@ function SessionsPanel() {
               <div className="session__meta">
                 <span title={formatDateTime(session.lastSeenAt)}>Active {formatRelativeTime(session.lastSeenAt, now)}</span>
                 <span>Signed in {formatDateTime(session.createdAt)}</span>
-                {session.ip ? <span>IP {session.ip}</span> : null}
+                {session.ip ? <span title="Only the network is kept, not the full address">Network {session.ip}</span> : null}
               </div>
             </li>
           ))}

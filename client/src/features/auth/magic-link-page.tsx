@@ -166,7 +166,16 @@ function RequestLinkForm({ verifyError }: { verifyError: unknown }) {
       {linkError ? <ApiErrorAlert error={linkError} /> : null}
       <form className="form" noValidate onSubmit={form.handleSubmit((data) => request.mutate(data.email))} aria-label="Request a sign-in link">
         {requestError && !shownInline ? <ApiErrorAlert key={request.submittedAt} error={requestError} /> : null}
-        <TextField {...form.field('email')} label="E-mail" type="email" inputMode="email" autoComplete="email" required autoFocus disabled={request.isPending} />
+        <TextField
+          {...form.field('email')}
+          label="E-mail"
+          type="email"
+          inputMode="email"
+          autoComplete="email"
+          required
+          autoFocus
+          disabled={request.isPending}
+        />
         <SubmitButton pending={request.isPending} pendingLabel="Sending…">
           {linkError ? 'Send a new link' : 'Send sign-in link'}
         </SubmitButton>

@@ -46,8 +46,8 @@ export function VerifyEmailBanner({ me }: { me: TMe }) {
     <section className="verify-banner" aria-labelledby="verify-banner-title">
       <div className="verify-banner__inner">
         <p className="verify-banner__text">
-          <strong id="verify-banner-title">Verify your e-mail address.</strong>{' '}
-          We sent a link to <span className="verify-banner__email">{me.email}</span>. Until you open it, your account has the guest plan’s limits.
+          <strong id="verify-banner-title">Verify your e-mail address.</strong> We sent a link to <span className="verify-banner__email">{me.email}</span>.
+          Until you open it, your account has the guest plan’s limits.
         </p>
         <ResendVerification email={me.email} />
       </div>

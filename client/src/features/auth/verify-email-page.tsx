@@ -63,7 +63,7 @@ export function VerifyEmailPage() {
         </ApiErrorAlert>
       ) : null}
       {error && me.data?.limitedUntilVerified ? <ResendVerification email={me.data.email} /> : null}
-      {!error || error.reason !== 'invalid_input' ? (
+      {error?.reason !== 'invalid_input' ? (
         <button
           type="button"
           className="btn btn--primary btn--block"

@@ -15,10 +15,11 @@ import { formatCount, formatDateTime, formatMonthlyPrice } from '../../lib/forma
 import { meQueryKey, useMe } from '../auth/use-me.ts';
 import { PageHeader } from '../shell/page-header.tsx';
 import { BillingSimulatorCheckout, BillingSimulatorPortal } from './billing-simulator.tsx';
-import { anyYearly, LIVE_STATUSES as LIVE, planOffer } from './plan-offer.ts';
+import { anyYearly, costCapText, LIVE_STATUSES as LIVE, planOffer } from './plan-offer.ts';
 import { useBillingStatus, useCheckout, usePacks, usePortal, type BillingStatus, type CreditPack } from './use-billing.ts';
 import { planName, usePlans, type Plan } from './use-plans.ts';
 import './billing.css';
+import { TableScroll } from '../../components/table-scroll.tsx';
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'long', year: 'numeric' });
 /** How long to keep asking after Stripe sends the browser back, while its webhook arrives. */
@@ -76,8 +77,8 @@ export function BillingPage() {
 
       {data?.mode === 'simulator' ? (
         <div className="billing-test-banner" role="note">
-          <strong>Test mode.</strong> Payments on this server are simulated (BILLING_SIMULATOR): nothing is charged, and test checkouts
-          grant plans and credits through the same signed webhook events Stripe would send.
+          <strong>Test mode.</strong> Payments on this server are simulated (BILLING_SIMULATOR): nothing is charged, and test checkouts grant plans and credits
+          through the same signed webhook events Stripe would send.
         </div>
       ) : null}
       {data?.mode === 'off' ? (
@@ -171,7 +172,7 @@ export { BillingPage as BillingTab };
 
 function PaymentStateBanner({ status, plans, onManage, busy }: { status: BillingStatus; plans: Plan[] | undefined; onManage(): void; busy: boolean }) {
   const sub = status.subscription;
-  if (!sub || !sub.plan) return null;
+  if (!sub?.plan) return null;
   const name = planName(plans, sub.plan);
   if (sub.status === 'past_due') {
     return (
@@ -195,8 +196,7 @@ function PaymentStateBanner({ status, plans, onManage, busy }: { status: Billing
   if (sub.cancelAtPeriodEnd && LIVE.has(sub.status) && sub.currentPeriodEnd) {
     return (
       <StatusNotice tone="info">
-        Your {name} plan is canceled and ends on {dateFormat.format(sub.currentPeriodEnd)}. Until then nothing changes; you can resume it any time
-        before.
+        Your {name} plan is canceled and ends on {dateFormat.format(sub.currentPeriodEnd)}. Until then nothing changes; you can resume it any time before.
       </StatusNotice>
     );
   }
@@ -206,7 +206,7 @@ function PaymentStateBanner({ status, plans, onManage, busy }: { status: Billing
 function CurrentPlanPanel({ status, plans }: { status: BillingStatus; plans: Plan[] | undefined }) {
   const sub = status.subscription;
   const rows: [string, string][] = [['Plan', planName(plans, status.plan)]];
-  if (sub && sub.plan) {
+  if (sub?.plan) {
     const billed = sub.interval === 'year' ? ' · billed yearly' : sub.interval === 'month' ? ' · billed monthly' : '';
     rows.push(['Subscription', `${planName(plans, sub.plan)} · ${describeStatus(sub.status, sub.cancelAtPeriodEnd)}${billed}`]);
     if (sub.currentPeriodEnd && LIVE.has(sub.status)) {
@@ -277,6 +277,7 @@ interface PlanCardProps {
 
 function PlanCard({ plan, plans, status, interval, isGuest, busy, onCheckout, onPortal }: PlanCardProps) {
   const offer = planOffer(plan, plans, status, interval, isGuest);
+  const costCap = costCapText(plan.limits.costPerMonthMicroUsd);
   const { action } = offer;
   const onClick = action.kind === 'checkout' ? () => onCheckout(action.interval) : action.kind === 'portal' ? onPortal : undefined;
 
@@ -301,11 +302,14 @@ function PlanCard({ plan, plans, status, interval, isGuest, busy, onCheckout, on
       </div>
       <ul className="plan-card__features">
         <li>{formatCount(plan.limits.tokensPerMonth)} tokens a month</li>
+        {/* The hourly cap first among the message limits: it is the one people reach first. */}
+        <li>{formatCount(plan.limits.messagesPerHour)} messages an hour</li>
         <li>{formatCount(plan.limits.messagesPerDay)} messages a day</li>
         <li>{formatCount(plan.limits.requestsPerMinute)} messages a minute</li>
         <li>Up to {formatCount(plan.limits.maxInputChars)} characters a message</li>
         <li>{formatCount(plan.limits.ttsCharsPerDay)} characters of speech a day</li>
         <li>{plan.limits.models.filter((m) => m !== 'demo').join(', ') || 'Demo model'}</li>
+        {costCap ? <li>{costCap}</li> : null}
       </ul>
       <button
         type="button"
@@ -347,37 +351,41 @@ function PaymentsTable({ payments }: { payments: BillingStatus['payments'] }) {
       <h2 id="payments-title" className="panel__title">
         Recent payments
       </h2>
-      <table className="billing-table">
-        <thead>
-          <tr>
-            <th scope="col">Date</th>
-            <th scope="col">What</th>
-            <th scope="col" className="billing-table__num">
-              Amount
-            </th>
-            <th scope="col">Status</th>
-          </tr>
-        </thead>
-        <tbody>
-          {payments.map((payment) => {
-            const badge = PAYMENT_STATUS[payment.status] ?? { label: payment.status, className: 'badge' };
-            return (
-              <tr key={payment.id}>
-                <td>{formatDateTime(payment.createdAt)}</td>
-                <td>{payment.description}</td>
-                <td className="billing-table__num">
-                  {formatMicroUsd(payment.amountMicroUsd, { maxFractionDigits: 2 })}
-                  {payment.currency !== 'usd' ? ` ${payment.currency.toUpperCase()}` : ''}
-                  {payment.refundedMicroUsd > 0 ? <span className="muted"> ({formatMicroUsd(payment.refundedMicroUsd, { maxFractionDigits: 2 })} back)</span> : null}
-                </td>
-                <td>
-                  <span className={badge.className}>{badge.label}</span>
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <TableScroll label="Payments table">
+        <table className="billing-table">
+          <thead>
+            <tr>
+              <th scope="col">Date</th>
+              <th scope="col">What</th>
+              <th scope="col" className="billing-table__num">
+                Amount
+              </th>
+              <th scope="col">Status</th>
+            </tr>
+          </thead>
+          <tbody>
+            {payments.map((payment) => {
+              const badge = PAYMENT_STATUS[payment.status] ?? { label: payment.status, className: 'badge' };
+              return (
+                <tr key={payment.id}>
+                  <td>{formatDateTime(payment.createdAt)}</td>
+                  <td>{payment.description}</td>
+                  <td className="billing-table__num">
+                    {formatMicroUsd(payment.amountMicroUsd, { maxFractionDigits: 2 })}
+                    {payment.currency !== 'usd' ? ` ${payment.currency.toUpperCase()}` : ''}
+                    {payment.refundedMicroUsd > 0 ? (
+                      <span className="muted"> ({formatMicroUsd(payment.refundedMicroUsd, { maxFractionDigits: 2 })} back)</span>
+                    ) : null}
+                  </td>
+                  <td>
+                    <span className={badge.className}>{badge.label}</span>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </TableScroll>
       <p className="muted billing__hint">Invoices and receipts are under Manage billing.</p>
     </section>
   );

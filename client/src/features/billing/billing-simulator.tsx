@@ -30,8 +30,8 @@ export function BillingSimulatorCheckout({ sessionId, onDone, onCancel }: { sess
             {session.data.kind !== 'payment' ? <span> / month</span> : null}
           </p>
           <p className="muted">
-            In place of Stripe Checkout: paying here builds the events Stripe would send, signs them with the webhook secret and hands them to
-            ChatMeter's webhook handler. No card is asked for and nothing is charged.
+            In place of Stripe Checkout: paying here builds the events Stripe would send, signs them with the webhook secret and hands them to ChatMeter's
+            webhook handler. No card is asked for and nothing is charged.
           </p>
           {simulate.error ? <ApiErrorAlert error={readApiError(simulate.error)} /> : null}
           <div className="sim-panel__actions">
@@ -59,7 +59,11 @@ const PORTAL_ACTIONS = [
   { action: 'payment_failed', label: 'Simulate a failed payment', when: (s: BillingStatus) => live(s) && s.subscription!.status !== 'past_due' },
   { action: 'renew', label: 'Simulate the renewal (new period, paid)', when: live },
   { action: 'cancel_now', label: 'Cancel now', when: live },
-  { action: 'refund_last_pack', label: 'Refund the last credit pack', when: (s: BillingStatus) => s.payments.some((p) => p.kind === 'pack' && p.status === 'paid') },
+  {
+    action: 'refund_last_pack',
+    label: 'Refund the last credit pack',
+    when: (s: BillingStatus) => s.payments.some((p) => p.kind === 'pack' && p.status === 'paid'),
+  },
 ] as const;
 
 function live(status: BillingStatus): boolean {
@@ -80,7 +84,13 @@ export function BillingSimulatorPortal({ status, onClose }: { status: BillingSta
       {simulate.data ? <p className="sim-panel__result">Done: {simulate.data.outcomes.join(', ')}</p> : null}
       <div className="sim-panel__actions">
         {available.map((a) => (
-          <button key={a.action} type="button" className="btn btn--secondary btn--small" disabled={simulate.isPending} onClick={() => simulate.mutate({ action: a.action })}>
+          <button
+            key={a.action}
+            type="button"
+            className="btn btn--secondary btn--small"
+            disabled={simulate.isPending}
+            onClick={() => simulate.mutate({ action: a.action })}
+          >
             {a.label}
           </button>
         ))}

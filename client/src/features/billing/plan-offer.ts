@@ -2,6 +2,7 @@
 // button (subscribe, upgrade, switch interval, resume, or nothing). Pure, so the
 // rules are tested without a browser.
 import type { TBillingInterval } from '@chatmeter/shared/billing';
+import { formatMicroUsd } from '@chatmeter/shared/money';
 
 export interface OfferPlan {
   id: string;
@@ -41,7 +42,13 @@ export function anyYearly(plans: readonly OfferPlan[]): boolean {
   return plans.some((p) => p.priceMonthlyCents > 0 && (p.priceYearlyCents ?? 0) > 0);
 }
 
-export function planOffer(plan: OfferPlan, plans: readonly OfferPlan[], status: OfferStatus | undefined, interval: TBillingInterval, isGuest: boolean): PlanOffer {
+export function planOffer(
+  plan: OfferPlan,
+  plans: readonly OfferPlan[],
+  status: OfferStatus | undefined,
+  interval: TBillingInterval,
+  isGuest: boolean,
+): PlanOffer {
   const paid = plan.priceMonthlyCents > 0;
   const yearlyPrice = paid && plan.priceYearlyCents ? plan.priceYearlyCents : null;
   const showYearly = interval === 'year' && yearlyPrice !== null;
@@ -79,4 +86,12 @@ export function planOffer(plan: OfferPlan, plans: readonly OfferPlan[], status: 
   if (isPlan) return go(interval === 'year' ? 'Switch to yearly billing' : 'Switch to monthly billing', 'checkout', true);
   if (plan.priceMonthlyCents >= currentPrice) return go(`Upgrade to ${plan.name}`, 'checkout', true);
   return go(`Switch to ${plan.name}`, 'checkout', false);
+}
+
+/** The plan card's line for `limits.costPerMonthMicroUsd`: "Provider cost capped at $5.00 / month", or null without a cap. */
+export function costCapText(costPerMonthMicroUsd: number | null | undefined): string | null {
+  if (costPerMonthMicroUsd === null || costPerMonthMicroUsd === undefined) return null;
+  // Cents from a cent up; a backstop below a cent keeps its digits rather than reading as $0.00.
+  const amount = formatMicroUsd(costPerMonthMicroUsd, { maxFractionDigits: costPerMonthMicroUsd >= 10_000 || costPerMonthMicroUsd === 0 ? 2 : 6 });
+  return `Provider cost capped at ${amount} / month`;
 }

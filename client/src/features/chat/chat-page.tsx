@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link, useLocation, useSearchParams } from 'react-router';
+import { nextQuery } from '../../lib/navigation.ts';
 import { ErrorAlert } from '../../components/alerts.tsx';
 import { CaptchaWidget } from '../../components/captcha-widget.tsx';
 import { formatWait, readApiError } from '../../lib/api-error.ts';
@@ -18,9 +19,11 @@ import { mergeServerMessages, turnsFor } from './chat-state.ts';
 import { chatStore, useChatStore } from './chat-store.ts';
 import { Composer } from './composer.tsx';
 import { ConversationList } from './conversation-list.tsx';
+import { loadMarkdown, useConversationTitle } from './message-content.tsx';
+import { ConversationSearchBox, ConversationSearchResults } from './conversation-search.tsx';
 import { MessageList } from './message-list.tsx';
 import { ModelPicker } from './model-picker.tsx';
-import { clientPrefsStore } from '../../lib/client-prefs.ts';
+import { useClientPrefs } from '../../lib/use-client-prefs.ts';
 import './chat.css';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -45,8 +48,12 @@ export function ChatPage() {
   const chat = useChatStore();
   const streaming = chat.activeKey !== null;
   const [sidebarOpen, setSidebarOpen] = useState(false);
-  // Starts on the default model chosen under Usage > Preferences (ignored when the plan lacks it).
-  const [chosenModel, setChosenModel] = useState<string | null>(() => clientPrefsStore.get().defaultModel);
+  const [searchQuery, setSearchQuery] = useState('');
+  // Until the user picks one here: the default model chosen under Usage > Preferences, which may arrive
+  // from the account after the page opened (ignored when the plan lacks it).
+  const [clientPrefs] = useClientPrefs();
+  const [pickedModel, setChosenModel] = useState<string | null>(null);
+  const chosenModel = pickedModel ?? clientPrefs.defaultModel;
   const [followSignal, setFollowSignal] = useState(0);
   const [captchaPayload, setCaptchaPayload] = useState<string | null>(null);
   const [captchaKey, setCaptchaKey] = useState(0);
@@ -55,7 +62,10 @@ export function ChatPage() {
   const menuButtonRef = useRef<HTMLButtonElement>(null);
   const newButtonRef = useRef<HTMLButtonElement>(null);
 
-  useEffect(() => chatStore.bindOwner(me?.id ?? null), [me?.id]);
+  useEffect(() => chatStore.bindOwner(me?.id ?? null, me?.isGuest ?? true), [me?.id, me?.isGuest]);
+  // Signing up from here comes back to this conversation.
+  const location = useLocation();
+  const backHere = nextQuery(location.pathname, location.search);
 
   // What this visitor may use.
   const models = useModels(me ? planId : null);
@@ -115,6 +125,8 @@ export function ChatPage() {
   };
 
   const send = async () => {
+    // A reply is coming: fetch its renderer now (the first page does not carry it).
+    loadMarkdown().catch(() => undefined);
     const content = chat.draft.trim();
     if (!content) return;
     setFollowSignal((n) => n + 1);
@@ -144,6 +156,14 @@ export function ChatPage() {
     focusInput();
   };
 
+  // A reply that failed or broke off: the same message again, as a new turn in this conversation.
+  const retry = async (content: string) => {
+    if (!selectedId) return;
+    setFollowSignal((n) => n + 1);
+    await chatStore.send({ content, conversationId: selectedId, model, keepDraft: true }, { queryClient, isVisitor });
+    focusInput();
+  };
+
   const waitLeft = useCountdown(chat.notice?.waitUntil);
   const blockedReason =
     waitLeft !== undefined && waitLeft > 0
@@ -154,7 +174,9 @@ export function ChatPage() {
 
   const conversations = useConversations(!isVisitor);
   const current: Conversation | undefined = selectedId ? conversations.data?.pages.flatMap((p) => p.items).find((c) => c.id === selectedId) : undefined;
-  const title = selectedId ? (current?.title ?? turns[0]?.content.slice(0, 80) ?? 'Conversation') : 'New conversation';
+  // A conversation this tab started: the title the server gave it (Markdown stripped) before the list is fetched again.
+  const startedTitle = useConversationTitle(turns.find((turn) => turn.startedNew)?.content);
+  const title = selectedId ? (current?.title ?? startedTitle ?? 'Conversation') : 'New conversation';
 
   const messagesError = messages.isError ? (
     <div className="chat-scroll__error">
@@ -189,19 +211,31 @@ export function ChatPage() {
             </svg>
           </button>
         </div>
+        <ConversationSearchBox value={searchQuery} onChange={setSearchQuery} disabled={isVisitor} />
         <div className="chat-sidebar__list">
-          <ConversationList
-            enabled={!isVisitor}
-            selectedId={selectedId}
-            onOpen={() => {
-              setSidebarOpen(false);
-              chatStore.dismissNotice();
-            }}
-            onDeleted={(id) => {
-              if (id === selectedId) setParams({}, { replace: true });
-              focusInput();
-            }}
-          />
+          {searchQuery.trim() && !isVisitor ? (
+            <ConversationSearchResults
+              query={searchQuery}
+              selectedId={selectedId}
+              onOpen={() => {
+                setSidebarOpen(false);
+                chatStore.dismissNotice();
+              }}
+            />
+          ) : (
+            <ConversationList
+              enabled={!isVisitor}
+              selectedId={selectedId}
+              onOpen={() => {
+                setSidebarOpen(false);
+                chatStore.dismissNotice();
+              }}
+              onDeleted={(id) => {
+                if (id === selectedId) setParams({}, { replace: true });
+                focusInput();
+              }}
+            />
+          )}
         </div>
       </aside>
       {sidebarOpen ? <div className="chat-backdrop" onClick={() => setSidebarOpen(false)} aria-hidden="true" /> : null}
@@ -234,11 +268,11 @@ export function ChatPage() {
               <span className="nudge__more">{isVisitor ? 'No account needed to try it.' : 'Guest chats stay on this browser only.'}</span>
             </p>
             <span className="nudge__actions">
-              <Link to="/sign-up" className="btn btn--primary btn--small">
+              <Link to={`/sign-up${backHere}`} className="btn btn--primary btn--small">
                 Sign up
               </Link>
               {isVisitor ? (
-                <Link to="/sign-in" className="btn btn--ghost btn--small">
+                <Link to={`/sign-in${backHere}`} className="btn btn--ghost btn--small">
                   Sign in
                 </Link>
               ) : null}
@@ -257,11 +291,16 @@ export function ChatPage() {
           error={messagesError}
           followSignal={followSignal}
           onContinue={streaming || !selectedId ? undefined : () => void continueReply()}
+          onRetry={streaming || !selectedId ? undefined : (content) => void retry(content)}
           empty={
             <section className="chat-empty" aria-labelledby="chat-empty-title">
               <div className="chat-empty__icon" aria-hidden="true">
                 <svg viewBox="0 0 24 24" width="28" height="28">
-                  <path fill="currentColor" d="M4 5.5A2.5 2.5 0 0 1 6.5 3h11A2.5 2.5 0 0 1 20 5.5v8a2.5 2.5 0 0 1-2.5 2.5H11l-4.6 3.7a.6.6 0 0 1-1-.5V16h0A2.5 2.5 0 0 1 3 13.5Z" opacity=".9" />
+                  <path
+                    fill="currentColor"
+                    d="M4 5.5A2.5 2.5 0 0 1 6.5 3h11A2.5 2.5 0 0 1 20 5.5v8a2.5 2.5 0 0 1-2.5 2.5H11l-4.6 3.7a.6.6 0 0 1-1-.5V16h0A2.5 2.5 0 0 1 3 13.5Z"
+                    opacity=".9"
+                  />
                 </svg>
               </div>
               <h2 id="chat-empty-title" className="chat-empty__title">

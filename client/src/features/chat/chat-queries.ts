@@ -53,3 +53,11 @@ export function removeConversationFromCache(queryClient: QueryClient, conversati
   const messages = queryClient.getQueryCache().find({ queryKey: messagesQueryKey(conversationId), exact: true });
   if (messages && messages.getObserversCount() === 0) queryClient.removeQueries({ queryKey: messagesQueryKey(conversationId), exact: true });
 }
+
+/** Shows a new title at once in the cached list; search results are asked again. */
+export function renameConversationInCache(queryClient: QueryClient, conversationId: string, title: string): void {
+  queryClient.setQueryData<InfiniteData<ConversationPage, string | null>>(conversationsQueryKey, (data) =>
+    data ? { ...data, pages: data.pages.map((page) => ({ ...page, items: page.items.map((c) => (c.id === conversationId ? { ...c, title } : c)) })) } : data,
+  );
+  void queryClient.invalidateQueries({ queryKey: ['chat', 'search'] });
+}

@@ -1,5 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { applyChatEvent, continuableReplyId, describeEnding, describeUsage, endTurn, isTurnActive, mergeServerMessages, newTurn, turnsFor, type ServerMessage } from './chat-state.ts';
+import type { LimitName } from '@chatmeter/shared/errors';
+import {
+  applyChatEvent,
+  continuableReplyId,
+  describeBudgetFit,
+  describeEnding,
+  describeUsage,
+  endTurn,
+  isInterrupted,
+  isTurnActive,
+  limitInWords,
+  mergeServerMessages,
+  newTurn,
+  replyUsageOf,
+  retryTarget,
+  turnsFor,
+  type ServerMessage,
+} from './chat-state.ts';
 
 const start = {
   type: 'start',
@@ -23,7 +40,7 @@ describe('applyChatEvent', () => {
     expect(turn.text).toBe('Hi there.');
     expect(isTurnActive(turn)).toBe(true);
     const usage = { promptTokens: 10, completionTokens: 3, totalTokens: 13, costMicroUsd: 4, estimated: false };
-    turn = applyChatEvent(turn, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' });
+    turn = applyChatEvent(turn, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop', limitedBy: null, degradedFrom: null });
     expect(turn).toMatchObject({ phase: 'done', usage, status: 'ok', cached: false });
     expect(isTurnActive(turn)).toBe(false);
   });
@@ -33,7 +50,15 @@ describe('applyChatEvent', () => {
     expect(turn.startedNew).toBe(false);
     turn = endTurn(turn, { stopped: true });
     expect(turn).toMatchObject({ phase: 'stopped', text: 'Part', status: 'aborted' });
-    const done = applyChatEvent(turn, { type: 'done', usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2, costMicroUsd: 1, estimated: true }, status: 'ok', cached: false, finishReason: 'stop' });
+    const done = applyChatEvent(turn, {
+      type: 'done',
+      usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2, costMicroUsd: 1, estimated: true },
+      status: 'ok',
+      cached: false,
+      finishReason: 'stop',
+      limitedBy: null,
+      degradedFrom: null,
+    });
     expect(endTurn(done, { stopped: true }).phase).toBe('done');
   });
 
@@ -41,6 +66,51 @@ describe('applyChatEvent', () => {
     const error = { reason: 'provider_unavailable' as const, message: 'The AI provider is unavailable right now.', fieldErrors: {} };
     const turn = endTurn(applyChatEvent(newTurn('t1', 'x', 'c1', null), start), { error });
     expect(turn).toMatchObject({ phase: 'failed', error });
+  });
+});
+
+describe('a reply that had to fit the budget', () => {
+  const usage = { promptTokens: 10, completionTokens: 64, totalTokens: 74, costMicroUsd: 40, estimated: false };
+  const finished = (limitedBy: LimitName | null, degradedFrom: string | null, model = 'demo') =>
+    applyChatEvent(applyChatEvent(newTurn('t', 'x', 'c1', null), { ...start, model, maxTokens: 64 }), {
+      type: 'done',
+      usage,
+      status: 'ok',
+      cached: false,
+      finishReason: 'length',
+      limitedBy,
+      degradedFrom,
+    });
+
+  it('keeps limitedBy and degradedFrom from done', () => {
+    expect(finished('costPerMonth', 'gpt-4o', 'gpt-4o-mini')).toMatchObject({ limitedBy: 'costPerMonth', degradedFrom: 'gpt-4o', model: 'gpt-4o-mini' });
+    expect(newTurn('t2', 'x', null, null)).toMatchObject({ limitedBy: null, degradedFrom: null });
+  });
+
+  it('says which limit shortened the reply, in words', () => {
+    expect(describeBudgetFit(finished('costPerMonth', null))).toEqual(["Shortened to fit your remaining allowance (your plan's monthly cost cap)"]);
+    expect(describeBudgetFit(finished('personalSpendLimit', null))).toEqual(['Shortened to fit your remaining allowance (your own spending limit)']);
+    expect(describeBudgetFit(finished('tokensPerMonth', null))).toEqual(["Shortened to fit your remaining allowance (this month's tokens)"]);
+    expect(describeBudgetFit(finished('globalCostPerDay', null))).toEqual(["Shortened to fit your remaining allowance (the service's daily spending cap)"]);
+    // A limit this client does not know yet still gets the sentence, without a wrong name.
+    expect(describeBudgetFit(finished('messagesPerHour', null))).toEqual(['Shortened to fit your remaining allowance']);
+  });
+
+  it('names the model that answered and the one that no longer fits', () => {
+    expect(describeBudgetFit(finished(null, 'gpt-4o', 'gpt-4o-mini'))).toEqual(['Answered by gpt-4o-mini — gpt-4o no longer fits your budget']);
+    expect(describeBudgetFit(finished('personalSpendLimit', 'gpt-4o', 'gpt-4o-mini'))).toEqual([
+      'Answered by gpt-4o-mini — gpt-4o no longer fits your budget',
+      'Shortened to fit your remaining allowance (your own spending limit)',
+    ]);
+    expect(describeBudgetFit(finished(null, null))).toEqual([]);
+  });
+
+  it('has words for every limit that can shorten a reply, and none for others', () => {
+    for (const limit of ['costPerMonth', 'personalSpendLimit', 'tokensPerMonth', 'credits', 'globalTokensPerDay', 'globalCostPerDay', 'globalCostPerMonth']) {
+      expect(limitInWords(limit)).toMatch(/^(your|this|the) /);
+    }
+    expect(limitInWords('constructor')).toBeNull();
+    expect(limitInWords('somethingNew')).toBeNull();
   });
 });
 
@@ -65,9 +135,25 @@ describe('turnsFor and mergeServerMessages', () => {
 describe('how a reply ended', () => {
   const usage = { promptTokens: 10, completionTokens: 3, totalTokens: 13, costMicroUsd: 4, estimated: false };
   const doneWith = (key: string, finishReason: string | null) =>
-    applyChatEvent(applyChatEvent(newTurn(key, 'x', 'c1', null), start), { type: 'done', usage, status: 'ok', cached: false, finishReason });
+    applyChatEvent(applyChatEvent(newTurn(key, 'x', 'c1', null), start), {
+      type: 'done',
+      usage,
+      status: 'ok',
+      cached: false,
+      finishReason,
+      limitedBy: null,
+      degradedFrom: null,
+    });
   const at = new Date('2026-11-20T10:00:00Z');
-  const msg = (id: string, role: string, finishReason: string | null = null): ServerMessage => ({ id, role, content: id, model: null, status: 'ok', finishReason, createdAt: at });
+  const msg = (id: string, role: string, finishReason: string | null = null): ServerMessage => ({
+    id,
+    role,
+    content: id,
+    model: null,
+    status: 'ok',
+    finishReason,
+    createdAt: at,
+  });
 
   it('keeps the finish reason from done', () => {
     expect(doneWith('t1', 'length').finishReason).toBe('length');
@@ -98,5 +184,48 @@ describe('describeUsage', () => {
     const usage = { promptTokens: 1200, completionTokens: 34, totalTokens: 1234, costMicroUsd: 51, estimated: true };
     expect(describeUsage(usage, false, (n) => `$${n}`)).toEqual(['1,234 tokens', '$51', 'estimated']);
     expect(describeUsage({ ...usage, estimated: false }, true, (n) => `$${n}`)).toEqual(['1,234 tokens', '$51', 'cached']);
+  });
+});
+
+describe('stored usage and Retry', () => {
+  const at = new Date('2026-12-05T10:00:00Z');
+  const msg = (id: string, role: string, status = 'ok', content = `${id} text`): ServerMessage => ({
+    id,
+    role,
+    content,
+    model: role === 'assistant' ? 'demo' : null,
+    status,
+    createdAt: at,
+  });
+
+  it("a stored reply's usage reads like a done event's", () => {
+    const usage = replyUsageOf({ promptTokens: 100, completionTokens: 42, costMicroUsd: 51, estimated: true });
+    expect(usage.totalTokens).toBe(142);
+    expect(describeUsage(usage, false, (m) => `$${m}`)).toEqual(['142 tokens', '$51', 'estimated']);
+  });
+
+  it('offers Retry under the last reply when it broke off, with the question before it', () => {
+    expect(isInterrupted(msg('a', 'assistant', 'interrupted'))).toBe(true);
+    expect(isInterrupted(msg('a', 'assistant', 'error'))).toBe(true);
+    expect(isInterrupted(msg('a', 'assistant', 'aborted'))).toBe(false);
+    expect(retryTarget([msg('u1', 'user'), msg('a1', 'assistant', 'interrupted')], [])).toEqual({ id: 'a1', content: 'u1 text' });
+    expect(retryTarget([msg('u1', 'user'), msg('a1', 'assistant', 'ok')], [])).toBeNull();
+    expect(retryTarget([msg('u1', 'user'), msg('a1', 'assistant', 'aborted')], [])).toBeNull();
+  });
+
+  it('offers Retry under a last message left without any reply, and under a failed turn', () => {
+    expect(retryTarget([msg('u0', 'user'), msg('a0', 'assistant'), msg('u1', 'user')], [])).toEqual({ id: 'u1', content: 'u1 text' });
+    const failed = endTurn(newTurn('t1', 'again?', 'c1', null), { error: { reason: 'provider_unavailable', message: 'x', fieldErrors: {} } });
+    expect(retryTarget([msg('u1', 'user'), msg('a1', 'assistant', 'interrupted')], [failed])).toEqual({ id: 't1', content: 'again?' });
+    const done = applyChatEvent(newTurn('t2', 'fine', 'c1', null), {
+      type: 'done',
+      usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2, costMicroUsd: 1, estimated: false },
+      status: 'ok',
+      cached: false,
+      finishReason: 'stop',
+      limitedBy: null,
+      degradedFrom: null,
+    });
+    expect(retryTarget([msg('u1', 'user'), msg('a1', 'assistant', 'interrupted')], [done])).toBeNull();
   });
 });

@@ -2,6 +2,7 @@
 // browser): the turns sent from this tab, each a user message and the assistant's
 // streamed reply, and how a `chat.send` event changes a turn.
 import type { TChatEvent } from '@chatmeter/shared/chat';
+import type { LimitName } from '@chatmeter/shared/errors';
 import type { ApiError } from '../../lib/api-error.ts';
 
 export type DoneEvent = Extract<TChatEvent, { type: 'done' }>;
@@ -36,6 +37,10 @@ export interface Turn {
   status: string | null;
   /** From `done`: how the reply ended (`stop`, `length`, `refusal`...). */
   finishReason: string | null;
+  /** From `done`: the limit that lowered the reply's completion cap to fit what was left, or null. */
+  limitedBy: LimitName | null;
+  /** From `done`: the model asked for when the plan's fallback answered instead (`model` names it), or null. */
+  degradedFrom: string | null;
   error: ApiError | null;
   createdAt: Date;
 }
@@ -57,6 +62,8 @@ export function newTurn(key: string, content: string, conversationId: string | n
     cached: false,
     status: null,
     finishReason: null,
+    limitedBy: null,
+    degradedFrom: null,
     error: null,
     createdAt: now,
   };
@@ -78,7 +85,16 @@ export function applyChatEvent(turn: Turn, event: TChatEvent): Turn {
     case 'delta':
       return { ...turn, phase: turn.phase === 'sending' ? 'streaming' : turn.phase, text: turn.text + event.text };
     case 'done':
-      return { ...turn, phase: 'done', usage: event.usage, cached: event.cached, status: event.status, finishReason: event.finishReason ?? null };
+      return {
+        ...turn,
+        phase: 'done',
+        usage: event.usage,
+        cached: event.cached,
+        status: event.status,
+        finishReason: event.finishReason ?? null,
+        limitedBy: event.limitedBy ?? null,
+        degradedFrom: event.degradedFrom ?? null,
+      };
     default:
       return turn;
   }
@@ -109,7 +125,22 @@ export interface ServerMessage {
   status: string;
   /** How the reply ended (null for user messages, stopped or broken replies, and older rows). */
   finishReason?: string | null;
+  /** What the reply was metered for (null for user messages). */
+  usage?: StoredUsage | null;
   createdAt: Date;
+}
+
+/** A stored reply's usage as `chat.messages` lists it. */
+export interface StoredUsage {
+  promptTokens: number;
+  completionTokens: number;
+  costMicroUsd: number;
+  estimated: boolean;
+}
+
+/** A stored reply's usage in the shape of a `done` event's, for the same meta line. */
+export function replyUsageOf(usage: StoredUsage): ReplyUsage {
+  return { ...usage, totalTokens: usage.promptTokens + usage.completionTokens };
 }
 
 /**
@@ -148,6 +179,37 @@ export function describeEnding(finishReason: string | null | undefined): { flag:
   }
 }
 
+/** A limit that can shorten a reply, in words: "your plan's monthly cost cap". */
+const LIMIT_IN_WORDS: Partial<Record<LimitName, string>> = {
+  costPerMonth: "your plan's monthly cost cap",
+  personalSpendLimit: 'your own spending limit',
+  tokensPerMonth: "this month's tokens",
+  credits: 'your credits',
+  globalTokensPerDay: "the service's daily token cap",
+  globalCostPerDay: "the service's daily spending cap",
+  globalCostPerMonth: "the service's monthly spending cap",
+};
+
+export function limitInWords(limit: string): string | null {
+  return Object.hasOwn(LIMIT_IN_WORDS, limit) ? (LIMIT_IN_WORDS[limit as LimitName] ?? null) : null;
+}
+
+/**
+ * What the lines under a finished reply say about the budget: the completion cap was lowered
+ * to fit what was left (`limitedBy`), or the plan's fallback model answered (`degradedFrom`).
+ */
+export function describeBudgetFit(turn: Pick<Turn, 'limitedBy' | 'degradedFrom' | 'model'>): string[] {
+  const lines: string[] = [];
+  if (turn.degradedFrom) {
+    lines.push(`Answered by ${turn.model ?? "the plan's fallback model"} — ${turn.degradedFrom} no longer fits your budget`);
+  }
+  if (turn.limitedBy) {
+    const words = limitInWords(turn.limitedBy);
+    lines.push(words ? `Shortened to fit your remaining allowance (${words})` : 'Shortened to fit your remaining allowance');
+  }
+  return lines;
+}
+
 /** The reply the Continue button belongs to: the conversation's last one, finished at the length limit. */
 export function continuableReplyId(messages: readonly ServerMessage[], turns: readonly Turn[]): string | null {
   const lastTurn = turns.at(-1);
@@ -162,4 +224,29 @@ export function describeUsage(usage: ReplyUsage, cached: boolean, formatCost: (m
   if (usage.estimated) parts.push('estimated');
   if (cached) parts.push('cached');
   return parts;
+}
+
+/**
+ * A stored reply that broke off: the provider failed mid-stream (`error`), or the server
+ * died while it streamed and the sweeper kept what had been relayed (`interrupted`;
+ * `expired` for such replies stored before that status existed).
+ */
+export function isInterrupted(message: Pick<ServerMessage, 'role' | 'status'>): boolean {
+  return message.role === 'assistant' && (message.status === 'error' || message.status === 'interrupted' || message.status === 'expired');
+}
+
+/**
+ * What the Retry button resends, and under which reply (or unanswered message) it sits:
+ * only at the end of the conversation, when the last reply failed or was interrupted,
+ * or when the last message has no reply at all (the server died before any text).
+ */
+export function retryTarget(messages: readonly ServerMessage[], turns: readonly Turn[]): { id: string; content: string } | null {
+  const lastTurn = turns.at(-1);
+  if (lastTurn) return lastTurn.phase === 'failed' ? { id: lastTurn.key, content: lastTurn.content } : null;
+  const last = messages.at(-1);
+  if (!last) return null;
+  if (last.role === 'user') return { id: last.id, content: last.content };
+  if (!isInterrupted(last)) return null;
+  const question = messages.findLast((m, i) => i < messages.length - 1 && m.role === 'user');
+  return question ? { id: last.id, content: question.content } : null;
 }

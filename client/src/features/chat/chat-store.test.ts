@@ -9,7 +9,15 @@ vi.mock('../../trpc.ts', () => ({ trpc: { chat: { send: { mutate: (...args: unkn
 const { ChatStore } = await import('./chat-store.ts');
 const { messagesQueryKey } = await import('./chat-queries.ts');
 
-const start: TChatEvent = { type: 'start', conversationId: '00000000-0000-4000-8000-000000000001', messageId: 'a1', userMessageId: 'u1', model: 'demo', demo: true, maxTokens: 256 };
+const start: TChatEvent = {
+  type: 'start',
+  conversationId: '00000000-0000-4000-8000-000000000001',
+  messageId: 'a1',
+  userMessageId: 'u1',
+  model: 'demo',
+  demo: true,
+  maxTokens: 256,
+};
 const usage = { promptTokens: 12, completionTokens: 3, totalTokens: 15, costMicroUsd: 4, estimated: false };
 
 async function* events(list: TChatEvent[]) {
@@ -30,7 +38,14 @@ describe('ChatStore.send', () => {
   it('streams a reply into a turn and refreshes usage and the conversation list', async () => {
     const store = new ChatStore();
     const invalidate = vi.spyOn(queryClient, 'invalidateQueries');
-    mutate.mockResolvedValue(events([start, { type: 'delta', text: 'Hi' }, { type: 'delta', text: '!' }, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' }]));
+    mutate.mockResolvedValue(
+      events([
+        start,
+        { type: 'delta', text: 'Hi' },
+        { type: 'delta', text: '!' },
+        { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop', limitedBy: null, degradedFrom: null },
+      ]),
+    );
     store.setDraft('Hello');
     const outcome = await store.send({ content: 'Hello', conversationId: null, model: 'demo' }, { queryClient, isVisitor: true });
 
@@ -50,7 +65,13 @@ describe('ChatStore.send', () => {
 
   it('a Continue sent by button keeps the draft the visitor is writing', async () => {
     const store = new ChatStore();
-    mutate.mockResolvedValue(events([start, { type: 'delta', text: 'and so on.' }, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' }]));
+    mutate.mockResolvedValue(
+      events([
+        start,
+        { type: 'delta', text: 'and so on.' },
+        { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop', limitedBy: null, degradedFrom: null },
+      ]),
+    );
     store.setDraft('half-written question');
     await store.send({ content: 'Continue.', conversationId: start.conversationId, model: null, keepDraft: true }, { queryClient, isVisitor: false });
     expect(mutate).toHaveBeenCalledWith({ content: 'Continue.', conversationId: start.conversationId }, expect.anything());
@@ -113,7 +134,10 @@ describe('ChatStore.send', () => {
     );
     const first = store.send({ content: 'a', conversationId: null, model: null }, { queryClient, isVisitor: false });
     await vi.waitFor(() => expect(store.getSnapshot().turns[0]?.phase).toBe('streaming'));
-    await expect(store.send({ content: 'b', conversationId: null, model: null }, { queryClient, isVisitor: false })).resolves.toEqual({ ok: false, error: null });
+    await expect(store.send({ content: 'b', conversationId: null, model: null }, { queryClient, isVisitor: false })).resolves.toEqual({
+      ok: false,
+      error: null,
+    });
     release();
     await first;
     expect(mutate).toHaveBeenCalledTimes(1);
@@ -123,7 +147,7 @@ describe('ChatStore.send', () => {
 describe('ChatStore.bindOwner', () => {
   it('keeps a visitor’s turns when they become a guest, and drops them for another account', async () => {
     const store = new ChatStore();
-    mutate.mockResolvedValue(events([start, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop' }]));
+    mutate.mockResolvedValue(events([start, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop', limitedBy: null, degradedFrom: null }]));
     await store.send({ content: 'Hi', conversationId: null, model: null }, { queryClient, isVisitor: true });
     store.bindOwner('guest-1');
     expect(store.getSnapshot().turns).toHaveLength(1);
@@ -131,5 +155,26 @@ describe('ChatStore.bindOwner', () => {
     expect(store.getSnapshot().turns).toHaveLength(1);
     store.bindOwner('someone-else');
     expect(store.getSnapshot().turns).toHaveLength(0);
+  });
+
+  it('a guest who signs up keeps its turns and the message it could not send, and the limit notice goes', async () => {
+    const store = new ChatStore();
+    mutate.mockResolvedValueOnce(
+      events([start, { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop', limitedBy: null, degradedFrom: null }]),
+    );
+    await store.send({ content: 'Hi', conversationId: null, model: null }, { queryClient, isVisitor: true });
+    store.bindOwner('guest-1', true);
+    mutate.mockRejectedValueOnce(
+      refusal('quota_exhausted', "You have used today's 5 messages.", { limit: 'messagesPerDay', resetAt: '2026-12-06T00:00:00.000Z', upgrade: true }),
+    );
+    await store.send({ content: 'one more', conversationId: start.conversationId, model: null }, { queryClient, isVisitor: false });
+    expect(store.getSnapshot().notice?.error).toMatchObject({ reason: 'quota_exhausted', limit: 'messagesPerDay' });
+    // Still a guest (a refetch of who we are): the notice stays.
+    store.bindOwner('guest-1', true);
+    expect(store.getSnapshot().notice).not.toBeNull();
+    // The same id, now an account: the notice goes, the turns and the draft stay.
+    store.bindOwner('guest-1', false);
+    expect(store.getSnapshot()).toMatchObject({ notice: null, draft: 'one more' });
+    expect(store.getSnapshot().turns).toHaveLength(1);
   });
 });

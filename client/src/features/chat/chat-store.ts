@@ -52,6 +52,7 @@ export class ChatStore {
   private readonly listeners = new Set<() => void>();
   private controller: AbortController | null = null;
   private ownerId: string | null = null;
+  private ownerIsGuest = true;
   private seq = 0;
 
   subscribe = (listener: () => void): (() => void) => {
@@ -93,16 +94,23 @@ export class ChatStore {
 
   /**
    * Who is chatting. A visitor becoming a guest (null -> id) keeps everything; a
-   * different account (id -> other id) starts from nothing.
+   * different account (id -> other id) starts from nothing. A guest signing up keeps
+   * its id and its turns (the account takes over its conversations), but the refusal
+   * it was shown ("limit reached: sign up") no longer holds: the account has its own
+   * limits, so the notice goes.
    */
-  bindOwner(userId: string | null): void {
-    if (userId === null || userId === this.ownerId) return;
+  bindOwner(userId: string | null, isGuest = true): void {
+    if (userId === null) return;
     const previous = this.ownerId;
+    const wasGuest = this.ownerIsGuest;
     this.ownerId = userId;
-    if (previous !== null) {
+    this.ownerIsGuest = isGuest;
+    if (previous !== null && previous !== userId) {
       this.controller?.abort();
       this.state = EMPTY;
       for (const listener of this.listeners) listener();
+    } else if (previous === userId && wasGuest && !isGuest && this.state.notice) {
+      this.update(() => ({ notice: null }));
     }
   }
 

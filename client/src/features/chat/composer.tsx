@@ -38,7 +38,12 @@ export function Composer({ value, onChange, onSend, onStop, streaming, blockedRe
 
   const submit = (event?: FormEvent) => {
     event?.preventDefault();
-    if (canSend) onSend();
+    if (!canSend) return;
+    // Send is disabled while the reply streams: focus would fall to the page, so it goes back to the
+    // input, where Escape stops the reply and the next message can be typed.
+    const fromButton = typeof document !== 'undefined' && document.activeElement instanceof HTMLButtonElement;
+    onSend();
+    if (fromButton) textarea.current?.focus();
   };
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -78,6 +83,8 @@ export function Composer({ value, onChange, onSend, onStop, streaming, blockedRe
           aria-invalid={over || undefined}
           enterKeyHint="send"
         />
+        {/* Stop appears beside Send, never in its place: the second click of a double click on Send, or a
+            nervous click on it while the reply streams, lands on the disabled Send and does nothing. */}
         {streaming ? (
           <button type="button" className="btn btn--secondary composer__button composer__stop" onClick={onStop}>
             <svg viewBox="0 0 20 20" width="14" height="14" aria-hidden="true">
@@ -85,14 +92,18 @@ export function Composer({ value, onChange, onSend, onStop, streaming, blockedRe
             </svg>
             Stop
           </button>
-        ) : (
-          <button type="submit" className="btn btn--primary composer__button" disabled={!canSend} aria-describedby={blockedReason ? `${id}-blocked` : undefined}>
-            <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
-              <path d="M10 16V4M5 9l5-5 5 5" stroke="currentColor" strokeWidth="2" fill="none" strokeLinecap="round" strokeLinejoin="round" />
-            </svg>
-            Send
-          </button>
-        )}
+        ) : null}
+        <button
+          type="submit"
+          className="btn btn--primary composer__button composer__send"
+          disabled={!canSend}
+          aria-describedby={blockedReason ? `${id}-blocked` : undefined}
+        >
+          <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
+            <path d="M10 16V4M5 9l5-5 5 5" stroke="currentColor" strokeWidth="2" fill="none" strokeLinecap="round" strokeLinejoin="round" />
+          </svg>
+          Send
+        </button>
       </div>
       <div className="composer__foot">
         <span id={`${id}-help`} className="composer__help">

@@ -1,5 +1,6 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useState, type FormEvent } from 'react';
+import { CONVERSATION_TITLE_MAX, ZRenameConversationInput } from '@chatmeter/shared/chat';
 import { Link } from 'react-router';
 import { ErrorAlert } from '../../components/alerts.tsx';
 import { InfiniteSentinel } from '../../components/infinite-sentinel.tsx';
@@ -7,7 +8,8 @@ import { Spinner } from '../../components/spinner.tsx';
 import { readApiError } from '../../lib/api-error.ts';
 import { formatDateTime, formatRelativeTime } from '../../lib/format.ts';
 import { trpc } from '../../trpc.ts';
-import { removeConversationFromCache, useConversations, type Conversation } from './chat-queries.ts';
+import { removeConversationFromCache, renameConversationInCache, useConversations, type Conversation } from './chat-queries.ts';
+import './conversation-tools.css';
 import { chatStore } from './chat-store.ts';
 
 interface ConversationListProps {
@@ -53,7 +55,14 @@ export function ConversationList({ enabled, selectedId, onOpen, onDeleted }: Con
     <>
       <ul className="conv-list" aria-label="Conversations">
         {items.map((conversation) => (
-          <ConversationItem key={conversation.id} conversation={conversation} active={conversation.id === selectedId} now={now} onOpen={onOpen} onDeleted={onDeleted} />
+          <ConversationItem
+            key={conversation.id}
+            conversation={conversation}
+            active={conversation.id === selectedId}
+            now={now}
+            onOpen={onOpen}
+            onDeleted={onDeleted}
+          />
         ))}
       </ul>
       {conversations.hasNextPage ? (
@@ -91,8 +100,16 @@ function ConversationItem({
       onDeleted(conversation.id);
     },
   });
+  const [renaming, setRenaming] = useState(false);
   const title = conversation.title || 'Untitled conversation';
   const messages = conversation.messageCount === 1 ? '1 message' : `${conversation.messageCount} messages`;
+  if (renaming) {
+    return (
+      <li className={`conv${active ? ' conv--active' : ''}`}>
+        <RenameForm conversation={conversation} onDone={() => setRenaming(false)} />
+      </li>
+    );
+  }
   return (
     <li className={`conv${active ? ' conv--active' : ''}`}>
       <div className="conv__row">
@@ -106,6 +123,22 @@ function ConversationItem({
             {messages}
           </span>
         </Link>
+        <button
+          type="button"
+          className="icon-btn conv__rename"
+          aria-label={`Rename conversation: ${title}`}
+          onClick={() => {
+            setConfirming(false);
+            setRenaming(true);
+          }}
+        >
+          <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
+            <path
+              fill="currentColor"
+              d="M13.6 2.9a1.9 1.9 0 0 1 2.7 0l.8.8a1.9 1.9 0 0 1 0 2.7l-9.2 9.2a1 1 0 0 1-.5.3l-3.4.9a.6.6 0 0 1-.7-.7l.9-3.4a1 1 0 0 1 .3-.5Zm1.6 1.1a.4.4 0 0 0-.5 0l-1.1 1.1 1.3 1.3L16 5.3a.4.4 0 0 0 0-.5ZM13 7.5l-1.3-1.3-6.6 6.6-.5 1.8 1.8-.5Z"
+            />
+          </svg>
+        </button>
         <button
           type="button"
           className="icon-btn conv__delete"
@@ -136,5 +169,69 @@ function ConversationItem({
         </div>
       ) : null}
     </li>
+  );
+}
+
+/** The title in an input: Enter or Save keeps it, Escape or Cancel leaves it as it was. */
+function RenameForm({ conversation, onDone }: { conversation: Conversation; onDone(): void }) {
+  const queryClient = useQueryClient();
+  const [value, setValue] = useState(conversation.title);
+  const [problem, setProblem] = useState<string | null>(null);
+  const rename = useMutation({
+    mutationFn: (title: string) => trpc.chat.renameConversation.mutate({ conversationId: conversation.id, title }),
+    onSuccess: (saved) => {
+      renameConversationInCache(queryClient, saved.id, saved.title);
+      onDone();
+    },
+    onError: (error) => setProblem(readApiError(error).message),
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const parsed = ZRenameConversationInput.safeParse({ conversationId: conversation.id, title: value });
+    if (!parsed.success) {
+      setProblem(parsed.error.issues[0]?.message ?? 'That title cannot be used.');
+      return;
+    }
+    if (parsed.data.title === conversation.title) return onDone();
+    rename.mutate(parsed.data.title);
+  };
+  const errorId = `rename-error-${conversation.id}`;
+  return (
+    <form className="conv-rename" onSubmit={submit} aria-label="Rename conversation">
+      <input
+        className="conv-rename__input"
+        aria-label="Conversation title"
+        value={value}
+        maxLength={CONVERSATION_TITLE_MAX}
+        autoFocus
+        onFocus={(event) => event.currentTarget.select()}
+        disabled={rename.isPending}
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={problem ? errorId : undefined}
+        onChange={(event) => {
+          setValue(event.target.value);
+          setProblem(null);
+        }}
+        onKeyDown={(event) => {
+          if (event.key === 'Escape') {
+            event.stopPropagation();
+            onDone();
+          }
+        }}
+      />
+      {problem ? (
+        <p id={errorId} className="conv__error conv-rename__error" role="alert">
+          {problem}
+        </p>
+      ) : null}
+      <div className="confirm__actions">
+        <button type="submit" className="btn btn--primary btn--small" disabled={rename.isPending}>
+          {rename.isPending ? 'Saving…' : 'Save'}
+        </button>
+        <button type="button" className="btn btn--ghost btn--small" onClick={onDone} disabled={rename.isPending}>
+          Cancel
+        </button>
+      </div>
+    </form>
   );
 }

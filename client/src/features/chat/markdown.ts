@@ -1,154 +1,192 @@
-// A small Markdown reader for replies: fenced code, headings, lists, quotes,
-// paragraphs; inline code, bold, italic and http(s) links. It produces plain
-// data that React renders as elements, so no HTML from a model ever reaches
-// the page. Text still streaming in is fine: an unclosed fence is code so far.
-
-export type Inline =
-  | { type: 'text'; text: string }
-  | { type: 'code'; text: string }
-  | { type: 'strong'; children: Inline[] }
-  | { type: 'em'; children: Inline[] }
-  | { type: 'link'; href: string; children: Inline[] };
-
-export type Block =
-  | { type: 'code'; lang: string; text: string; open: boolean }
-  | { type: 'heading'; level: 1 | 2 | 3; children: Inline[] }
-  | { type: 'list'; ordered: boolean; start: number; items: Inline[][] }
-  | { type: 'quote'; children: Inline[] }
-  | { type: 'paragraph'; children: Inline[] };
-
-const FENCE = /^\s{0,3}(`{3,}|~{3,})\s*([\w+#.-]*)\s*$/;
-const HEADING = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
-const BULLET = /^\s{0,3}[-*+]\s+(.*)$/;
-const ORDERED = /^\s{0,3}(\d{1,9})[.)]\s+(.*)$/;
-const QUOTE = /^\s{0,3}>\s?(.*)$/;
-const RULE = /^\s{0,3}([-*_])(\s*\1){2,}\s*$/;
+// What the reply renderer (markdown-view.tsx) needs besides react-markdown itself: the
+// streaming fix-up, the URL policy and two small rehype steps (syntax highlighting with a
+// chosen set of languages, the streaming caret). Loaded only with the Markdown view.
+import type { Element, ElementContent, Root, RootContent } from 'hast';
+import type { LanguageFn } from 'highlight.js';
+import bash from 'highlight.js/lib/languages/bash';
+import c from 'highlight.js/lib/languages/c';
+import cpp from 'highlight.js/lib/languages/cpp';
+import csharp from 'highlight.js/lib/languages/csharp';
+import css from 'highlight.js/lib/languages/css';
+import diff from 'highlight.js/lib/languages/diff';
+import dockerfile from 'highlight.js/lib/languages/dockerfile';
+import go from 'highlight.js/lib/languages/go';
+import ini from 'highlight.js/lib/languages/ini';
+import java from 'highlight.js/lib/languages/java';
+import javascript from 'highlight.js/lib/languages/javascript';
+import json from 'highlight.js/lib/languages/json';
+import kotlin from 'highlight.js/lib/languages/kotlin';
+import markdown from 'highlight.js/lib/languages/markdown';
+import php from 'highlight.js/lib/languages/php';
+import python from 'highlight.js/lib/languages/python';
+import ruby from 'highlight.js/lib/languages/ruby';
+import rust from 'highlight.js/lib/languages/rust';
+import shell from 'highlight.js/lib/languages/shell';
+import sql from 'highlight.js/lib/languages/sql';
+import swift from 'highlight.js/lib/languages/swift';
+import typescript from 'highlight.js/lib/languages/typescript';
+import xml from 'highlight.js/lib/languages/xml';
+import yaml from 'highlight.js/lib/languages/yaml';
+import { createLowlight } from 'lowlight';
+import remend, { isWithinCodeBlock, type RemendHandler } from 'remend';
 
 /**
- * A reply cut short (still streaming, or stopped) may end inside `**bold` or
- * `` `code ``: close the last open mark so it does not show as raw characters.
+ * A reply cut short (still streaming, or stopped) may end inside `**bold`, `_italic`,
+ * `` `code ``, `~~struck` or `[a link](http...`: close what is open so no marker shows
+ * as a stray character. An open code fence needs nothing: CommonMark runs it to the end.
+ * Incomplete links keep only their text (no made-up address), math is not ours.
  */
 export function closeOpenMarks(text: string): string {
-  // Only the text after the last fence line matters; an open fence is handled by the parser.
-  const fences = text.match(/^\s{0,3}(```|~~~)/gm)?.length ?? 0;
-  if (fences % 2 === 1) return text;
-  const lastFence = Math.max(text.lastIndexOf('```'), text.lastIndexOf('~~~'));
-  const tail = lastFence >= 0 ? text.slice(lastFence + 3) : text;
-  let out = text;
-  const ticks = tail.match(/`/g)?.length ?? 0;
-  if (ticks % 2 === 1) out += '`';
-  const withoutCode = tail.replace(/`[^`]*`?/g, '');
-  const bold = withoutCode.match(/\*\*/g)?.length ?? 0;
-  if (bold % 2 === 1) out += '**';
-  return out;
+  return remend(text, { linkMode: 'text-only', katex: false, inlineKatex: false, handlers: [DROP_BARE_OPENER] });
 }
 
-export function parseMarkdown(source: string): Block[] {
-  const lines = source.replace(/\r\n?/g, '\n').split('\n');
-  const blocks: Block[] = [];
-  let i = 0;
-  while (i < lines.length) {
-    const line = lines[i]!;
-    if (line.trim() === '' || RULE.test(line)) {
-      i++;
-      continue;
-    }
-    const fence = FENCE.exec(line);
-    if (fence) {
-      const marker = fence[1]!;
-      const body: string[] = [];
-      i++;
-      let open = true;
-      while (i < lines.length) {
-        const current = lines[i]!;
-        if (current.trim().startsWith(marker[0]!.repeat(marker.length)) && current.trim().replace(/[`~]/g, '') === '') {
-          open = false;
-          i++;
-          break;
-        }
-        body.push(current);
-        i++;
-      }
-      blocks.push({ type: 'code', lang: fence[2] ?? '', text: body.join('\n'), open });
-      continue;
-    }
-    const heading = HEADING.exec(line);
-    if (heading) {
-      const level = Math.min(3, heading[1]!.length) as 1 | 2 | 3;
-      blocks.push({ type: 'heading', level, children: parseInline(heading[2] ?? '') });
-      i++;
-      continue;
-    }
-    if (BULLET.test(line) || ORDERED.test(line)) {
-      const ordered = !BULLET.test(line);
-      const pattern = ordered ? ORDERED : BULLET;
-      const start = ordered ? Number(ORDERED.exec(line)![1]) : 1;
-      const items: string[] = [];
-      while (i < lines.length) {
-        const current = lines[i]!;
-        const match = pattern.exec(current);
-        if (match) {
-          items.push((ordered ? match[2] : match[1]) ?? '');
-        } else if (current.trim() !== '' && /^\s{2,}\S/.test(current) && items.length > 0) {
-          // A continuation line of the previous item.
-          items[items.length - 1] += ` ${current.trim()}`;
-        } else {
-          break;
-        }
-        i++;
-      }
-      blocks.push({ type: 'list', ordered, start, items: items.map(parseInline) });
-      continue;
-    }
-    if (QUOTE.test(line)) {
-      const body: string[] = [];
-      while (i < lines.length && QUOTE.test(lines[i]!)) {
-        body.push(QUOTE.exec(lines[i]!)![1] ?? '');
-        i++;
-      }
-      blocks.push({ type: 'quote', children: parseInline(body.join('\n')) });
-      continue;
-    }
-    const body: string[] = [];
-    while (i < lines.length) {
-      const current = lines[i]!;
-      if (current.trim() === '' || FENCE.test(current) || HEADING.test(current) || BULLET.test(current) || ORDERED.test(current) || QUOTE.test(current)) break;
-      body.push(current);
-      i++;
-    }
-    blocks.push({ type: 'paragraph', children: parseInline(body.join('\n')) });
+// Markup whose meaning is not known yet waits for the next characters instead of showing
+// as stray characters: the first half of an opener with nothing after it (`Some *`,
+// `a ~`, "``" of a fence, the box of a task list item), and a table whose header or delimiter row is not complete
+// (until then GFM reads it as a paragraph full of pipes).
+const DROP_BARE_OPENER: RemendHandler = {
+  name: 'drop-bare-opener',
+  priority: 1,
+  handle: (text) => {
+    // Inside code only a closing fence being written is markup.
+    if (isWithinCodeBlock(text, text.length)) return text.replace(/\n[ \t]{0,3}(?:`+|~+)$/, '\n');
+    const blockStart = text.lastIndexOf('\n\n') + 1;
+    const block = text.slice(blockStart).replace(/^\n/, '');
+    // A table needs its header row, its delimiter row and the line break that ends it.
+    if (/^ {0,3}\|/.test(block) && block.split('\n').length < 3) return text.slice(0, blockStart);
+    return (
+      text
+        // A task list box with no words after it yet reads as the text "[ ]".
+        .replace(/(^|\n)([ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+)\[[ xX]?\]?[ \t]*$/, '$1$2')
+        .replace(/(^|\s)[*_~`]+$/, '$1')
+    );
+  },
+};
+
+const ALLOWED_PROTOCOLS = new Set(['http:', 'https:', 'mailto:']);
+
+/**
+ * The only addresses a reply may link to: absolute http(s) and mailto URLs. Anything
+ * else (javascript:, data:, vbscript:, relative paths that would act inside the app,
+ * protocol-relative `//host`) gives null, and the link is shown as its text.
+ */
+export function safeUrl(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    return null;
   }
-  return blocks;
+  return ALLOWED_PROTOCOLS.has(parsed.protocol) ? parsed.href : null;
 }
 
-// Order matters: code first (nothing inside it is markup), then links, bold, italic.
-const INLINE =
-  /`([^`\n]+)`|\[([^\]\n]+)\]\((https?:\/\/[^\s)]+)\)|\*\*(?=\S)([^\n]*?\S)\*\*|__(?=\S)([^\n]*?\S)__|\*(?=[^\s*])([^*\n]*?[^\s*])\*|(?<![\w])_(?=[^\s_])((?:[^_\n]|(?<=\w)_(?=\w))*?[^\s_])_(?![\w])/g;
+// The languages replies mostly use. Each grammar brings its own aliases (ts, js, py, sh,
+// html, yml, rs, golang, cs, ...). Others show as plain code: the whole highlight.js set
+// would weigh several times more.
+const LANGUAGES: Record<string, LanguageFn> = {
+  bash,
+  c,
+  cpp,
+  csharp,
+  css,
+  diff,
+  dockerfile,
+  go,
+  ini,
+  java,
+  javascript,
+  json,
+  kotlin,
+  markdown,
+  php,
+  python,
+  ruby,
+  rust,
+  shell,
+  sql,
+  swift,
+  typescript,
+  xml,
+  yaml,
+};
 
-export function parseInline(text: string): Inline[] {
-  const out: Inline[] = [];
-  let last = 0;
-  const push = (node: Inline) => {
-    const prev = out.at(-1);
-    if (node.type === 'text' && prev?.type === 'text') prev.text += node.text;
-    else out.push(node);
+const lowlight = createLowlight(LANGUAGES);
+lowlight.registerAlias({ bash: ['shell-session'], typescript: ['typescriptreact'], javascript: ['javascriptreact', 'node'] });
+
+export function isHighlighted(language: string): boolean {
+  return lowlight.registered(language);
+}
+
+/** The `language-x` of a fenced block's `<code>`, if any. */
+export function codeLanguage(code: Element): string | undefined {
+  const classes = code.properties.className;
+  if (!Array.isArray(classes)) return undefined;
+  for (const name of classes) {
+    if (typeof name === 'string' && name.startsWith('language-')) return name.slice('language-'.length);
+  }
+  return undefined;
+}
+
+/** The text of a hast node (what the copy button copies). */
+export function hastText(node: Root | RootContent | ElementContent): string {
+  if (node.type === 'text') return node.value;
+  if (node.type === 'element' || node.type === 'root') return node.children.map(hastText).join('');
+  return '';
+}
+
+/** The `<code>` inside a fenced block's `<pre>`. */
+export function codeOfPre(pre: Element): Element | undefined {
+  return pre.children.find((child): child is Element => child.type === 'element' && child.tagName === 'code');
+}
+
+function walk(node: Root | Element, visit: (element: Element) => void): void {
+  for (const child of node.children) {
+    if (child.type !== 'element') continue;
+    visit(child);
+    walk(child, visit);
+  }
+}
+
+/**
+ * A rehype step: fenced code whose language is registered becomes highlight.js spans
+ * (`hljs-keyword`, `hljs-string`, ...); other code stays plain text. No guessing of the
+ * language: a wrong guess colours prose as code, and it costs time on every delta.
+ */
+export function rehypeHighlightCode() {
+  return (tree: Root) => {
+    walk(tree, (pre) => {
+      if (pre.tagName !== 'pre') return;
+      const code = codeOfPre(pre);
+      const language = code && codeLanguage(code);
+      if (!code || !language || !lowlight.registered(language)) return;
+      const result = lowlight.highlight(language, hastText(code));
+      const classes = Array.isArray(code.properties.className) ? code.properties.className : [];
+      code.properties.className = ['hljs', ...classes];
+      code.children = result.children as ElementContent[];
+    });
   };
-  for (const match of text.matchAll(INLINE)) {
-    const index = match.index;
-    if (index > last) push({ type: 'text', text: text.slice(last, index) });
-    const [whole, code, linkText, href, bold1, bold2, em1, em2] = match;
-    if (code !== undefined) push({ type: 'code', text: code });
-    else if (linkText !== undefined && href !== undefined) push({ type: 'link', href, children: parseInline(linkText) });
-    else if (bold1 !== undefined || bold2 !== undefined) push({ type: 'strong', children: parseInline((bold1 ?? bold2)!) });
-    else if (em1 !== undefined || em2 !== undefined) push({ type: 'em', children: parseInline((em1 ?? em2)!) });
-    else push({ type: 'text', text: whole });
-    last = index + whole.length;
-  }
-  if (last < text.length) push({ type: 'text', text: text.slice(last) });
-  return out;
 }
 
-/** The text of inline nodes, without markup (e.g. for a title attribute). */
-export function inlineText(nodes: readonly Inline[]): string {
-  return nodes.map((node) => (node.type === 'text' || node.type === 'code' ? node.text : inlineText(node.children))).join('');
+// Elements that cannot hold the caret: void ones, and table parts where a span is invalid.
+const NO_CARET = new Set(['br', 'hr', 'img', 'input']);
+const TABLE_PARTS = new Set(['table', 'thead', 'tbody', 'tfoot', 'tr']);
+
+/**
+ * A rehype step for a reply still streaming: the blinking caret goes after the last
+ * character, inside the innermost last element (the paragraph, list item, table cell or
+ * code being written), as the hand-written renderer did.
+ */
+export function rehypeCaret() {
+  return (tree: Root) => {
+    let parent: Root | Element = tree;
+    for (;;) {
+      const last: RootContent | undefined = parent.children.findLast((child: RootContent) => !(child.type === 'text' && child.value.trim() === ''));
+      if (last?.type !== 'element' || NO_CARET.has(last.tagName)) break;
+      parent = last;
+    }
+    // A table with no cells yet (cannot happen with GFM, which needs a header row): no caret.
+    if (parent.type === 'element' && TABLE_PARTS.has(parent.tagName)) return;
+    const caret: Element = { type: 'element', tagName: 'span', properties: { className: ['caret'], ariaHidden: 'true' }, children: [] };
+    (parent.children as RootContent[]).push(caret);
+  };
 }

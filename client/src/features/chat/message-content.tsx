@@ -1,126 +1,76 @@
-import { Fragment, useMemo, useState, type ReactNode } from 'react';
-import { closeOpenMarks, parseMarkdown, type Block, type Inline } from './markdown.ts';
+import { lazy, Suspense, useEffect, useState, type ComponentType } from 'react';
+import type { MarkdownViewProps } from './markdown-view.tsx';
+
+type MarkdownModule = typeof import('./markdown-view.tsx');
+
+// The Markdown renderer (react-markdown, GFM, highlight.js) is its own chunk: the first
+// page does not wait for it. The chat page asks for it as soon as it opens.
+let loaded: MarkdownModule | undefined;
+let loading: Promise<MarkdownModule> | undefined;
+
+export function loadMarkdown(): Promise<MarkdownModule> {
+  loading ??= import('./markdown-view.tsx').then((module) => {
+    loaded = module;
+    return module;
+  });
+  return loading;
+}
+
+// If the chunk cannot be fetched (offline, a deploy replaced it), replies stay plain text
+// rather than the page failing; a later page load tries again.
+const MarkdownView = lazy(
+  (): Promise<{ default: ComponentType<MarkdownViewProps> }> =>
+    loadMarkdown().catch(() => {
+      loading = undefined;
+      return { default: ({ text, streaming = false }: MarkdownViewProps) => <PlainContent text={text} streaming={streaming} /> };
+    }),
+);
 
 /**
  * A reply rendered from its Markdown, as React elements (never as HTML). `partial`:
- * the text was cut short (streaming, stopped), so a mark left open is closed.
+ * the text was cut short (streaming, stopped), so a mark left open is closed. Until the
+ * renderer has loaded, the text is shown as it is.
  */
 export function MessageContent({ text, streaming = false, partial = streaming }: { text: string; streaming?: boolean; partial?: boolean }) {
-  const blocks = useMemo(() => parseMarkdown(partial ? closeOpenMarks(text) : text), [text, partial]);
   return (
-    <div className="md">
-      {blocks.map((block, index) => (
-        <BlockView key={index} block={block} caret={streaming && index === blocks.length - 1} />
-      ))}
-      {streaming && blocks.length === 0 ? <span className="caret" aria-hidden="true" /> : null}
+    <Suspense fallback={<PlainContent text={text} streaming={streaming} />}>
+      <MarkdownView text={text} streaming={streaming} partial={partial} />
+    </Suspense>
+  );
+}
+
+function PlainContent({ text, streaming }: { text: string; streaming: boolean }) {
+  return (
+    <div className="md md--plain">
+      <p>
+        {text}
+        {streaming ? <span className="caret" aria-hidden="true" /> : null}
+      </p>
     </div>
   );
 }
 
-function BlockView({ block, caret }: { block: Block; caret: boolean }) {
-  const tail = caret ? <span className="caret" aria-hidden="true" /> : null;
-  switch (block.type) {
-    case 'code':
-      return <CodeBlock lang={block.lang} text={block.text} tail={tail} />;
-    case 'heading': {
-      // Replies sit under the page's headings: their #, ## and ### are shown, not outlined.
-      return (
-        <p className={`md__heading md__heading--${block.level}`}>
-          <Inlines nodes={block.children} />
-          {tail}
-        </p>
-      );
-    }
-    case 'list': {
-      const items = block.items.map((item, index) => (
-        <li key={index}>
-          <Inlines nodes={item} />
-          {index === block.items.length - 1 ? tail : null}
-        </li>
-      ));
-      return block.ordered ? <ol start={block.start}>{items}</ol> : <ul>{items}</ul>;
-    }
-    case 'quote':
-      return (
-        <blockquote>
-          <Inlines nodes={block.children} />
-          {tail}
-        </blockquote>
-      );
-    case 'paragraph':
-      return (
-        <p>
-          <Inlines nodes={block.children} />
-          {tail}
-        </p>
-      );
-  }
-}
-
-function Inlines({ nodes }: { nodes: readonly Inline[] }): ReactNode {
-  return nodes.map((node, index) => {
-    switch (node.type) {
-      case 'text':
-        return <Fragment key={index}>{withLineBreaks(node.text)}</Fragment>;
-      case 'code':
-        return <code key={index}>{node.text}</code>;
-      case 'strong':
-        return (
-          <strong key={index}>
-            <Inlines nodes={node.children} />
-          </strong>
-        );
-      case 'em':
-        return (
-          <em key={index}>
-            <Inlines nodes={node.children} />
-          </em>
-        );
-      case 'link':
-        return (
-          <a key={index} href={node.href} target="_blank" rel="noopener noreferrer nofollow">
-            <Inlines nodes={node.children} />
-          </a>
-        );
-    }
-  });
-}
-
-function withLineBreaks(text: string): ReactNode {
-  const lines = text.split('\n');
-  return lines.map((line, index) => (
-    <Fragment key={index}>
-      {index > 0 ? <br /> : null}
-      {line}
-    </Fragment>
-  ));
-}
-
-function CodeBlock({ lang, text, tail }: { lang: string; text: string; tail: ReactNode }) {
-  const [copied, setCopied] = useState(false);
-  const copy = () => {
-    void navigator.clipboard?.writeText(text).then(
-      () => {
-        setCopied(true);
-        window.setTimeout(() => setCopied(false), 1500);
+/**
+ * The title a new conversation gets from its first message, as the server makes it
+ * (Markdown stripped): computed here so the header shows it before the list is fetched
+ * again. Undefined until the Markdown chunk (which carries the parser) has loaded.
+ */
+export function useConversationTitle(firstMessage: string | undefined): string | undefined {
+  const [module, setModule] = useState(loaded);
+  // The chunk is fetched once there is a title to compute (a conversation has begun), not by a blank chat page.
+  const wanted = firstMessage !== undefined;
+  useEffect(() => {
+    if (module || !wanted) return;
+    let live = true;
+    loadMarkdown().then(
+      (m) => {
+        if (live) setModule(m);
       },
-      () => setCopied(false),
+      () => undefined,
     );
-  };
-  return (
-    <div className="md__code">
-      <div className="md__code-bar">
-        <span>{lang || 'code'}</span>
-        <button type="button" className="md__copy" onClick={copy} aria-label={copied ? 'Copied' : `Copy ${lang || 'code'}`}>
-          {copied ? 'Copied' : 'Copy'}
-        </button>
-      </div>
-      <pre>
-        <code>
-          {text}
-          {tail}
-        </code>
-      </pre>
-    </div>
-  );
+    return () => {
+      live = false;
+    };
+  }, [module, wanted]);
+  return firstMessage !== undefined && module ? module.conversationTitle(firstMessage) : undefined;
 }

@@ -1,4 +1,4 @@
-import { memo, useLayoutEffect, useRef, type ReactNode } from 'react';
+import { memo, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
 import { SpeakButton } from '../voice/speak-button.tsx';
 import { useVoicePreferences } from '../voice/use-voice-preferences.ts';
 import { BrandMark } from '../../components/brand.tsx';
@@ -8,8 +8,21 @@ import { formatDateTime } from '../../lib/format.ts';
 import { formatMicroUsd } from '@chatmeter/shared/money';
 // What a reading is charged (the spoken text: numbers in words, no markup or code), as the server counts it.
 import { speechChars } from '@chatmeter/shared/speech-text';
-import { continuableReplyId, describeEnding, describeUsage, isTurnActive, type ServerMessage, type Turn } from './chat-state.ts';
+import {
+  continuableReplyId,
+  describeBudgetFit,
+  describeEnding,
+  describeUsage,
+  isInterrupted,
+  isTurnActive,
+  replyUsageOf,
+  retryTarget,
+  type ServerMessage,
+  type Turn,
+} from './chat-state.ts';
 import { MessageContent } from './message-content.tsx';
+import { CopyMessageButton } from './copy-message-button.tsx';
+import { JumpToLatest } from './jump-to-latest.tsx';
 
 interface MessageListProps {
   /** Changes when another conversation opens: the list jumps to its end. */
@@ -30,6 +43,11 @@ interface MessageListProps {
    * reply when it was cut); undefined while that is not possible (a reply is streaming).
    */
   onContinue?: (() => void) | undefined;
+  /**
+   * Sends a message again as a new turn (metered like any message): offered under the last
+   * reply when it failed or was interrupted, or under a last message left without a reply.
+   */
+  onRetry?: ((content: string) => void) | undefined;
 }
 
 /** Within this distance of the end, new text keeps the view at the end. */
@@ -44,7 +62,10 @@ export function MessageList(props: MessageListProps) {
   const { messages, turns } = props;
   const scroller = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
-  const anchor = useRef<{ height: number; oldest: string | undefined } | null>(null);
+  // Scrolled up from the end: offer a way back (a state, unlike `stick`, because it is shown).
+  const [away, setAway] = useState(false);
+  // The message that was first when older ones were asked for, and where it was in the view.
+  const anchor = useRef<{ element: Element | null; top: number; height: number; oldest: string | undefined } | null>(null);
   const oldestId = messages[0]?.id;
   const last = turns.at(-1);
   // Everything that can change the height at the end of the list.
@@ -53,13 +74,15 @@ export function MessageList(props: MessageListProps) {
   const loadOlder = () => {
     const el = scroller.current;
     if (!el || !props.hasOlder || props.loadingOlder) return;
-    anchor.current = { height: el.scrollHeight, oldest: oldestId };
+    const element = el.querySelector('.msg');
+    anchor.current = { element, top: element ? element.getBoundingClientRect().top : 0, height: el.scrollHeight, oldest: oldestId };
     props.onLoadOlder();
   };
 
   // Another conversation: start at its end.
   useLayoutEffect(() => {
     stick.current = true;
+    setAway(false);
     anchor.current = null;
     const el = scroller.current;
     if (el) el.scrollTop = el.scrollHeight;
@@ -74,9 +97,11 @@ export function MessageList(props: MessageListProps) {
     if (!el) return;
     const saved = anchor.current;
     if (saved && saved.oldest !== oldestId) {
-      // Older messages were added above: move down by their height, so the same message stays under
-      // the reader's eyes (from where they are now: they may have scrolled on while the page loaded).
-      el.scrollTop += el.scrollHeight - saved.height;
+      // Older messages were added above: move down by as much as the message that was first moved, so it
+      // stays under the reader's eyes (whatever else changed above it, such as the "Load older" row
+      // going away, and from where they are now: they may have scrolled on while the page loaded).
+      if (saved.element?.isConnected) el.scrollTop += saved.element.getBoundingClientRect().top - saved.top;
+      else el.scrollTop += el.scrollHeight - saved.height;
       anchor.current = null;
       return;
     }
@@ -89,10 +114,21 @@ export function MessageList(props: MessageListProps) {
     const el = scroller.current;
     if (!el) return;
     stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_PX;
+    setAway(!stick.current);
+  };
+
+  const jumpToLatest = () => {
+    const el = scroller.current;
+    if (!el) return;
+    stick.current = true;
+    setAway(false);
+    el.scrollTop = el.scrollHeight;
   };
 
   const nothing = messages.length === 0 && turns.length === 0;
   const continuable = props.onContinue ? continuableReplyId(messages, turns) : null;
+  const retry = props.onRetry ? retryTarget(messages, turns) : null;
+  const onRetry = retry && props.onRetry ? () => props.onRetry?.(retry.content) : undefined;
   return (
     <div className="chat-scroll" ref={scroller} onScroll={onScroll}>
       {props.error}
@@ -113,20 +149,42 @@ export function MessageList(props: MessageListProps) {
           </div>
         ) : null}
         {messages.map((message) => (
-          <ServerMessageView key={message.id} message={message} onContinue={continuable === message.id ? props.onContinue : undefined} />
+          <ServerMessageView
+            key={message.id}
+            message={message}
+            onContinue={continuable === message.id ? props.onContinue : undefined}
+            onRetry={retry?.id === message.id ? onRetry : undefined}
+          />
         ))}
         {turns.map((turn) => (
-          <TurnView key={turn.key} turn={turn} onContinue={continuable === turn.key ? props.onContinue : undefined} />
+          <TurnView
+            key={turn.key}
+            turn={turn}
+            onContinue={continuable === turn.key ? props.onContinue : undefined}
+            onRetry={retry?.id === turn.key ? onRetry : undefined}
+          />
         ))}
       </div>
+      {away && !nothing ? <JumpToLatest onJump={jumpToLatest} /> : null}
     </div>
   );
 }
 
 /** A stored message; unchanged ones are not rendered again while a reply streams below them. */
-const ServerMessageView = memo(function ServerMessageView({ message, onContinue }: { message: ServerMessage; onContinue?: (() => void) | undefined }) {
+const ServerMessageView = memo(function ServerMessageView({
+  message,
+  onContinue,
+  onRetry,
+}: {
+  message: ServerMessage;
+  onContinue?: (() => void) | undefined;
+  onRetry?: (() => void) | undefined;
+}) {
   return message.role === 'user' ? (
-    <UserMessage content={message.content} at={message.createdAt} />
+    <>
+      <UserMessage content={message.content} at={message.createdAt} />
+      {onRetry ? <RetryButton onRetry={onRetry} hint="No reply arrived for this message." /> : null}
+    </>
   ) : (
     <AssistantMessage
       text={message.content}
@@ -138,11 +196,24 @@ const ServerMessageView = memo(function ServerMessageView({ message, onContinue 
           <ServerMeta message={message} />
           {message.content ? <SpeakButton messageId={message.id} chars={speechChars(message.content)} /> : null}
           {onContinue ? <ContinueButton onContinue={onContinue} /> : null}
+          {onRetry ? <RetryButton onRetry={onRetry} hint="The reply broke off. Retrying sends your message again (it counts as a new message)." /> : null}
         </>
       }
     />
   );
 });
+
+/** Under a reply that failed or broke off: sends the user's message again, as a new turn. */
+function RetryButton({ onRetry, hint }: { onRetry: () => void; hint: string }) {
+  return (
+    <div className="msg__continue msg__retry">
+      <button type="button" className="btn btn--secondary btn--small" onClick={onRetry}>
+        Retry
+      </button>
+      <span className="msg__continue-hint">{hint}</span>
+    </div>
+  );
+}
 
 /** Under a reply cut at the length limit: sends "Continue." in the same conversation. */
 function ContinueButton({ onContinue }: { onContinue: () => void }) {
@@ -174,6 +245,7 @@ function UserMessage({ content, at }: { content: string; at: Date }) {
       <div className="msg__bubble" title={formatDateTime(at)}>
         {content}
       </div>
+      <CopyMessageButton text={content} who="user" />
     </article>
   );
 }
@@ -220,12 +292,13 @@ function AssistantMessage({
           <MessageContent text={text} streaming={streaming} partial={partial} />
         )}
         {meta}
+        {text && !streaming && !waiting ? <CopyMessageButton text={text} who="assistant" /> : null}
       </div>
     </article>
   );
 }
 
-function TurnView({ turn, onContinue }: { turn: Turn; onContinue?: (() => void) | undefined }) {
+function TurnView({ turn, onContinue, onRetry }: { turn: Turn; onContinue?: (() => void) | undefined; onRetry?: (() => void) | undefined }) {
   const active = isTurnActive(turn);
   return (
     <>
@@ -239,12 +312,32 @@ function TurnView({ turn, onContinue }: { turn: Turn; onContinue?: (() => void) 
         meta={
           <>
             <TurnMeta turn={turn} />
-            {turn.phase === 'done' && turn.assistantMessageId && turn.text ? <TurnSpeak messageId={turn.assistantMessageId} chars={speechChars(turn.text)} /> : null}
+            {turn.phase === 'done' ? <BudgetFitNotes turn={turn} /> : null}
+            {turn.phase === 'done' && turn.assistantMessageId && turn.text ? (
+              <TurnSpeak messageId={turn.assistantMessageId} chars={speechChars(turn.text)} />
+            ) : null}
             {onContinue ? <ContinueButton onContinue={onContinue} /> : null}
+            {onRetry ? <RetryButton onRetry={onRetry} hint="Retrying sends your message again (it counts as a new message)." /> : null}
           </>
         }
       />
     </>
+  );
+}
+
+/**
+ * Under a reply that had to fit what was left of a budget: shortened to fit, or answered by the plan's
+ * fallback model. Only for replies of this tab (stored messages do not keep it).
+ */
+function BudgetFitNotes({ turn }: { turn: Turn }) {
+  const lines = describeBudgetFit(turn);
+  if (lines.length === 0) return null;
+  return (
+    <ul className="msg__budget" aria-label="Fitted to your budget">
+      {lines.map((line) => (
+        <li key={line}>{line}</li>
+      ))}
+    </ul>
   );
 }
 
@@ -289,14 +382,29 @@ function TurnMeta({ turn }: { turn: Turn }) {
 }
 
 function ServerMeta({ message }: { message: ServerMessage }) {
-  const flag = message.status === 'aborted' ? 'Stopped' : message.status === 'error' ? 'Interrupted' : message.status === 'cached' ? 'cached' : null;
+  const flag = message.status === 'aborted' ? 'Stopped' : isInterrupted(message) ? 'Interrupted' : null;
   const ending = describeEnding(message.finishReason);
-  if (!message.model && !flag && !ending) return null;
+  // The same line as under a reply that has just finished: tokens, cost, estimated, cached.
+  const parts = message.usage
+    ? describeUsage(replyUsageOf(message.usage), message.status === 'cached', formatMicroUsd)
+    : message.status === 'cached'
+      ? ['cached']
+      : [];
+  if (!message.model && !flag && !ending && parts.length === 0) return null;
   return (
-    <p className="msg__meta">
+    <p
+      className="msg__meta"
+      aria-label={message.usage ? 'Usage of this reply' : undefined}
+      title={message.usage ? `${message.usage.promptTokens} prompt + ${message.usage.completionTokens} completion tokens` : undefined}
+    >
       {message.model ? <span className="msg__model">{message.model}</span> : null}
       <EndingFlag finishReason={message.finishReason} />
-      {flag ? <span className={`msg__flag${flag === 'Stopped' ? ' msg__flag--stopped' : flag === 'Interrupted' ? ' msg__flag--failed' : ''}`}>{flag}</span> : null}
+      {flag ? <span className={`msg__flag${flag === 'Stopped' ? ' msg__flag--stopped' : ' msg__flag--failed'}`}>{flag}</span> : null}
+      {parts.map((part) => (
+        <span key={part} className={part === 'estimated' || part === 'cached' ? 'msg__flag' : undefined}>
+          {part}
+        </span>
+      ))}
     </p>
   );
 }

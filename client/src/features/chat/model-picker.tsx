@@ -1,8 +1,23 @@
 import { useId } from 'react';
 import type { ChatModels } from './chat-queries.ts';
 
-/** The plan's models; with no API key configured, the offline demo model, labelled as such. */
-export function ModelPicker({ models, value, onChange, disabled }: { models: ChatModels | undefined; value: string | null; onChange(model: string): void; disabled: boolean }) {
+/** "GPT-4o mini · openai": the model's label and the provider that serves it. */
+function optionLabel(item: ChatModels['items'][number]): string {
+  return `${item.label} · ${item.provider}`;
+}
+
+/** The plan's models (each with its provider); with no API key configured, the offline demo model, labelled as such. */
+export function ModelPicker({
+  models,
+  value,
+  onChange,
+  disabled,
+}: {
+  models: ChatModels | undefined;
+  value: string | null;
+  onChange(model: string): void;
+  disabled: boolean;
+}) {
   const id = useId();
   if (!models) return <div className="model-picker model-picker--loading" aria-hidden="true" />;
   if (models.demo) {
@@ -21,7 +36,7 @@ export function ModelPicker({ models, value, onChange, disabled }: { models: Cha
   if (models.models.length <= 1) {
     return (
       <div className="model-picker">
-        <span className="model-chip">{models.models[0] ?? 'No model available'}</span>
+        <span className="model-chip">{models.items?.[0] ? optionLabel(models.items[0]) : (models.models[0] ?? 'No model available')}</span>
       </div>
     );
   }
@@ -31,9 +46,9 @@ export function ModelPicker({ models, value, onChange, disabled }: { models: Cha
         Model
       </label>
       <select id={`${id}-select`} className="model-select" value={value ?? ''} onChange={(event) => onChange(event.target.value)} disabled={disabled}>
-        {models.models.map((model) => (
-          <option key={model} value={model}>
-            {model}
+        {models.items.map((item) => (
+          <option key={item.model} value={item.model}>
+            {optionLabel(item)}
           </option>
         ))}
       </select>

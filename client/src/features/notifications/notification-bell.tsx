@@ -31,7 +31,15 @@ export function NotificationBell() {
   const label = count > 0 ? `Notifications, ${count} unread` : 'Notifications';
   return (
     <div className="bell" ref={root}>
-      <button type="button" className="icon-btn bell__button" aria-label={label} title={label} aria-expanded={open} aria-controls={panelId} onClick={() => setOpen((v) => !v)}>
+      <button
+        type="button"
+        className="icon-btn bell__button"
+        aria-label={label}
+        title={label}
+        aria-expanded={open}
+        aria-controls={panelId}
+        onClick={() => setOpen((v) => !v)}
+      >
         <svg aria-hidden="true" viewBox="0 0 24 24" width="20" height="20">
           <path
             fill="currentColor"
@@ -82,10 +90,14 @@ function NotificationRow({ item, now, onRead }: { item: NotificationItem; now: D
   const unread = item.readAt === null;
   return (
     <li className={unread ? 'bell__item bell__item--unread' : 'bell__item'}>
-      <button type="button" className="bell__item-button" onClick={onRead} aria-label={unread ? `${item.title} (unread; mark read)` : item.title}>
+      {/* The name is the visible text (title, body, time) plus the unread state: a screen reader hears what a sighted user reads. */}
+      <button type="button" className="bell__item-button" onClick={onRead}>
         <span className={`bell__level bell__level--${item.threshold >= 100 ? 'full' : 'warn'}`} aria-hidden="true" />
         <span className="bell__text">
-          <span className="bell__title">{item.title}</span>
+          <span className="bell__title">
+            {item.title}
+            {unread ? <span className="visually-hidden"> (unread; mark read)</span> : null}
+          </span>
           <span className="bell__body">{item.body}</span>
           <time className="bell__time" dateTime={item.createdAt.toISOString()} title={formatDateTime(item.createdAt)}>
             {formatRelativeTime(item.createdAt, now)}

@@ -18,8 +18,14 @@ describe('plannerInputs', () => {
   it('reports the fields that are wrong', () => {
     expect(plannerInputs({ ...INITIAL_FORM, users: '' })).toEqual({ ok: false, errors: { users: 'users must be a number' } });
     expect(plannerInputs({ ...INITIAL_FORM, users: '0' })).toMatchObject({ ok: false, errors: { users: 'users must be at least 1' } });
-    expect(plannerInputs({ ...INITIAL_FORM, interactions: '2.5' })).toMatchObject({ ok: false, errors: { interactions: 'interactionsPerUserPerDay must be a whole number' } });
-    expect(plannerInputs({ ...INITIAL_FORM, pricing: 'flat', pricePer1k: '-1' })).toMatchObject({ ok: false, errors: { pricePer1k: 'pricePer1kTokensUsd must not be negative' } });
+    expect(plannerInputs({ ...INITIAL_FORM, interactions: '2.5' })).toMatchObject({
+      ok: false,
+      errors: { interactions: 'interactionsPerUserPerDay must be a whole number' },
+    });
+    expect(plannerInputs({ ...INITIAL_FORM, pricing: 'flat', pricePer1k: '-1' })).toMatchObject({
+      ok: false,
+      errors: { pricePer1k: 'pricePer1kTokensUsd must not be negative' },
+    });
   });
 });
 

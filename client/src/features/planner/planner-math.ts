@@ -2,7 +2,14 @@
 // and the custom column), validated with the shared schema, and the chart rows.
 // Pure: the page renders, this decides.
 import { microsToUsd } from '@chatmeter/shared/money';
-import { PLANNER_PROFILE_IDS, PLANNER_PROFILES, ZPlannerCustomInput, ZPlannerInput, ZPlannerProfileInput, type TPlannerInput } from '@chatmeter/shared/planner';
+import {
+  type PLANNER_PROFILE_IDS,
+  PLANNER_PROFILES,
+  ZPlannerCustomInput,
+  ZPlannerInput,
+  ZPlannerProfileInput,
+  type TPlannerInput,
+} from '@chatmeter/shared/planner';
 
 export interface PlannerForm {
   users: string;
@@ -53,7 +60,12 @@ export function plannerInputs(form: PlannerForm): { ok: true; inputs: Record<Col
     light: { ...common, profile: 'light' },
     medium: { ...common, profile: 'medium' },
     heavy: { ...common, profile: 'heavy' },
-    custom: { ...common, promptTokens: num(form.promptTokens), completionTokens: num(form.completionTokens), interactionsPerUserPerDay: num(form.interactions) },
+    custom: {
+      ...common,
+      promptTokens: num(form.promptTokens),
+      completionTokens: num(form.completionTokens),
+      interactionsPerUserPerDay: num(form.interactions),
+    },
   };
   const errors: FieldErrors = {};
   const inputs = {} as Record<ColumnId, TPlannerInput>;
@@ -80,6 +92,10 @@ export interface ChartRow {
 }
 
 /** Bars of the monthly cost (USD floats are for the chart only). */
-export function chartRows(columns: readonly { name: string; figures: { costMicroUsdPerMonth: number; tokensPerMonth: number } | null | undefined }[]): ChartRow[] {
-  return columns.flatMap((c) => (c.figures ? [{ name: c.name, costPerMonthUsd: microsToUsd(c.figures.costMicroUsdPerMonth), tokensPerMonth: c.figures.tokensPerMonth }] : []));
+export function chartRows(
+  columns: readonly { name: string; figures: { costMicroUsdPerMonth: number; tokensPerMonth: number } | null | undefined }[],
+): ChartRow[] {
+  return columns.flatMap((c) =>
+    c.figures ? [{ name: c.name, costPerMonthUsd: microsToUsd(c.figures.costMicroUsdPerMonth), tokensPerMonth: c.figures.tokensPerMonth }] : [],
+  );
 }

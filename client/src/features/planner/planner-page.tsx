@@ -7,8 +7,11 @@ import { readApiError } from '../../lib/api-error.ts';
 import { formatCount } from '../../lib/format.ts';
 import { PageHeader } from '../shell/page-header.tsx';
 import { chartRows, COLUMN_LABELS, INITIAL_FORM, plannerInputs, type ColumnId, type FieldErrors, type PlannerForm } from './planner-math.ts';
-import { useDebounced, useEstimates, usePlannerModels, type PlannerEstimate } from './use-planner.ts';
+import { useDebounced, useEstimates, usePlannerModels, useWorstCase, type PlannerEstimate } from './use-planner.ts';
+import { defaultWorstCasePlan, marginLines, worstCaseSteps } from './worst-case.ts';
+import { usePlans } from '../billing/use-plans.ts';
 import './planner.css';
+import { TableScroll } from '../../components/table-scroll.tsx';
 
 const COLUMNS: readonly ColumnId[] = ['light', 'medium', 'heavy', 'custom'];
 
@@ -39,7 +42,10 @@ export function PlannerPage() {
   const fromYourData = estimates.find((e) => e)?.fromYourData;
   const pricing = estimates.find((e) => e)?.pricing;
 
-  const set = <K extends keyof PlannerForm>(key: K) => (value: PlannerForm[K]) => setForm((f) => ({ ...f, [key]: value }));
+  const set =
+    <K extends keyof PlannerForm>(key: K) =>
+    (value: PlannerForm[K]) =>
+      setForm((f) => ({ ...f, [key]: value }));
 
   const columns: Column[] = [
     ...COLUMNS.map((id, i): Column => {
@@ -79,7 +85,12 @@ export function PlannerPage() {
           {form.pricing === 'model' ? (
             <label className="field">
               <span className="field__label">Model</span>
-              <select className="planner__select" value={form.model || models.data?.[0]?.model || ''} onChange={(event) => set('model')(event.target.value)} disabled={!models.data}>
+              <select
+                className="planner__select"
+                value={form.model || models.data?.[0]?.model || ''}
+                onChange={(event) => set('model')(event.target.value)}
+                disabled={!models.data}
+              >
                 {models.data?.map((m) => (
                   <option key={m.model} value={m.model}>
                     {m.label} — {formatMicroUsd(m.inputMicrosPerMillion)} in / {formatMicroUsd(m.outputMicrosPerMillion)} out per 1M
@@ -94,7 +105,13 @@ export function PlannerPage() {
         <h3 className="planner__subtitle">Your figures (the last column)</h3>
         <div className="planner__inputs">
           <NumberField label="Prompt tokens per message" value={form.promptTokens} onChange={set('promptTokens')} error={errors.promptTokens} min={0} />
-          <NumberField label="Answer tokens per message" value={form.completionTokens} onChange={set('completionTokens')} error={errors.completionTokens} min={0} />
+          <NumberField
+            label="Answer tokens per message"
+            value={form.completionTokens}
+            onChange={set('completionTokens')}
+            error={errors.completionTokens}
+            min={0}
+          />
           <NumberField label="Messages per user a day" value={form.interactions} onChange={set('interactions')} error={errors.interactions} min={0} />
         </div>
       </section>
@@ -108,7 +125,7 @@ export function PlannerPage() {
           </h2>
           {pricing ? <span className="muted planner__note">{pricing.source === 'flat' ? pricing.label : `${pricing.label} prices`}</span> : null}
         </div>
-        <div className="table-wrap">
+        <TableScroll label="Estimate table">
           <table className="usage-table planner__table">
             <thead>
               <tr>
@@ -125,21 +142,23 @@ export function PlannerPage() {
             <tbody>
               <Row label="Prompt + answer tokens" columns={columns} cell={(c) => c.perInteraction} />
               <Row label="Messages per user a day" columns={columns} cell={(c) => c.interactions} />
-              <Row label="Tokens per day" columns={columns} cell={(c) => (c.figures ? formatCount(c.figures.tokensPerDay) : c.note ?? '–')} />
+              <Row label="Tokens per day" columns={columns} cell={(c) => (c.figures ? formatCount(c.figures.tokensPerDay) : (c.note ?? '–'))} />
               <Row label="Tokens per month" columns={columns} cell={(c) => (c.figures ? formatCount(c.figures.tokensPerMonth) : '–')} />
               <Row label="Cost per day" columns={columns} cell={(c) => (c.figures ? cost(c.figures.costMicroUsdPerDay) : '–')} />
               <Row label="Cost per month" columns={columns} cell={(c) => (c.figures ? <strong>{cost(c.figures.costMicroUsdPerMonth)}</strong> : '–')} />
             </tbody>
           </table>
-        </div>
+        </TableScroll>
         <p className="muted planner__note">
-          Cost = tokens × price. Light is 50 + 150 tokens five times a day, medium 150 + 350 five times, heavy 300 + 700 ten times. The
-          provider&apos;s own usage figures, not these estimates, are what ChatMeter meters and charges.
+          Cost = tokens × price. Light is 50 + 150 tokens five times a day, medium 150 + 350 five times, heavy 300 + 700 ten times. The provider&apos;s own
+          usage figures, not these estimates, are what ChatMeter meters and charges.
         </p>
         {fromYourData && !fromYourData.visible ? (
           <p className="muted planner__note">Signed in as support or admin, this table adds this server&apos;s real averages of the last 7 and 30 days.</p>
         ) : null}
       </section>
+
+      <WorstCasePanel />
 
       <section className="panel" aria-labelledby="planner-chart">
         <h2 id="planner-chart" className="panel__title">
@@ -151,6 +170,66 @@ export function PlannerPage() {
   );
 }
 
+/** The fourth question: what one user of a plan can cost in provider fees at most, and how that is worked out. */
+function WorstCasePanel() {
+  const plans = usePlans();
+  const [chosen, setChosen] = useState<string>();
+  const plan = chosen ?? (plans.data ? defaultWorstCasePlan(plans.data) : undefined);
+  const worst = useWorstCase(plan);
+  const row = worst.data;
+  const name = plans.data?.find((p) => p.id === plan)?.name ?? 'Pro';
+  return (
+    <section className="panel" aria-labelledby="planner-worst">
+      <h2 id="planner-worst" className="panel__title">
+        What does {/^[aeiou]/i.test(name) ? 'an' : 'a'} {name} user cost me at most?
+      </h2>
+      <div className="planner__inputs">
+        <label className="field">
+          <span className="field__label">Plan</span>
+          <select className="planner__select" value={plan ?? ''} onChange={(event) => setChosen(event.target.value)} disabled={!plans.data}>
+            {plans.data?.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {plans.error || worst.error ? <ApiErrorAlert error={readApiError(plans.error ?? worst.error)} /> : null}
+      {row ? (
+        <div aria-live="polite">
+          <p className="planner__answer">
+            At most <strong>{cost(row.worstCaseMicroUsd)}</strong> a month in provider fees{row.capped ? ', held there by the plan’s cap' : ''}.
+          </p>
+          <ol className="planner__steps">
+            {worstCaseSteps(row).map((step) => (
+              <li key={step}>{step}</li>
+            ))}
+          </ol>
+          {row.priceMonthlyCents > 0 ? (
+            <dl className="stat-list">
+              {marginLines(row).map((line) => (
+                <div key={line.label} className="stat-list__row">
+                  <dt>
+                    {line.label} ({line.revenue} a month)
+                  </dt>
+                  <dd className={`planner__margin planner__margin--${line.tone}`}>{line.text}</dd>
+                </div>
+              ))}
+            </dl>
+          ) : (
+            <p className="muted">Users of this plan pay nothing: the provider fees above are all yours.</p>
+          )}
+        </div>
+      ) : null}
+      <p className="muted planner__note">
+        An upper bound, not a forecast: every token of the month&apos;s allowance billed at the plan&apos;s dearest model&apos;s output price, plus a priced
+        voice engine&apos;s daily characters for 31 days, never above the plan&apos;s dollar cap. Credits bought on top pay for themselves.
+      </p>
+    </section>
+  );
+}
+
 function observedColumns(fromYourData: PlannerEstimate['fromYourData'] | undefined): Column[] {
   if (!fromYourData?.visible) return [];
   return [fromYourData.last7Days, fromYourData.last30Days].flatMap((o: TObservedColumn | null) =>
@@ -159,7 +238,9 @@ function observedColumns(fromYourData: PlannerEstimate['fromYourData'] | undefin
           {
             id: `observed-${o.windowDays}`,
             name: `Your last ${o.windowDays} days`,
-            perInteraction: o.averages ? `${formatCount(o.averages.promptTokensPerInteraction)} + ${formatCount(o.averages.completionTokensPerInteraction)}` : '–',
+            perInteraction: o.averages
+              ? `${formatCount(o.averages.promptTokensPerInteraction)} + ${formatCount(o.averages.completionTokensPerInteraction)}`
+              : '–',
             interactions: o.averages ? formatCount(o.averages.interactionsPerUserPerDay) : '–',
             figures: o.projection,
             note: o.hasData ? undefined : 'no chats yet',

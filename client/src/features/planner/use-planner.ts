@@ -6,9 +6,21 @@ import type { ColumnId } from './planner-math.ts';
 
 export type PlannerEstimate = Awaited<ReturnType<typeof trpc.planner.estimate.query>>;
 export type PlannerModel = Awaited<ReturnType<typeof trpc.planner.models.query>>[number];
+export type PlanWorstCase = Awaited<ReturnType<typeof trpc.planner.worstCase.query>>;
 
 export function usePlannerModels() {
   return useQuery({ queryKey: ['planner', 'models'], queryFn: () => trpc.planner.models.query(), staleTime: 60 * 60_000 });
+}
+
+/** One plan's worst-case provider cost (it changes only when the server restarts with other plans or prices). */
+export function useWorstCase(plan: string | undefined) {
+  return useQuery({
+    queryKey: ['planner', 'worstCase', plan],
+    queryFn: () => trpc.planner.worstCase.query({ plan: plan! }),
+    enabled: plan !== undefined,
+    placeholderData: keepPreviousData,
+    staleTime: 60 * 60_000,
+  });
 }
 
 /** One planner.estimate per column (batched into one request); the last figures stay while new ones load. */

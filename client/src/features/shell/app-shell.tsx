@@ -1,4 +1,5 @@
-import { Link, NavLink, Outlet, useMatch } from 'react-router';
+import { Link, NavLink, Outlet, useLocation, useMatch } from 'react-router';
+import { nextQuery } from '../../lib/navigation.ts';
 import type { TMe } from '@chatmeter/shared/auth';
 import { ErrorAlert } from '../../components/alerts.tsx';
 import { Brand } from '../../components/brand.tsx';
@@ -8,6 +9,7 @@ import { canSeeAdmin, displayName } from '../auth/roles.ts';
 import { useMe } from '../auth/use-me.ts';
 import { VerifyEmailBanner } from '../auth/verify-email-banner.tsx';
 import { NotificationBell } from '../notifications/notification-bell.tsx';
+import { useAccountPrefsSync } from '../preferences/use-account-prefs-sync.ts';
 import { SessionGate } from './require-session.tsx';
 import { useSignOut } from './use-sign-out.ts';
 
@@ -33,6 +35,7 @@ export function AppShell() {
 
 function ShellFrame() {
   const { data: me } = useMe();
+  useAccountPrefsSync(me);
   // The chat fills the window (its lists scroll inside); the other pages scroll as a whole.
   const fill = useMatch({ path: '/', end: true }) !== null;
   return (
@@ -68,13 +71,20 @@ function ShellFrame() {
   );
 }
 
+/** Signing in or up from a page comes back to it (a guest to the conversation it was in). */
+function useBackHere(): string {
+  const location = useLocation();
+  return nextQuery(location.pathname, location.search);
+}
+
 function VisitorMenu() {
+  const backHere = useBackHere();
   return (
     <div className="usermenu">
-      <Link to="/sign-in" className="btn btn--ghost btn--small">
+      <Link to={`/sign-in${backHere}`} className="btn btn--ghost btn--small">
         Sign in
       </Link>
-      <Link to="/sign-up" className="btn btn--primary btn--small">
+      <Link to={`/sign-up${backHere}`} className="btn btn--primary btn--small">
         Sign up
       </Link>
     </div>
@@ -84,6 +94,7 @@ function VisitorMenu() {
 function UserMenu({ me }: { me: TMe }) {
   const signOut = useSignOut();
   const plans = usePlans();
+  const backHere = useBackHere();
   return (
     <div className="usermenu">
       <div className="usermenu__who">
@@ -94,7 +105,7 @@ function UserMenu({ me }: { me: TMe }) {
       </div>
       <NotificationBell />
       {me.isGuest ? (
-        <Link to="/sign-up" className="btn btn--primary btn--small">
+        <Link to={`/sign-up${backHere}`} className="btn btn--primary btn--small">
           Create account
         </Link>
       ) : (

@@ -13,20 +13,3 @@ export function PageHeader({ title, description, actions }: { title: string; des
     </div>
   );
 }
-
-/** An honest "not built yet" panel: what this area will hold, with no invented data. */
-export function ComingSoon({ title, children, items }: { title: string; children: ReactNode; items: readonly string[] }) {
-  return (
-    <section className="panel empty-state" aria-labelledby="coming-soon-title">
-      <h2 id="coming-soon-title" className="empty-state__title">
-        {title}
-      </h2>
-      <div className="empty-state__text">{children}</div>
-      <ul className="checklist">
-        {items.map((item) => (
-          <li key={item}>{item}</li>
-        ))}
-      </ul>
-    </section>
-  );
-}

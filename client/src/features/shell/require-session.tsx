@@ -30,9 +30,5 @@ export function SessionGate({ children }: { children: ReactNode }) {
 export function RequireSession({ children }: { children: ReactNode }) {
   const me = useMe();
   const location = useLocation();
-  return (
-    <SessionGate>
-      {me.data ? children : <Navigate to={`/sign-in${nextQuery(location.pathname, location.search)}`} replace />}
-    </SessionGate>
-  );
+  return <SessionGate>{me.data ? children : <Navigate to={`/sign-in${nextQuery(location.pathname, location.search)}`} replace />}</SessionGate>;
 }

@@ -22,7 +22,8 @@ export function DailyPanel() {
         </h2>
         {daily.data ? (
           <span className="muted usage-note">
-            {formatCount(daily.data.totals.tokens)} tokens · {formatMicroUsd(daily.data.totals.costMicroUsd)} · {formatCount(daily.data.totals.messages)} messages
+            {formatCount(daily.data.totals.tokens)} tokens · {formatMicroUsd(daily.data.totals.costMicroUsd)} · {formatCount(daily.data.totals.messages)}{' '}
+            messages
           </span>
         ) : null}
       </div>

@@ -9,7 +9,7 @@ import { usePreferences, useUpdatePreferences } from './use-usage-extras.ts';
 
 const THEME_LABEL: Record<Theme, string> = { system: 'System', light: 'Light', dark: 'Dark' };
 
-/** Theme, default model, voice (this browser) and alert e-mails (the account). */
+/** Theme, default model, voice and alert e-mails: kept with the account (a guest's stay in this browser). */
 export function PreferencesPanel({ planId, isGuest }: { planId: string; isGuest: boolean }) {
   const id = useId();
   const [prefs, setPrefs] = useClientPrefs();
@@ -17,7 +17,7 @@ export function PreferencesPanel({ planId, isGuest }: { planId: string; isGuest:
   const server = usePreferences();
   const update = useUpdatePreferences();
   const offered = models.data?.models ?? [];
-  const alertEmails = update.isPending && update.variables ? update.variables.alertEmails : (server.data?.alertEmails ?? true);
+  const alertEmails = update.isPending && update.variables?.alertEmails !== undefined ? update.variables.alertEmails : (server.data?.alertEmails ?? true);
 
   return (
     <section className="panel" aria-labelledby={`${id}-title`}>
@@ -68,7 +68,11 @@ export function PreferencesPanel({ planId, isGuest }: { planId: string; isGuest:
         </span>
       </label>
       {update.error ? <ApiErrorAlert error={readApiError(update.error)} /> : null}
-      <p className="muted usage-note">Theme, model and voice are kept in this browser; the e-mail choice is kept with your account.</p>
+      <p className="muted usage-note">
+        {isGuest
+          ? 'As a guest, theme, model and voice are kept in this browser only; sign up to have them on every device.'
+          : 'Kept with your account: every browser you sign in on uses them.'}
+      </p>
     </section>
   );
 }

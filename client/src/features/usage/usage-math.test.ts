@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PLANS } from '@chatmeter/shared/plans';
-import { allowanceOf, describeReset, formatCompact, formatIn, formatLocalTime, levelOf, limitRows, NOTHING_USED, nextUtcDay, nextUtcHour, usedFraction } from './usage-math.ts';
+import {
+  allowanceOf,
+  describeReset,
+  formatCompact,
+  formatIn,
+  formatLimitAmount,
+  formatLocalTime,
+  levelOf,
+  limitRows,
+  NOTHING_USED,
+  nextUtcDay,
+  nextUtcHour,
+  usedFraction,
+} from './usage-math.ts';
 
 const guest = DEFAULT_PLANS.find((p) => p.id === 'guest')!.limits;
 const now = new Date('2026-11-20T22:40:10Z');
@@ -33,9 +46,46 @@ describe('allowanceOf', () => {
 describe('limitRows', () => {
   it('has one row per limit with its reset', () => {
     const rows = limitRows({ limits: guest, used: { ...NOTHING_USED, messagesToday: 2 }, period: { start: now, end: new Date('2026-12-01T00:00:00Z') } }, now);
-    expect(rows.map((r) => r.id)).toEqual(['messagesToday', 'messagesThisHour', 'tokensThisMonth', 'requestsThisMinute', 'ttsCharsToday']);
+    // The guest plan has a provider-cost cap, so it has a dollar row too.
+    expect(rows.map((r) => r.id)).toEqual([
+      'messagesToday',
+      'messagesThisHour',
+      'tokensThisMonth',
+      'costThisPeriodMicroUsd',
+      'requestsThisMinute',
+      'ttsCharsToday',
+    ]);
     expect(rows[0]).toMatchObject({ used: 2, limit: 5, resetAt: nextUtcDay(now) });
-    expect(rows[3]?.rolling).toBe(true);
+    expect(rows[4]?.rolling).toBe(true);
+  });
+});
+
+describe('the plan cost cap row', () => {
+  const period = { start: new Date('2026-11-01T00:00:00Z'), end: new Date('2026-12-01T00:00:00Z') };
+
+  it('shows the plan cost cap with what was spent this period, in dollars, resetting with the period', () => {
+    const rows = limitRows({ limits: { ...guest, costPerMonthMicroUsd: 5_000_000 }, used: { ...NOTHING_USED, costThisPeriodMicroUsd: 1_234 }, period }, now);
+    expect(rows.map((r) => r.id)).toEqual([
+      'messagesToday',
+      'messagesThisHour',
+      'tokensThisMonth',
+      'costThisPeriodMicroUsd',
+      'requestsThisMinute',
+      'ttsCharsToday',
+    ]);
+    const cost = rows[3]!;
+    expect(cost).toMatchObject({ label: "Plan's monthly cost cap", used: 1_234, limit: 5_000_000, resetAt: period.end, money: true });
+    expect(formatLimitAmount(cost, cost.used)).toBe('$0.001234');
+    expect(formatLimitAmount(cost, cost.limit)).toBe('$5.00');
+    expect(levelOf(cost.used, cost.limit)).toBe('ok');
+  });
+
+  it('has no cost row without a cap, and counts other rows as before', () => {
+    for (const costPerMonthMicroUsd of [null, undefined]) {
+      const rows = limitRows({ limits: { ...guest, costPerMonthMicroUsd }, used: NOTHING_USED, period }, now);
+      expect(rows.some((r) => r.id === 'costThisPeriodMicroUsd')).toBe(false);
+    }
+    expect(formatLimitAmount({}, 12_000)).toBe('12,000');
   });
 });
 

@@ -2,6 +2,7 @@
 // `usage.summary()` (or, for a visitor with no session yet, the guest plan).
 // The server counts in UTC periods: the minute, the hour, the day, and the
 // billing month (`period`). Pure functions; the clock is a parameter.
+import { formatMicroUsd } from '@chatmeter/shared/money';
 import type { TPlanLimits } from '@chatmeter/shared/plans';
 
 export interface UsageUsed {
@@ -10,6 +11,8 @@ export interface UsageUsed {
   messagesToday: number;
   tokensThisMonth: number;
   ttsCharsToday: number;
+  /** Provider cost settled this billing period (chat and voice), micro-USD. */
+  costThisPeriodMicroUsd: number;
 }
 
 export interface UsageSummaryLike {
@@ -21,7 +24,14 @@ export interface UsageSummaryLike {
   costMicroUsd: { thisMonth: number; lifetime: number };
 }
 
-export const NOTHING_USED: UsageUsed = { requestsThisMinute: 0, messagesThisHour: 0, messagesToday: 0, tokensThisMonth: 0, ttsCharsToday: 0 };
+export const NOTHING_USED: UsageUsed = {
+  requestsThisMinute: 0,
+  messagesThisHour: 0,
+  messagesToday: 0,
+  tokensThisMonth: 0,
+  ttsCharsToday: 0,
+  costThisPeriodMicroUsd: 0,
+};
 
 export function nextUtcMinute(now: Date): Date {
   const d = new Date(now);
@@ -89,17 +99,69 @@ export interface LimitRow {
   resetAt: Date;
   /** A sliding window (the per-minute rate limit): it frees up gradually rather than at one time. */
   rolling?: boolean;
+  /** `used` and `limit` are micro-USD (the plan's monthly cost cap), shown as dollars. */
+  money?: boolean;
 }
 
 export function limitRows(summary: Pick<UsageSummaryLike, 'limits' | 'used' | 'period'>, now: Date = new Date()): LimitRow[] {
   const { limits, used } = summary;
   return [
     { id: 'messagesToday', label: 'Messages today', unit: 'messages', used: used.messagesToday, limit: limits.messagesPerDay, resetAt: nextUtcDay(now) },
-    { id: 'messagesThisHour', label: 'Messages this hour', unit: 'messages', used: used.messagesThisHour, limit: limits.messagesPerHour, resetAt: nextUtcHour(now) },
-    { id: 'tokensThisMonth', label: 'Tokens this month', unit: 'tokens', used: used.tokensThisMonth, limit: limits.tokensPerMonth, resetAt: summary.period.end },
-    { id: 'requestsThisMinute', label: 'Requests this minute', unit: 'requests', used: used.requestsThisMinute, limit: limits.requestsPerMinute, resetAt: nextUtcMinute(now), rolling: true },
-    { id: 'ttsCharsToday', label: 'Text to speech today', unit: 'characters', used: used.ttsCharsToday, limit: limits.ttsCharsPerDay, resetAt: nextUtcDay(now) },
+    {
+      id: 'messagesThisHour',
+      label: 'Messages this hour',
+      unit: 'messages',
+      used: used.messagesThisHour,
+      limit: limits.messagesPerHour,
+      resetAt: nextUtcHour(now),
+    },
+    {
+      id: 'tokensThisMonth',
+      label: 'Tokens this month',
+      unit: 'tokens',
+      used: used.tokensThisMonth,
+      limit: limits.tokensPerMonth,
+      resetAt: summary.period.end,
+    },
+    ...(limits.costPerMonthMicroUsd === null || limits.costPerMonthMicroUsd === undefined
+      ? []
+      : [
+          {
+            id: 'costThisPeriodMicroUsd' as const,
+            label: "Plan's monthly cost cap",
+            unit: '',
+            used: used.costThisPeriodMicroUsd,
+            limit: limits.costPerMonthMicroUsd,
+            resetAt: summary.period.end,
+            money: true,
+          },
+        ]),
+    {
+      id: 'requestsThisMinute',
+      label: 'Requests this minute',
+      unit: 'requests',
+      used: used.requestsThisMinute,
+      limit: limits.requestsPerMinute,
+      resetAt: nextUtcMinute(now),
+      rolling: true,
+    },
+    {
+      id: 'ttsCharsToday',
+      label: 'Text to speech today',
+      unit: 'characters',
+      used: used.ttsCharsToday,
+      limit: limits.ttsCharsPerDay,
+      resetAt: nextUtcDay(now),
+    },
   ];
+}
+
+/**
+ * A row's amount as its bar shows it: a count ("1,200") or, for a dollar cap, dollars
+ * exact to the micro-dollar ("$0.000123", "$5.00").
+ */
+export function formatLimitAmount(row: Pick<LimitRow, 'money'>, value: number): string {
+  return row.money ? formatMicroUsd(value) : plain.format(value);
 }
 
 /** 0..1 of a limit used; a limit of 0 counts as fully used. */

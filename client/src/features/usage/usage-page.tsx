@@ -7,13 +7,16 @@ import { formatCount, formatDateTime, formatRelativeTime } from '../../lib/forma
 import { useMe } from '../auth/use-me.ts';
 import { planName, usePlans, type Plan } from '../billing/use-plans.ts';
 import { PageHeader } from '../shell/page-header.tsx';
-import { describeReset, levelOf, limitRows, usedFraction, type LimitRow } from './usage-math.ts';
+import { describeReset, formatLimitAmount, levelOf, limitRows, usedFraction, type LimitRow } from './usage-math.ts';
 import { useUsageHistory, useUsageSummary, type UsageEvent, type UsageSummary } from './use-usage.ts';
+import { BreakdownPanel } from './breakdown-panel.tsx';
 import { DailyPanel } from './daily-panel.tsx';
 import { ExportPanel } from './export-panel.tsx';
 import { PreferencesPanel } from './preferences-panel.tsx';
+import { SpendLimitPanel } from './spend-limit-panel.tsx';
 import './usage.css';
 import './usage-extras.css';
+import { TableScroll } from '../../components/table-scroll.tsx';
 
 const periodFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
 
@@ -29,7 +32,8 @@ export function UsagePage() {
         description={
           summary.data ? (
             <>
-              {planName(plans.data, summary.data.plan)} plan · this period {periodFormat.format(summary.data.period.start)} – {periodFormat.format(new Date(summary.data.period.end.getTime() - 1))}
+              {planName(plans.data, summary.data.plan)} plan · this period {periodFormat.format(summary.data.period.start)} –{' '}
+              {periodFormat.format(new Date(summary.data.period.end.getTime() - 1))}
             </>
           ) : (
             'What you have used of your plan, and what it cost.'
@@ -55,6 +59,7 @@ export function UsagePage() {
             <LimitsPanel summary={summary.data} />
             <div className="usage-side">
               <CostPanel summary={summary.data} isGuest={me?.isGuest ?? true} />
+              <SpendLimitPanel summary={summary.data} />
               {plan ? (
                 <section className="panel" aria-labelledby="plan-limits-title">
                   <h2 id="plan-limits-title" className="panel__title">
@@ -65,6 +70,7 @@ export function UsagePage() {
               ) : null}
             </div>
           </div>
+          <BreakdownPanel />
           <DailyPanel />
           <HistoryPanel />
           <div className="grid grid--2">
@@ -101,6 +107,9 @@ function LimitBar({ row, now }: { row: LimitRow; now: Date }) {
   const level = levelOf(row.used, row.limit);
   const percent = Math.round(usedFraction(row.used, row.limit) * 100);
   const labelId = `limit-${row.id}`;
+  const used = formatLimitAmount(row, row.used);
+  const limit = formatLimitAmount(row, row.limit);
+  const unit = row.unit ? ` ${row.unit}` : '';
   return (
     <li className={`limit limit--${level}`}>
       <div className="limit__head">
@@ -108,7 +117,8 @@ function LimitBar({ row, now }: { row: LimitRow; now: Date }) {
           {row.label}
         </span>
         <span className="limit__value">
-          <strong>{formatCount(row.used)}</strong> of {formatCount(row.limit)} {row.unit}
+          <strong>{used}</strong> of {limit}
+          {unit}
         </span>
       </div>
       <div
@@ -118,12 +128,12 @@ function LimitBar({ row, now }: { row: LimitRow; now: Date }) {
         aria-valuemin={0}
         aria-valuemax={row.limit}
         aria-valuenow={Math.min(row.used, row.limit)}
-        aria-valuetext={`${formatCount(row.used)} of ${formatCount(row.limit)} ${row.unit} used`}
+        aria-valuetext={`${used} of ${limit}${unit} used`}
       >
         <span style={{ width: `${percent}%` }} />
       </div>
       <p className="limit__reset">
-        {level === 'full' ? 'Limit reached. ' : `${formatCount(Math.max(0, row.limit - row.used))} left. `}
+        {level === 'full' ? 'Limit reached. ' : `${formatLimitAmount(row, Math.max(0, row.limit - row.used))} left. `}
         {row.rolling ? (
           'Frees up within a minute.'
         ) : (
@@ -170,7 +180,7 @@ function HistoryPanel() {
   const items = history.data?.pages.flatMap((page) => page.items) ?? [];
   const now = new Date();
   return (
-    <section className="panel" aria-labelledby="history-title">
+    <section className="panel usage-history" aria-labelledby="history-title">
       <div className="panel__head">
         <h2 id="history-title" className="panel__title">
           Recent activity
@@ -181,7 +191,7 @@ function HistoryPanel() {
       {history.error ? <ApiErrorAlert error={readApiError(history.error)} /> : null}
       {history.data && items.length === 0 ? <p className="muted">Nothing yet. Every message you send is listed here with its tokens and cost.</p> : null}
       {items.length > 0 ? (
-        <div className="table-wrap">
+        <TableScroll label="Activity table">
           <table className="usage-table">
             <thead>
               <tr>
@@ -202,7 +212,7 @@ function HistoryPanel() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       ) : null}
       {history.hasNextPage ? (
         <button type="button" className="btn btn--secondary" onClick={() => void history.fetchNextPage()} disabled={history.isFetchingNextPage}>
@@ -226,7 +236,13 @@ function HistoryRow({ item, now }: { item: UsageEvent; now: Date }) {
       </td>
       <td>
         {KIND_LABEL[item.kind] ?? item.kind}
-        {item.model ? <span className="usage-table__model"> · {item.model}</span> : null}
+        {item.model ? (
+          <span className="usage-table__model">
+            {' '}
+            · {item.model}
+            {item.provider ? ` · ${item.provider}` : ''}
+          </span>
+        ) : null}
       </td>
       <td className="num">
         {formatCount(item.promptTokens)} / {formatCount(item.completionTokens)}
@@ -234,7 +250,11 @@ function HistoryRow({ item, now }: { item: UsageEvent; now: Date }) {
       <td className="num">{formatMicroUsd(item.costMicroUsd)}</td>
       <td>
         <span className={`badge${ok ? '' : ' badge--warn'}`}>{STATUS_LABEL[item.status] ?? item.status}</span>
-        {item.estimated ? <span className="badge badge--quiet" title="No usage from the provider: counted from the text">estimated</span> : null}
+        {item.estimated ? (
+          <span className="badge badge--quiet" title="No usage from the provider: counted from the text">
+            estimated
+          </span>
+        ) : null}
       </td>
     </tr>
   );
@@ -252,6 +272,9 @@ export function PlanLimits({ plan }: { plan: Plan }) {
     ['Text to speech per day', `${formatCount(plan.limits.ttsCharsPerDay)} characters`],
     ['Models', plan.limits.models.join(', ')],
   ];
+  const cap = plan.limits.costPerMonthMicroUsd;
+  if (cap !== null && cap !== undefined) rows.splice(3, 0, ['Provider cost per month', `up to ${formatMicroUsd(cap)}`]);
+  if (plan.limits.fallbackModel) rows.push(['When the budget runs low', `answers with ${plan.limits.fallbackModel}`]);
   return (
     <dl className="stat-list">
       {rows.map(([label, value]) => (

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { TPreferences } from '@chatmeter/shared/alerts';
+import type { TPreferencesUpdate } from '@chatmeter/shared/alerts';
 import { trpc } from '../../trpc.ts';
 
 // Under 'usage' so refreshUsage (after every metered action) refreshes the chart too.
@@ -19,7 +19,7 @@ export function usePreferences() {
 export function useUpdatePreferences() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (input: TPreferences) => trpc.preferences.update.mutate(input),
+    mutationFn: (input: TPreferencesUpdate) => trpc.preferences.update.mutate(input),
     onSuccess: (saved) => queryClient.setQueryData(preferencesQueryKey, saved),
   });
 }

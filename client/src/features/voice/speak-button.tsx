@@ -114,12 +114,15 @@ export function SpeakButton({ messageId, chars, autoPlay = false, className }: S
   }, [autoPlay]);
 
   // Leaving the page (or the message) stops the sound.
-  useEffect(() => () => {
-    const audio = audioRef.current;
-    audioRef.current = null;
-    audio?.pause();
-    if (current?.owner === owner) current = undefined;
-  }, [owner]);
+  useEffect(
+    () => () => {
+      const audio = audioRef.current;
+      audioRef.current = null;
+      audio?.pause();
+      if (current?.owner === owner) current = undefined;
+    },
+    [owner],
+  );
 
   const label = speakLabel(phase, chars);
   return (

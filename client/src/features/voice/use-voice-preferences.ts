@@ -37,6 +37,11 @@ function subscribe(listener: () => void): () => void {
   };
 }
 
+/** Called when the voice or auto-play changes, here or in another tab. */
+export function subscribeVoicePreferences(listener: () => void): () => void {
+  return subscribe(listener);
+}
+
 export function getVoicePreferences(): VoicePreferences {
   return typeof window === 'undefined' ? DEFAULT_VOICE_PREFERENCES : getSnapshot();
 }

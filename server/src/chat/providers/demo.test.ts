@@ -50,6 +50,8 @@ describe('demo provider', () => {
     expect(say('Write a python function for fibonacci')).toMatch(/```python\ndef fibonacci/);
     expect(say('Can you write a SQL query for top users?')).toMatch(/```sql\n/);
     expect(say('write code to dedupe a list')).toMatch(/```typescript\n/);
+    expect(say('Show me a Markdown table of models')).toMatch(/\| Model \| Speed \| Prompt price \|\n\| :--- \| :---: \| ---: \|/);
+    expect(say('Show me a Markdown table of models')).toMatch(/- \[x\] ~~Guess~~[\s\S]*```ts\n/);
     expect(say('Are you a real AI?')).toMatch(/offline stand-in/);
     expect(say('thanks!')).not.toMatch(/demo model/);
     expect(demoReply([])).toMatch(/Ask me anything/);

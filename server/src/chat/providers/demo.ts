@@ -94,7 +94,10 @@ const FILLER =
 /** A short topic phrase from the user's message, for echoing back. */
 export function topicOf(message: string): string {
   const firstSentence = message.trim().split(/(?<=[.?!])\s|\n/)[0] ?? '';
-  const stripped = firstSentence.replace(FILLER, '').replace(/[?.!,;:]+$/, '').trim();
+  const stripped = firstSentence
+    .replace(FILLER, '')
+    .replace(/[?.!,;:]+$/, '')
+    .trim();
   const words = (stripped || firstSentence).split(/\s+/).filter(Boolean).slice(0, 10);
   const topic = words.join(' ').slice(0, 80).replace(/[`*_]/g, '');
   return topic || 'your question';
@@ -105,6 +108,8 @@ const THANKS = /\b(?:thanks|thank you|thx|cheers)\b/i;
 const ABOUT_MODEL = /\b(?:who are you|what are you|are you (?:a |an )?(?:real|bot|ai|human|gpt|model)|which model|what model|demo model)\b/i;
 const CHATMETER =
   /\b(?:chatmeter|pricing|price|prices|cost|costs|billing|bill|invoice|plan|plans|quota|quotas|limit|limits|credit|credits|tokens?|usage|meter(?:ed|ing)?|subscription|upgrade)\b/i;
+// Asking for a table or for Markdown shows what replies can hold (tables, task lists, code).
+const MARKDOWN = /\b(?:markdown|tables?|checklist|task list)\b/i;
 const CODE =
   /\b(?:code|function|script|snippet|implement|regex|class|program|algorithm|python|javascript|typescript|sql|bash|shell|golang|rust|java|fizzbuzz|fibonacci)\b/i;
 
@@ -154,6 +159,29 @@ function codeAnswer(message: string, seed: number): string {
   return `${intro}\n\n\`\`\`${language}\n${snippets[language]}\n\`\`\`\n\n${outro}\n\n${FOOTER}`;
 }
 
+function markdownAnswer(message: string): string {
+  const topic = topicOf(message);
+  return [
+    `A small comparison for **${topic}**:`,
+    '',
+    '| Model | Speed | Prompt price |',
+    '| :--- | :---: | ---: |',
+    '| `gpt-4o-mini` | fast | $0.15 / 1M tokens |',
+    '| `gpt-4o` | slower | $2.50 / 1M tokens |',
+    '',
+    'A checklist:',
+    '',
+    '- [x] ~~Guess~~ measure the token counts',
+    '- [ ] Compare the _monthly_ cost',
+    '',
+    '```ts',
+    'const cost = (tokens: number, pricePerMillion: number) => (tokens * pricePerMillion) / 1_000_000;',
+    '```',
+    '',
+    FOOTER,
+  ].join('\n');
+}
+
 function chatMeterAnswer(message: string, seed: number): string {
   const t = message.toLowerCase();
   const lines: string[] = [
@@ -200,14 +228,7 @@ function genericAnswer(message: string, seed: number): string {
         ],
         seed,
       )
-    : pick(
-        [
-          `Here are a few thoughts on **${topic}**:`,
-          `Some pointers on **${topic}**:`,
-          `Let's look at **${topic}** step by step:`,
-        ],
-        seed,
-      );
+    : pick([`Here are a few thoughts on **${topic}**:`, `Some pointers on **${topic}**:`, `Let's look at **${topic}** step by step:`], seed);
   const steps = pick(
     [
       [
@@ -233,7 +254,11 @@ function genericAnswer(message: string, seed: number): string {
 
 /** The demo's answer to a conversation: depends only on the last user message. */
 export function demoReply(messages: readonly ChatMessage[]): string {
-  const last = [...messages].reverse().find((m) => m.role === 'user')?.content.trim() ?? '';
+  const last =
+    [...messages]
+      .reverse()
+      .find((m) => m.role === 'user')
+      ?.content.trim() ?? '';
   const seed = hash(last);
   if (!last) return `Ask me anything to try ChatMeter.\n\n${FOOTER}`;
   if (ABOUT_MODEL.test(last)) {
@@ -254,6 +279,7 @@ export function demoReply(messages: readonly ChatMessage[]): string {
   if (THANKS.test(last) && last.length <= 80) {
     return pick(["You're welcome! Anything else?", 'Glad it helped. What next?', 'Any time!'], seed);
   }
+  if (MARKDOWN.test(last)) return markdownAnswer(last);
   if (CODE.test(last)) return codeAnswer(last, seed);
   if (CHATMETER.test(last)) return chatMeterAnswer(last, seed);
   return genericAnswer(last, seed);

@@ -374,9 +374,11 @@ describe('aborts', () => {
     const unread = await fetch(`${base}/late`, { signal: other.signal });
     other.abort();
     await sleep(10);
-    const error = await rejection((async () => {
-      for await (const _ of unread.body as unknown as AsyncIterable<Buffer>);
-    })());
+    const error = await rejection(
+      (async () => {
+        for await (const _ of unread.body as unknown as AsyncIterable<Buffer>);
+      })(),
+    );
     expect(error.name).toBe('AbortError');
     expect(await exchanges[1]!.closed).toBe(false);
   });
@@ -448,7 +450,27 @@ function selfSignedCertificate(): { key: string; cert: string } | undefined {
     const dir = mkdtempSync(path.join(tmpdir(), 'node-fetch-tls-'));
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
   } catch {
     return undefined;

@@ -94,7 +94,7 @@ function toHeaderRecord(init: unknown): HeaderRecord {
   };
   if (init === undefined || init === null) return out;
   if (init instanceof Headers) {
-    init.forEach((value, name) => add(name, value));
+    for (const [name, value] of init) add(name, value);
   } else if (typeof init === 'object' && Symbol.iterator in init) {
     for (const pair of init as Iterable<unknown>) {
       const entry = Array.isArray(pair) ? pair : Array.from(pair as Iterable<unknown>);

@@ -135,11 +135,7 @@ describe('OpenAI provider against the fake Chat Completions server', () => {
   });
 
   it('retries 429 (honouring retry-after-ms) and 503 before the first token, then succeeds', async () => {
-    fake.enqueue(
-      { status: 429, headers: { 'retry-after-ms': '150' } },
-      { status: 503 },
-      { reply: 'Third time lucky.' },
-    );
+    fake.enqueue({ status: 429, headers: { 'retry-after-ms': '150' } }, { status: 503 }, { reply: 'Third time lucky.' });
     const { text, error, events } = await collect(provider().stream(request()));
     expect(error).toBeUndefined();
     expect(text).toBe('Third time lucky.');
@@ -170,6 +166,35 @@ describe('OpenAI provider against the fake Chat Completions server', () => {
       attempts: 3,
     });
     expect(fake.requests).toHaveLength(3);
+  });
+
+  it('with retryRateLimited false a 429 is thrown at once for the admission gate, and every response reports its headers', async () => {
+    fake.enqueue(
+      { status: 429, headers: { 'retry-after-ms': '700', 'x-ratelimit-remaining-requests': '0' } },
+      { headers: { 'x-ratelimit-remaining-tokens': '42' } },
+    );
+    const seen: [number, string | null, string | null][] = [];
+    const onResponse = (status: number, headers: Headers) =>
+      seen.push([status, headers.get('x-ratelimit-remaining-requests'), headers.get('x-ratelimit-remaining-tokens')]);
+    const { error } = await collect(provider({ maxRetries: 2 }).stream(request({ retryRateLimited: false, onResponse })));
+    expect(error).toMatchObject({ kind: 'rate_limited', status: 429, retryAfterMs: 700, attempts: 1, startedStreaming: false });
+    expect(fake.requests).toHaveLength(1);
+    const { text } = await collect(provider().stream(request({ retryRateLimited: false, onResponse })));
+    expect(text.length).toBeGreaterThan(0);
+    expect(seen).toEqual([
+      [429, '0', null],
+      [200, null, '42'],
+    ]);
+  });
+
+  it('takes its id and request shape from the providers file entry', async () => {
+    const groq = provider({ id: 'groq', kind: 'compatible' });
+    expect(groq.id).toBe('groq');
+    await collect(groq.stream(request({ user: 'u1' })));
+    expect(fake.requests[0]!.body).toMatchObject({ max_tokens: 256, user: 'u1' });
+    const azure = provider({ id: 'azure', kind: 'openai' });
+    await collect(azure.stream(request({ user: 'u1' })));
+    expect(fake.requests[1]!.body).toMatchObject({ max_completion_tokens: 256, safety_identifier: 'u1' });
   });
 
   it('does not wait for a Retry-After beyond the retry budget', async () => {
@@ -262,9 +287,7 @@ describe('OpenAI provider against the fake Chat Completions server', () => {
   it('an abort during the backoff wait stops retrying', async () => {
     fake.setDefault({ status: 503 });
     const controller = new AbortController();
-    const stream = provider({ retryBaseDelayMs: 5_000, retryMaxDelayMs: 5_000, random: () => 0.99 }).stream(
-      request({ signal: controller.signal }),
-    );
+    const stream = provider({ retryBaseDelayMs: 5_000, retryMaxDelayMs: 5_000, random: () => 0.99 }).stream(request({ signal: controller.signal }));
     const pending = collect(stream);
     await fake.waitForRequests(1);
     controller.abort(new Error('client went away'));
@@ -360,7 +383,10 @@ describe('recognising OpenAI by its host', () => {
   });
 
   it('sends a reasoning model its cap as max_completion_tokens on any server', () => {
-    const body = buildChatRequestBody({ baseUrl: 'https://my-resource.openai.azure.com/openai/v1' }, { model: 'o4-mini', messages, maxTokens: 800, reasoning: true, user: 'u' });
+    const body = buildChatRequestBody(
+      { baseUrl: 'https://my-resource.openai.azure.com/openai/v1' },
+      { model: 'o4-mini', messages, maxTokens: 800, reasoning: true, user: 'u' },
+    );
     expect(body).toMatchObject({ max_completion_tokens: 800, user: 'u' });
     expect(body).not.toHaveProperty('max_tokens');
   });
@@ -391,14 +417,27 @@ describe('recognising OpenAI by its host', () => {
 describe('what a stream says beyond its text', () => {
   const chunk = (delta: Record<string, unknown>, finish: string | null = null, extra: Record<string, unknown> = {}) =>
     `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
-  const usageChunk = (usage: Record<string, unknown>) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage })}\n\n`;
+  const usageChunk = (usage: Record<string, unknown>) =>
+    `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage })}\n\n`;
 
   it('relays a refusal as text and finishes with refusal', async () => {
-    fake.enqueue({ replay: [chunk({ role: 'assistant', content: null, refusal: '' }), chunk({ refusal: 'I cannot' }), chunk({ refusal: ' help.' }), chunk({}, 'stop'), usageChunk({ prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 }), 'data: [DONE]\n\n'] });
+    fake.enqueue({
+      replay: [
+        chunk({ role: 'assistant', content: null, refusal: '' }),
+        chunk({ refusal: 'I cannot' }),
+        chunk({ refusal: ' help.' }),
+        chunk({}, 'stop'),
+        usageChunk({ prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 }),
+        'data: [DONE]\n\n',
+      ],
+    });
     const { events, text, error } = await collect(provider().stream(request()));
     expect(error).toBeUndefined();
     expect(text).toBe('I cannot help.');
-    expect(events.slice(-2)).toEqual([{ type: 'finish', reason: 'refusal' }, { type: 'usage', promptTokens: 5, completionTokens: 4 }]);
+    expect(events.slice(-2)).toEqual([
+      { type: 'finish', reason: 'refusal' },
+      { type: 'usage', promptTokens: 5, completionTokens: 4 },
+    ]);
   });
 
   it('reports tool calls by name (once per call) and keeps reasoning text out of the reply', async () => {
@@ -424,7 +463,9 @@ describe('what a stream says beyond its text', () => {
   });
 
   it('ignores a finish reason that is not a short identifier', async () => {
-    fake.enqueue({ replay: [chunk({ content: 'ok' }), chunk({}, '<script>alert(1)</script>'), usageChunk({ prompt_tokens: 1, completion_tokens: 1 }), 'data: [DONE]\n\n'] });
+    fake.enqueue({
+      replay: [chunk({ content: 'ok' }), chunk({}, '<script>alert(1)</script>'), usageChunk({ prompt_tokens: 1, completion_tokens: 1 }), 'data: [DONE]\n\n'],
+    });
     const { events } = await collect(provider().stream(request()));
     expect(events.some((e) => e.type === 'finish')).toBe(false);
   });
@@ -432,7 +473,11 @@ describe('what a stream says beyond its text', () => {
 
 describe('readUsage: what the provider bills', () => {
   it('counts tokens billed in total_tokens beyond prompt + completion as output (xAI reasoning)', () => {
-    expect(readUsage({ usage: { prompt_tokens: 12, completion_tokens: 2, total_tokens: 354, prompt_tokens_details: { cached_tokens: 11 } } })).toEqual({ promptTokens: 12, completionTokens: 342, cachedPromptTokens: 11 });
+    expect(readUsage({ usage: { prompt_tokens: 12, completion_tokens: 2, total_tokens: 354, prompt_tokens_details: { cached_tokens: 11 } } })).toEqual({
+      promptTokens: 12,
+      completionTokens: 342,
+      cachedPromptTokens: 11,
+    });
   });
 
   it('keeps completion_tokens when the total adds nothing, or is missing or smaller', () => {
@@ -443,6 +488,10 @@ describe('readUsage: what the provider bills', () => {
   });
 
   it("reads DeepSeek's prompt_cache_hit_tokens when the OpenAI-style details are missing", () => {
-    expect(readUsage({ usage: { prompt_tokens: 100, completion_tokens: 5, total_tokens: 105, prompt_cache_hit_tokens: 64 } as never })).toEqual({ promptTokens: 100, completionTokens: 5, cachedPromptTokens: 64 });
+    expect(readUsage({ usage: { prompt_tokens: 100, completion_tokens: 5, total_tokens: 105, prompt_cache_hit_tokens: 64 } as never })).toEqual({
+      promptTokens: 100,
+      completionTokens: 5,
+      cachedPromptTokens: 64,
+    });
   });
 });

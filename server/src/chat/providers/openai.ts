@@ -12,17 +12,17 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 import { nodeFetch, type FetchFunction } from './node-fetch.ts';
-import {
-  ProviderError,
-  type ChatProvider,
-  type FinishReason,
-  type ProviderEvent,
-  type ProviderRequest,
-  type ProviderUsage,
-} from './provider.ts';
+import { ProviderError, type ChatProvider, type FinishReason, type ProviderEvent, type ProviderRequest, type ProviderUsage } from './provider.ts';
 
 export interface OpenAIProviderOptions {
   apiKey: string;
+  /** The provider's id (PROVIDERS_FILE), recorded with its usage. Default "openai". */
+  id?: string;
+  /**
+   * `openai`: OpenAI's request shape whatever the host (e.g. Azure OpenAI); `compatible`: a
+   * compatible server's. Default: from the host (`resolveBaseUrl`).
+   */
+  kind?: 'openai' | 'compatible';
   /**
    * An OpenAI-compatible endpoint including `/v1`, e.g. `http://127.0.0.1:11434/v1`. Default:
    * OpenAI. A URL on OpenAI's own host is OpenAI, not a compatible server (`resolveBaseUrl`).
@@ -122,7 +122,7 @@ function requestBody(
 }
 
 class OpenAIProvider implements ChatProvider {
-  readonly id = 'openai';
+  readonly id: string;
   readonly isDemo = false;
   readonly label: string;
   private readonly client: OpenAI;
@@ -139,9 +139,14 @@ class OpenAIProvider implements ChatProvider {
       throw new Error('createOpenAIProvider: maxRetries must be a non-negative integer');
     }
     this.options = options;
+    this.id = options.id ?? 'openai';
     const target = resolveBaseUrl(options.baseUrl);
-    this.isOfficialApi = target.official;
-    this.label = target.official ? 'OpenAI' : `OpenAI-compatible (${new URL(target.baseUrl).host})`;
+    this.isOfficialApi = options.kind ? options.kind === 'openai' : target.official;
+    this.label = target.official
+      ? 'OpenAI'
+      : this.isOfficialApi
+        ? `OpenAI (${new URL(target.baseUrl).host})`
+        : `OpenAI-compatible (${new URL(target.baseUrl).host})`;
     this.maxTokensParam = options.maxTokensParam ?? (this.isOfficialApi ? 'max_completion_tokens' : 'max_tokens');
     this.client = new OpenAI({
       apiKey: options.apiKey,
@@ -182,13 +187,15 @@ class OpenAIProvider implements ChatProvider {
       };
 
       try {
-        const stream = await this.client.chat.completions.create(body, {
-          signal: controller.signal,
-          headers: { 'X-Client-Request-Id': request.requestId },
-        });
+        const { data: stream, response } = await this.client.chat.completions
+          .create(body, {
+            signal: controller.signal,
+            headers: { 'X-Client-Request-Id': request.requestId },
+          })
+          .withResponse();
+        request.onResponse?.(response.status, response.headers);
         armIdleTimer();
         let finishReason: FinishReason | undefined;
-        let refusal = false;
         let usage: ProviderUsage | undefined;
         let refused = false;
         for await (const chunk of stream) {
@@ -244,8 +251,11 @@ class OpenAIProvider implements ChatProvider {
         return;
       } catch (error) {
         signal.throwIfAborted();
+        if (error instanceof APIError && typeof error.status === 'number' && error.headers) request.onResponse?.(error.status, error.headers);
         const failure = toProviderError(error, { startedStreaming, attempts: attempt, idleTimedOut, timeoutMs });
         if (startedStreaming || attempt > maxRetries || !isAutoRetryable(failure)) throw failure;
+        // The admission gate waits out a rate limit with the other requests (gate.ts).
+        if (failure.kind === 'rate_limited' && request.retryRateLimited === false) throw failure;
         const delay = failure.retryAfterMs ?? this.backoffDelay(attempt);
         if (Date.now() - began + delay > budgetMs) throw failure;
         await sleep(delay, signal);
@@ -321,10 +331,7 @@ function errorCode(error: APIError): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-function toProviderError(
-  error: unknown,
-  context: { startedStreaming: boolean; attempts: number; idleTimedOut: boolean; timeoutMs: number },
-): ProviderError {
+function toProviderError(error: unknown, context: { startedStreaming: boolean; attempts: number; idleTimedOut: boolean; timeoutMs: number }): ProviderError {
   if (error instanceof ProviderError) return error;
   const { startedStreaming, attempts } = context;
   const base = { startedStreaming, attempts, cause: error };

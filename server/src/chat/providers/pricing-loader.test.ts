@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_PRICING_TABLE } from '@chatmeter/shared/pricing';
-import { PricingFileError, loadPricingTable } from './pricing-loader.ts';
+import { DEFAULT_PRICING_TABLE, DEFAULT_TTS_PRICING_TABLE } from '@chatmeter/shared/pricing';
+import { PricingFileError, loadPricing, loadPricingTable } from './pricing-loader.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'chatmeter-pricing-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,7 +51,10 @@ describe('loadPricingTable', () => {
   });
 
   it('names the file and every problem when it is invalid', () => {
-    const file = write('bad.json', [{ ...local, inputMicrosPerMillion: -5 }, { ...local, outputMicrosPerMillion: undefined }]);
+    const file = write('bad.json', [
+      { ...local, inputMicrosPerMillion: -5 },
+      { ...local, outputMicrosPerMillion: undefined },
+    ]);
     const error = problemOf(() => loadPricingTable({ pricingFile: file }));
     expect(error.message).toContain(`PRICING_FILE ${file}: is not a valid pricing table:`);
     expect(error.message).toContain('[0].inputMicrosPerMillion: inputMicrosPerMillion must not be negative');
@@ -67,8 +70,17 @@ describe('loadPricingTable', () => {
     const file = write('only-local.json', [local]);
     const error = problemOf(() => loadPricingTable({ pricingFile: file, requiredModels: ['llama3.1:8b', 'demo', 'gpt-4o'] }));
     expect(error.message).toBe(`PRICING_FILE ${file}: has no price for "demo", "gpt-4o"`);
-    expect(problemOf(() => loadPricingTable({ requiredModels: ['mistral'] })).message).toMatch(
-      /built-in pricing table has no price for "mistral"/,
-    );
+    expect(problemOf(() => loadPricingTable({ requiredModels: ['mistral'] })).message).toMatch(/built-in pricing table has no price for "mistral"/);
+  });
+
+  it('reads TTS prices from the same file, and fails at start-up when TTS_MODEL is not priced', () => {
+    expect(loadPricing({ requiredTtsModels: ['tts-1'] }).tts).toBe(DEFAULT_TTS_PRICING_TABLE);
+    const kokoro = { model: 'kokoro', kind: 'tts', microsPerMillionChars: 0 };
+    const file = write('with-tts.json', [local, kokoro]);
+    expect(loadPricing({ pricingFile: file, requiredTtsModels: ['kokoro'] })).toEqual({ chat: [local], tts: [kokoro] });
+    expect(loadPricingTable({ pricingFile: file })).toEqual([local]);
+    // The file replaces the built-in TTS prices too.
+    expect(problemOf(() => loadPricing({ pricingFile: file, requiredTtsModels: ['tts-1'] })).message).toMatch(/has no price for the TTS model "tts-1"/);
+    expect(problemOf(() => loadPricing({ requiredTtsModels: ['piper'] })).message).toMatch(/built-in pricing table has no price for the TTS model "piper"/);
   });
 });

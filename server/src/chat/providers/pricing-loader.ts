@@ -1,15 +1,19 @@
 /**
- * PRICING_FILE: a JSON array of model prices in the `ZPricingTable` shape that REPLACES the
- * built-in table (like PLANS_FILE for plans): a deployment lists exactly the models it
+ * PRICING_FILE: a JSON array of model prices (chat models in the `ZModelPrice` shape, TTS
+ * models as `{ model, label?, kind: "tts", microsPerMillionChars }`) that REPLACES the
+ * built-in tables (like PLANS_FILE for plans): a deployment lists exactly the models it
  * sells, and a model missing from the file is not priced, hence not served.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   DEFAULT_PRICING_TABLE,
+  DEFAULT_TTS_PRICING_TABLE,
   PricingTableError,
   findModelPrice,
-  parsePricingTable,
+  findTtsModelPrice,
+  parsePricing,
+  type TPricing,
   type TPricingTable,
 } from '@chatmeter/shared/pricing';
 
@@ -24,8 +28,8 @@ export class PricingFileError extends Error {
 }
 
 export interface LoadPricingOptions {
-  /** The PRICING_FILE value; when absent the built-in table is returned. */
-  pricingFile?: string;
+  /** The PRICING_FILE value; when absent the built-in tables are returned. */
+  pricingFile?: string | undefined;
   /** Directory a relative `pricingFile` is resolved against (default: process.cwd()). */
   baseDir?: string;
   /**
@@ -33,12 +37,14 @@ export interface LoadPricingOptions {
    * a start-up error is better than refusing every request later.
    */
   requiredModels?: readonly string[];
+  /** TTS models that must be priced (TTS_MODEL with TTS_ENGINE=openai-compatible). */
+  requiredTtsModels?: readonly string[];
 }
 
-/** Returns the pricing table, or throws a `PricingFileError` naming the file and the problem. */
-export function loadPricingTable(options: LoadPricingOptions = {}): TPricingTable {
-  const { pricingFile, requiredModels = [] } = options;
-  let table: TPricingTable = DEFAULT_PRICING_TABLE;
+/** Returns the chat and TTS prices, or throws a `PricingFileError` naming the file and the problem. */
+export function loadPricing(options: LoadPricingOptions = {}): TPricing {
+  const { pricingFile, requiredModels = [], requiredTtsModels = [] } = options;
+  let pricing: TPricing = { chat: DEFAULT_PRICING_TABLE, tts: DEFAULT_TTS_PRICING_TABLE };
   let source = '';
   if (pricingFile) {
     source = path.resolve(options.baseDir ?? process.cwd(), pricingFile);
@@ -49,7 +55,7 @@ export function loadPricingTable(options: LoadPricingOptions = {}): TPricingTabl
       throw new PricingFileError(source, `cannot be read: ${(error as Error).message}`, error);
     }
     try {
-      table = parsePricingTable(text);
+      pricing = parsePricing(text);
     } catch (error) {
       if (error instanceof PricingTableError) {
         throw new PricingFileError(source, `is not a valid pricing table:\n  ${error.issues.join('\n  ')}`, error);
@@ -57,13 +63,23 @@ export function loadPricingTable(options: LoadPricingOptions = {}): TPricingTabl
       throw error;
     }
   }
-  const missing = requiredModels.filter((model) => !findModelPrice(table, model));
+  const missing = [
+    ...requiredModels.filter((model) => !findModelPrice(pricing.chat, model)).map((m) => `"${m}"`),
+    ...requiredTtsModels
+      .filter((model) => !findTtsModelPrice(pricing.tts, model))
+      .map((m) => `the TTS model "${m}" (an entry with "kind": "tts"; write "microsPerMillionChars": 0 for a free self-hosted engine)`),
+  ];
   if (missing.length > 0) {
-    const list = missing.map((m) => `"${m}"`).join(', ');
+    const list = missing.join(', ');
     if (!pricingFile) {
       throw new PricingFileError('(not set)', `the built-in pricing table has no price for ${list}; add them in a PRICING_FILE`);
     }
     throw new PricingFileError(source, `has no price for ${list}`);
   }
-  return table;
+  return pricing;
+}
+
+/** The chat models' prices (see `loadPricing`). */
+export function loadPricingTable(options: LoadPricingOptions = {}): TPricingTable {
+  return loadPricing(options).chat;
 }

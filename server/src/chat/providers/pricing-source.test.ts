@@ -51,7 +51,7 @@ describe('built-in pricing table vs gpt-tokenizer model data', () => {
     expect(entry.maxOutputTokens).toBe(spec!.max_output_tokens);
   });
 
-  it.each(providerModels.map((entry) => [entry.model, entry] as const))('%s: prices are gpt-tokenizer\'s or a recorded exception', (model, entry) => {
+  it.each(providerModels.map((entry) => [entry.model, entry] as const))("%s: prices are gpt-tokenizer's or a recorded exception", (model, entry) => {
     const main = specs[model]?.price_data?.main;
     if (model in PRICES_NOT_FROM_GPT_TOKENIZER) {
       // If this fails, gpt-tokenizer's figures changed: check them against OpenAI's price

@@ -45,6 +45,13 @@ export interface ProviderRequest {
   signal: AbortSignal;
   /** Our id for the request; sent upstream as `X-Client-Request-Id` for tracing. */
   requestId: string;
+  /**
+   * False: a 429 is thrown at once (kind `rate_limited`) instead of retried here, so the
+   * admission gate (gate.ts) can hold the request back with the others. Default true.
+   */
+  retryRateLimited?: boolean;
+  /** The status and headers of each HTTP response (errors included), for the gate's rate-limit headers. */
+  onResponse?: (status: number, headers: Headers) => void;
 }
 
 export interface ProviderUsage {
@@ -76,7 +83,7 @@ export type ProviderEvent =
   | ({ type: 'usage' } & ProviderUsage);
 
 export interface ChatProvider {
-  /** "openai" or "demo". */
+  /** "openai" (the one-provider shorthand), an id from PROVIDERS_FILE, or "demo". */
   readonly id: string;
   /** True for the offline demo model: its answers are canned, not a model's. */
   readonly isDemo: boolean;
@@ -144,7 +151,5 @@ export function isProviderError(error: unknown): error is ProviderError {
  */
 export function isAbortError(error: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted && error === signal.reason) return true;
-  return (
-    typeof error === 'object' && error !== null && 'name' in error && (error as { name: unknown }).name === 'AbortError'
-  );
+  return typeof error === 'object' && error !== null && 'name' in error && (error as { name: unknown }).name === 'AbortError';
 }

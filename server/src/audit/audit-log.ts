@@ -64,7 +64,19 @@ export async function listAudit(prisma: PrismaClient, input: TAuditLogInput): Pr
   if (input.targetUserId) conditions.push(Prisma.sql`a.target_user_id = ${input.targetUserId}::uuid`);
   if (input.action) conditions.push(Prisma.sql`a.action = ${input.action}`);
   const rows = await prisma.$queryRaw<
-    { id: bigint; created_at: Date; actor_id: string | null; actor_email: string | null; actor_role: string; action: string; target_user_id: string | null; target_email: string | null; before: unknown; after: unknown; reason: string | null }[]
+    {
+      id: bigint;
+      created_at: Date;
+      actor_id: string | null;
+      actor_email: string | null;
+      actor_role: string;
+      action: string;
+      target_user_id: string | null;
+      target_email: string | null;
+      before: unknown;
+      after: unknown;
+      reason: string | null;
+    }[]
   >(Prisma.sql`
     SELECT a.id, a.created_at, a.actor_id::text AS actor_id, actor.email AS actor_email, a.actor_role, a.action,
            a.target_user_id::text AS target_user_id, target.email AS target_email, a.before, a.after, a.reason

@@ -1,0 +1,62 @@
+-- cm_meter_batch: its one current definition (docs/decisions/010-sql-functions-in-files.md).
+-- Change the function here, not in a migration: the migration runner applies this file
+-- after the versioned migrations whenever its checksum changes. A change of arguments or
+-- return type needs a DROP FUNCTION IF EXISTS of the old signature first, in this file.
+-- The reserve items carry the model's prices, the plan's dollar cap and fallback, and the
+-- environment's dollar caps; their rows name the model chosen, the limit that shortened the
+-- reply (or NULL) and the cost held (cm_reserve_chat).
+DROP FUNCTION IF EXISTS public.cm_meter_batch(jsonb, jsonb);
+CREATE OR REPLACE FUNCTION public.cm_meter_batch(p_settles jsonb, p_reserves jsonb)
+ RETURNS TABLE(o_kind text, o_idx integer, o_outcome text, o_max_tokens bigint, o_funded_by text, o_conversation_id uuid, o_user_message_id uuid, o_credit_balance bigint, o_usage_event_id bigint, o_credit_tokens bigint, o_model text, o_limited_by text, o_cost bigint)
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  s record;
+  q record;
+  v record;
+BEGIN
+  PERFORM pg_advisory_xact_lock(72707370);
+
+  FOR s IN SELECT * FROM jsonb_to_recordset(COALESCE(p_settles, '[]'::jsonb)) AS x(
+      idx integer, reservation_id uuid, is_guest boolean, ip_hash text, model text, prompt integer, completion integer,
+      cached integer, cost bigint, status text, estimated boolean, latency_ms integer, refund_message boolean,
+      assistant_id uuid, assistant_content text, provider text)
+  LOOP
+    SELECT * INTO v FROM cm_settle_chat(s.reservation_id, s.is_guest, s.ip_hash, s.model, s.prompt, s.completion, s.cached, s.cost,
+                                        s.status, s.estimated, s.latency_ms, s.refund_message, s.assistant_id, s.assistant_content, s.provider);
+    IF FOUND THEN
+      RETURN QUERY SELECT 'settle'::text, s.idx, CASE WHEN v.anonymised THEN 'anonymised' ELSE 'ok' END::text, NULL::bigint, NULL::text,
+                          NULL::uuid, NULL::uuid, NULL::bigint, v.usage_event_id, v.credit_tokens, NULL::text, NULL::text, NULL::bigint;
+    ELSE
+      -- Idempotent: settled before (a retry after a lost connection, or the sweeper).
+      RETURN QUERY SELECT 'settle'::text, s.idx, 'already_settled'::text, NULL::bigint, NULL::text, NULL::uuid, NULL::uuid, NULL::bigint,
+                          NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::bigint;
+    END IF;
+  END LOOP;
+
+  FOR q IN SELECT * FROM jsonb_to_recordset(COALESCE(p_reserves, '[]'::jsonb)) AS x(
+      idx integer, reservation_id uuid, user_id uuid, is_guest boolean, ip_hash text,
+      at_now timestamptz, at_hour timestamptz, at_day timestamptz, at_month timestamptz, expires_at timestamptz,
+      messages_hour_limit bigint, messages_day_limit bigint, ip_day_limit bigint, tokens_month_limit bigint,
+      prompt bigint, max_tokens bigint, min_completion bigint, default_cap bigint,
+      model text, request_id text, conversation_id uuid, title text, content text, max_messages integer,
+      in_price bigint, out_price bigint, cost_month_limit bigint, default_cost_day_cap bigint, default_cost_month_cap bigint,
+      at_global_month timestamptz, fallback_model text, fallback_in_price bigint, fallback_out_price bigint, fallback_max_tokens bigint)
+  LOOP
+    IF EXISTS (SELECT 1 FROM users u WHERE u.id = q.user_id AND u.deleted_at IS NOT NULL) THEN
+      RETURN QUERY SELECT 'reserve'::text, q.idx, 'account_deleted'::text, NULL::bigint, NULL::text, NULL::uuid, NULL::uuid,
+                          NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::bigint;
+      CONTINUE;
+    END IF;
+    SELECT * INTO v FROM cm_reserve_chat(q.reservation_id, q.user_id, q.is_guest, q.ip_hash,
+                                         q.at_now, q.at_hour, q.at_day, q.at_month, q.expires_at,
+                                         q.messages_hour_limit, q.messages_day_limit, q.ip_day_limit, q.tokens_month_limit,
+                                         q.prompt, q.max_tokens, q.min_completion, q.default_cap,
+                                         q.model, q.request_id, q.conversation_id, q.title, q.content, q.max_messages,
+                                         q.in_price, q.out_price, q.cost_month_limit, q.default_cost_day_cap, q.default_cost_month_cap,
+                                         q.at_global_month, q.fallback_model, q.fallback_in_price, q.fallback_out_price, q.fallback_max_tokens);
+    RETURN QUERY SELECT 'reserve'::text, q.idx, v.outcome, v.max_tokens, v.funded_by, v.conversation_id, v.user_message_id,
+                        v.credit_balance, NULL::bigint, NULL::bigint, v.model, v.limited_by, v.cost_micro_usd;
+  END LOOP;
+END;
+$function$;

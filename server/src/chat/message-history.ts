@@ -1,0 +1,66 @@
+// One conversation's messages as `chat.messages` lists them: newest first, keyset
+// paged, each assistant reply with the usage it was metered for (its usage event,
+// joined on messages.usage_event_id) so that a reload shows tokens and cost.
+import type { PrismaClient } from '@chatmeter/db/client';
+import { AppError } from '../lib/app-error.ts';
+
+export interface MessageUsage {
+  promptTokens: number;
+  completionTokens: number;
+  costMicroUsd: number;
+  /** Counted by ChatMeter (the provider sent no usage, or the reply was swept after its server died). */
+  estimated: boolean;
+}
+
+export interface HistoryMessage {
+  id: string;
+  role: string;
+  content: string;
+  model: string | null;
+  /** `ok`, `cached`, `aborted` (stopped), `error` (the provider broke off), `interrupted` (the server died mid-stream). */
+  status: string;
+  finishReason: string | null;
+  /** The metered usage of an assistant reply; null for user messages (and replies never metered). */
+  usage: MessageUsage | null;
+  createdAt: Date;
+}
+
+const messageSelect = { id: true, role: true, content: true, model: true, status: true, finishReason: true, usageEventId: true, createdAt: true } as const;
+const usageSelect = { id: true, promptTokens: true, completionTokens: true, costMicroUsd: true, estimated: true } as const;
+
+export async function listMessages(
+  prisma: PrismaClient,
+  userId: string,
+  input: { conversationId: string; limit: number; cursor?: { at: Date; id: string } | undefined },
+): Promise<{ items: HistoryMessage[]; last: HistoryMessage | undefined; more: boolean }> {
+  const owned = await prisma.conversation.findFirst({
+    where: { id: input.conversationId, userId, deletedAt: null },
+    select: { id: true },
+  });
+  if (!owned) throw new AppError('not_found', 'That conversation does not exist.');
+  const { cursor } = input;
+  const rows = await prisma.message.findMany({
+    where: {
+      conversationId: input.conversationId,
+      ...(cursor ? { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] } : {}),
+    },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: input.limit + 1,
+    select: messageSelect,
+  });
+  const page = rows.slice(0, input.limit);
+  const eventIds = page.flatMap((m) => (m.usageEventId === null ? [] : [m.usageEventId]));
+  // One read for the page's usage events (primary key lookups), not one per message.
+  const events = eventIds.length === 0 ? [] : await prisma.usageEvent.findMany({ where: { id: { in: eventIds } }, select: usageSelect });
+  const byId = new Map(events.map((e) => [e.id, e]));
+  const items = page.map(({ usageEventId, ...m }): HistoryMessage => {
+    const event = usageEventId === null ? undefined : byId.get(usageEventId);
+    return {
+      ...m,
+      usage: event
+        ? { promptTokens: event.promptTokens, completionTokens: event.completionTokens, costMicroUsd: Number(event.costMicroUsd), estimated: event.estimated }
+        : null,
+    };
+  });
+  return { items, last: items.at(-1), more: rows.length > input.limit };
+}
