@@ -187,6 +187,164 @@ const dimensionColumns = Prisma.sql`
   model, provider, kind, status, is_guest, sum(requests)::bigint AS requests, sum(prompt_tokens)::bigint AS prompt,
   sum(completion_tokens)::bigint AS completion, sum(cost_micro_usd)::bigint AS cost, sum(tts_chars)::bigint AS tts`;
 
+/** The usage amounts a series point, a window's totals and a model row all add up. */
+type UsageSums = Pick<Totals, 'requests' | 'promptTokens' | 'completionTokens' | 'tokens' | 'costMicroUsd' | 'ttsChars'>;
+
+interface RowAmounts {
+  requests: number;
+  prompt: number;
+  completion: number;
+  cost: number;
+  tts: number;
+}
+
+function addUsage(target: UsageSums, a: RowAmounts): void {
+  target.requests += a.requests;
+  target.promptTokens += a.prompt;
+  target.completionTokens += a.completion;
+  target.tokens += a.prompt + a.completion;
+  target.costMicroUsd += a.cost;
+  target.ttsChars += a.tts;
+}
+
+const emptyPoint = (day: string): SeriesPoint => ({
+  day,
+  requests: 0,
+  promptTokens: 0,
+  completionTokens: 0,
+  tokens: 0,
+  costMicroUsd: 0,
+  ttsChars: 0,
+  providerErrors: 0,
+  refusals: 0,
+});
+
+/**
+ * The roll-up rows (closed days and today) and the refusals, added up into the zero-filled
+ * daily series (from `from`), the totals of today / 7 / 30 days, and the rows by model of the
+ * requested window (from `fromDays`).
+ */
+function accumulateUsage(
+  dimensions: DimensionRow[],
+  refusals: NonNullable<LiveRow['refusals']>,
+  range: { from: string; today: string; fromDays: string },
+): { points: Map<string, SeriesPoint>; totals: Overview['totals']; models: Map<string, ModelRow>; firstDay: string | undefined } {
+  const { today } = range;
+  const points = new Map(dayRange(range.from, today).map((day) => [day, emptyPoint(day)]));
+  const totals = { today: emptyTotals(), last7: emptyTotals(), last30: emptyTotals() };
+  const windows: [Totals, string][] = [
+    [totals.today, today],
+    [totals.last7, addDays(today, -6)],
+    [totals.last30, addDays(today, -29)],
+  ];
+  const models = new Map<string, ModelRow>();
+  let firstDay: string | undefined;
+  for (const row of dimensions) {
+    const amounts = { requests: n(row.requests), prompt: n(row.prompt), completion: n(row.completion), cost: n(row.cost), tts: n(row.tts) };
+    const errors = row.status === 'error' ? amounts.requests : 0;
+    if (!firstDay || row.day < firstDay) firstDay = row.day;
+    const point = points.get(row.day);
+    if (point) {
+      addUsage(point, amounts);
+      point.providerErrors += errors;
+    }
+    for (const [t, start] of windows) {
+      if (row.day < start) continue;
+      addUsage(t, amounts);
+      t.providerErrors += errors;
+      if (row.is_guest) t.guestRequests += amounts.requests;
+    }
+    if (row.day >= range.fromDays) {
+      const key = `${row.kind}\u0000${row.model}\u0000${row.provider}`;
+      const m = models.get(key) ?? {
+        model: row.model,
+        provider: row.provider,
+        kind: row.kind,
+        requests: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+        tokens: 0,
+        costMicroUsd: 0,
+        ttsChars: 0,
+        errors: 0,
+      };
+      addUsage(m, amounts);
+      m.errors += errors;
+      models.set(key, m);
+    }
+  }
+  for (const row of refusals) {
+    const count = n(row.count);
+    const point = points.get(row.day);
+    if (point) point.refusals += count;
+    for (const [t, start] of windows) {
+      if (row.day < start) continue;
+      t.refusals.total += count;
+      t.refusals.byReason[row.reason] = (t.refusals.byReason[row.reason] ?? 0) + count;
+    }
+  }
+  return { points, totals, models, firstDay };
+}
+
+/**
+ * Active accounts and guests per window (the closed days' prepared counts plus today's
+ * users), written into `totals`; returns today's sums per user.
+ */
+function countPeople(totals: Overview['totals'], closed: ClosedDays, todayUsers: NonNullable<LiveRow['users']>, today: string): Map<string, Sums> {
+  const from7 = addDays(today, -6);
+  const counts = { ...closed.active, accounts1: 0, guests1: 0 };
+  const todayByUser = new Map<string, Sums>();
+  for (const t of todayUsers) {
+    const last = closed.lastDay.get(`${t.u}|${t.g}`);
+    if (t.g) {
+      counts.guests1++;
+      if (!last || last < from7) counts.guests7++;
+      if (!last) counts.guests30++;
+    } else {
+      counts.accounts1++;
+      if (!last || last < from7) counts.accounts7++;
+      if (!last) counts.accounts30++;
+    }
+    const sums = todayByUser.get(t.u) ?? noSums();
+    sums.requests += Number(t.r);
+    sums.tokens += Number(t.t);
+    sums.cost += Number(t.c);
+    todayByUser.set(t.u, sums);
+  }
+  totals.today.activeUsers = counts.accounts1;
+  totals.last7.activeUsers = counts.accounts7;
+  totals.last30.activeUsers = counts.accounts30;
+  totals.today.guests = counts.guests1;
+  totals.last7.guests = counts.guests7;
+  totals.last30.guests = counts.guests30;
+  return todayByUser;
+}
+
+/**
+ * The top users of the window: anyone active today (closed part + today), or else the
+ * best of the closed ranking, whose totals are their closed sums.
+ */
+function topUsers(days: 1 | 7 | 30, closed: ClosedDays, todayByUser: Map<string, Sums>): [string, Sums][] {
+  const candidates: [string, Sums][] = [];
+  for (const [id, t] of todayByUser) {
+    const c = days === 1 ? undefined : closed.sums.get(id)?.[days === 7 ? 'last7' : 'last30'];
+    candidates.push([id, { requests: t.requests + (c?.requests ?? 0), tokens: t.tokens + (c?.tokens ?? 0), cost: t.cost + (c?.cost ?? 0) }]);
+  }
+  if (days !== 1) {
+    let added = 0;
+    for (const id of closed.ranked[days]) {
+      if (added >= TOP_USERS) break;
+      if (todayByUser.has(id)) continue;
+      candidates.push([id, closed.sums.get(id)![days === 7 ? 'last7' : 'last30']]);
+      added++;
+    }
+  }
+  return candidates
+    .filter(([, x]) => x.requests > 0)
+    .sort(byCost)
+    .slice(0, TOP_USERS);
+}
+
 export class OverviewService {
   private closed: { today: string; readAt: number; promise: Promise<ClosedDays> } | undefined;
   private warmer: NodeJS.Timeout | undefined;
@@ -220,173 +378,67 @@ export class OverviewService {
   async overview(days: 1 | 7 | 30, now = new Date()): Promise<Overview> {
     const today = utcDay(now);
     const from30 = addDays(today, -29);
-    const fromDays = addDays(today, -(days - 1));
-    const from = firstDayRead(now);
+    const [closed, live, upgrade] = await Promise.all([this.closedDays(now), this.readToday(today), this.upgradeCandidates(now)]);
 
-    // Today's part in one round trip (JSON columns), the candidates beside it.
-    const [closed, live, upgrade] = await Promise.all([
-      this.closedDays(now),
-      this.prisma.$queryRaw<[LiveRow]>(Prisma.sql`
-        SELECT
-          (SELECT json_agg(x) FROM (
-             SELECT ${today}::text AS day, ${dimensionColumns}
-               FROM usage_daily WHERE day = ${today}::date
-              GROUP BY model, provider, kind, status, is_guest) x) AS dimensions,
-          (SELECT json_agg(x) FROM (
-             SELECT user_id AS u, is_guest AS g, sum(requests) AS r, sum(prompt_tokens + completion_tokens) AS t, sum(cost_micro_usd) AS c
-               FROM usage_daily WHERE day = ${today}::date AND user_id <> ${ANONYMOUS_USER_ID}::uuid
-              GROUP BY user_id, is_guest) x) AS users,
-          (SELECT json_agg(x) FROM (
-             SELECT to_char(day, 'YYYY-MM-DD') AS day, reason, count FROM refusals_daily
-              WHERE day BETWEEN ${from30}::date AND ${today}::date) x) AS refusals,
-          (SELECT json_agg(x) FROM (
-             SELECT u.plan_id, s.price_id, count(*) AS users FROM users u
-               LEFT JOIN LATERAL (
-                 SELECT price_id FROM subscriptions
-                  WHERE user_id = u.id AND status IN ('active', 'trialing', 'past_due')
-                  ORDER BY updated_at DESC LIMIT 1) s ON true
-              WHERE NOT u.is_guest AND u.deleted_at IS NULL GROUP BY u.plan_id, s.price_id) x) AS plans`),
-      this.upgradeCandidates(now),
-    ]);
-    const row = live[0];
-    const todayDimensions = row.dimensions ?? [];
-    const todayUsers = row.users ?? [];
-    const refusals = row.refusals ?? [];
-    const planCounts = row.plans ?? [];
+    const usage = accumulateUsage([...closed.dimensions, ...(live.dimensions ?? [])], live.refusals ?? [], {
+      from: firstDayRead(now),
+      today,
+      fromDays: addDays(today, -(days - 1)),
+    });
+    const todayByUser = countPeople(usage.totals, closed, live.users ?? [], today);
+    const top = topUsers(days, closed, todayByUser);
+    const dailyCost = new Map([...usage.points.values()].map((p) => [p.day, p.costMicroUsd]));
+    const projection = projectMonthCost({ now, dailyCost, firstDay: usage.firstDay });
+    const paidPlans = this.paidPlanRevenue(live.plans ?? []);
+    const revenueMicroUsd = paidPlans.reduce((sum, p) => sum + p.revenueMicroUsd, 0);
 
-    // Series (zero-filled), totals per window, by model, and the daily cost for the projection.
-    const window30 = dayRange(from30, today);
-    const points = new Map<string, SeriesPoint>();
-    for (const day of dayRange(from, today)) {
-      points.set(day, { day, requests: 0, promptTokens: 0, completionTokens: 0, tokens: 0, costMicroUsd: 0, ttsChars: 0, providerErrors: 0, refusals: 0 });
-    }
-    const totals = { today: emptyTotals(), last7: emptyTotals(), last30: emptyTotals() };
-    const windows: [Totals, string][] = [
-      [totals.today, today],
-      [totals.last7, addDays(today, -6)],
-      [totals.last30, from30],
-    ];
-    const models = new Map<string, ModelRow>();
-    let firstDay: string | undefined;
-    for (const row of [...closed.dimensions, ...todayDimensions]) {
-      const requests = n(row.requests);
-      const prompt = n(row.prompt);
-      const completion = n(row.completion);
-      const cost = n(row.cost);
-      const tts = n(row.tts);
-      const error = row.status === 'error' ? requests : 0;
-      if (!firstDay || row.day < firstDay) firstDay = row.day;
-      const point = points.get(row.day);
-      if (point) {
-        point.requests += requests;
-        point.promptTokens += prompt;
-        point.completionTokens += completion;
-        point.tokens += prompt + completion;
-        point.costMicroUsd += cost;
-        point.ttsChars += tts;
-        point.providerErrors += error;
-      }
-      for (const [t, start] of windows) {
-        if (row.day < start) continue;
-        t.requests += requests;
-        t.promptTokens += prompt;
-        t.completionTokens += completion;
-        t.tokens += prompt + completion;
-        t.costMicroUsd += cost;
-        t.ttsChars += tts;
-        t.providerErrors += error;
-        if (row.is_guest) t.guestRequests += requests;
-      }
-      if (row.day >= fromDays) {
-        const key = `${row.kind}\u0000${row.model}\u0000${row.provider}`;
-        const m = models.get(key) ?? {
-          model: row.model,
-          provider: row.provider,
-          kind: row.kind,
-          requests: 0,
-          promptTokens: 0,
-          completionTokens: 0,
-          tokens: 0,
-          costMicroUsd: 0,
-          ttsChars: 0,
-          errors: 0,
-        };
-        m.requests += requests;
-        m.promptTokens += prompt;
-        m.completionTokens += completion;
-        m.tokens += prompt + completion;
-        m.costMicroUsd += cost;
-        m.ttsChars += tts;
-        m.errors += error;
-        models.set(key, m);
-      }
-    }
-    for (const row of refusals) {
-      const count = n(row.count);
-      const point = points.get(row.day);
-      if (point) point.refusals += count;
-      for (const [t, start] of windows) {
-        if (row.day < start) continue;
-        t.refusals.total += count;
-        t.refusals.byReason[row.reason] = (t.refusals.byReason[row.reason] ?? 0) + count;
-      }
-    }
+    return {
+      generatedAt: now,
+      days,
+      today,
+      totals: usage.totals,
+      series: dayRange(from30, today)
+        .slice(-days)
+        .map((day) => usage.points.get(day)!),
+      byModel: [...usage.models.values()].sort((a, b) => b.costMicroUsd - a.costMicroUsd || b.requests - a.requests),
+      topUsers: await this.describeTopUsers(top),
+      upgradeCandidates: upgrade.items,
+      upgradeCandidatesTotal: upgrade.total,
+      projection: { ...projection, revenueMicroUsd, marginMicroUsd: revenueMicroUsd - projection.projectedCostMicroUsd, paidPlans },
+    };
+  }
 
-    // People: the closed days' prepared aggregates plus today's users.
-    const from7 = addDays(today, -6);
-    const counts = { ...closed.active, accounts1: 0, guests1: 0 };
-    const todayByUser = new Map<string, Sums>();
-    for (const t of todayUsers) {
-      const last = closed.lastDay.get(`${t.u}|${t.g}`);
-      if (t.g) {
-        counts.guests1++;
-        if (!last || last < from7) counts.guests7++;
-        if (!last) counts.guests30++;
-      } else {
-        counts.accounts1++;
-        if (!last || last < from7) counts.accounts7++;
-        if (!last) counts.accounts30++;
-      }
-      const sums = todayByUser.get(t.u) ?? noSums();
-      sums.requests += Number(t.r);
-      sums.tokens += Number(t.t);
-      sums.cost += Number(t.c);
-      todayByUser.set(t.u, sums);
-    }
-    totals.today.activeUsers = counts.accounts1;
-    totals.last7.activeUsers = counts.accounts7;
-    totals.last30.activeUsers = counts.accounts30;
-    totals.today.guests = counts.guests1;
-    totals.last7.guests = counts.guests7;
-    totals.last30.guests = counts.guests30;
+  /** Today's part in one round trip (JSON columns): usage by dimension and by user, 30 days of refusals, accounts per plan. */
+  private async readToday(today: string): Promise<LiveRow> {
+    const from30 = addDays(today, -29);
+    const live = await this.prisma.$queryRaw<[LiveRow]>(Prisma.sql`
+      SELECT
+        (SELECT json_agg(x) FROM (
+           SELECT ${today}::text AS day, ${dimensionColumns}
+             FROM usage_daily WHERE day = ${today}::date
+            GROUP BY model, provider, kind, status, is_guest) x) AS dimensions,
+        (SELECT json_agg(x) FROM (
+           SELECT user_id AS u, is_guest AS g, sum(requests) AS r, sum(prompt_tokens + completion_tokens) AS t, sum(cost_micro_usd) AS c
+             FROM usage_daily WHERE day = ${today}::date AND user_id <> ${ANONYMOUS_USER_ID}::uuid
+            GROUP BY user_id, is_guest) x) AS users,
+        (SELECT json_agg(x) FROM (
+           SELECT to_char(day, 'YYYY-MM-DD') AS day, reason, count FROM refusals_daily
+            WHERE day BETWEEN ${from30}::date AND ${today}::date) x) AS refusals,
+        (SELECT json_agg(x) FROM (
+           SELECT u.plan_id, s.price_id, count(*) AS users FROM users u
+             LEFT JOIN LATERAL (
+               SELECT price_id FROM subscriptions
+                WHERE user_id = u.id AND status IN ('active', 'trialing', 'past_due')
+                ORDER BY updated_at DESC LIMIT 1) s ON true
+            WHERE NOT u.is_guest AND u.deleted_at IS NULL GROUP BY u.plan_id, s.price_id) x) AS plans`);
+    return live[0];
+  }
 
-    // Top users: anyone active today (closed part + today), or else the best of the
-    // closed ranking, whose totals are their closed sums.
-    const candidates: [string, Sums][] = [];
-    for (const [id, t] of todayByUser) {
-      const c = days === 1 ? undefined : closed.sums.get(id)?.[days === 7 ? 'last7' : 'last30'];
-      candidates.push([id, { requests: t.requests + (c?.requests ?? 0), tokens: t.tokens + (c?.tokens ?? 0), cost: t.cost + (c?.cost ?? 0) }]);
-    }
-    if (days !== 1) {
-      let added = 0;
-      for (const id of closed.ranked[days]) {
-        if (added >= TOP_USERS) break;
-        if (todayByUser.has(id)) continue;
-        candidates.push([id, closed.sums.get(id)![days === 7 ? 'last7' : 'last30']]);
-        added++;
-      }
-    }
-    const top = candidates
-      .filter(([, x]) => x.requests > 0)
-      .sort(byCost)
-      .slice(0, TOP_USERS);
-
-    const dailyCost = new Map([...points.values()].map((p) => [p.day, p.costMicroUsd]));
-    const projection = projectMonthCost({ now, dailyCost, firstDay });
-    const paidPlans = this.plans
+  /** Each paid plan's accounts and monthly revenue; a yearly subscriber brings a twelfth of the yearly price a month. */
+  private paidPlanRevenue(planCounts: NonNullable<LiveRow['plans']>): Overview['projection']['paidPlans'] {
+    return this.plans
       .filter((plan) => plan.priceMonthlyCents > 0)
       .map((plan) => {
-        // A yearly subscriber brings a twelfth of the yearly price a month, not the monthly price.
         const rows = planCounts.filter((row) => row.plan_id === plan.id);
         const users = rows.reduce((sum, row) => sum + n(row.users), 0);
         const yearlyUsers = rows
@@ -398,20 +450,6 @@ export class OverviewService {
           Math.round((yearlyUsers * centsToMicros(plan.priceYearlyCents ?? plan.priceMonthlyCents * 12)) / 12);
         return { plan: plan.id, name: plan.name, users, yearlyUsers, priceMonthlyCents: plan.priceMonthlyCents, revenueMicroUsd };
       });
-    const revenueMicroUsd = paidPlans.reduce((sum, p) => sum + p.revenueMicroUsd, 0);
-
-    return {
-      generatedAt: now,
-      days,
-      today,
-      totals,
-      series: window30.slice(-days).map((day) => points.get(day)!),
-      byModel: [...models.values()].sort((a, b) => b.costMicroUsd - a.costMicroUsd || b.requests - a.requests),
-      topUsers: await this.describeTopUsers(top),
-      upgradeCandidates: upgrade.items,
-      upgradeCandidatesTotal: upgrade.total,
-      projection: { ...projection, revenueMicroUsd, marginMicroUsd: revenueMicroUsd - projection.projectedCostMicroUsd, paidPlans },
-    };
   }
 
   /** Single flight: concurrent calls on a new day share one read of the closed days. */
