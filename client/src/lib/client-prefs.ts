@@ -83,7 +83,7 @@ export const clientPrefsStore = {
   },
 };
 
-/** `system` follows the OS (styles.css's prefers-color-scheme); light and dark override it (theme.css). */
+/** `system` follows the OS (theme.css: color-scheme: light dark); light and dark fix the scheme (data-theme). */
 export function applyTheme(
   theme: Theme,
   root: { dataset: DOMStringMap } | undefined = typeof document === 'undefined' ? undefined : document.documentElement,

@@ -133,6 +133,8 @@ describeBrowser('conversation tools (rename, search, copy, jump to latest) and t
         await page.getByRole('log', { name: 'Messages' }).getByText('Bring a dry bag.').waitFor();
         // The account's theme, saved elsewhere, is applied here.
         await eventually(async () => expect(await page.evaluate<string | undefined>('document.documentElement.dataset.theme')).toBe('dark'));
+        // ...and it wins over the OS setting (light here): the page is drawn with the dark palette (theme.css, --bg).
+        expect(await page.evaluate<string>('getComputedStyle(document.body).backgroundColor')).toBe('rgb(12, 14, 22)');
 
         // Rename.
         await openDrawer();

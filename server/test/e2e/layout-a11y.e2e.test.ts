@@ -30,6 +30,8 @@ const SIZES = [
   { width: 1280, height: 800 },
 ] as const;
 const SCHEMES = ['light', 'dark'] as const;
+/** The page's --bg in each scheme (#f6f7fb, #0c0e16). */
+const BACKGROUND = { light: 'rgb(246, 247, 251)', dark: 'rgb(12, 14, 22)' } as const;
 const SHOTS = path.join(ARTIFACTS_DIR, 'layout');
 
 interface Visit {
@@ -131,6 +133,9 @@ describeBrowser('every page fits a phone and passes axe-core, light and dark', (
           await settle(page);
           const wrong = await visit.act?.(page);
           if (wrong) problems.push(`${where}: ${wrong}`);
+          // The OS scheme picks the palette (theme.css: light-dark(), --bg).
+          const background = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+          if (background !== BACKGROUND[scheme]) problems.push(`${where}: background ${background}, not the ${scheme} palette's ${BACKGROUND[scheme]}`);
           const fit = await horizontalOverflow(page);
           if (fit.scrollWidth > fit.innerWidth)
             problems.push(`${where}: ${fit.scrollWidth}px wide in a ${fit.innerWidth}px window (${fit.culprits.join(', ')})`);
