@@ -260,8 +260,7 @@ export class ChatService {
 
     // Identical single-turn prompts within the TTL: the message counts, the tokens cost nothing.
     // A regenerated reply is asked for because the last one was not wanted: never the cached one.
-    const cacheKey =
-      history.length === 0 && this.cache.enabled && !input.branch?.replyTo ? ResponseCache.key(model, o.systemPrompt, content) : undefined;
+    const cacheKey = history.length === 0 && this.cache.enabled && !input.branch?.replyTo ? ResponseCache.key(model, o.systemPrompt, content) : undefined;
     const cachedText = cacheKey ? this.cache.get(cacheKey) : undefined;
 
     // 4. Reservation: one transaction with conditional updates.
@@ -370,8 +369,14 @@ export class ChatService {
   ): Promise<AsyncGenerator<ChatEvent>> {
     const reply = await findOwnMessage(this.o.prisma, user.id, input.messageId);
     if (reply.role !== 'assistant') throw new AppError('invalid_input', 'Only a reply can be regenerated. To change your own message, edit it.');
-    const question = reply.parentId ? await this.o.prisma.message.findFirst({ where: { id: reply.parentId, userId: user.id }, select: { id: true, role: true, content: true, parentId: true } }) : null;
-    if (!question || question.role !== 'user') throw new AppError('invalid_input', 'This reply does not answer a message of yours, so it cannot be regenerated.');
+    const question = reply.parentId
+      ? await this.o.prisma.message.findFirst({
+          where: { id: reply.parentId, userId: user.id },
+          select: { id: true, role: true, content: true, parentId: true },
+        })
+      : null;
+    if (!question || question.role !== 'user')
+      throw new AppError('invalid_input', 'This reply does not answer a message of yours, so it cannot be regenerated.');
     const path = await readPath(this.o.prisma, reply.conversationId, { from: question.parentId, limit: HISTORY_LOAD_LIMIT });
     return this.send(
       user,

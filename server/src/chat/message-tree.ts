@@ -34,11 +34,7 @@ export interface PathMessage {
  * at most `limit` messages: what a new reply under it sees. Empty for a conversation without
  * messages or when `from` is null (a first message).
  */
-export async function readPath(
-  prisma: PrismaClient,
-  conversationId: string,
-  options: { from?: string | null; limit: number },
-): Promise<PathMessage[]> {
+export async function readPath(prisma: PrismaClient, conversationId: string, options: { from?: string | null; limit: number }): Promise<PathMessage[]> {
   if (options.from === null) return [];
   const start =
     options.from === undefined

@@ -50,9 +50,11 @@ export const chatRouter = router({
    * Another reply to the message the reply `messageId` answered, kept beside it as a version; streams
    * and is metered like `send`. `speak` is accepted and not used yet (speech while streaming comes with send's).
    */
-  regenerate: authedProcedure.input(ZChatRegenerateInput).mutation(({ ctx, input, signal }) =>
-    ctx.deps.chat.regenerate(ctx.user, { messageId: input.messageId, model: input.model }, { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal }),
-  ),
+  regenerate: authedProcedure
+    .input(ZChatRegenerateInput)
+    .mutation(({ ctx, input, signal }) =>
+      ctx.deps.chat.regenerate(ctx.user, { messageId: input.messageId, model: input.model }, { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal }),
+    ),
 
   /** A new version of the caller's message `messageId` with `content`, and a reply to it; streams and is metered like `send`. */
   edit: authedProcedure
