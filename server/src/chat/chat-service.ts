@@ -375,8 +375,7 @@ export class ChatService {
           select: { id: true, role: true, content: true, parentId: true },
         })
       : null;
-    if (!question || question.role !== 'user')
-      throw new AppError('invalid_input', 'This reply does not answer a message of yours, so it cannot be regenerated.');
+    if (question?.role !== 'user') throw new AppError('invalid_input', 'This reply does not answer a message of yours, so it cannot be regenerated.');
     const path = await readPath(this.o.prisma, reply.conversationId, { from: question.parentId, limit: HISTORY_LOAD_LIMIT });
     return this.send(
       user,
