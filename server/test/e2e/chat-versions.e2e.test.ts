@@ -59,7 +59,9 @@ describeBrowser('regenerate, edit and versions', () => {
         const reply = () => log().getByRole('article', { name: 'Assistant' }).last();
         const mine = () => log().getByRole('article', { name: 'You' }).last();
         const replyVersions = () => reply().getByRole('group', { name: 'Versions of this reply' });
-        const fitsWidth = async () => expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+        const fitsWidth = async () =>
+          // A string, not a function: the server's tsconfig has no DOM types.
+          expect(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
 
         await page.goto(`${server.url}/`);
         const input = page.getByRole('textbox', { name: 'Message' });
