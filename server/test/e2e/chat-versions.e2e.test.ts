@@ -2,13 +2,22 @@
 // phone: a reply regenerated shows ‹ 2/2 ›, switching back (by keyboard) shows 1/2 and
 // survives a reload; editing a message in place resends it and shows the new reply, with
 // the message's own ‹ 2/2 ›. The fake OpenAI server numbers its replies so each version is
-// told apart.
+// told apart. axe-core finds no serious or critical problem with the switch or the editor.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startFakeOpenAIServer, type FakeOpenAIServer } from '../fakes/openai-server.ts';
-import { describeBrowser, ARTIFACTS_DIR, CLIENT_DIST, ensureClientBuilt, launchChromium, watchPage, type PageWatch } from '../helpers/browser.ts';
+import {
+  axeViolations,
+  describeBrowser,
+  ARTIFACTS_DIR,
+  CLIENT_DIST,
+  ensureClientBuilt,
+  launchChromium,
+  watchPage,
+  type PageWatch,
+} from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 describeBrowser('regenerate, edit and versions', () => {
@@ -59,6 +68,7 @@ describeBrowser('regenerate, edit and versions', () => {
         const reply = () => log().getByRole('article', { name: 'Assistant' }).last();
         const mine = () => log().getByRole('article', { name: 'You' }).last();
         const replyVersions = () => reply().getByRole('group', { name: 'Versions of this reply' });
+        const accessible = async () => expect(await axeViolations(page)).toEqual([]);
         const fitsWidth = async () =>
           // A string, not a function: the server's tsconfig has no DOM types.
           expect(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
@@ -82,6 +92,7 @@ describeBrowser('regenerate, edit and versions', () => {
         expect(await log().getByRole('article', { name: 'You' }).count()).toBe(1);
         expect(await log().getByText(`Reply number ${first}.`).count()).toBe(0);
         await fitsWidth();
+        await accessible();
         await shot('regenerated');
 
         // Back to the first version, by keyboard.
@@ -102,6 +113,7 @@ describeBrowser('regenerate, edit and versions', () => {
         const editor = log().getByRole('textbox', { name: 'Edit your message' });
         await expect(editor.inputValue()).resolves.toBe('What is a version?');
         await fitsWidth();
+        await accessible();
         await shot('editing');
         // Escape leaves it as it was.
         await editor.press('Escape');
@@ -121,6 +133,7 @@ describeBrowser('regenerate, edit and versions', () => {
           { role: 'user', content: 'What is a branch?' },
         ]);
         await fitsWidth();
+        await accessible();
         await shot('edited');
 
         // The first version of the message comes back with the newest message of its branch (the regenerated reply).
