@@ -7,7 +7,7 @@ import type { AppRouter } from '../../server/src/routers/_app.ts';
 export type { AppRouter };
 
 /** Procedures that answer with a stream (an async iterable), read with httpBatchStreamLink. */
-const STREAMING_PATHS = new Set(['chat.send']);
+const STREAMING_PATHS = new Set(['chat.send', 'chat.regenerate', 'chat.edit']);
 
 /**
  * Streaming responses send their headers before the procedure runs, so a procedure

@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ERROR_REASONS } from '@chatmeter/shared/errors';
+import { CHAT_REPLY_PATHS } from './metering/refusals.ts';
 import type { TtsWorkerTarget } from './tts/tts-client.ts';
 import type { GateStats } from './chat/providers/gate.ts';
 
@@ -66,7 +67,7 @@ export class Metrics {
   });
   readonly chatRequests = new Counter({
     name: 'chatmeter_chat_requests_total',
-    help: 'chat.send requests by outcome: ok, cached, aborted, error, expired (settled) or refused (before the provider).',
+    help: 'chat.send (and chat.regenerate, chat.edit) requests by outcome: ok, cached, aborted, error, expired (settled) or refused (before the provider).',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
@@ -253,13 +254,13 @@ export class Metrics {
     this.cost.inc({ model }, event.costMicroUsd / 1_000_000);
   }
 
-  /** A tRPC error: counted when it carries a contract reason; a refused chat.send is also a chat outcome. */
+  /** A tRPC error: counted when it carries a contract reason; a refused chat.send (or regenerate, edit) is also a chat outcome. */
   recordTrpcError(reason: string | undefined, path: string | undefined): void {
     if (!reason || !Object.hasOwn(ERROR_REASONS, reason)) return;
     const procedure = this.procedureLabel(path);
     this.refusals.inc({ reason, procedure });
     // provider_unavailable after a settlement is already counted as outcome "error".
-    if (path === 'chat.send' && reason !== 'provider_unavailable') this.chatRequests.inc({ outcome: 'refused' });
+    if (path && CHAT_REPLY_PATHS.has(path) && reason !== 'provider_unavailable') this.chatRequests.inc({ outcome: 'refused' });
   }
 
   /** Times a tts.speak call by outcome. */

@@ -363,6 +363,9 @@ describe("another user's ids", () => {
     'chat.messages',
     'chat.deleteConversation',
     'chat.renameConversation',
+    'chat.regenerate',
+    'chat.edit',
+    'chat.selectVersion',
     'tts.speak',
     'billing.simulatedCheckout',
     'billing.simulate',
@@ -406,6 +409,12 @@ describe("another user's ids", () => {
       await nf('chat.send', send(thief.b, { content: 'mine now', conversationId }));
       await nf('chat.deleteConversation', t.chat.deleteConversation.mutate({ conversationId }));
       await nf('chat.renameConversation', t.chat.renameConversation.mutate({ conversationId, title: 'mine now' }));
+      await nf('chat.regenerate', (async () => (await t.chat.regenerate.mutate({ messageId }))[Symbol.asyncIterator]().next())());
+      await nf(
+        'chat.edit',
+        (async () => (await t.chat.edit.mutate({ messageId: first.start!.userMessageId, content: 'mine now' }))[Symbol.asyncIterator]().next())(),
+      );
+      await nf('chat.selectVersion', t.chat.selectVersion.mutate({ messageId }));
       // Search takes no id: it must simply find nothing of Alice's.
       expect((await t.chat.searchConversations.query({ query: 'hear' })).items.filter((hit) => hit.conversationId === conversationId)).toEqual([]);
       await nf('tts.speak', t.tts.speak.mutate({ messageId }));

@@ -9,6 +9,29 @@ export const ZChatSendInput = z.object({
   captcha: z.string().max(8192).optional(),
 });
 
+/**
+ * chat.regenerate: another reply to the message the reply `messageId` answered, kept beside it.
+ * `speak` is accepted for the same option of chat.send (speech while streaming).
+ */
+export const ZChatRegenerateInput = z.object({
+  messageId: z.uuid(),
+  model: z.string().min(1).max(200).optional(),
+  speak: z.boolean().optional(),
+});
+export type TChatRegenerateInput = z.infer<typeof ZChatRegenerateInput>;
+
+/** chat.edit: a new version of the user message `messageId` with `content`, and a reply to it. */
+export const ZChatEditInput = z.object({
+  messageId: z.uuid(),
+  content: z.string().min(1, 'Write a message first').max(100_000, 'That message is far too long'),
+  model: z.string().min(1).max(200).optional(),
+  speak: z.boolean().optional(),
+});
+export type TChatEditInput = z.infer<typeof ZChatEditInput>;
+
+/** chat.selectVersion: show this version of a message (and the newest messages of its branch) from now on. */
+export const ZSelectVersionInput = z.object({ messageId: z.uuid() });
+
 export const ZCursorPage = z.object({
   cursor: z.string().max(200).optional(),
   limit: z.number().int().min(1).max(50).default(50),

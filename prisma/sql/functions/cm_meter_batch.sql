@@ -4,7 +4,8 @@
 -- return type needs a DROP FUNCTION IF EXISTS of the old signature first, in this file.
 -- The reserve items carry the model's prices, the plan's dollar cap and fallback, and the
 -- environment's dollar caps; their rows name the model chosen, the limit that shortened the
--- reply (or NULL) and the cost held (cm_reserve_chat).
+-- reply (or NULL) and the cost held (cm_reserve_chat). Optional fields place the message in the
+-- conversation's tree: parent_id, reply_to, exclusive (migration 20261206100000_message_tree).
 DROP FUNCTION IF EXISTS public.cm_meter_batch(jsonb, jsonb);
 CREATE OR REPLACE FUNCTION public.cm_meter_batch(p_settles jsonb, p_reserves jsonb)
  RETURNS TABLE(o_kind text, o_idx integer, o_outcome text, o_max_tokens bigint, o_funded_by text, o_conversation_id uuid, o_user_message_id uuid, o_credit_balance bigint, o_usage_event_id bigint, o_credit_tokens bigint, o_model text, o_limited_by text, o_cost bigint)
@@ -41,7 +42,8 @@ BEGIN
       prompt bigint, max_tokens bigint, min_completion bigint, default_cap bigint,
       model text, request_id text, conversation_id uuid, title text, content text, max_messages integer,
       in_price bigint, out_price bigint, cost_month_limit bigint, default_cost_day_cap bigint, default_cost_month_cap bigint,
-      at_global_month timestamptz, fallback_model text, fallback_in_price bigint, fallback_out_price bigint, fallback_max_tokens bigint)
+      at_global_month timestamptz, fallback_model text, fallback_in_price bigint, fallback_out_price bigint, fallback_max_tokens bigint,
+      parent_id uuid, reply_to uuid, exclusive boolean)
   LOOP
     IF EXISTS (SELECT 1 FROM users u WHERE u.id = q.user_id AND u.deleted_at IS NOT NULL) THEN
       RETURN QUERY SELECT 'reserve'::text, q.idx, 'account_deleted'::text, NULL::bigint, NULL::text, NULL::uuid, NULL::uuid,
@@ -54,7 +56,8 @@ BEGIN
                                          q.prompt, q.max_tokens, q.min_completion, q.default_cap,
                                          q.model, q.request_id, q.conversation_id, q.title, q.content, q.max_messages,
                                          q.in_price, q.out_price, q.cost_month_limit, q.default_cost_day_cap, q.default_cost_month_cap,
-                                         q.at_global_month, q.fallback_model, q.fallback_in_price, q.fallback_out_price, q.fallback_max_tokens);
+                                         q.at_global_month, q.fallback_model, q.fallback_in_price, q.fallback_out_price, q.fallback_max_tokens,
+                                         q.parent_id, q.reply_to, COALESCE(q.exclusive, false));
     RETURN QUERY SELECT 'reserve'::text, q.idx, v.outcome, v.max_tokens, v.funded_by, v.conversation_id, v.user_message_id,
                         v.credit_balance, NULL::bigint, NULL::bigint, v.model, v.limited_by, v.cost_micro_usd;
   END LOOP;

@@ -11,8 +11,14 @@
 -- (docs/architecture.md, "The wallet").
 --   Dollars: cost_month (the plan's allowance; credits are bought and not capped by the plan),
 --   spend_month (all of the user's spend: the personal limit), global_cost_day / _month.
+-- The conversation is a tree (migration 20261206100000_message_tree): the user message goes
+-- under p_parent_id (NULL: a first message) and becomes the active leaf; a regeneration
+-- (p_reply_to, an existing user message of the conversation) writes no user message and leaves
+-- the leaf to the settlement. p_exclusive (edit, regenerate) refuses while a reply of the
+-- conversation is held (streaming): batches run one at a time, so the check is exact.
 DROP FUNCTION IF EXISTS public.cm_reserve_chat(uuid, uuid, boolean, text, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, text, text, uuid, text, text, integer);
-CREATE OR REPLACE FUNCTION public.cm_reserve_chat(p_reservation_id uuid, p_user_id uuid, p_is_guest boolean, p_ip_hash text, p_now timestamp with time zone, p_hour timestamp with time zone, p_day timestamp with time zone, p_month timestamp with time zone, p_expires_at timestamp with time zone, p_messages_hour_limit bigint, p_messages_day_limit bigint, p_ip_day_limit bigint, p_tokens_month_limit bigint, p_prompt bigint, p_max_tokens bigint, p_min_completion bigint, p_default_cap bigint, p_model text, p_request_id text, p_conversation_id uuid, p_title text, p_content text, p_max_messages integer, p_in_price bigint, p_out_price bigint, p_cost_month_limit bigint, p_default_cost_day_cap bigint, p_default_cost_month_cap bigint, p_global_month timestamp with time zone, p_fallback_model text, p_fallback_in_price bigint, p_fallback_out_price bigint, p_fallback_max_tokens bigint)
+DROP FUNCTION IF EXISTS public.cm_reserve_chat(uuid, uuid, boolean, text, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, text, text, uuid, text, text, integer, bigint, bigint, bigint, bigint, bigint, timestamp with time zone, text, bigint, bigint, bigint);
+CREATE OR REPLACE FUNCTION public.cm_reserve_chat(p_reservation_id uuid, p_user_id uuid, p_is_guest boolean, p_ip_hash text, p_now timestamp with time zone, p_hour timestamp with time zone, p_day timestamp with time zone, p_month timestamp with time zone, p_expires_at timestamp with time zone, p_messages_hour_limit bigint, p_messages_day_limit bigint, p_ip_day_limit bigint, p_tokens_month_limit bigint, p_prompt bigint, p_max_tokens bigint, p_min_completion bigint, p_default_cap bigint, p_model text, p_request_id text, p_conversation_id uuid, p_title text, p_content text, p_max_messages integer, p_in_price bigint, p_out_price bigint, p_cost_month_limit bigint, p_default_cost_day_cap bigint, p_default_cost_month_cap bigint, p_global_month timestamp with time zone, p_fallback_model text, p_fallback_in_price bigint, p_fallback_out_price bigint, p_fallback_max_tokens bigint, p_parent_id uuid DEFAULT NULL::uuid, p_reply_to uuid DEFAULT NULL::uuid, p_exclusive boolean DEFAULT false)
  RETURNS TABLE(outcome text, max_tokens bigint, funded_by text, conversation_id uuid, user_message_id uuid, credit_balance bigint, model text, limited_by text, cost_micro_usd bigint)
  LANGUAGE plpgsql
 AS $function$
@@ -56,6 +62,8 @@ DECLARE
   v_message uuid := gen_random_uuid();
   v_count integer;
   v_reason text;
+  -- Messages this reservation adds before the reply: none when it answers an existing one.
+  v_added integer := CASE WHEN p_reply_to IS NULL THEN 1 ELSE 0 END;
 BEGIN
   BEGIN
     SELECT s.kill_switch, s.max_tokens_per_day, s.max_cost_per_day_micro_usd, s.max_cost_per_month_micro_usd
@@ -184,8 +192,12 @@ BEGIN
     END IF;
 
     IF v_conversation IS NOT NULL THEN
-      UPDATE conversations c SET message_count = c.message_count + 1, updated_at = p_now
-       WHERE c.id = v_conversation AND c.user_id = p_user_id AND c.deleted_at IS NULL AND c.message_count <= p_max_messages - 2;
+      IF p_exclusive AND EXISTS (SELECT 1 FROM reservations r WHERE r.status = 'held' AND r.expires_at > p_now AND r.conversation_id = v_conversation) THEN
+        RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'conversation_busy';
+      END IF;
+      UPDATE conversations c SET message_count = c.message_count + v_added, updated_at = p_now,
+                                 active_leaf_id = CASE WHEN p_reply_to IS NULL THEN v_message ELSE c.active_leaf_id END
+       WHERE c.id = v_conversation AND c.user_id = p_user_id AND c.deleted_at IS NULL AND c.message_count <= p_max_messages - 1 - v_added;
       GET DIAGNOSTICS v_count = ROW_COUNT;
       IF v_count <> 1 THEN
         IF EXISTS (SELECT 1 FROM conversations c WHERE c.id = v_conversation AND c.user_id = p_user_id AND c.deleted_at IS NULL) THEN
@@ -193,19 +205,32 @@ BEGIN
         END IF;
         RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'not_found';
       END IF;
+      -- The message the new one follows, or the one answered again, must be of this conversation.
+      IF COALESCE(p_reply_to, p_parent_id) IS NOT NULL AND NOT EXISTS (
+          SELECT 1 FROM messages m WHERE m.id = COALESCE(p_reply_to, p_parent_id) AND m.conversation_id = v_conversation
+             AND (p_reply_to IS NULL OR m.role = 'user')) THEN
+        RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'not_found';
+      END IF;
     ELSE
+      IF p_reply_to IS NOT NULL OR p_parent_id IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'not_found';
+      END IF;
       v_conversation := gen_random_uuid();
-      INSERT INTO conversations (id, user_id, title, model, message_count, created_at, updated_at)
-      VALUES (v_conversation, p_user_id, p_title, v_model, 1, p_now, p_now);
+      INSERT INTO conversations (id, user_id, title, model, message_count, created_at, updated_at, active_leaf_id)
+      VALUES (v_conversation, p_user_id, p_title, v_model, 1, p_now, p_now, v_message);
     END IF;
-    INSERT INTO messages (id, conversation_id, user_id, role, content, created_at)
-    VALUES (v_message, v_conversation, p_user_id, 'user', p_content, p_now);
+    IF p_reply_to IS NULL THEN
+      INSERT INTO messages (id, conversation_id, user_id, role, content, created_at, parent_id)
+      VALUES (v_message, v_conversation, p_user_id, 'user', p_content, p_now, p_parent_id);
+    ELSE
+      v_message := p_reply_to;
+    END IF;
     INSERT INTO reservations (id, user_id, kind, model, allowance_tokens, credit_tokens, global_tokens, prompt_tokens,
                               month_period_start, day_period_start, request_id, conversation_id, expires_at, created_at,
-                              cost_micro_usd, plan_cost_micro_usd, global_month_start)
+                              cost_micro_usd, plan_cost_micro_usd, global_month_start, user_message_id, regenerate)
     VALUES (p_reservation_id, p_user_id, 'chat', v_model, v_allowance, v_credit, p_prompt + v_max, p_prompt,
             p_month, p_day, p_request_id, v_conversation, p_expires_at, p_now,
-            v_cost, CASE WHEN v_funded = 'allowance' THEN v_cost ELSE 0 END, p_global_month);
+            v_cost, CASE WHEN v_funded = 'allowance' THEN v_cost ELSE 0 END, p_global_month, v_message, p_reply_to IS NOT NULL);
   EXCEPTION WHEN SQLSTATE 'P0001' THEN
     GET STACKED DIAGNOSTICS v_reason = PG_EXCEPTION_DETAIL;
     RETURN QUERY SELECT v_reason, 0::bigint, 'none'::text, NULL::uuid, NULL::uuid, v_balance, NULL::text, NULL::text, 0::bigint;

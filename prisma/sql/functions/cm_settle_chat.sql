@@ -78,9 +78,16 @@ BEGIN
   RETURNING id INTO v_event;
 
   IF r.conversation_id IS NOT NULL AND (length(p_assistant_content) > 0 OR p_status = 'ok') THEN
-    INSERT INTO messages (id, conversation_id, user_id, role, content, model, status, usage_event_id)
-    VALUES (p_assistant_id, r.conversation_id, r.user_id, 'assistant', p_assistant_content, p_model, p_status, v_event);
-    UPDATE conversations SET message_count = message_count + 1, updated_at = now() WHERE id = r.conversation_id;
+    -- The reply goes under the user message it answers (a reservation made before the message tree
+    -- names none: under the conversation's leaf). It becomes the leaf when the leaf is still that
+    -- message, or when it regenerates; a message sent meanwhile keeps the leaf.
+    INSERT INTO messages (id, conversation_id, user_id, role, content, model, status, usage_event_id, parent_id)
+    VALUES (p_assistant_id, r.conversation_id, r.user_id, 'assistant', p_assistant_content, p_model, p_status, v_event,
+            COALESCE(r.user_message_id, (SELECT c.active_leaf_id FROM conversations c WHERE c.id = r.conversation_id)));
+    UPDATE conversations SET message_count = message_count + 1, updated_at = now(),
+           active_leaf_id = CASE WHEN r.regenerate OR r.user_message_id IS NULL OR active_leaf_id IS NOT DISTINCT FROM r.user_message_id
+                                 THEN p_assistant_id ELSE active_leaf_id END
+     WHERE id = r.conversation_id;
   END IF;
   RETURN QUERY SELECT v_event, v_credit, false;
 END;

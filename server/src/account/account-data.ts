@@ -55,12 +55,13 @@ export class AccountDataService {
       prisma.conversation.findMany({
         where: { userId },
         orderBy: { createdAt: 'asc' },
-        select: { id: true, title: true, model: true, createdAt: true, updatedAt: true, deletedAt: true },
+        select: { id: true, title: true, model: true, createdAt: true, updatedAt: true, deletedAt: true, activeLeafId: true },
       }),
       prisma.message.findMany({
         where: { userId },
         orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-        select: { id: true, conversationId: true, role: true, content: true, model: true, status: true, createdAt: true },
+        // parentId: the message tree (versions), so an export keeps every version and where it belongs.
+        select: { id: true, conversationId: true, role: true, content: true, model: true, status: true, createdAt: true, parentId: true },
       }),
       prisma.usageEvent.findMany({
         where: { userId },

@@ -18,6 +18,7 @@ import type { Limiters } from '../rate-limit/limiters.ts';
 import { coalesceReadyDeltas } from './coalesce.ts';
 import { fitContextWindow, type ContextMessage } from './context-window.ts';
 import { InflightStreams } from './inflight.ts';
+import { findOwnMessage, readPath, type PathMessage } from './message-tree.ts';
 import { isAbortError, isProviderError, type FinishReason, type ProviderUsage } from './providers/provider.ts';
 import type { ProviderRegistry, RoutedProvider } from './providers/registry.ts';
 import { gatePriority, type GateLease, type GateRequest, type ProviderGate, type ProviderGates } from './providers/gate.ts';
@@ -52,6 +53,18 @@ export interface SendInput {
   conversationId?: string | undefined;
   content: string;
   model?: string | undefined;
+  /** Set by regenerate and edit (not by chat.send): where in the conversation's tree the reply goes. */
+  branch?: ChatBranch | undefined;
+}
+
+/** A reply placed in the message tree (message-tree.ts) rather than after the active leaf. */
+export interface ChatBranch {
+  /** The path above the message answered, oldest first: the model's context. */
+  history: ContextMessage[];
+  /** Edit: the parent of the new user message (null: it is the first message). */
+  parentId: string | null;
+  /** Regenerate: the existing user message answered again (no user message is written). */
+  replyTo?: string;
 }
 
 export interface ChatServiceOptions {
@@ -103,6 +116,11 @@ export function withMargin(promptTokens: number): number {
 }
 
 const HISTORY_LOAD_LIMIT = 200;
+
+/** A path read nearest first (message-tree.ts) as the model's context: oldest first, only text of the two roles. */
+function contextOf(path: PathMessage[]): ContextMessage[] {
+  return path.reverse().filter((m) => (m.role === 'user' || m.role === 'assistant') && m.content.length > 0) as ContextMessage[];
+}
 
 export class ChatService {
   readonly cache: ResponseCache;
@@ -205,27 +223,29 @@ export class ChatService {
       throw new AppError('input_too_long', `Messages on the ${plan.name} plan can be at most ${plan.limits.maxInputChars} characters.`, { upgrade: true });
     }
     let history: ContextMessage[] = [];
+    // The message the new user message follows: the active leaf the history was read from (message-tree.ts).
+    let parentId: string | null = input.branch?.parentId ?? null;
     if (input.conversationId) {
       // Both reads at once; the history is only used when the conversation is this user's.
-      const [conversation, rows] = await Promise.all([
+      const [conversation, path] = await Promise.all([
         o.prisma.conversation.findFirst({
           where: { id: input.conversationId, userId: user.id, deletedAt: null },
           select: { messageCount: true },
         }),
-        o.prisma.message.findMany({
-          where: { conversationId: input.conversationId, role: { in: ['user', 'assistant'] } },
-          orderBy: { createdAt: 'desc' },
-          take: HISTORY_LOAD_LIMIT,
-          select: { role: true, content: true },
-        }),
+        input.branch ? undefined : readPath(o.prisma, input.conversationId, { limit: HISTORY_LOAD_LIMIT }),
       ]);
       if (!conversation) throw new AppError('not_found', 'That conversation does not exist.');
-      if (conversation.messageCount + 2 > plan.limits.maxConversationMessages) {
+      if (conversation.messageCount + (input.branch?.replyTo ? 1 : 2) > plan.limits.maxConversationMessages) {
         throw new AppError('conversation_too_long', `This conversation has reached ${plan.limits.maxConversationMessages} messages. Start a new one.`, {
           upgrade: true,
         });
       }
-      history = rows.reverse().filter((m) => m.content.length > 0) as ContextMessage[];
+      if (path) {
+        parentId = path[0]?.id ?? null;
+        history = contextOf(path);
+      } else {
+        history = input.branch?.history ?? [];
+      }
     }
     const maxTokens = Math.min(o.maxTokens, price.maxOutputTokens);
     const fitted = fitContextWindow({
@@ -239,7 +259,8 @@ export class ChatService {
     if (!fitted.fits) throw new AppError('input_too_long', 'This message is too long for the model. Shorten it.');
 
     // Identical single-turn prompts within the TTL: the message counts, the tokens cost nothing.
-    const cacheKey = history.length === 0 && this.cache.enabled ? ResponseCache.key(model, o.systemPrompt, content) : undefined;
+    // A regenerated reply is asked for because the last one was not wanted: never the cached one.
+    const cacheKey = history.length === 0 && this.cache.enabled && !input.branch?.replyTo ? ResponseCache.key(model, o.systemPrompt, content) : undefined;
     const cachedText = cacheKey ? this.cache.get(cacheKey) : undefined;
 
     // 4. Reservation: one transaction with conditional updates.
@@ -266,6 +287,8 @@ export class ChatService {
         title: input.conversationId ? '' : conversationTitle(content),
         userContent: content,
         maxMessages: plan.limits.maxConversationMessages,
+        parentId,
+        ...(input.branch ? { exclusive: true, ...(input.branch.replyTo ? { replyTo: input.branch.replyTo } : {}) } : {}),
       },
       now,
     });
@@ -331,6 +354,76 @@ export class ChatService {
       reservation,
       admission,
     });
+  }
+
+  /**
+   * chat.regenerate: a new reply to the user message that `messageId` (one of the caller's replies)
+   * answered, kept beside it as a version. Metered, limited and streamed exactly as `send` (it is
+   * `send` with the reply placed in the tree); the context is the path above that user message.
+   * Never served from the response cache: the last answer is the one not wanted.
+   */
+  async regenerate(
+    user: ChatUser,
+    input: { messageId: string; model?: string | undefined },
+    request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
+  ): Promise<AsyncGenerator<ChatEvent>> {
+    const reply = await findOwnMessage(this.o.prisma, user.id, input.messageId);
+    if (reply.role !== 'assistant') throw new AppError('invalid_input', 'Only a reply can be regenerated. To change your own message, edit it.');
+    const question = reply.parentId
+      ? await this.o.prisma.message.findFirst({
+          where: { id: reply.parentId, userId: user.id },
+          select: { id: true, role: true, content: true, parentId: true },
+        })
+      : null;
+    if (question?.role !== 'user') throw new AppError('invalid_input', 'This reply does not answer a message of yours, so it cannot be regenerated.');
+    const path = await readPath(this.o.prisma, reply.conversationId, { from: question.parentId, limit: HISTORY_LOAD_LIMIT });
+    return this.send(
+      user,
+      {
+        conversationId: reply.conversationId,
+        content: question.content,
+        model: input.model ?? this.usableModel(user, reply.model),
+        branch: { history: contextOf(path), parentId: question.parentId, replyTo: question.id },
+      },
+      request,
+    );
+  }
+
+  /**
+   * chat.edit: a new version of the caller's user message `messageId` with `content`, beside the
+   * original (same parent), and a new reply under it; metered and streamed exactly as `send`.
+   * The context is the path above the edited message.
+   */
+  async edit(
+    user: ChatUser,
+    input: { messageId: string; content: string; model?: string | undefined },
+    request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
+  ): Promise<AsyncGenerator<ChatEvent>> {
+    const message = await findOwnMessage(this.o.prisma, user.id, input.messageId);
+    if (message.role !== 'user') throw new AppError('invalid_input', 'Only your own messages can be edited. To get another reply, regenerate it.');
+    const [path, lastReply] = await Promise.all([
+      readPath(this.o.prisma, message.conversationId, { from: message.parentId, limit: HISTORY_LOAD_LIMIT }),
+      this.o.prisma.message.findFirst({
+        where: { parentId: message.id, role: 'assistant' },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        select: { model: true },
+      }),
+    ]);
+    return this.send(
+      user,
+      {
+        conversationId: message.conversationId,
+        content: input.content,
+        model: input.model ?? this.usableModel(user, lastReply?.model ?? null),
+        branch: { history: contextOf(path), parentId: message.parentId },
+      },
+      request,
+    );
+  }
+
+  /** The model a version answers with when none is asked for: the earlier reply's, if the plan still offers it. */
+  private usableModel(user: ChatUser, model: string | null): string | undefined {
+    return model && this.modelsFor(this.o.planResolver.planFor(user)).includes(model) ? model : undefined;
   }
 
   /**

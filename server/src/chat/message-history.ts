@@ -1,8 +1,11 @@
-// One conversation's messages as `chat.messages` lists them: newest first, keyset
-// paged, each assistant reply with the usage it was metered for (its usage event,
-// joined on messages.usage_event_id) so that a reload shows tokens and cost.
+// One conversation's messages as `chat.messages` lists them: the active path (the
+// versions the user chose, message-tree.ts), newest first, keyset paged, each
+// assistant reply with the usage it was metered for (its usage event, joined on
+// messages.usage_event_id) so that a reload shows tokens and cost, and each message
+// with its versions when it has some.
 import type { PrismaClient } from '@chatmeter/db/client';
 import { AppError } from '../lib/app-error.ts';
+import { readPathPage } from './message-tree.ts';
 
 export interface MessageUsage {
   promptTokens: number;
@@ -23,9 +26,16 @@ export interface HistoryMessage {
   /** The metered usage of an assistant reply; null for user messages (and replies never metered). */
   usage: MessageUsage | null;
   createdAt: Date;
+  /** The message's versions (same parent, same role), oldest first; `index` is this one's (0-based). Null when it has none. */
+  versions: MessageVersions | null;
 }
 
-const messageSelect = { id: true, role: true, content: true, model: true, status: true, finishReason: true, usageEventId: true, createdAt: true } as const;
+export interface MessageVersions {
+  index: number;
+  count: number;
+  ids: string[];
+}
+
 const usageSelect = { id: true, promptTokens: true, completionTokens: true, costMicroUsd: true, estimated: true } as const;
 
 export async function listMessages(
@@ -38,25 +48,17 @@ export async function listMessages(
     select: { id: true },
   });
   if (!owned) throw new AppError('not_found', 'That conversation does not exist.');
-  const { cursor } = input;
-  const rows = await prisma.message.findMany({
-    where: {
-      conversationId: input.conversationId,
-      ...(cursor ? { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] } : {}),
-    },
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    take: input.limit + 1,
-    select: messageSelect,
-  });
+  const rows = await readPathPage(prisma, input.conversationId, { limit: input.limit + 1, cursor: input.cursor });
   const page = rows.slice(0, input.limit);
   const eventIds = page.flatMap((m) => (m.usageEventId === null ? [] : [m.usageEventId]));
   // One read for the page's usage events (primary key lookups), not one per message.
   const events = eventIds.length === 0 ? [] : await prisma.usageEvent.findMany({ where: { id: { in: eventIds } }, select: usageSelect });
   const byId = new Map(events.map((e) => [e.id, e]));
-  const items = page.map(({ usageEventId, ...m }): HistoryMessage => {
+  const items = page.map(({ usageEventId, siblingIds, parentId: _parent, ...m }): HistoryMessage => {
     const event = usageEventId === null ? undefined : byId.get(usageEventId);
     return {
       ...m,
+      versions: siblingIds.length > 1 ? { index: siblingIds.indexOf(m.id), count: siblingIds.length, ids: siblingIds } : null,
       usage: event
         ? { promptTokens: event.promptTokens, completionTokens: event.completionTokens, costMicroUsd: Number(event.costMicroUsd), estimated: event.estimated }
         : null,

@@ -41,7 +41,18 @@ export interface ReserveChatInput {
   /** Default daily cap when the admin has not set one. */
   defaultDailyTokenCap: number;
   requestId: string;
-  conversation: { id: string | null; title: string; userContent: string; maxMessages: number };
+  conversation: {
+    id: string | null;
+    title: string;
+    userContent: string;
+    maxMessages: number;
+    /** The message the new user message follows (the conversation's leaf, or an edited message's parent); null for a first one. */
+    parentId?: string | null;
+    /** Regenerate: the existing user message to answer again (no user message is written). */
+    replyTo?: string;
+    /** Refuse (`conflict`) while a reply of this conversation is streaming: edit and regenerate. */
+    exclusive?: boolean;
+  };
   now?: Date;
 }
 
@@ -257,6 +268,9 @@ export class Meter {
       title: input.conversation.title,
       content: input.conversation.userContent,
       max_messages: input.conversation.maxMessages,
+      parent_id: input.conversation.parentId ?? null,
+      reply_to: input.conversation.replyTo ?? null,
+      exclusive: input.conversation.exclusive ?? false,
     });
 
     switch (row.o_outcome) {
@@ -297,7 +311,9 @@ export class Meter {
       case 'conversation_too_long':
         throw new AppError('conversation_too_long', `This conversation has reached ${input.conversation.maxMessages} messages. Start a new one.`);
       case 'not_found':
-        throw new AppError('not_found', 'That conversation does not exist.');
+        throw new AppError('not_found', input.conversation.exclusive ? 'That message does not exist.' : 'That conversation does not exist.');
+      case 'conversation_busy':
+        throw new AppError('conflict', 'A reply is still being written in this conversation. Wait for it to finish, or stop it, then try again.');
       case 'account_deleted':
         // The session was valid when the request began; the account was deleted since.
         throw new AppError('unauthenticated', 'This account has been deleted.');

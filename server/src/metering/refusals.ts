@@ -5,8 +5,11 @@ import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import type { Logger } from '../lib/logger.ts';
 import { utcDay } from '../lib/days.ts';
 
+/** The procedures that stream a metered chat reply: a message, a regenerated reply, an edited message. */
+export const CHAT_REPLY_PATHS: ReadonlySet<string> = new Set(['chat.send', 'chat.regenerate', 'chat.edit']);
+
 /** The procedures whose refusals are counted. */
-export const REFUSAL_PATHS: ReadonlySet<string> = new Set(['chat.send', 'tts.speak']);
+export const REFUSAL_PATHS: ReadonlySet<string> = new Set([...CHAT_REPLY_PATHS, 'tts.speak']);
 
 export class RefusalRecorder {
   constructor(

@@ -1,4 +1,14 @@
-import { ZChatSendInput, ZConversationIdInput, ZCursorPage, ZMessagesInput, ZRenameConversationInput, ZSearchConversationsInput } from '@chatmeter/shared/chat';
+import {
+  ZChatEditInput,
+  ZChatRegenerateInput,
+  ZChatSendInput,
+  ZConversationIdInput,
+  ZCursorPage,
+  ZMessagesInput,
+  ZRenameConversationInput,
+  ZSearchConversationsInput,
+  ZSelectVersionInput,
+} from '@chatmeter/shared/chat';
 import { AppError } from '../lib/app-error.ts';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.ts';
 import { deleteConversation } from '../chat/conversation-deletion.ts';
@@ -6,6 +16,7 @@ import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
 import { renameConversation } from '../chat/conversation-rename.ts';
 import { searchConversations } from '../chat/conversation-search.ts';
 import { listMessages } from '../chat/message-history.ts';
+import { selectVersion } from '../chat/message-tree.ts';
 
 export const chatRouter = router({
   /**
@@ -34,6 +45,30 @@ export const chatRouter = router({
     // Resolves after the reservation, before the response starts: the cookie and any refusal go out as headers.
     return ctx.deps.chat.send(user, input, { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal });
   }),
+
+  /**
+   * Another reply to the message the reply `messageId` answered, kept beside it as a version; streams
+   * and is metered like `send`. `speak` is accepted and not used yet (speech while streaming comes with send's).
+   */
+  regenerate: authedProcedure
+    .input(ZChatRegenerateInput)
+    .mutation(({ ctx, input, signal }) =>
+      ctx.deps.chat.regenerate(ctx.user, { messageId: input.messageId, model: input.model }, { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal }),
+    ),
+
+  /** A new version of the caller's message `messageId` with `content`, and a reply to it; streams and is metered like `send`. */
+  edit: authedProcedure
+    .input(ZChatEditInput)
+    .mutation(({ ctx, input, signal }) =>
+      ctx.deps.chat.edit(
+        ctx.user,
+        { messageId: input.messageId, content: input.content, model: input.model },
+        { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal },
+      ),
+    ),
+
+  /** Shows the version `messageId` (and the newest messages of its branch) from now on. */
+  selectVersion: authedProcedure.input(ZSelectVersionInput).mutation(({ ctx, input }) => selectVersion(ctx.deps.prisma, ctx.user.id, input.messageId)),
 
   conversations: authedProcedure.input(ZCursorPage.optional()).query(async ({ ctx, input }) => {
     const limit = input?.limit ?? 50;

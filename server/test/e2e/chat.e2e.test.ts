@@ -3,6 +3,7 @@
 // chats on `/`, their first message creates the guest session, the reply
 // streams in with its usage, the quota meter counts down, and a used-up guest
 // allowance says when it resets and offers a sign-up.
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -174,8 +175,12 @@ describeBrowser('chat in the browser', () => {
     const { userId } = await server.deps.prisma.conversation.findUniqueOrThrow({ where: { id: conversationId }, select: { userId: true } });
     const long = Date.now() - 3_600_000;
     // 60 older messages in this conversation (a page is 50), and 55 older conversations (a page is 50).
+    // Linked as the conversation's path (each message follows the one before it), above its first message.
+    const ids = Array.from({ length: 60 }, () => randomUUID());
     await server.deps.prisma.message.createMany({
       data: Array.from({ length: 60 }, (_, i) => ({
+        id: ids[i]!,
+        parentId: i === 0 ? null : ids[i - 1]!,
         conversationId,
         userId,
         role: i % 2 === 0 ? 'user' : 'assistant',
@@ -183,6 +188,7 @@ describeBrowser('chat in the browser', () => {
         createdAt: new Date(long + i * 1000),
       })),
     });
+    await server.deps.prisma.message.updateMany({ where: { conversationId, parentId: null, id: { notIn: ids } }, data: { parentId: ids[59]! } });
     await server.deps.prisma.conversation.createMany({
       data: Array.from({ length: 55 }, (_, i) => ({
         userId,

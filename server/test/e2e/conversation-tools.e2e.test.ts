@@ -44,6 +44,8 @@ describeBrowser('conversation tools (rename, search, copy, jump to latest) and t
       data: { userId: user.id, title: 'Arctic animals', model: 'demo', messageCount: 40, createdAt: new Date(base), updatedAt: new Date(base + 40_000) },
       select: { id: true },
     });
+    // Each message follows the one before it (the conversation's path).
+    let parentId: string | null = null;
     for (let i = 0; i < 40; i++) {
       const role = i % 2 === 0 ? 'user' : 'assistant';
       const content =
@@ -52,19 +54,38 @@ describeBrowser('conversation tools (rename, search, copy, jump to latest) and t
           : role === 'user'
             ? `Question number ${i} about polar bears and sea ice.`
             : `Answer number ${i}.\n\nPolar bears hunt seals from the sea ice. **Bold** and \`code\` stay as written when copied.`;
-      await prisma.message.create({
-        data: { conversationId: long.id, userId: user.id, role, content, model: role === 'assistant' ? 'demo' : null, createdAt: new Date(base + i * 1000) },
+      const created: { id: string } = await prisma.message.create({
+        data: {
+          conversationId: long.id,
+          userId: user.id,
+          role,
+          content,
+          model: role === 'assistant' ? 'demo' : null,
+          createdAt: new Date(base + i * 1000),
+          parentId,
+        },
+        select: { id: true },
       });
+      parentId = created.id;
     }
     const short = await prisma.conversation.create({
       data: { userId: user.id, title: 'Kayak trip', model: 'demo', messageCount: 2, createdAt: new Date(base + 50_000), updatedAt: new Date(base + 50_000) },
       select: { id: true },
     });
-    await prisma.message.create({
+    const packing = await prisma.message.create({
       data: { conversationId: short.id, userId: user.id, role: 'user', content: 'Packing list for a kayak trip', createdAt: new Date(base + 50_000) },
+      select: { id: true },
     });
     await prisma.message.create({
-      data: { conversationId: short.id, userId: user.id, role: 'assistant', content: 'Bring a dry bag.', model: 'demo', createdAt: new Date(base + 51_000) },
+      data: {
+        conversationId: short.id,
+        userId: user.id,
+        role: 'assistant',
+        content: 'Bring a dry bag.',
+        model: 'demo',
+        createdAt: new Date(base + 51_000),
+        parentId: packing.id,
+      },
     });
     // Saved by "another browser": this one must apply it.
     await api.trpc.preferences.update.mutate({ theme: 'dark' });

@@ -82,7 +82,7 @@ export function clientFor(url: string, options: { ip?: string } = {}) {
   const trpc = createTRPCClient<AppRouter>({
     links: [
       splitLink({
-        condition: (op) => op.path === 'chat.send',
+        condition: (op) => op.path === 'chat.send' || op.path === 'chat.regenerate' || op.path === 'chat.edit',
         true: httpBatchStreamLink({ url: `${url}/trpc`, transformer: superjson, fetch: doFetch, maxItems: 1 }),
         false: httpLink({ url: `${url}/trpc`, transformer: superjson, fetch: doFetch }),
       }),

@@ -83,8 +83,8 @@ export async function startTestServer(
     const trpc = createTRPCClient<AppRouter>({
       links: [
         splitLink({
-          // Streaming procedures (chat.send) need the stream link; everything else goes one by one.
-          condition: (op) => op.path === 'chat.send',
+          // Streaming procedures (chat.send, regenerate, edit) need the stream link; everything else goes one by one.
+          condition: (op) => op.path === 'chat.send' || op.path === 'chat.regenerate' || op.path === 'chat.edit',
           true: httpBatchStreamLink({ url: `${url}/trpc`, transformer: superjson, fetch: doFetch as typeof fetch, maxItems: 1 }),
           false: httpLink({ url: `${url}/trpc`, transformer: superjson, fetch: doFetch as typeof fetch }),
         }),

@@ -15,7 +15,7 @@ import { allowanceOf, NOTHING_USED } from '../usage/usage-math.ts';
 import { useUsageSummary } from '../usage/use-usage.ts';
 import { ChatNotice } from './chat-notice.tsx';
 import { useConversations, useMessages, useModels, type Conversation } from './chat-queries.ts';
-import { mergeServerMessages, turnsFor } from './chat-state.ts';
+import { mergeServerMessages, messagesBeforeBranch, turnsFor } from './chat-state.ts';
 import { chatStore, useChatStore } from './chat-store.ts';
 import { Composer } from './composer.tsx';
 import { ConversationList } from './conversation-list.tsx';
@@ -92,7 +92,8 @@ export function ChatPage() {
   // The open conversation: the server's pages plus this tab's turns (which carry usage).
   const messages = useMessages(selectedId);
   const turns = selectedId ? turnsFor(chat.turns, selectedId) : chat.turns.filter((t) => t.conversationId === null || (t.startedNew && !t.claimed));
-  const serverMessages = mergeServerMessages(messages.data?.pages ?? [], turns);
+  // While a regenerated reply or an edited message streams, the version it replaces is not shown.
+  const serverMessages = messagesBeforeBranch(mergeServerMessages(messages.data?.pages ?? [], turns), turns);
 
   // A new conversation's first reply started: follow it to its own address.
   useLayoutEffect(() => {
@@ -162,6 +163,28 @@ export function ChatPage() {
     setFollowSignal((n) => n + 1);
     await chatStore.send({ content, conversationId: selectedId, model, keepDraft: true }, { queryClient, isVisitor });
     focusInput();
+  };
+
+  // Another reply to the same message: the first stays as a version (‹ 1/2 ›).
+  const regenerate = async (replyId: string, question: string) => {
+    if (!selectedId) return;
+    await chatStore.settleTurns(selectedId, queryClient);
+    setFollowSignal((n) => n + 1);
+    await chatStore.send({ content: question, conversationId: selectedId, model, branch: { kind: 'regenerate', replyId } }, { queryClient, isVisitor });
+  };
+
+  // A new version of one of the user's messages, and a reply to it; false when it was refused (the editor opens again).
+  const edit = async (messageId: string, content: string): Promise<boolean> => {
+    if (!selectedId) return false;
+    await chatStore.settleTurns(selectedId, queryClient);
+    setFollowSignal((n) => n + 1);
+    const outcome = await chatStore.send({ content, conversationId: selectedId, model, branch: { kind: 'edit', messageId } }, { queryClient, isVisitor });
+    return outcome.ok || outcome.started !== false;
+  };
+
+  const selectVersion = (messageId: string) => {
+    if (!selectedId) return;
+    void chatStore.selectVersion(selectedId, messageId, queryClient);
   };
 
   const waitLeft = useCountdown(chat.notice?.waitUntil);
@@ -292,6 +315,9 @@ export function ChatPage() {
           followSignal={followSignal}
           onContinue={streaming || !selectedId ? undefined : () => void continueReply()}
           onRetry={streaming || !selectedId ? undefined : (content) => void retry(content)}
+          onRegenerate={streaming || !selectedId ? undefined : (replyId, question) => void regenerate(replyId, question)}
+          onEdit={streaming || !selectedId ? undefined : edit}
+          onSelectVersion={streaming || !selectedId ? undefined : selectVersion}
           empty={
             <section className="chat-empty" aria-labelledby="chat-empty-title">
               <div className="chat-empty__icon" aria-hidden="true">

@@ -6,11 +6,13 @@ import {
   describeBudgetFit,
   describeEnding,
   describeUsage,
+  describeVersion,
   endTurn,
   isInterrupted,
   isTurnActive,
   limitInWords,
   mergeServerMessages,
+  messagesBeforeBranch,
   newTurn,
   replyUsageOf,
   retryTarget,
@@ -227,5 +229,30 @@ describe('stored usage and Retry', () => {
       degradedFrom: null,
     });
     expect(retryTarget([msg('u1', 'user'), msg('a1', 'assistant', 'interrupted')], [done])).toBeNull();
+  });
+});
+
+describe('versions', () => {
+  const at = new Date('2026-12-05T10:00:00Z');
+  const m = (id: string, role: string): ServerMessage => ({ id, role, content: id, model: null, status: 'ok', createdAt: at });
+  const list = [m('u1', 'user'), m('a1', 'assistant'), m('u2', 'user'), m('a2', 'assistant')];
+
+  it('shows every stored message when no turn regenerates or edits', () => {
+    expect(messagesBeforeBranch(list, [newTurn('t', 'x', 'c1', null)])).toBe(list);
+  });
+
+  it('while a reply is regenerated, hides it and its question (the turn shows both); while a message is edited, hides it and what followed', () => {
+    const regenerate = newTurn('t', 'u2', 'c1', null, at, { kind: 'regenerate', replyId: 'a2' });
+    expect(messagesBeforeBranch(list, [regenerate]).map((x) => x.id)).toEqual(['u1', 'a1']);
+    const editFirst = newTurn('t', 'new', 'c1', null, at, { kind: 'edit', messageId: 'u1' });
+    expect(messagesBeforeBranch(list, [editFirst])).toEqual([]);
+    const editSecond = newTurn('t', 'new', 'c1', null, at, { kind: 'edit', messageId: 'u2' });
+    expect(messagesBeforeBranch(list, [editSecond]).map((x) => x.id)).toEqual(['u1', 'a1']);
+    // A branch point that is not loaded changes nothing.
+    expect(messagesBeforeBranch(list, [newTurn('t', 'x', 'c1', null, at, { kind: 'regenerate', replyId: 'elsewhere' })])).toBe(list);
+  });
+
+  it('says which version is shown: 2/3 on screen, "Version 2 of 3" to screen readers', () => {
+    expect(describeVersion({ index: 1, count: 3 })).toEqual({ short: '2/3', long: 'Version 2 of 3' });
   });
 });

@@ -16,9 +16,18 @@ export type ReplyUsage = DoneEvent['usage'];
  */
 export type TurnPhase = 'sending' | 'streaming' | 'done' | 'stopped' | 'failed';
 
+/**
+ * A turn that goes into the conversation's tree rather than after its end: another reply to the
+ * message `replyId` answered (regenerate), or a new version of the user message `messageId` (edit).
+ * The view shows the stored messages before that point, then the turn.
+ */
+export type TurnBranch = { kind: 'regenerate'; replyId: string } | { kind: 'edit'; messageId: string };
+
 export interface Turn {
   /** Client-side id, stable from the moment the message is sent. */
   key: string;
+  /** Set for a regenerated reply or an edited message; null for a message sent at the end. */
+  branch: TurnBranch | null;
   /** Known from `start`; null while a message that starts a conversation is on its way. */
   conversationId: string | null;
   /** Sent from the "new conversation" view: the page follows it to its conversation once. */
@@ -45,9 +54,17 @@ export interface Turn {
   createdAt: Date;
 }
 
-export function newTurn(key: string, content: string, conversationId: string | null, model: string | null, now = new Date()): Turn {
+export function newTurn(
+  key: string,
+  content: string,
+  conversationId: string | null,
+  model: string | null,
+  now = new Date(),
+  branch: TurnBranch | null = null,
+): Turn {
   return {
     key,
+    branch,
     conversationId,
     startedNew: conversationId === null,
     claimed: conversationId !== null,
@@ -128,6 +145,34 @@ export interface ServerMessage {
   /** What the reply was metered for (null for user messages). */
   usage?: StoredUsage | null;
   createdAt: Date;
+  /** Its versions (same parent, same role), oldest first, and which one this is (0-based); null when it has none. */
+  versions?: MessageVersions | null;
+}
+
+export interface MessageVersions {
+  index: number;
+  count: number;
+  ids: string[];
+}
+
+/**
+ * The stored messages a view shows above its turns: all of them, or, while a regenerated reply or
+ * an edited message is on screen, those before it (the version it replaces goes, and a regenerated
+ * reply's question, which its turn shows; the server lists the new one, with its versions, once the
+ * turn is over).
+ */
+export function messagesBeforeBranch(messages: readonly ServerMessage[], turns: readonly Turn[]): readonly ServerMessage[] {
+  const branch = turns.find((turn) => turn.branch !== null)?.branch;
+  if (!branch) return messages;
+  const at = messages.findIndex((m) => m.id === (branch.kind === 'regenerate' ? branch.replyId : branch.messageId));
+  if (at === -1) return messages;
+  // A regenerated reply's turn shows the message it answers too.
+  return messages.slice(0, branch.kind === 'regenerate' && messages[at - 1]?.role === 'user' ? at - 1 : at);
+}
+
+/** "Version 2 of 3": the switch's words for screen readers; "2/3" on screen. */
+export function describeVersion(versions: Pick<MessageVersions, 'index' | 'count'>): { short: string; long: string } {
+  return { short: `${versions.index + 1}/${versions.count}`, long: `Version ${versions.index + 1} of ${versions.count}` };
 }
 
 /** A stored reply's usage as `chat.messages` lists it. */

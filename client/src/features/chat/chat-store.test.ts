@@ -4,7 +4,19 @@ import type { TChatEvent } from '@chatmeter/shared/chat';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 const mutate = vi.fn();
-vi.mock('../../trpc.ts', () => ({ trpc: { chat: { send: { mutate: (...args: unknown[]) => mutate(...args) } } } }));
+const regenerate = vi.fn();
+const edit = vi.fn();
+const selectVersion = vi.fn();
+vi.mock('../../trpc.ts', () => ({
+  trpc: {
+    chat: {
+      send: { mutate: (...args: unknown[]) => mutate(...args) },
+      regenerate: { mutate: (...args: unknown[]) => regenerate(...args) },
+      edit: { mutate: (...args: unknown[]) => edit(...args) },
+      selectVersion: { mutate: (...args: unknown[]) => selectVersion(...args) },
+    },
+  },
+}));
 
 const { ChatStore } = await import('./chat-store.ts');
 const { messagesQueryKey } = await import('./chat-queries.ts');
@@ -31,6 +43,9 @@ function refusal(reason: string, message: string, extra: Record<string, unknown>
 let queryClient: QueryClient;
 beforeEach(() => {
   mutate.mockReset();
+  regenerate.mockReset();
+  edit.mockReset();
+  selectVersion.mockReset();
   queryClient = new QueryClient();
 });
 
@@ -176,5 +191,47 @@ describe('ChatStore.bindOwner', () => {
     store.bindOwner('guest-1', false);
     expect(store.getSnapshot()).toMatchObject({ notice: null, draft: 'one more' });
     expect(store.getSnapshot().turns).toHaveLength(1);
+  });
+});
+
+describe('ChatStore versions', () => {
+  const conversationId = start.conversationId;
+  const done: TChatEvent = { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop', limitedBy: null, degradedFrom: null };
+
+  it('regenerates with chat.regenerate, keeps the draft, and hands the finished turn to the refetched server list', async () => {
+    const store = new ChatStore();
+    const invalidate = vi.spyOn(queryClient, 'invalidateQueries');
+    regenerate.mockResolvedValue(events([{ ...start, messageId: 'a2' }, { type: 'delta', text: 'Again' }, done]));
+    store.setDraft('half-typed');
+    const outcome = await store.send(
+      { content: 'Question', conversationId, model: 'demo', branch: { kind: 'regenerate', replyId: 'a1' } },
+      { queryClient, isVisitor: false },
+    );
+    expect(outcome).toEqual({ ok: true, stopped: false });
+    expect(regenerate).toHaveBeenCalledWith({ messageId: 'a1', model: 'demo' }, expect.objectContaining({ signal: expect.any(AbortSignal) }));
+    expect(mutate).not.toHaveBeenCalled();
+    expect(store.getSnapshot()).toMatchObject({ draft: 'half-typed', turns: [] });
+    expect(invalidate.mock.calls.map(([filters]) => JSON.stringify(filters?.queryKey))).toContain(JSON.stringify(messagesQueryKey(conversationId)));
+  });
+
+  it('an edit refused before it started says so (started: false) and writes no turn', async () => {
+    const store = new ChatStore();
+    edit.mockRejectedValue(refusal('conflict', 'A reply is still being written in this conversation.'));
+    const outcome = await store.send(
+      { content: 'New words', conversationId, model: null, branch: { kind: 'edit', messageId: 'u1' } },
+      { queryClient, isVisitor: false },
+    );
+    expect(edit).toHaveBeenCalledWith({ messageId: 'u1', content: 'New words' }, expect.anything());
+    expect(outcome).toMatchObject({ ok: false, started: false });
+    expect(store.getSnapshot()).toMatchObject({ turns: [], draft: '', notice: { error: { reason: 'conflict' } } });
+  });
+
+  it('switches versions with chat.selectVersion and refetches the conversation', async () => {
+    const store = new ChatStore();
+    const invalidate = vi.spyOn(queryClient, 'invalidateQueries');
+    selectVersion.mockResolvedValue({ conversationId, leafId: 'a1' });
+    expect(await store.selectVersion(conversationId, 'a1', queryClient)).toBeNull();
+    expect(selectVersion).toHaveBeenCalledWith({ messageId: 'a1' });
+    expect(invalidate.mock.calls.map(([filters]) => JSON.stringify(filters?.queryKey))).toContain(JSON.stringify(messagesQueryKey(conversationId)));
   });
 });

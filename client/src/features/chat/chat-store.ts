@@ -9,8 +9,8 @@ import { readApiError, type ApiError } from '../../lib/api-error.ts';
 import { trpc } from '../../trpc.ts';
 import { meQueryKey } from '../auth/use-me.ts';
 import { refreshUsage } from '../usage/use-usage.ts';
-import { conversationsQueryKey, seedNewConversation } from './chat-queries.ts';
-import { applyChatEvent, endTurn, newTurn, type Turn } from './chat-state.ts';
+import { conversationsQueryKey, messagesQueryKey, seedNewConversation } from './chat-queries.ts';
+import { applyChatEvent, endTurn, newTurn, type Turn, type TurnBranch } from './chat-state.ts';
 
 export interface ChatNotice {
   id: number;
@@ -36,9 +36,12 @@ export interface SendRequest {
   captcha?: string | undefined;
   /** Sent by a button, not typed (Continue): the composer's draft stays as it is. */
   keepDraft?: boolean;
+  /** Regenerate a reply or edit a message (chat.regenerate / chat.edit) instead of sending at the end. */
+  branch?: TurnBranch | undefined;
 }
 
-export type SendOutcome = { ok: true; stopped: boolean } | { ok: false; error: ApiError | null };
+/** `started`: false when the request was refused before anything streamed (nothing was written). */
+export type SendOutcome = { ok: true; stopped: boolean } | { ok: false; error: ApiError | null; started?: boolean };
 
 function noticeOf(id: number, error: ApiError, conversationId: string | null): ChatNotice {
   const waitUntil = error.reason === 'rate_limited' && error.retryAfterSeconds !== undefined ? Date.now() + error.retryAfterSeconds * 1000 : undefined;
@@ -114,6 +117,30 @@ export class ChatStore {
     }
   }
 
+  /**
+   * Hands a conversation's finished turns over to the server's list (fetched again first, so nothing
+   * blinks): a regenerate, an edit or a switch of versions changes which messages the conversation shows,
+   * and only the server's list knows their versions.
+   */
+  async settleTurns(conversationId: string, queryClient: QueryClient): Promise<void> {
+    await queryClient.invalidateQueries({ queryKey: messagesQueryKey(conversationId) });
+    this.update((s) => ({ turns: s.turns.filter((turn) => turn.conversationId !== conversationId || turn.key === s.activeKey) }));
+  }
+
+  /** Shows another version of a message (chat.selectVersion); remembered by the server for the next visit. */
+  async selectVersion(conversationId: string, messageId: string, queryClient: QueryClient): Promise<ApiError | null> {
+    if (this.state.activeKey) return null;
+    try {
+      await trpc.chat.selectVersion.mutate({ messageId });
+    } catch (error) {
+      const apiError = readApiError(error);
+      this.update(() => ({ notice: noticeOf(++this.seq, apiError, conversationId) }));
+      return apiError;
+    }
+    await this.settleTurns(conversationId, queryClient);
+    return null;
+  }
+
   /** Stops the streaming reply; what has arrived stays. */
   stop(): void {
     this.controller?.abort();
@@ -123,23 +150,30 @@ export class ChatStore {
     if (this.state.activeKey) return { ok: false, error: null };
     const { queryClient } = context;
     const key = `turn-${++this.seq}`;
-    const turn = newTurn(key, request.content, request.conversationId, request.model);
-    this.update((s) => ({ turns: [...s.turns, turn], activeKey: key, notice: null, draft: request.keepDraft ? s.draft : '' }));
+    const branch = request.branch ?? null;
+    const turn = newTurn(key, request.content, request.conversationId, request.model, new Date(), branch);
+    this.update((s) => ({ turns: [...s.turns, turn], activeKey: key, notice: null, draft: request.keepDraft || branch ? s.draft : '' }));
 
     const controller = new AbortController();
     this.controller = controller;
     let started = false;
     let outcome: SendOutcome;
     try {
-      const stream = await trpc.chat.send.mutate(
-        {
-          content: request.content,
-          ...(request.conversationId ? { conversationId: request.conversationId } : {}),
-          ...(request.model ? { model: request.model } : {}),
-          ...(request.captcha ? { captcha: request.captcha } : {}),
-        },
-        { signal: controller.signal },
-      );
+      const model = request.model ? { model: request.model } : {};
+      const stream =
+        branch?.kind === 'regenerate'
+          ? await trpc.chat.regenerate.mutate({ messageId: branch.replyId, ...model }, { signal: controller.signal })
+          : branch?.kind === 'edit'
+            ? await trpc.chat.edit.mutate({ messageId: branch.messageId, content: request.content, ...model }, { signal: controller.signal })
+            : await trpc.chat.send.mutate(
+                {
+                  content: request.content,
+                  ...(request.conversationId ? { conversationId: request.conversationId } : {}),
+                  ...model,
+                  ...(request.captcha ? { captcha: request.captcha } : {}),
+                },
+                { signal: controller.signal },
+              );
       for await (const event of stream) {
         if (event.type === 'start' && !started) {
           started = true;
@@ -161,10 +195,10 @@ export class ChatStore {
         const apiError = controller.signal.aborted ? null : readApiError(error);
         this.update((s) => ({
           turns: s.turns.filter((t) => t.key !== key),
-          draft: s.draft === '' && !request.keepDraft ? request.content : s.draft,
+          draft: s.draft === '' && !request.keepDraft && !branch ? request.content : s.draft,
           notice: apiError ? noticeOf(this.seq, apiError, request.conversationId) : s.notice,
         }));
-        outcome = { ok: false, error: apiError };
+        outcome = { ok: false, error: apiError, started: false };
       } else {
         const apiError = readApiError(error);
         this.updateTurn(key, (current) => endTurn(current, { error: apiError }));
@@ -176,6 +210,13 @@ export class ChatStore {
       if (context.isVisitor) void queryClient.invalidateQueries({ queryKey: meQueryKey, exact: true });
       if (this.controller === controller) this.controller = null;
       this.update(() => ({ activeKey: null }));
+    }
+    // A regenerated reply or an edit is over: the server's list shows it now, with its versions. A stopped
+    // one is settled on the server's time, so its turn stays on screen a moment longer.
+    const branchConversation = branch && started ? request.conversationId : null;
+    if (branchConversation) {
+      if (outcome.ok && outcome.stopped) setTimeout(() => void this.settleTurns(branchConversation, queryClient), 1500);
+      else await this.settleTurns(branchConversation, queryClient);
     }
     if (started || outcome.ok) {
       void refreshUsage(queryClient);

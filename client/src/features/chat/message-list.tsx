@@ -1,4 +1,4 @@
-import { memo, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
+import { memo, useEffect, useId, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
 import { SpeakButton } from '../voice/speak-button.tsx';
 import { useVoicePreferences } from '../voice/use-voice-preferences.ts';
 import { BrandMark } from '../../components/brand.tsx';
@@ -13,10 +13,12 @@ import {
   describeBudgetFit,
   describeEnding,
   describeUsage,
+  describeVersion,
   isInterrupted,
   isTurnActive,
   replyUsageOf,
   retryTarget,
+  type MessageVersions,
   type ServerMessage,
   type Turn,
 } from './chat-state.ts';
@@ -48,6 +50,20 @@ interface MessageListProps {
    * reply when it failed or was interrupted, or under a last message left without a reply.
    */
   onRetry?: ((content: string) => void) | undefined;
+  /** Another reply to the message a reply answered (chat.regenerate); undefined while a reply streams. */
+  onRegenerate?: ((replyId: string, question: string) => void) | undefined;
+  /** A new version of a message of the user's, and a reply to it (chat.edit); resolves false when refused. */
+  onEdit?: ((messageId: string, content: string) => Promise<boolean>) | undefined;
+  /** Shows another version of a message (chat.selectVersion). */
+  onSelectVersion?: ((messageId: string) => void) | undefined;
+}
+
+/** What the Edit buttons and the inline editor share: which message is being edited, and its text. */
+interface EditControl {
+  editingId: string | null;
+  start(id: string): void;
+  cancel(): void;
+  save(id: string, content: string): void;
 }
 
 /** Within this distance of the end, new text keeps the view at the end. */
@@ -125,6 +141,24 @@ export function MessageList(props: MessageListProps) {
     el.scrollTop = el.scrollHeight;
   };
 
+  // The message being edited; the editor closes on Save & send and opens again if the edit is refused.
+  const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
+  const onEdit = props.onEdit;
+  const edit: EditControl | undefined = onEdit
+    ? {
+        editingId: editing?.id ?? null,
+        start: (id) => setEditing({ id, text: '' }),
+        cancel: () => setEditing(null),
+        save: (id, content) => {
+          setEditing(null);
+          void onEdit(id, content).then((accepted) => {
+            if (!accepted) setEditing({ id, text: content });
+          });
+        },
+      }
+    : undefined;
+  const draftFor = (id: string) => (editing?.id === id && editing.text ? editing.text : undefined);
+
   const nothing = messages.length === 0 && turns.length === 0;
   const continuable = props.onContinue ? continuableReplyId(messages, turns) : null;
   const retry = props.onRetry ? retryTarget(messages, turns) : null;
@@ -148,20 +182,31 @@ export function MessageList(props: MessageListProps) {
             </button>
           </div>
         ) : null}
-        {messages.map((message) => (
-          <ServerMessageView
-            key={message.id}
-            message={message}
-            onContinue={continuable === message.id ? props.onContinue : undefined}
-            onRetry={retry?.id === message.id ? onRetry : undefined}
-          />
-        ))}
+        {messages.map((message, i) => {
+          const question = message.role === 'assistant' ? messages[i - 1] : undefined;
+          const onRegenerate = props.onRegenerate;
+          return (
+            <ServerMessageView
+              key={message.id}
+              message={message}
+              onContinue={continuable === message.id ? props.onContinue : undefined}
+              onRetry={retry?.id === message.id ? onRetry : undefined}
+              onRegenerate={onRegenerate && question?.role === 'user' ? () => onRegenerate(message.id, question.content) : undefined}
+              edit={edit}
+              editDraft={draftFor(message.id)}
+              onSelectVersion={props.onSelectVersion}
+            />
+          );
+        })}
         {turns.map((turn) => (
           <TurnView
             key={turn.key}
             turn={turn}
             onContinue={continuable === turn.key ? props.onContinue : undefined}
             onRetry={retry?.id === turn.key ? onRetry : undefined}
+            onRegenerate={props.onRegenerate}
+            edit={edit}
+            editDraft={turn.userMessageId ? draftFor(turn.userMessageId) : undefined}
           />
         ))}
       </div>
@@ -175,20 +220,37 @@ const ServerMessageView = memo(function ServerMessageView({
   message,
   onContinue,
   onRetry,
+  onRegenerate,
+  edit,
+  editDraft,
+  onSelectVersion,
 }: {
   message: ServerMessage;
   onContinue?: (() => void) | undefined;
   onRetry?: (() => void) | undefined;
+  onRegenerate?: (() => void) | undefined;
+  edit?: EditControl | undefined;
+  editDraft?: string | undefined;
+  onSelectVersion?: ((messageId: string) => void) | undefined;
 }) {
+  const versions = message.versions ? (
+    <VersionSwitch versions={message.versions} who={message.role === 'user' ? 'user' : 'assistant'} onSelect={onSelectVersion} />
+  ) : null;
   return message.role === 'user' ? (
     <>
-      <UserMessage content={message.content} at={message.createdAt} />
+      <UserMessage content={message.content} at={message.createdAt} messageId={message.id} edit={edit} editDraft={editDraft} versions={versions} />
       {onRetry ? <RetryButton onRetry={onRetry} hint="No reply arrived for this message." /> : null}
     </>
   ) : (
     <AssistantMessage
       text={message.content}
       at={message.createdAt}
+      actions={
+        <>
+          {versions}
+          {onRegenerate ? <RegenerateButton onRegenerate={onRegenerate} /> : null}
+        </>
+      }
       partial={(message.status !== 'ok' && message.status !== 'cached') || message.finishReason === 'length'}
       ending={message.finishReason}
       meta={
@@ -202,6 +264,122 @@ const ServerMessageView = memo(function ServerMessageView({
     />
   );
 });
+
+/** ‹ 2/3 ›: the versions of a message (a regenerated reply, an edited message), switched in place. */
+function VersionSwitch({
+  versions,
+  who,
+  onSelect,
+}: {
+  versions: MessageVersions;
+  who: 'user' | 'assistant';
+  onSelect?: ((messageId: string) => void) | undefined;
+}) {
+  const { short, long } = describeVersion(versions);
+  const previous = versions.ids[versions.index - 1];
+  const next = versions.ids[versions.index + 1];
+  return (
+    <div className="msg-versions" role="group" aria-label={who === 'user' ? 'Versions of your message' : 'Versions of this reply'}>
+      <button
+        type="button"
+        className="msg-versions__btn"
+        aria-label="Previous version"
+        disabled={!onSelect || !previous}
+        onClick={() => previous && onSelect?.(previous)}
+      >
+        <svg viewBox="0 0 20 20" width="14" height="14" aria-hidden="true">
+          <path d="M12.5 4.5 7 10l5.5 5.5" fill="none" stroke="currentColor" strokeWidth="1.9" strokeLinecap="round" strokeLinejoin="round" />
+        </svg>
+      </button>
+      <span className="msg-versions__count" aria-hidden="true">
+        {short}
+      </span>
+      <span className="visually-hidden">{long}</span>
+      <button type="button" className="msg-versions__btn" aria-label="Next version" disabled={!onSelect || !next} onClick={() => next && onSelect?.(next)}>
+        <svg viewBox="0 0 20 20" width="14" height="14" aria-hidden="true">
+          <path d="m7.5 4.5 5.5 5.5-5.5 5.5" fill="none" stroke="currentColor" strokeWidth="1.9" strokeLinecap="round" strokeLinejoin="round" />
+        </svg>
+      </button>
+    </div>
+  );
+}
+
+/** Under a reply: ask for another one to the same message; the first is kept as a version. */
+function RegenerateButton({ onRegenerate }: { onRegenerate: () => void }) {
+  return (
+    <button
+      type="button"
+      className="msg-copy msg-action"
+      aria-label="Regenerate reply"
+      title="Another reply to the same message (counts as a message)"
+      onClick={onRegenerate}
+    >
+      <svg viewBox="0 0 20 20" width="14" height="14" aria-hidden="true">
+        <path
+          d="M15.5 8A6 6 0 0 0 4.6 6.5M4.5 12a6 6 0 0 0 10.9 1.5M15.5 3.5V8H11M4.5 16.5V12H9"
+          fill="none"
+          stroke="currentColor"
+          strokeWidth="1.7"
+          strokeLinecap="round"
+          strokeLinejoin="round"
+        />
+      </svg>
+      <span aria-hidden="true">Regenerate</span>
+    </button>
+  );
+}
+
+/** Edit a message in place: Save & send makes a new version with a new reply; Escape or Cancel leaves it as it was. */
+function MessageEditor({ initial, onSave, onCancel }: { initial: string; onSave: (content: string) => void; onCancel: () => void }) {
+  const [text, setText] = useState(initial);
+  const area = useRef<HTMLTextAreaElement>(null);
+  const id = useId();
+  useLayoutEffect(() => {
+    const el = area.current;
+    if (!el) return;
+    el.focus();
+    el.setSelectionRange(el.value.length, el.value.length);
+  }, []);
+  const content = text.trim();
+  return (
+    <form
+      className="msg-edit"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (content) onSave(content);
+      }}
+    >
+      <label className="visually-hidden" htmlFor={id}>
+        Edit your message
+      </label>
+      <textarea
+        id={id}
+        ref={area}
+        className="msg-edit__input"
+        value={text}
+        rows={Math.min(8, Math.max(2, text.split('\n').length))}
+        onChange={(event) => setText(event.target.value)}
+        onKeyDown={(event) => {
+          if (event.key === 'Escape') {
+            event.preventDefault();
+            onCancel();
+          } else if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && content) {
+            event.preventDefault();
+            onSave(content);
+          }
+        }}
+      />
+      <div className="msg-edit__actions">
+        <button type="button" className="btn btn--ghost btn--small" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className="btn btn--primary btn--small" disabled={!content}>
+          Save &amp; send
+        </button>
+      </div>
+    </form>
+  );
+}
 
 /** Under a reply that failed or broke off: sends the user's message again, as a new turn. */
 function RetryButton({ onRetry, hint }: { onRetry: () => void; hint: string }) {
@@ -239,13 +417,54 @@ function EndingFlag({ finishReason }: { finishReason: string | null | undefined 
   );
 }
 
-function UserMessage({ content, at }: { content: string; at: Date }) {
+function UserMessage({
+  content,
+  at,
+  messageId,
+  edit,
+  editDraft,
+  versions,
+}: {
+  content: string;
+  at: Date;
+  /** Known once stored: the message can then be edited. */
+  messageId?: string | null | undefined;
+  edit?: EditControl | undefined;
+  editDraft?: string | undefined;
+  versions?: ReactNode;
+}) {
+  const editing = !!messageId && edit?.editingId === messageId;
+  const editButton = useRef<HTMLButtonElement>(null);
+  const wasEditing = useRef(false);
+  // Cancel returns the focus to the Edit button it came from.
+  useEffect(() => {
+    if (wasEditing.current && !editing) editButton.current?.focus();
+    wasEditing.current = editing;
+  }, [editing]);
+  if (editing && messageId && edit) {
+    return (
+      <article className="msg msg--user msg--editing" aria-label="You">
+        <MessageEditor initial={editDraft ?? content} onSave={(text) => edit.save(messageId, text)} onCancel={edit.cancel} />
+      </article>
+    );
+  }
   return (
     <article className="msg msg--user" aria-label="You">
       <div className="msg__bubble" title={formatDateTime(at)}>
         {content}
       </div>
-      <CopyMessageButton text={content} who="user" />
+      <div className="msg-actions">
+        {versions}
+        {messageId && edit ? (
+          <button type="button" ref={editButton} className="msg-copy msg-action" aria-label="Edit your message" onClick={() => edit.start(messageId)}>
+            <svg viewBox="0 0 20 20" width="14" height="14" aria-hidden="true">
+              <path d="M13.5 3.5 16.5 6.5 7 16H4v-3l9.5-9.5Z" fill="none" stroke="currentColor" strokeWidth="1.7" strokeLinejoin="round" />
+            </svg>
+            <span aria-hidden="true">Edit</span>
+          </button>
+        ) : null}
+        <CopyMessageButton text={content} who="user" />
+      </div>
     </article>
   );
 }
@@ -258,10 +477,13 @@ function AssistantMessage({
   waiting = false,
   partial = streaming,
   ending,
+  actions,
 }: {
   text: string;
   at?: Date;
   meta: ReactNode;
+  /** Versions and Regenerate, beside Copy. */
+  actions?: ReactNode;
   streaming?: boolean;
   waiting?: boolean;
   partial?: boolean;
@@ -292,18 +514,42 @@ function AssistantMessage({
           <MessageContent text={text} streaming={streaming} partial={partial} />
         )}
         {meta}
-        {text && !streaming && !waiting ? <CopyMessageButton text={text} who="assistant" /> : null}
+        {!streaming && !waiting ? (
+          <div className="msg-actions">
+            {actions}
+            {text ? <CopyMessageButton text={text} who="assistant" /> : null}
+          </div>
+        ) : null}
       </div>
     </article>
   );
 }
 
-function TurnView({ turn, onContinue, onRetry }: { turn: Turn; onContinue?: (() => void) | undefined; onRetry?: (() => void) | undefined }) {
+function TurnView({
+  turn,
+  onContinue,
+  onRetry,
+  onRegenerate,
+  edit,
+  editDraft,
+}: {
+  turn: Turn;
+  onContinue?: (() => void) | undefined;
+  onRetry?: (() => void) | undefined;
+  onRegenerate?: ((replyId: string, question: string) => void) | undefined;
+  edit?: EditControl | undefined;
+  editDraft?: string | undefined;
+}) {
   const active = isTurnActive(turn);
+  const replyId = turn.assistantMessageId;
+  // A reply that was stored (finished or stopped with text) can be regenerated.
+  const regenerate =
+    onRegenerate && replyId && (turn.phase === 'done' || (turn.phase === 'stopped' && turn.text)) ? () => onRegenerate(replyId, turn.content) : undefined;
   return (
     <>
-      <UserMessage content={turn.content} at={turn.createdAt} />
+      <UserMessage content={turn.content} at={turn.createdAt} messageId={active ? null : turn.userMessageId} edit={edit} editDraft={editDraft} />
       <AssistantMessage
+        actions={regenerate ? <RegenerateButton onRegenerate={regenerate} /> : null}
         text={turn.text}
         streaming={active && turn.text.length > 0}
         waiting={active && turn.text.length === 0}
