@@ -32,3 +32,29 @@ describe('server imports', () => {
     expect(found.some((v) => v.startsWith('no-circular:'))).toBe(true);
   }, 60_000);
 });
+
+/** A Prisma model call or raw SQL on a client: `prisma.user.findMany(`, `tx.$queryRaw` ... */
+const QUERY =
+  /\b(?:prisma|tx|db)\s*\.\s*(?:\$(?:queryRaw|executeRaw|transaction)\w*|[a-z]\w*\s*\.\s*(?:find|create|update|upsert|delete|count|aggregate|groupBy)\w*)\b/;
+
+describe('routers', () => {
+  it('only validate, check roles and call services: no query runs in a router or in the tRPC middleware', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const files = [...(await readdir(path.join(serverDir, 'src/routers'))).filter((f) => f.endsWith('.ts')).map((f) => `src/routers/${f}`), 'src/trpc/init.ts'];
+    expect(files.length).toBeGreaterThan(5);
+    const found: string[] = [];
+    for (const file of files) {
+      const lines = (await readFile(path.join(serverDir, file), 'utf8')).split('\n');
+      lines.forEach((line, i) => {
+        if (QUERY.test(line)) found.push(`${file}:${i + 1}: ${line.trim()}`);
+      });
+    }
+    expect(found).toEqual([]);
+  });
+
+  it('the check sees a query', () => {
+    expect(QUERY.test('const rows = await ctx.deps.prisma.conversation.findMany({')).toBe(true);
+    expect(QUERY.test('await ctx.deps.prisma.$queryRaw`SELECT 1`')).toBe(true);
+    expect(QUERY.test('listConversations(ctx.deps.prisma, ctx.user.id, input)')).toBe(false);
+  });
+});

@@ -2,7 +2,7 @@
 // usage.history (the CSV is parsed back), and usage.daily sums it per UTC day.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '@chatmeter/shared/csv';
-import { USAGE_EXPORT_COLUMNS } from '../src/usage/usage-ledger.ts';
+import { USAGE_EXPORT_COLUMNS } from '../src/usage/usage-rows.ts';
 import { send } from './helpers/chat.ts';
 import { startTestServer, trpcError, type TestBrowser, type TestServer } from './helpers/server.ts';
 

@@ -12,6 +12,7 @@ import {
 import { AppError } from '../lib/app-error.ts';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.ts';
 import { deleteConversation } from '../chat/conversation-deletion.ts';
+import { listConversations } from '../chat/conversation-list.ts';
 import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
 import { renameConversation } from '../chat/conversation-rename.ts';
 import { searchConversations } from '../chat/conversation-search.ts';
@@ -70,23 +71,9 @@ export const chatRouter = router({
   /** Shows the version `messageId` (and the newest messages of its branch) from now on. */
   selectVersion: authedProcedure.input(ZSelectVersionInput).mutation(({ ctx, input }) => selectVersion(ctx.deps.prisma, ctx.user.id, input.messageId)),
 
-  conversations: authedProcedure.input(ZCursorPage.optional()).query(async ({ ctx, input }) => {
-    const limit = input?.limit ?? 50;
-    const cursor = decodeCursor(input?.cursor);
-    const rows = await ctx.deps.prisma.conversation.findMany({
-      where: {
-        userId: ctx.user.id,
-        deletedAt: null,
-        ...(cursor ? { OR: [{ updatedAt: { lt: cursor.at } }, { updatedAt: cursor.at, id: { lt: cursor.id } }] } : {}),
-      },
-      orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
-      take: limit + 1,
-      select: { id: true, title: true, model: true, messageCount: true, createdAt: true, updatedAt: true },
-    });
-    const items = rows.slice(0, limit);
-    const last = items.at(-1);
-    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.updatedAt, last.id) : null };
-  }),
+  conversations: authedProcedure
+    .input(ZCursorPage.optional())
+    .query(({ ctx, input }) => listConversations(ctx.deps.prisma, ctx.user.id, { cursor: input?.cursor, limit: input?.limit ?? 50 })),
 
   /** Newest first; pass nextCursor to read older messages. Replies carry the usage they were metered for. */
   messages: authedProcedure.input(ZMessagesInput).query(async ({ ctx, input }) => {

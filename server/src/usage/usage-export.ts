@@ -6,7 +6,7 @@ import { csvRow } from '@chatmeter/shared/csv';
 import { routeSession } from '../auth/request-session.ts';
 import type { Deps } from '../deps.ts';
 import { isAppError } from '../lib/app-error.ts';
-import { toUsageItem, USAGE_EXPORT_COLUMNS, usageEventSelect, type UsageItem } from './usage-ledger.ts';
+import { toUsageItem, USAGE_EXPORT_COLUMNS, usageEventSelect, type UsageItem } from './usage-rows.ts';
 
 const PAGE = 1_000;
 /** Exports a user may start a minute: each reads the whole ledger. */

@@ -1,4 +1,4 @@
-// The user's usage ledger as usage.history and the export show it: one select
+// The user's usage events as usage.history and the export show them (rows, not a ledger: the ledger is the SQL functions): one select
 // and one mapping, so the CSV/JSON export and the paginated history agree.
 import type { Prisma } from '@chatmeter/db/client';
 
