@@ -24,6 +24,7 @@ import {
   type AdminUserDetail,
 } from './use-admin.ts';
 import { TableScroll } from '../../components/table-scroll.tsx';
+import '../auth/sessions.css';
 
 export function UserDetail({
   userId,

@@ -12,6 +12,7 @@ import { PageHeader } from '../shell/page-header.tsx';
 import { AccountDataPanel } from './account-data-panel.tsx';
 import { ChangePasswordPanel } from './change-password-panel.tsx';
 import { useMe } from './use-me.ts';
+import './sessions.css';
 
 export const sessionsQueryKey = ['auth', 'sessions'] as const;
 

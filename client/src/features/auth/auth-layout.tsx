@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import { Brand } from '../../components/brand.tsx';
 import { useDocumentTitle } from '../../lib/use-document-title.ts';
+import './auth.css';
 
 const POINTS = [
   { title: 'Every reply metered', text: 'Tokens and cost are shown per message, so nothing on your bill is a surprise.' },

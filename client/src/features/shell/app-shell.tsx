@@ -12,6 +12,7 @@ import { NotificationBell } from '../notifications/notification-bell.tsx';
 import { useAccountPrefsSync } from '../preferences/use-account-prefs-sync.ts';
 import { SessionGate } from './require-session.tsx';
 import { useSignOut } from './use-sign-out.ts';
+import './shell.css';
 
 const TABS = [
   { to: '/', label: 'Chat', end: true, visitors: true },
