@@ -11,7 +11,7 @@
 // from settled usage (usage_daily), not from the reservation counters: after usage at
 // most every GLOBAL_EVERY_MS per instance, and every minute from start()'s timer.
 import { Prisma, type PrismaClient, type SqlQuery } from '@chatmeter/db/client';
-import { QUOTA_ALERT_THRESHOLDS, type TQuotaAlertKind } from '@chatmeter/shared/alerts';
+import { QUOTA_ALERT_THRESHOLDS, type TQuotaAlertKind } from '@chatmeter/shared/notifications';
 import { formatMicroUsd } from '@chatmeter/shared/money';
 import type { TPlan } from '@chatmeter/shared/plans';
 import type { Logger } from '../lib/logger.ts';

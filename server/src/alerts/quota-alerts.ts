@@ -1,6 +1,6 @@
 // Which alert thresholds a quota reading has reached, and the words of the
 // notification. Pure: the clock and the figures are parameters.
-import { QUOTA_ALERT_THRESHOLDS, type TQuotaAlertKind } from '@chatmeter/shared/alerts';
+import { QUOTA_ALERT_THRESHOLDS, type TQuotaAlertKind } from '@chatmeter/shared/notifications';
 import { formatMicroUsd } from '@chatmeter/shared/money';
 
 export interface QuotaReading {

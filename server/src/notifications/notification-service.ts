@@ -1,7 +1,7 @@
 // The user's in-app notifications (written by alerts/alert-service.ts): newest
 // first, the unread count for the bell, marking read.
 import type { Prisma, PrismaClient } from '@chatmeter/db/client';
-import type { TNotificationsMarkReadInput } from '@chatmeter/shared/alerts';
+import type { TNotificationsMarkReadInput } from '@chatmeter/shared/notifications';
 
 const notificationSelect = {
   id: true,

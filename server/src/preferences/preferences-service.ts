@@ -3,7 +3,7 @@
 // the theme, default model, voice and auto-play that follow the user to any
 // browser (the browser keeps a copy in localStorage, a guest's only store).
 import type { PrismaClient } from '@chatmeter/db/client';
-import type { TPreferences, TPreferencesUpdate, TTheme } from '@chatmeter/shared/alerts';
+import type { TPreferences, TPreferencesUpdate, TTheme } from '@chatmeter/shared/preferences';
 
 export const DEFAULT_PREFERENCES: TPreferences = {
   alertEmails: true,

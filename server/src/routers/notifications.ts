@@ -1,4 +1,4 @@
-import { ZNotificationsListInput, ZNotificationsMarkReadInput } from '@chatmeter/shared/alerts';
+import { ZNotificationsListInput, ZNotificationsMarkReadInput } from '@chatmeter/shared/notifications';
 import { authedProcedure, router } from '../trpc/init.ts';
 import { decodeCursor, encodeCursor, INT_ID } from '../lib/cursor.ts';
 

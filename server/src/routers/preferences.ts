@@ -1,4 +1,4 @@
-import { ZPreferencesUpdateInput } from '@chatmeter/shared/alerts';
+import { ZPreferencesUpdateInput } from '@chatmeter/shared/preferences';
 import { authedProcedure, router } from '../trpc/init.ts';
 
 export const preferencesRouter = router({

@@ -1,4 +1,4 @@
-import { ZUsageDailyInput } from '@chatmeter/shared/alerts';
+import { ZUsageDailyInput } from '@chatmeter/shared/usage';
 import { ZCursorPage } from '@chatmeter/shared/chat';
 import { authedProcedure, router } from '../trpc/init.ts';
 import { usageDaily } from '../usage/usage-daily.ts';

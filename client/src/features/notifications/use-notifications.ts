@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { TNotificationsMarkReadInput } from '@chatmeter/shared/alerts';
+import type { TNotificationsMarkReadInput } from '@chatmeter/shared/notifications';
 import { trpc } from '../../trpc.ts';
 
 // Under 'usage' on purpose: every metered action already refreshes ['usage'] (refreshUsage),

@@ -1,4 +1,4 @@
-import type { TPreferences } from '@chatmeter/shared/alerts';
+import type { TPreferences } from '@chatmeter/shared/preferences';
 import { describe, expect, it } from 'vitest';
 import { firstSync, localSharedPrefs, prefsDiff } from './account-prefs.ts';
 

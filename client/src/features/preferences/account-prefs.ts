@@ -2,7 +2,7 @@
 // and the copies this browser keeps in localStorage (client-prefs.ts for theme
 // and default model, features/voice for voice and auto-play). Pure: what to
 // apply after sign-in and what to send when the browser's copy changes.
-import type { TPreferences, TPreferencesUpdate } from '@chatmeter/shared/alerts';
+import type { TPreferences, TPreferencesUpdate } from '@chatmeter/shared/preferences';
 import type { ClientPrefs } from '../../lib/client-prefs.ts';
 import type { VoicePreferences } from '../voice/voice-state.ts';
 

@@ -4,7 +4,7 @@
 // in this browser are sent to the server. Guests keep theirs in localStorage only.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
-import type { TPreferences } from '@chatmeter/shared/alerts';
+import type { TPreferences } from '@chatmeter/shared/preferences';
 import type { TMe } from '@chatmeter/shared/auth';
 import { applyTheme, clientPrefsStore } from '../../lib/client-prefs.ts';
 import { trpc } from '../../trpc.ts';

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { TPreferencesUpdate } from '@chatmeter/shared/alerts';
+import type { TPreferencesUpdate } from '@chatmeter/shared/preferences';
 import { trpc } from '../../trpc.ts';
 
 // Under 'usage' so refreshUsage (after every metered action) refreshes the chart too.
