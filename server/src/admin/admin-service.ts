@@ -48,11 +48,11 @@ const RECENT_USAGE = 20;
 const LEDGER_ROWS = 50;
 
 export class AdminService {
-  constructor(private readonly o: AdminServiceOptions) {}
+  constructor(private readonly options: AdminServiceOptions) {}
 
   /** The audit log, newest first, one keyset page at a time. */
   auditLog(input: TAuditLogInput) {
-    return listAudit(this.o.prisma, input);
+    return listAudit(this.options.prisma, input);
   }
 
   /** Newest first; `query` matches a user id exactly or any part of the e-mail address. */
@@ -63,7 +63,7 @@ export class AdminService {
       ...(q ? (UUID.test(q) ? { id: q } : { email: { contains: q } }) : {}),
       ...(cursor ? { OR: [{ createdAt: { lt: cursor.at } }, { createdAt: cursor.at, id: { lt: cursor.id } }] } : {}),
     };
-    const rows = await this.o.prisma.user.findMany({
+    const rows = await this.options.prisma.user.findMany({
       where,
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: input.limit + 1,
@@ -71,7 +71,7 @@ export class AdminService {
     });
     const page = rows.slice(0, input.limit);
     const balances = page.length
-      ? await this.o.prisma.creditAccount.findMany({ where: { userId: { in: page.map((u) => u.id) } }, select: { userId: true, balanceTokens: true } })
+      ? await this.options.prisma.creditAccount.findMany({ where: { userId: { in: page.map((u) => u.id) } }, select: { userId: true, balanceTokens: true } })
       : [];
     const items = page.map((u) => ({
       ...toUser(u),
@@ -83,13 +83,13 @@ export class AdminService {
 
   /** Plan, usage summary, recent usage, credit ledger and live sessions of one user. */
   async user(userId: string, now = new Date()) {
-    const prisma = this.o.prisma;
+    const prisma = this.options.prisma;
     const user = await prisma.user.findUnique({ where: { id: userId }, select: { ...userListSelect, emailVerifiedAt: true } });
     if (!user) throw new AppError('not_found', 'That user does not exist.');
-    const plan = this.o.planFor(user);
+    const plan = this.options.planFor(user);
     const from30 = addDays(utcDay(now), -29);
     const [summary, totals, recentUsage, ledger, sessions] = await Promise.all([
-      this.o.usage.summary(user, plan, now),
+      this.options.usage.summary(user, plan, now),
       prisma.$queryRaw<{ requests: bigint; tokens: bigint; cost: bigint; requests30: bigint; tokens30: bigint; cost30: bigint }[]>(Prisma.sql`
         SELECT COALESCE(sum(requests), 0)::bigint AS requests,
                COALESCE(sum(prompt_tokens + completion_tokens), 0)::bigint AS tokens,
@@ -131,7 +131,7 @@ export class AdminService {
           FROM credit_ledger l LEFT JOIN users a ON a.id = l.actor_id
          WHERE l.user_id = ${userId}::uuid
          ORDER BY l.id DESC LIMIT ${LEDGER_ROWS}`),
-      this.o.sessions.listForUser(userId, now),
+      this.options.sessions.listForUser(userId, now),
     ]);
     const t = totals[0];
     return {
@@ -174,13 +174,13 @@ export class AdminService {
       throw new AppError('forbidden_role', `You cannot adjust your own credits; ask ${actor.role === 'admin' ? 'another' : 'an'} admin.`);
     }
     const isSupport = actor.role !== 'admin';
-    const limit = this.o.supportMaxAdjustmentTokens;
+    const limit = this.options.supportMaxAdjustmentTokens;
     if (isSupport && Math.abs(input.tokens) > limit) {
       throw new AppError('forbidden_role', `Support can adjust at most ${limit.toLocaleString('en-US')} tokens at a time; ask an admin for more.`, {
         maxTokens: limit,
       });
     }
-    return this.o.prisma.$transaction(async (tx) => {
+    return this.options.prisma.$transaction(async (tx) => {
       const user = await this.lockLiveAccount(tx, input.userId);
       if (isSupport && user.role !== 'user') {
         throw new AppError('forbidden_role', 'Support can adjust the credits of user accounts only, not of support or admin accounts; ask an admin.');
@@ -218,7 +218,7 @@ export class AdminService {
 
   /** Adds `tokens` to a support account's adjustments today, or refuses when that passes the daily cap. */
   private async takeSupportAllowance(tx: Prisma.TransactionClient, actorId: string, tokens: bigint, now: Date): Promise<void> {
-    const perDay = this.o.supportMaxAdjustmentTokensPerDay;
+    const perDay = this.options.supportMaxAdjustmentTokensPerDay;
     const subject = userSubject(actorId);
     const used = await tryIncrement(tx, subject, COUNTER.supportAdjustDay, dayStart(now), tokens, perDay);
     if (used !== null) return;
@@ -232,9 +232,9 @@ export class AdminService {
   }
 
   async setPlan(actor: Actor, input: { userId: string; plan: string }) {
-    const plan = this.o.plans.find((p) => p.id === input.plan);
+    const plan = this.options.plans.find((p) => p.id === input.plan);
     if (!plan || plan.id === 'guest') throw new AppError('invalid_input', `There is no plan "${input.plan}" to give an account.`);
-    return this.o.prisma.$transaction(async (tx) => {
+    return this.options.prisma.$transaction(async (tx) => {
       const user = await this.lockLiveAccount(tx, input.userId);
       if (user.is_guest) throw new AppError('invalid_input', 'A guest has no account to change the plan of.');
       await tx.user.update({ where: { id: input.userId }, data: { planId: plan.id }, select: { id: true } });
@@ -250,7 +250,7 @@ export class AdminService {
    */
   async setRole(actor: Actor, input: TSetRoleInput) {
     if (input.userId === actor.id) throw new AppError('forbidden_role', 'You cannot change your own role; ask another admin.');
-    return this.o.prisma.$transaction(async (tx) => {
+    return this.options.prisma.$transaction(async (tx) => {
       const user = await this.lockLiveAccount(tx, input.userId);
       if (user.role === 'admin')
         throw new AppError('forbidden_role', "An admin's role cannot be changed here; admins are made and removed by the operator (ADMIN_EMAIL).");
@@ -265,7 +265,7 @@ export class AdminService {
 
   async setBlocked(actor: Actor, input: { userId: string; blocked: boolean }, now = new Date()) {
     if (input.userId === actor.id && input.blocked) throw new AppError('invalid_input', 'You cannot block your own account.');
-    return this.o.prisma.$transaction(async (tx) => {
+    return this.options.prisma.$transaction(async (tx) => {
       const user = await this.lockLiveAccount(tx, input.userId);
       const blockedAt = input.blocked ? (user.blocked_at ?? now) : null;
       await tx.user.update({ where: { id: input.userId }, data: { blockedAt }, select: { id: true } });
@@ -286,25 +286,25 @@ export class AdminService {
    */
   async settings(now = new Date()) {
     const [row, usedToday, costToday, costThisMonth] = await Promise.all([
-      this.o.prisma.appSettings.findUnique({
+      this.options.prisma.appSettings.findUnique({
         where: { id: 1 },
         select: { killSwitch: true, maxTokensPerDay: true, maxCostPerDayMicroUsd: true, maxCostPerMonthMicroUsd: true, updatedAt: true, updatedBy: true },
       }),
-      read(this.o.prisma, GLOBAL_SUBJECT, COUNTER.globalTokensDay, dayStart(now)),
-      read(this.o.prisma, GLOBAL_SUBJECT, COUNTER.globalCostDay, dayStart(now)),
+      read(this.options.prisma, GLOBAL_SUBJECT, COUNTER.globalTokensDay, dayStart(now)),
+      read(this.options.prisma, GLOBAL_SUBJECT, COUNTER.globalCostDay, dayStart(now)),
       // The global monthly cap runs on the calendar month (cm_reserve_chat's p_global_month).
-      read(this.o.prisma, GLOBAL_SUBJECT, COUNTER.globalCostMonth, monthStart(now)),
+      read(this.options.prisma, GLOBAL_SUBJECT, COUNTER.globalCostMonth, monthStart(now)),
     ]);
     const maxTokensPerDay = row?.maxTokensPerDay == null ? null : Number(row.maxTokensPerDay);
     const maxCostPerDayMicroUsd = row?.maxCostPerDayMicroUsd == null ? null : Number(row.maxCostPerDayMicroUsd);
     const maxCostPerMonthMicroUsd = row?.maxCostPerMonthMicroUsd == null ? null : Number(row.maxCostPerMonthMicroUsd);
-    const defaultMaxCostPerDayMicroUsd = this.o.defaultCostPerDayMicroUsd ?? null;
-    const defaultMaxCostPerMonthMicroUsd = this.o.defaultCostPerMonthMicroUsd ?? null;
+    const defaultMaxCostPerDayMicroUsd = this.options.defaultCostPerDayMicroUsd ?? null;
+    const defaultMaxCostPerMonthMicroUsd = this.options.defaultCostPerMonthMicroUsd ?? null;
     return {
       killSwitch: row?.killSwitch ?? false,
       maxTokensPerDay,
-      defaultMaxTokensPerDay: this.o.defaultDailyTokenCap,
-      effectiveMaxTokensPerDay: maxTokensPerDay ?? this.o.defaultDailyTokenCap,
+      defaultMaxTokensPerDay: this.options.defaultDailyTokenCap,
+      effectiveMaxTokensPerDay: maxTokensPerDay ?? this.options.defaultDailyTokenCap,
       tokensUsedToday: Number(usedToday),
       maxCostPerDayMicroUsd,
       defaultMaxCostPerDayMicroUsd,
@@ -317,8 +317,8 @@ export class AdminService {
       effectiveMaxCostPerMonthMicroUsd: maxCostPerMonthMicroUsd ?? defaultMaxCostPerMonthMicroUsd,
       costUsedThisMonthMicroUsd: Number(costThisMonth),
       costMonthResetAt: nextMonth(now),
-      supportMaxAdjustmentTokens: this.o.supportMaxAdjustmentTokens,
-      supportMaxAdjustmentTokensPerDay: this.o.supportMaxAdjustmentTokensPerDay,
+      supportMaxAdjustmentTokens: this.options.supportMaxAdjustmentTokens,
+      supportMaxAdjustmentTokensPerDay: this.options.supportMaxAdjustmentTokensPerDay,
       updatedAt: row?.updatedAt ?? null,
       updatedBy: row?.updatedBy ?? null,
     };
@@ -327,7 +327,7 @@ export class AdminService {
   async updateSettings(actor: Actor, input: TUpdateSettingsInput, now = new Date()) {
     // undefined keeps what is set, null goes back to the environment's default.
     const next = (value: number | null | undefined, current: bigint | null) => (value === undefined ? current : value === null ? null : BigInt(value));
-    await this.o.prisma.$transaction(async (tx) => {
+    await this.options.prisma.$transaction(async (tx) => {
       const rows = await tx.$queryRaw<
         { kill_switch: boolean; max_tokens_per_day: bigint | null; max_cost_per_day_micro_usd: bigint | null; max_cost_per_month_micro_usd: bigint | null }[]
       >(Prisma.sql`

@@ -110,7 +110,7 @@ export class AlertService {
   private global: Promise<void> | null = null;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: AlertServiceOptions) {}
+  constructor(private readonly options: AlertServiceOptions) {}
 
   /**
    * Runs the checks in the background; `idle()` waits for them (tests, shutdown).
@@ -130,7 +130,7 @@ export class AlertService {
     const run = (async () => {
       let current: UsageCheck | null = check;
       while (current) {
-        await this.check(current).catch((error: Error) => this.o.logger.error({ err: error.message, userId: key }, 'alert check failed'));
+        await this.check(current).catch((error: Error) => this.options.logger.error({ err: error.message, userId: key }, 'alert check failed'));
         current = state.next;
         state.next = null;
       }
@@ -148,8 +148,8 @@ export class AlertService {
   async check(check: UsageCheck): Promise<void> {
     const now = check.now ?? new Date();
     const { user } = check;
-    const plan = check.plan ?? this.o.planFor(user);
-    const month = check.month ?? (await this.o.monthFor(user.id, now));
+    const plan = check.plan ?? this.options.planFor(user);
+    const month = check.month ?? (await this.options.monthFor(user.id, now));
     const hour = hourStart(now);
     const day = dayStart(now);
     const subject = userSubject(user.id);
@@ -198,7 +198,7 @@ export class AlertService {
       text += ` UNION ALL SELECT $${kind}::text, COALESCE(SUM(cost_micro_usd), 0)::bigint FROM usage_events WHERE ${VELOCITY_SUBJECT[v.type](`$${id}`)} AND created_at >= $${since}::timestamptz`;
     }
     // Without the velocity part (most checks) the statement is always the same: prepared once per connection.
-    const rows = await this.o.query<{ kind: string; used: string | bigint | null }>(text, params, velocity.length === 0 ? { name: 'alert_check' } : {});
+    const rows = await this.options.query<{ kind: string; used: string | bigint | null }>(text, params, velocity.length === 0 ? { name: 'alert_check' } : {});
     const used = (kind: string) => Number(rows.find((r) => r.kind === kind)?.used ?? 0);
     const limits = plan.limits;
     const spendLimit = rows.find((r) => r.kind === 'spend_limit')?.used;
@@ -251,7 +251,7 @@ export class AlertService {
   private async readGlobal(now: Date): Promise<void> {
     const day = dayStart(now);
     const month = monthStart(now);
-    const [row] = await this.o.query<{
+    const [row] = await this.options.query<{
       tokens_today: string | bigint;
       cost_today: string | bigint;
       cost_month: string | bigint;
@@ -272,11 +272,11 @@ export class AlertService {
       tokensToday: num(row?.tokens_today) ?? 0,
       costToday: num(row?.cost_today) ?? 0,
       costMonth: num(row?.cost_month) ?? 0,
-      tokenCap: num(row?.token_cap) ?? this.o.defaultDailyTokenCap,
-      costDayCap: num(row?.cost_day_cap) ?? this.o.defaultCostCaps?.day ?? null,
-      costMonthCap: num(row?.cost_month_cap) ?? this.o.defaultCostCaps?.month ?? null,
-      alertDay: this.o.costAlerts?.day ?? null,
-      alertMonth: this.o.costAlerts?.month ?? null,
+      tokenCap: num(row?.token_cap) ?? this.options.defaultDailyTokenCap,
+      costDayCap: num(row?.cost_day_cap) ?? this.options.defaultCostCaps?.day ?? null,
+      costMonthCap: num(row?.cost_month_cap) ?? this.options.defaultCostCaps?.month ?? null,
+      alertDay: this.options.costAlerts?.day ?? null,
+      alertMonth: this.options.costAlerts?.month ?? null,
       day,
       month,
     });
@@ -299,7 +299,7 @@ export class AlertService {
     if (!week) return false;
     const key = `spend_report|${GLOBAL_SUBJECT}|0|${week.label}`;
     if (this.fired.has(key)) return false;
-    const exists = await this.o.prisma.$queryRaw<{ id: bigint }[]>(Prisma.sql`
+    const exists = await this.options.prisma.$queryRaw<{ id: bigint }[]>(Prisma.sql`
       SELECT id FROM service_alerts WHERE kind = 'spend_report' AND subject = ${GLOBAL_SUBJECT} AND threshold = 0 AND period_key = ${week.label}`);
     if (exists.length > 0) {
       this.remember(key);
@@ -324,12 +324,12 @@ export class AlertService {
     const before = new Date(week.start.getTime() - 7 * DAY_MS);
     const month = monthStart(lastDay);
     const [totals, top, plans, monthCost, settings] = await Promise.all([
-      this.o.prisma.$queryRaw<{ this_week: boolean; cost: bigint; tokens: bigint; requests: bigint }[]>(Prisma.sql`
+      this.options.prisma.$queryRaw<{ this_week: boolean; cost: bigint; tokens: bigint; requests: bigint }[]>(Prisma.sql`
         SELECT day >= ${iso(week.start)}::date AS this_week, COALESCE(SUM(cost_micro_usd), 0)::bigint AS cost,
                COALESCE(SUM(prompt_tokens + completion_tokens), 0)::bigint AS tokens, COALESCE(SUM(requests), 0)::bigint AS requests
           FROM usage_daily WHERE day >= ${iso(before)}::date AND day < ${iso(week.end)}::date
          GROUP BY 1`),
-      this.o.prisma.$queryRaw<
+      this.options.prisma.$queryRaw<
         { user_id: string; email: string | null; plan: string; is_guest: boolean; cost: bigint; tokens: bigint; requests: bigint }[]
       >(Prisma.sql`
         SELECT d.user_id::text AS user_id, u.email, COALESCE(u.plan_id, '') AS plan, bool_or(d.is_guest) AS is_guest,
@@ -339,16 +339,16 @@ export class AlertService {
          GROUP BY d.user_id, u.email, u.plan_id
          ORDER BY cost DESC, requests DESC, d.user_id
          LIMIT ${SPEND_REPORT_TOP_USERS}`),
-      this.o.prisma.$queryRaw<{ plan: string; users: bigint; cost: bigint; tokens: bigint; requests: bigint }[]>(Prisma.sql`
+      this.options.prisma.$queryRaw<{ plan: string; users: bigint; cost: bigint; tokens: bigint; requests: bigint }[]>(Prisma.sql`
         SELECT CASE WHEN u.id IS NULL THEN '(deleted accounts)' WHEN d.is_guest THEN 'guest' ELSE u.plan_id END AS plan,
                COUNT(DISTINCT d.user_id)::bigint AS users, SUM(d.cost_micro_usd)::bigint AS cost,
                SUM(d.prompt_tokens + d.completion_tokens)::bigint AS tokens, SUM(d.requests)::bigint AS requests
           FROM usage_daily d LEFT JOIN users u ON u.id = d.user_id
          WHERE d.day >= ${iso(week.start)}::date AND d.day < ${iso(week.end)}::date
          GROUP BY 1 ORDER BY cost DESC, plan`),
-      this.o.prisma.$queryRaw<{ cost: bigint }[]>(Prisma.sql`
+      this.options.prisma.$queryRaw<{ cost: bigint }[]>(Prisma.sql`
         SELECT COALESCE(SUM(cost_micro_usd), 0)::bigint AS cost FROM usage_daily WHERE day >= ${iso(month)}::date AND day < ${iso(week.end)}::date`),
-      this.o.prisma.appSettings.findUnique({ where: { id: 1 }, select: { maxCostPerMonthMicroUsd: true } }),
+      this.options.prisma.appSettings.findUnique({ where: { id: 1 }, select: { maxCostPerMonthMicroUsd: true } }),
     ]);
     const figures = (r: { cost: bigint; tokens: bigint; requests: bigint } | undefined) => ({
       costMicroUsd: Number(r?.cost ?? 0),
@@ -366,7 +366,11 @@ export class AlertService {
         plan: u.is_guest ? 'guest' : u.plan === '' ? '-' : u.plan,
       })),
       plans: plans.map((p) => ({ ...figures(p), plan: p.plan, users: Number(p.users) })),
-      month: { start: month, costToDate: Number(monthCost[0]?.cost ?? 0), capMicroUsd: cap === null ? (this.o.defaultCostCaps?.month ?? null) : Number(cap) },
+      month: {
+        start: month,
+        costToDate: Number(monthCost[0]?.cost ?? 0),
+        capMicroUsd: cap === null ? (this.options.defaultCostCaps?.month ?? null) : Number(cap),
+      },
     };
   }
 
@@ -377,7 +381,7 @@ export class AlertService {
       void (async () => {
         await this.checkGlobal();
         await this.weeklyReport();
-      })().catch((error: Error) => this.o.logger.error({ err: error.message }, 'service alert check failed'));
+      })().catch((error: Error) => this.options.logger.error({ err: error.message }, 'service alert check failed'));
     this.timer = setInterval(tick, TICK_MS);
     this.timer.unref();
   }
@@ -404,9 +408,9 @@ export class AlertService {
     if (candidates.length === 0) return;
     // Under a per-user lock, a threshold is inserted only when neither it nor a higher one of the same
     // period exists: instances racing on one crossing insert one row, and 90 % never follows 100 %.
-    const [, inserted] = await this.o.prisma.$transaction([
-      this.o.prisma.$executeRaw(Prisma.sql`SELECT pg_advisory_xact_lock(${QUOTA_ALERT_LOCK}::int, hashtext(${user.id}))`),
-      this.o.prisma.$queryRaw<{ id: bigint; kind: string; threshold: number }[]>(Prisma.sql`
+    const [, inserted] = await this.options.prisma.$transaction([
+      this.options.prisma.$executeRaw(Prisma.sql`SELECT pg_advisory_xact_lock(${QUOTA_ALERT_LOCK}::int, hashtext(${user.id}))`),
+      this.options.prisma.$queryRaw<{ id: bigint; kind: string; threshold: number }[]>(Prisma.sql`
         INSERT INTO notifications (user_id, kind, threshold, period_key, title, body)
         SELECT v.user_id, v.kind, v.threshold, v.period_key, v.title, v.body
           FROM (VALUES ${Prisma.join(candidates.map((c) => Prisma.sql`(${user.id}::uuid, ${c.reading.kind}, ${c.threshold}::int, ${periodKey(c.reading.periodStart)}, ${c.title}, ${c.body})`))})
@@ -421,23 +425,23 @@ export class AlertService {
       for (const t of QUOTA_ALERT_THRESHOLDS) if (t <= c.threshold) this.remember(firedKey(c.reading.kind, t, c.reading.periodStart));
     }
     if (inserted.length === 0) return;
-    for (const row of inserted) this.o.metrics?.alerts.inc({ kind: `quota_${row.kind}` });
+    for (const row of inserted) this.options.metrics?.alerts.inc({ kind: `quota_${row.kind}` });
 
     const toMail = inserted.filter((row) => EMAILED.has(row.kind as TQuotaAlertKind));
     if (toMail.length === 0 || user.isGuest) return;
-    const [recipient] = await this.o.prisma.$queryRaw<{ email: string | null; alert_emails: boolean }[]>(Prisma.sql`
+    const [recipient] = await this.options.prisma.$queryRaw<{ email: string | null; alert_emails: boolean }[]>(Prisma.sql`
       SELECT u.email, COALESCE(p.alert_emails, true) AS alert_emails
         FROM users u LEFT JOIN user_preferences p ON p.user_id = u.id
        WHERE u.id = ${user.id}::uuid AND u.blocked_at IS NULL`);
     if (!recipient?.email || !recipient.alert_emails) return;
     for (const row of toMail) {
       const c = candidates.find((x) => x.reading.kind === row.kind && x.threshold === row.threshold)!;
-      await this.o.mailer.send({
+      await this.options.mailer.send({
         to: recipient.email,
         subject: `ChatMeter: ${c.title}`,
-        body: `${c.title}.\n\n${c.body}\n\nSee your usage: ${this.o.origin}/usage\nPlans and credits: ${this.o.origin}/billing\n\nYou get these e-mails at 80%, 90% and 100% of a limit. Turn them off under Preferences on the Usage page.`,
+        body: `${c.title}.\n\n${c.body}\n\nSee your usage: ${this.options.origin}/usage\nPlans and credits: ${this.options.origin}/billing\n\nYou get these e-mails at 80%, 90% and 100% of a limit. Turn them off under Preferences on the Usage page.`,
       });
-      await this.o.prisma.notification.update({ where: { id: row.id }, data: { emailedAt: new Date() }, select: { id: true } });
+      await this.options.prisma.notification.update({ where: { id: row.id }, data: { emailedAt: new Date() }, select: { id: true } });
     }
   }
 
@@ -453,16 +457,16 @@ export class AlertService {
   /** Last hour's cost of a user or an IP against max(k x its trailing 7-day hourly average, a floor). */
   private async velocityAlert(type: 'user' | 'ip', id: string, lastHour: number, now: Date): Promise<void> {
     // Most subjects never spend the floor in an hour: the week's history is read only past it.
-    if (lastHour <= this.o.velocityFloorMicroUsd) return;
+    if (lastHour <= this.options.velocityFloorMicroUsd) return;
     const subject = `${type}:${id}`;
     const hourAgo = new Date(now.getTime() - HOUR_MS);
-    const [trailing] = await this.o.query<{ cost: string | bigint }>(
+    const [trailing] = await this.options.query<{ cost: string | bigint }>(
       `SELECT COALESCE(SUM(cost_micro_usd), 0)::bigint AS cost FROM usage_events
         WHERE ${VELOCITY_SUBJECT[type]('$1')} AND created_at >= $2::timestamptz AND created_at < $3::timestamptz`,
       [id, new Date(hourAgo.getTime() - TRAILING_HOURS * HOUR_MS), hourAgo],
     );
     const hourlyAverage = Number(trailing?.cost ?? 0) / TRAILING_HOURS;
-    const threshold = Math.max(this.o.velocityFactor * hourlyAverage, this.o.velocityFloorMicroUsd);
+    const threshold = Math.max(this.options.velocityFactor * hourlyAverage, this.options.velocityFloorMicroUsd);
     if (lastHour <= threshold) return;
     const key = periodKey(hourStart(now));
     if (!this.remember(`spend_velocity|${subject}|0|${key}`)) return;
@@ -473,7 +477,7 @@ export class AlertService {
       threshold: 0,
       periodKey: key,
       title: `Unusual spend: ${type === 'user' ? 'a user' : 'a client IP'} spent ${formatMicroUsd(lastHour)} in the last hour`,
-      body: `${who} spent ${formatMicroUsd(lastHour)} in the last hour; its trailing 7-day average is ${formatMicroUsd(Math.round(hourlyAverage))} an hour (alert above ${formatMicroUsd(Math.ceil(threshold))}: ${this.o.velocityFactor}x the average, at least ${formatMicroUsd(this.o.velocityFloorMicroUsd)}). Check it in the Admin tab; block it there if it is abuse.`,
+      body: `${who} spent ${formatMicroUsd(lastHour)} in the last hour; its trailing 7-day average is ${formatMicroUsd(Math.round(hourlyAverage))} an hour (alert above ${formatMicroUsd(Math.ceil(threshold))}: ${this.options.velocityFactor}x the average, at least ${formatMicroUsd(this.options.velocityFloorMicroUsd)}). Check it in the Admin tab; block it there if it is abuse.`,
       details: { lastHourMicroUsd: lastHour, hourlyAverageMicroUsd: Math.round(hourlyAverage), thresholdMicroUsd: Math.ceil(threshold) },
     });
   }
@@ -494,32 +498,38 @@ export class AlertService {
     // A rising alert's thresholds are inserted under a lock: instances racing on 80 and 100 insert one of them.
     const rows = alert.rising
       ? (
-          await this.o.prisma.$transaction([
-            this.o.prisma.$executeRaw(Prisma.sql`SELECT pg_advisory_xact_lock(${SERVICE_ALERT_LOCK}::int, hashtext(${`${alert.kind}|${alert.subject}`}))`),
-            this.o.prisma.$queryRaw<{ id: bigint }[]>(insert),
+          await this.options.prisma.$transaction([
+            this.options.prisma.$executeRaw(
+              Prisma.sql`SELECT pg_advisory_xact_lock(${SERVICE_ALERT_LOCK}::int, hashtext(${`${alert.kind}|${alert.subject}`}))`,
+            ),
+            this.options.prisma.$queryRaw<{ id: bigint }[]>(insert),
           ])
         )[1]
-      : await this.o.prisma.$queryRaw<{ id: bigint }[]>(insert);
+      : await this.options.prisma.$queryRaw<{ id: bigint }[]>(insert);
     const id = rows[0]?.id;
     if (id === undefined) return false;
-    this.o.metrics?.alerts.inc({ kind: alert.kind });
-    this.o.logger.warn({ kind: alert.kind, subject: alert.subject, details: alert.details }, alert.title);
+    this.options.metrics?.alerts.inc({ kind: alert.kind });
+    this.options.logger.warn({ kind: alert.kind, subject: alert.subject, details: alert.details }, alert.title);
 
-    const admins = await this.o.prisma.$queryRaw<{ email: string }[]>(Prisma.sql`
+    const admins = await this.options.prisma.$queryRaw<{ email: string }[]>(Prisma.sql`
       SELECT email FROM users WHERE role = 'admin' AND email IS NOT NULL AND blocked_at IS NULL ORDER BY created_at`);
     let sent = 0;
     for (const admin of admins) {
       try {
-        await this.o.mailer.send({ to: admin.email, subject: `[ChatMeter alert] ${alert.title}`, body: `${alert.body}\n\nAdmin tab: ${this.o.origin}/admin` });
+        await this.options.mailer.send({
+          to: admin.email,
+          subject: `[ChatMeter alert] ${alert.title}`,
+          body: `${alert.body}\n\nAdmin tab: ${this.options.origin}/admin`,
+        });
         sent++;
       } catch (error) {
-        this.o.logger.error({ err: (error as Error).message }, 'service alert e-mail failed');
+        this.options.logger.error({ err: (error as Error).message }, 'service alert e-mail failed');
       }
     }
-    const webhookStatus = this.o.webhookUrl
-      ? await this.postWebhook(this.o.webhookUrl, `${alert.icon ?? ':rotating_light:'} ${alert.title}\n${alert.body}`)
+    const webhookStatus = this.options.webhookUrl
+      ? await this.postWebhook(this.options.webhookUrl, `${alert.icon ?? ':rotating_light:'} ${alert.title}\n${alert.body}`)
       : null;
-    await this.o.prisma.$executeRaw(Prisma.sql`
+    await this.options.prisma.$executeRaw(Prisma.sql`
       UPDATE service_alerts SET emails_sent = ${sent}::int, webhook_status = ${webhookStatus}::int, delivered_at = now() WHERE id = ${id}`);
     return true;
   }
@@ -534,10 +544,10 @@ export class AlertService {
         signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
       });
       await res.body?.cancel().catch(() => {});
-      if (!res.ok) this.o.logger.warn({ status: res.status }, 'alert webhook answered with an error');
+      if (!res.ok) this.options.logger.warn({ status: res.status }, 'alert webhook answered with an error');
       return res.status;
     } catch (error) {
-      this.o.logger.warn({ err: (error as Error).message }, 'alert webhook could not be reached');
+      this.options.logger.warn({ err: (error as Error).message }, 'alert webhook could not be reached');
       return 0;
     }
   }

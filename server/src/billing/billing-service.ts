@@ -70,20 +70,25 @@ export class BillingService {
   readonly webhooks: WebhookHandler;
   private readonly store: SubscriptionStore;
 
-  constructor(private readonly o: BillingServiceOptions) {
-    this.config = o.config ?? resolveBillingConfig(o.env, o.plans);
-    this.store = new SubscriptionStore({ plans: o.plans, graceDays: this.config.graceDays, planByPrice: this.config.planByPrice, logger: o.logger });
-    if (o.gateway) {
-      this.gateway = o.gateway;
+  constructor(private readonly options: BillingServiceOptions) {
+    this.config = options.config ?? resolveBillingConfig(options.env, options.plans);
+    this.store = new SubscriptionStore({
+      plans: options.plans,
+      graceDays: this.config.graceDays,
+      planByPrice: this.config.planByPrice,
+      logger: options.logger,
+    });
+    if (options.gateway) {
+      this.gateway = options.gateway;
     } else if (this.config.mode === 'stripe') {
-      this.gateway = new StripeGateway(createStripeClient(o.env));
+      this.gateway = new StripeGateway(createStripeClient(options.env));
     } else if (this.config.mode === 'simulator') {
       const priceAmounts = new Map<string, number>();
-      for (const [planId, price] of this.config.planPrices) priceAmounts.set(price, o.plans.find((p) => p.id === planId)?.priceMonthlyCents ?? 0);
-      for (const [planId, price] of this.config.planYearlyPrices) priceAmounts.set(price, o.plans.find((p) => p.id === planId)?.priceYearlyCents ?? 0);
+      for (const [planId, price] of this.config.planPrices) priceAmounts.set(price, options.plans.find((p) => p.id === planId)?.priceMonthlyCents ?? 0);
+      for (const [planId, price] of this.config.planYearlyPrices) priceAmounts.set(price, options.plans.find((p) => p.id === planId)?.priceYearlyCents ?? 0);
       for (const [packId, price] of this.config.packPrices) priceAmounts.set(price, findPack(packId)?.priceCents ?? 0);
       this.simulator = new BillingSimulator({
-        prisma: o.prisma,
+        prisma: options.prisma,
         webhookSecret: this.config.webhookSecret!,
         priceAmounts,
         planPrices: this.config.planByPrice,
@@ -92,18 +97,18 @@ export class BillingService {
       this.gateway = this.simulator;
     }
     this.webhooks = new WebhookHandler({
-      prisma: o.prisma,
-      logger: o.logger,
+      prisma: options.prisma,
+      logger: options.logger,
       config: this.config,
       gateway: this.gateway,
       store: this.store,
-      plans: o.plans,
-      mailer: o.mailer,
-      origin: o.origin,
+      plans: options.plans,
+      mailer: options.mailer,
+      origin: options.origin,
     });
     this.simulator?.attach((payload, signature) => this.webhooks.handle(Buffer.from(payload, 'utf8'), signature));
     if (this.config.mode === 'simulator')
-      o.logger.warn('BILLING_SIMULATOR is on: the Billing tab offers test checkouts that grant plans and credits without payment');
+      options.logger.warn('BILLING_SIMULATOR is on: the Billing tab offers test checkouts that grant plans and credits without payment');
   }
 
   get mode(): BillingConfig['mode'] {
@@ -121,31 +126,32 @@ export class BillingService {
 
   private returnUrl(query: string): string {
     // The simulator's pages are the Billing tab itself: keep its links on whatever origin the app is served from.
-    return this.config.mode === 'simulator' ? `/billing?${query}` : `${this.o.origin}/billing?${query}`;
+    return this.config.mode === 'simulator' ? `/billing?${query}` : `${this.options.origin}/billing?${query}`;
   }
 
   /** The user's Stripe customer: the stored one, else a new one (one per user, whoever asks first). */
   private async ensureCustomer(user: BillingUser): Promise<string> {
     const gateway = this.requireGateway();
-    const stored = await this.o.prisma.billingCustomer.findUnique({ where: { userId: user.id }, select: { stripeCustomerId: true } });
-    if (stored && (await viaStripe(this.o.logger, 'customer lookup', () => gateway.customerExists(stored.stripeCustomerId)))) return stored.stripeCustomerId;
-    const created = await viaStripe(this.o.logger, 'customer create', () =>
+    const stored = await this.options.prisma.billingCustomer.findUnique({ where: { userId: user.id }, select: { stripeCustomerId: true } });
+    if (stored && (await viaStripe(this.options.logger, 'customer lookup', () => gateway.customerExists(stored.stripeCustomerId))))
+      return stored.stripeCustomerId;
+    const created = await viaStripe(this.options.logger, 'customer create', () =>
       gateway.createCustomer({ userId: user.id, email: user.email, ...(stored ? { replaces: stored.stripeCustomerId } : {}) }),
     );
     if (stored) {
       // Deleted in Stripe's dashboard: start over with the new customer.
-      await this.o.prisma.billingCustomer.update({ where: { userId: user.id }, data: { stripeCustomerId: created }, select: { userId: true } });
+      await this.options.prisma.billingCustomer.update({ where: { userId: user.id }, data: { stripeCustomerId: created }, select: { userId: true } });
       return created;
     }
-    await this.o.prisma.billingCustomer.createMany({ data: [{ userId: user.id, stripeCustomerId: created }], skipDuplicates: true });
-    const row = await this.o.prisma.billingCustomer.findUnique({ where: { userId: user.id }, select: { stripeCustomerId: true } });
+    await this.options.prisma.billingCustomer.createMany({ data: [{ userId: user.id, stripeCustomerId: created }], skipDuplicates: true });
+    const row = await this.options.prisma.billingCustomer.findUnique({ where: { userId: user.id }, select: { stripeCustomerId: true } });
     return row?.stripeCustomerId ?? created;
   }
 
   private async assertCanBuy(user: BillingUser): Promise<void> {
     if (user.isGuest) throw new AppError('unauthenticated', 'Create an account to buy a plan or credits.');
     this.requireGateway();
-    await this.o.limiters.consume('billingCheckout', user.id, {
+    await this.options.limiters.consume('billingCheckout', user.id, {
       spec: { points: 20, duration: 60 * 60 },
       message: 'Too many checkout attempts. Please wait a little.',
     });
@@ -159,7 +165,7 @@ export class BillingService {
       const price = pack ? this.config.packPrices.get(pack.id) : undefined;
       if (!pack || !price) throw new AppError('invalid_input', 'That credit pack is not for sale.');
       const customer = await this.ensureCustomer(user);
-      const session = await viaStripe(this.o.logger, 'checkout', () =>
+      const session = await viaStripe(this.options.logger, 'checkout', () =>
         gateway.createCheckoutSession({
           mode: 'payment',
           customer,
@@ -174,7 +180,7 @@ export class BillingService {
       return { url: session.url };
     }
 
-    const plan = this.o.plans.find((p) => p.id === input.plan);
+    const plan = this.options.plans.find((p) => p.id === input.plan);
     if (!plan) throw new AppError('invalid_input', 'There is no such plan.');
     const interval = input.interval ?? 'month';
     const price = (interval === 'year' ? this.config.planYearlyPrices : this.config.planPrices).get(plan.id);
@@ -185,7 +191,7 @@ export class BillingService {
       }
       throw new AppError('invalid_input', `The ${plan.name} plan cannot be bought.`);
     }
-    const current = await this.o.prisma.subscription.findFirst({
+    const current = await this.options.prisma.subscription.findFirst({
       where: { userId: user.id, status: { in: CHANGEABLE_STATUSES } },
       orderBy: { updatedAt: 'desc' },
       select: { id: true, itemId: true, priceId: true, planId: true, status: true, cancelAtPeriodEnd: true, stripeCustomerId: true },
@@ -205,10 +211,10 @@ export class BillingService {
           after_completion: { type: 'redirect', redirect: { return_url: this.returnUrl('checkout=success') } },
         };
       }
-      return viaStripe(this.o.logger, 'portal', () => gateway.createPortalSession(params));
+      return viaStripe(this.options.logger, 'portal', () => gateway.createPortalSession(params));
     }
     const customer = await this.ensureCustomer(user);
-    const session = await viaStripe(this.o.logger, 'checkout', () =>
+    const session = await viaStripe(this.options.logger, 'checkout', () =>
       gateway.createCheckoutSession({
         mode: 'subscription',
         customer,
@@ -226,9 +232,9 @@ export class BillingService {
   async portal(user: BillingUser): Promise<{ url: string }> {
     if (user.isGuest) throw new AppError('unauthenticated', 'Create an account first.');
     const gateway = this.requireGateway();
-    const stored = await this.o.prisma.billingCustomer.findUnique({ where: { userId: user.id }, select: { stripeCustomerId: true } });
+    const stored = await this.options.prisma.billingCustomer.findUnique({ where: { userId: user.id }, select: { stripeCustomerId: true } });
     if (!stored) throw new AppError('not_found', 'There is nothing to manage yet: buy a plan or a credit pack first.');
-    return viaStripe(this.o.logger, 'portal', () =>
+    return viaStripe(this.options.logger, 'portal', () =>
       gateway.createPortalSession({ customer: stored.stripeCustomerId, return_url: this.returnUrl('portal=return') }),
     );
   }
@@ -248,7 +254,7 @@ export class BillingService {
   simulatedCheckout(user: BillingUser, sessionId: string) {
     const session = this.simulator?.describeSession(user.id, sessionId);
     if (!session) throw new AppError('not_found', 'That test checkout has expired or was already completed.');
-    const plan = this.o.plans.find((p) => p.id === (this.config.planByPrice.get(session.priceId) ?? ''));
+    const plan = this.options.plans.find((p) => p.id === (this.config.planByPrice.get(session.priceId) ?? ''));
     const pack = this.config.packs.find((p) => this.config.packPrices.get(p.id) === session.priceId);
     return {
       kind: session.kind,
@@ -269,7 +275,7 @@ export class BillingService {
    */
   private async refreshIfDue(userId: string, subs: readonly SubscriptionRow[], now: Date): Promise<void> {
     const stale = subs.some((s) => (grantedPlan(s, now, this.config.graceDays) ?? 'free') !== s.effectivePlanId);
-    if (stale) await this.o.prisma.$transaction((tx) => this.store.syncUser(tx, userId, now));
+    if (stale) await this.options.prisma.$transaction((tx) => this.store.syncUser(tx, userId, now));
   }
 
   /**
@@ -278,7 +284,7 @@ export class BillingService {
    */
   async monthFor(userId: string, now: Date, known?: KnownSubscription): Promise<MonthPeriod> {
     if (known?.subscribed === false) return calendarMonth(now);
-    const subs = await this.o.query<SubscriptionRow>(
+    const subs = await this.options.query<SubscriptionRow>(
       `SELECT ${SUBSCRIPTION_COLUMNS_SQL}
          FROM subscriptions WHERE user_id = $1::uuid AND status = ANY($2::text[])`,
       [userId, LIVE_STATUSES],
@@ -286,12 +292,12 @@ export class BillingService {
     );
     if (subs.length === 0) return calendarMonth(now);
     await this.refreshIfDue(userId, subs, now);
-    const best = bestGrant(subs, this.o.plans, now, this.config.graceDays);
+    const best = bestGrant(subs, this.options.plans, now, this.config.graceDays);
     return best ? subscriptionMonth(best.sub, now) : calendarMonth(now);
   }
 
   async status(user: BillingUser, now = new Date()): Promise<TBillingStatus> {
-    const prisma = this.o.prisma;
+    const prisma = this.options.prisma;
     const subs = await prisma.subscription.findMany({ where: { userId: user.id }, orderBy: { updatedAt: 'desc' }, select: SUBSCRIPTION_SELECT });
     await this.refreshIfDue(user.id, subs, now);
     const [row, credits, held, payments] = await Promise.all([
@@ -305,10 +311,10 @@ export class BillingService {
         select: { id: true, createdAt: true, kind: true, description: true, amountMicroUsd: true, refundedMicroUsd: true, currency: true, status: true },
       }),
     ]);
-    const shown = bestGrant(subs, this.o.plans, now, this.config.graceDays)?.sub ?? subs[0];
+    const shown = bestGrant(subs, this.options.plans, now, this.config.graceDays)?.sub ?? subs[0];
     return {
       mode: this.config.mode,
-      plan: row ? this.o.planFor(row).id : 'free',
+      plan: row ? this.options.planFor(row).id : 'free',
       subscription: shown
         ? {
             plan: shown.planId,
@@ -342,7 +348,7 @@ export class BillingService {
    * entitled to now. Returns how many users' plans changed.
    */
   async sweep(now = new Date()): Promise<number> {
-    const rows = await this.o.prisma.subscription.findMany({
+    const rows = await this.options.prisma.subscription.findMany({
       // Only these change what they grant with time alone; everything else changes by an event.
       where: { OR: [{ status: 'past_due' }, { cancelAtPeriodEnd: true, status: { in: ['active', 'trialing'] } }] },
       select: SUBSCRIPTION_SELECT,
@@ -353,17 +359,17 @@ export class BillingService {
     }
     let changed = 0;
     for (const userId of due) {
-      const result = await this.o.prisma.$transaction((tx) => this.store.syncUser(tx, userId, now));
+      const result = await this.options.prisma.$transaction((tx) => this.store.syncUser(tx, userId, now));
       if (result.changed) changed++;
     }
-    if (changed > 0) this.o.logger.info({ users: changed }, 'billing sweep: plans changed (grace over or period ended)');
+    if (changed > 0) this.options.logger.info({ users: changed }, 'billing sweep: plans changed (grace over or period ended)');
     return changed;
   }
 
   /** Runs sweep() every `intervalMs`; returns a stop function. */
   startSweeper(intervalMs = 60_000): () => void {
     const timer = setInterval(() => {
-      this.sweep().catch((error: Error) => this.o.logger.warn({ err: error.message }, 'billing sweep failed'));
+      this.sweep().catch((error: Error) => this.options.logger.warn({ err: error.message }, 'billing sweep failed'));
     }, intervalMs);
     timer.unref();
     return () => clearInterval(timer);

@@ -55,10 +55,10 @@ export class BillingSimulator implements BillingGateway {
   private readonly subscriptions = new Map<string, Stripe.Subscription>();
   private deliver: Deliver | undefined;
 
-  constructor(private readonly o: SimulatorOptions) {}
+  constructor(private readonly options: SimulatorOptions) {}
 
   private intervalOf(priceId: string): 'month' | 'year' {
-    return this.o.priceIntervals.get(priceId) ?? 'month';
+    return this.options.priceIntervals.get(priceId) ?? 'month';
   }
 
   /** Wires the webhook handler the signed events are delivered to. */
@@ -90,7 +90,7 @@ export class BillingSimulator implements BillingGateway {
       kind: params.mode === 'subscription' ? 'subscription' : 'payment',
       customer: params.customer,
       priceId,
-      amountCents: this.o.priceAmounts.get(priceId) ?? 0,
+      amountCents: this.options.priceAmounts.get(priceId) ?? 0,
       metadata: { ...(params.metadata as Record<string, string> | undefined) },
       successUrl: params.success_url ?? null,
       cancelUrl: params.cancel_url ?? null,
@@ -110,8 +110,8 @@ export class BillingSimulator implements BillingGateway {
         kind: 'plan_change',
         customer: params.customer ?? String(sub.customer),
         priceId: item.price,
-        amountCents: this.o.priceAmounts.get(item.price) ?? 0,
-        metadata: { ...sub.metadata, plan_id: this.o.planPrices.get(item.price) ?? '' },
+        amountCents: this.options.priceAmounts.get(item.price) ?? 0,
+        metadata: { ...sub.metadata, plan_id: this.options.planPrices.get(item.price) ?? '' },
         successUrl: params.return_url ?? null,
         cancelUrl: params.return_url ?? null,
         subscriptionId: sub.id,
@@ -125,7 +125,7 @@ export class BillingSimulator implements BillingGateway {
     const known = this.subscriptions.get(id);
     if (known) return known;
     // After a restart the simulator's memory is empty: rebuild from what the webhook stored.
-    const row = await this.o.prisma.subscription.findUnique({
+    const row = await this.options.prisma.subscription.findUnique({
       where: { id },
       select: {
         id: true,
@@ -154,7 +154,7 @@ export class BillingSimulator implements BillingGateway {
       id: row.id,
       customer: row.stripeCustomerId,
       priceId: row.priceId,
-      unitAmount: this.o.priceAmounts.get(row.priceId) ?? 0,
+      unitAmount: this.options.priceAmounts.get(row.priceId) ?? 0,
       interval: this.intervalOf(row.priceId),
       status: row.status as Stripe.Subscription.Status,
       periodStart: Math.floor(row.currentPeriodStart.getTime() / 1000),
@@ -285,7 +285,7 @@ export class BillingSimulator implements BillingGateway {
   }
 
   private async currentSubscription(userId: string): Promise<Stripe.Subscription> {
-    const row = await this.o.prisma.subscription.findFirst({
+    const row = await this.options.prisma.subscription.findFirst({
       where: { userId, status: { notIn: ['canceled', 'incomplete_expired'] } },
       orderBy: { updatedAt: 'desc' },
       select: { id: true },
@@ -313,7 +313,7 @@ export class BillingSimulator implements BillingGateway {
       id: sub.id,
       customer: String(sub.customer),
       priceId,
-      unitAmount: this.o.priceAmounts.get(priceId) ?? item.price.unit_amount ?? 0,
+      unitAmount: this.options.priceAmounts.get(priceId) ?? item.price.unit_amount ?? 0,
       interval: this.intervalOf(priceId),
       status: change.status ?? sub.status,
       periodStart: change.periodStart ?? item.current_period_start,
@@ -395,13 +395,13 @@ export class BillingSimulator implements BillingGateway {
   }
 
   private async refundLastPack(userId: string): Promise<SimulationResult> {
-    const purchase = await this.o.prisma.packPurchase.findFirst({
+    const purchase = await this.options.prisma.packPurchase.findFirst({
       where: { userId, paymentIntentId: { not: null }, refundTokens: 0n },
       orderBy: { createdAt: 'desc' },
       select: { packId: true, paymentIntentId: true, amountMicroUsd: true },
     });
     if (!purchase?.paymentIntentId) throw new AppError('not_found', 'There is no credit pack purchase to refund.');
-    const customer = await this.o.prisma.billingCustomer.findUnique({ where: { userId }, select: { stripeCustomerId: true } });
+    const customer = await this.options.prisma.billingCustomer.findUnique({ where: { userId }, select: { stripeCustomerId: true } });
     const amount = microsToCents(Number(purchase.amountMicroUsd));
     const charge = chargeObject({
       customer: customer?.stripeCustomerId ?? stripeId('cus_sim', 14),
@@ -416,7 +416,7 @@ export class BillingSimulator implements BillingGateway {
   private async send(type: string, object: { id: string; object: string }, created: number, previousAttributes?: Record<string, unknown>): Promise<string> {
     if (!this.deliver) throw new Error('simulator: no webhook handler attached');
     const payload = JSON.stringify(eventObject(type, object, { created, ...(previousAttributes ? { previousAttributes } : {}) }), null, 2);
-    const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: this.o.webhookSecret });
+    const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: this.options.webhookSecret });
     const result = await this.deliver(payload, signature);
     if (result.status !== 200 || !('received' in result.body)) {
       const message = 'error' in result.body ? result.body.error.message : `status ${result.status}`;

@@ -52,7 +52,7 @@ export interface SubscriptionStoreOptions {
 }
 
 export class SubscriptionStore {
-  constructor(private readonly o: SubscriptionStoreOptions) {}
+  constructor(private readonly options: SubscriptionStoreOptions) {}
 
   /** A ChatMeter account (not a guest) with this id, if the id is one. */
   async findAccount(tx: Tx, userId: string | null | undefined): Promise<string | null> {
@@ -98,9 +98,9 @@ export class SubscriptionStore {
     if (!userId) throw new PermanentEventError(`no ChatMeter account for subscription ${parsed.id} (customer ${parsed.customerId})`);
     await this.rememberCustomer(tx, userId, parsed.customerId);
 
-    const planId = this.o.planByPrice.get(parsed.priceId) ?? null;
+    const planId = this.options.planByPrice.get(parsed.priceId) ?? null;
     if (!planId) {
-      this.o.logger.warn({ subscription: parsed.id, price: parsed.priceId }, "subscription price is not any plan's Stripe price; it grants no plan");
+      this.options.logger.warn({ subscription: parsed.id, price: parsed.priceId }, "subscription price is not any plan's Stripe price; it grants no plan");
     }
     // Grace runs from the first moment Stripe told us the subscription was past due.
     const pastDueSince = parsed.status === 'past_due' ? (existing?.pastDueSince ?? opts.asOf) : null;
@@ -137,12 +137,12 @@ export class SubscriptionStore {
     await lock(tx, `billing-user:${userId}`);
     const subs = await tx.subscription.findMany({ where: { userId }, select: SUBSCRIPTION_SELECT });
     for (const sub of subs) {
-      const granted = grantedPlan(sub, now, this.o.graceDays) ?? 'free';
+      const granted = grantedPlan(sub, now, this.options.graceDays) ?? 'free';
       if (granted !== sub.effectivePlanId) {
         await tx.subscription.update({ where: { id: sub.id }, data: { effectivePlanId: granted }, select: { id: true } });
       }
     }
-    const planId = bestGrant(subs, this.o.plans, now, this.o.graceDays)?.planId ?? 'free';
+    const planId = bestGrant(subs, this.options.plans, now, this.options.graceDays)?.planId ?? 'free';
     const changed = await tx.$executeRaw(Prisma.sql`
       UPDATE users SET plan_id = ${planId} WHERE id = ${userId}::uuid AND is_guest = false AND plan_id <> ${planId}`);
     return { planId, changed: changed > 0 };

@@ -134,11 +134,11 @@ interface PurchaseRow {
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 export class WebhookHandler {
-  constructor(private readonly o: WebhookHandlerOptions) {}
+  constructor(private readonly options: WebhookHandlerOptions) {}
 
   /** Verifies and applies one delivery. Never throws: every outcome is an HTTP answer. */
   async handle(rawBody: Buffer, signature: string | undefined, now = new Date()): Promise<WebhookResult> {
-    const secret = this.o.config.webhookSecret;
+    const secret = this.options.config.webhookSecret;
     if (!secret) return fail(503, 'billing_not_configured', 'Billing is not configured (no STRIPE_WEBHOOK_SECRET).');
     if (!signature) return fail(400, 'invalid_input', 'Missing Stripe-Signature header.');
     let event: Stripe.Event;
@@ -154,13 +154,13 @@ export class WebhookHandler {
     try {
       return await this.process(event, now);
     } catch (error) {
-      this.o.logger.error({ err: error, eventId: event.id, type: event.type }, 'stripe webhook: could not record the event');
+      this.options.logger.error({ err: error, eventId: event.id, type: event.type }, 'stripe webhook: could not record the event');
       return fail(500, 'internal', 'The event could not be recorded; Stripe will deliver it again.');
     }
   }
 
   private async process(event: Stripe.Event, now: Date): Promise<WebhookResult> {
-    const { prisma, logger } = this.o;
+    const { prisma, logger } = this.options;
     const created = ZEventCreated.safeParse(event.created);
     const stripeCreatedAt = created.success ? new Date(created.data * 1000) : now;
     const payload = JSON.stringify(storable(event));
@@ -243,13 +243,13 @@ export class WebhookHandler {
 
   /** Network half (outside the transaction): fetch the subscription when the event's copy cannot be trusted. */
   private async prepare(event: Stripe.Event, forceRetrieve: boolean): Promise<Prepared> {
-    const gateway = this.o.gateway;
+    const gateway = this.options.gateway;
     const payload = this.read(event);
     switch (payload.kind) {
       case 'subscription': {
         const snapshot = payload.subscription;
         if (!forceRetrieve) {
-          const stored = await this.o.prisma.subscription.findUnique({ where: { id: snapshot.id }, select: { stripeStateAt: true } });
+          const stored = await this.options.prisma.subscription.findUnique({ where: { id: snapshot.id }, select: { stripeStateAt: true } });
           if (!stored || stored.stripeStateAt < new Date(event.created * 1000) || !gateway) return { payload, subscription: snapshot, source: 'snapshot' };
         }
         if (!gateway) return { payload, subscription: snapshot, source: 'snapshot' };
@@ -272,7 +272,7 @@ export class WebhookHandler {
     if (!id.startsWith('sub_')) throw new PermanentEventError(`not a subscription id: ${id.slice(0, 64)}`);
     let sub: Stripe.Subscription;
     try {
-      sub = await this.o.gateway!.retrieveSubscription(id);
+      sub = await this.options.gateway!.retrieveSubscription(id);
     } catch (error) {
       if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) {
         throw new PermanentEventError(`Stripe does not know subscription ${id}`);
@@ -296,11 +296,11 @@ export class WebhookHandler {
       case 'subscription': {
         if (!prepared.subscription || !prepared.source) return { outcome: 'ignored' };
         try {
-          const result = await this.o.store.apply(tx, prepared.subscription, { asOf, source: prepared.source, now });
+          const result = await this.options.store.apply(tx, prepared.subscription, { asOf, source: prepared.source, now });
           return { outcome: `subscription_${result.subscription.status}${prepared.source === 'retrieved' ? '_retrieved' : ''}` };
         } catch (error) {
           // Without a Stripe API to ask, an out-of-date copy is simply not applied.
-          if (error instanceof StaleSnapshotError && !this.o.gateway) return { outcome: 'stale_ignored' };
+          if (error instanceof StaleSnapshotError && !this.options.gateway) return { outcome: 'stale_ignored' };
           throw error;
         }
       }
@@ -310,7 +310,7 @@ export class WebhookHandler {
   }
 
   private async checkoutCompleted(tx: Tx, event: Stripe.Event, asOf: Date, session: CheckoutSessionPayload, prepared: Prepared, now: Date): Promise<Applied> {
-    const { store } = this.o;
+    const { store } = this.options;
     const userId =
       (await store.findAccount(tx, session.client_reference_id)) ??
       (await store.findAccount(tx, session.metadata?.user_id)) ??
@@ -326,7 +326,7 @@ export class WebhookHandler {
     if (session.mode !== 'payment') return { outcome: 'ignored' };
     if (session.payment_status !== 'paid' && session.payment_status !== 'no_payment_required') return { outcome: 'awaiting_payment' };
 
-    const pack = this.o.config.packs.find((p) => p.id === session.metadata?.pack_id);
+    const pack = this.options.config.packs.find((p) => p.id === session.metadata?.pack_id);
     if (!pack) throw new PermanentEventError(`checkout session ${session.id} is not for a known credit pack`);
     const paymentIntent = session.payment_intent;
     const amountMicros = BigInt(centsToMicros(session.amount_total ?? 0));
@@ -353,7 +353,7 @@ export class WebhookHandler {
    * records the payment, the other finds it paid and adds nothing.
    */
   private async invoice(tx: Tx, event: Stripe.Event, asOf: Date, invoice: InvoicePayload, paid: boolean, prepared: Prepared, now: Date): Promise<Applied> {
-    const { store, config, plans } = this.o;
+    const { store, config, plans } = this.options;
     const subscriptionId = invoice.subscriptionId;
     if (!subscriptionId) return { outcome: 'ignored' };
     await lock(tx, `billing-invoice:${invoice.id}`);
@@ -403,7 +403,7 @@ export class WebhookHandler {
       outcome: 'invoice_payment_failed',
       after: email
         ? () =>
-            this.o.mailer.send({
+            this.options.mailer.send({
               to: email,
               subject: 'ChatMeter: your payment did not go through',
               body: [
@@ -411,7 +411,7 @@ export class WebhookHandler {
                 graceEnd
                   ? `Your ${planName} limits stay in place until ${graceEnd.toUTCString()}; after that your account moves to the Free plan.`
                   : 'Stripe will try again over the next days.',
-                `Update your card under Billing -> Manage billing: ${this.o.origin}/billing`,
+                `Update your card under Billing -> Manage billing: ${this.options.origin}/billing`,
               ].join('\n\n'),
             })
         : undefined,

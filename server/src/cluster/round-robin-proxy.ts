@@ -27,8 +27,8 @@ export class RoundRobinProxy {
   /** Requests sent to each upstream (tests, the benchmark). */
   readonly counts = new Map<string, number>();
 
-  constructor(private readonly o: RoundRobinProxyOptions) {
-    if (o.upstreams.length === 0) throw new Error('RoundRobinProxy: no upstreams');
+  constructor(private readonly options: RoundRobinProxyOptions) {
+    if (options.upstreams.length === 0) throw new Error('RoundRobinProxy: no upstreams');
     this.server = http.createServer((req, res) => this.forward(req, res, 0));
     // Streams can be long; the upstream's own timeouts apply.
     this.server.requestTimeout = 0;
@@ -51,13 +51,13 @@ export class RoundRobinProxy {
 
   private pick(): string {
     const now = Date.now();
-    const n = this.o.upstreams.length;
+    const n = this.options.upstreams.length;
     for (let i = 0; i < n; i++) {
-      const upstream = this.o.upstreams[this.next++ % n]!;
+      const upstream = this.options.upstreams[this.next++ % n]!;
       if ((this.downUntil.get(upstream) ?? 0) <= now) return upstream;
     }
     // Everything looks down: try the next one anyway rather than refuse outright.
-    return this.o.upstreams[this.next++ % n]!;
+    return this.options.upstreams[this.next++ % n]!;
   }
 
   private forward(req: IncomingMessage, res: ServerResponse, attempt: number): void {
@@ -88,12 +88,12 @@ export class RoundRobinProxy {
       },
     );
     upstreamReq.on('error', (error: NodeJS.ErrnoException) => {
-      this.o.onError?.(upstream, error);
+      this.options.onError?.(upstream, error);
       const refused = error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET';
-      if (refused && !responded) this.downUntil.set(upstream, Date.now() + (this.o.cooldownMs ?? 3_000));
+      if (refused && !responded) this.downUntil.set(upstream, Date.now() + (this.options.cooldownMs ?? 3_000));
       // Nothing of the body was consumed by a refused connection only if there was none: retry bodiless requests elsewhere.
       const bodiless = req.method === 'GET' || req.method === 'HEAD';
-      if (refused && !responded && bodiless && attempt + 1 < this.o.upstreams.length && !res.headersSent) return this.forward(req, res, attempt + 1);
+      if (refused && !responded && bodiless && attempt + 1 < this.options.upstreams.length && !res.headersSent) return this.forward(req, res, attempt + 1);
       if (!res.headersSent)
         res
           .writeHead(502, { 'content-type': 'application/json' })

@@ -84,16 +84,16 @@ export class ReconcileService {
   private timer: NodeJS.Timeout | undefined;
   private first: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: ReconcileServiceOptions) {}
+  constructor(private readonly options: ReconcileServiceOptions) {}
 
   get configured(): boolean {
-    return this.o.costs !== undefined;
+    return this.options.costs !== undefined;
   }
 
   /** Stores the provider's figures (a later fetch or file overwrites a day). */
   async store(days: readonly ProviderDay[], source: 'api' | 'file'): Promise<void> {
     if (days.length === 0) return;
-    await this.o.prisma.$executeRaw(Prisma.sql`
+    await this.options.prisma.$executeRaw(Prisma.sql`
       INSERT INTO provider_costs (provider, day, cost_micro_usd, source, fetched_at)
       VALUES ${Prisma.join(days.map((d) => Prisma.sql`(${RECONCILED_PROVIDER}, ${d.day}::date, ${d.costMicroUsd}::bigint, ${source}, now())`))}
       ON CONFLICT (provider, day) DO UPDATE SET cost_micro_usd = EXCLUDED.cost_micro_usd, source = EXCLUDED.source, fetched_at = EXCLUDED.fetched_at`);
@@ -106,13 +106,13 @@ export class ReconcileService {
     const from = sorted[0]!;
     const to = sorted.at(-1)!;
     const [metered, provider] = await Promise.all([
-      this.o.prisma.$queryRaw<{ day: string; cost: bigint }[]>(Prisma.sql`
+      this.options.prisma.$queryRaw<{ day: string; cost: bigint }[]>(Prisma.sql`
         SELECT to_char(day, 'YYYY-MM-DD') AS day, sum(cost_micro_usd)::bigint AS cost
           FROM usage_daily
          WHERE day BETWEEN ${from}::date AND ${to}::date AND kind = 'chat' AND model NOT IN (${Prisma.join(NOT_PROVIDER_MODELS)})
-           ${this.o.openaiProviderIds ? Prisma.sql`AND provider IN (${Prisma.join(['', ...this.o.openaiProviderIds])})` : Prisma.empty}
+           ${this.options.openaiProviderIds ? Prisma.sql`AND provider IN (${Prisma.join(['', ...this.options.openaiProviderIds])})` : Prisma.empty}
          GROUP BY day`),
-      this.o.prisma.$queryRaw<{ day: string; cost: bigint; source: 'api' | 'file' }[]>(Prisma.sql`
+      this.options.prisma.$queryRaw<{ day: string; cost: bigint; source: 'api' | 'file' }[]>(Prisma.sql`
         SELECT to_char(day, 'YYYY-MM-DD') AS day, cost_micro_usd AS cost, source
           FROM provider_costs WHERE provider = ${RECONCILED_PROVIDER} AND day BETWEEN ${from}::date AND ${to}::date`),
     ]);
@@ -122,7 +122,7 @@ export class ReconcileService {
       const m = meteredBy.get(day) ?? 0;
       const p = providerBy.get(day);
       if (!p) return { day, meteredMicroUsd: m, providerMicroUsd: null, driftPercent: null, overThreshold: false, source: null };
-      const c = compareDay(m, Number(p.cost), this.o.alertPercent);
+      const c = compareDay(m, Number(p.cost), this.options.alertPercent);
       return { day, meteredMicroUsd: m, providerMicroUsd: c.providerMicroUsd, driftPercent: c.driftPercent, overThreshold: c.overThreshold, source: p.source };
     });
   }
@@ -136,21 +136,21 @@ export class ReconcileService {
     const providerMicroUsd = withProvider.reduce((s, r) => s + r.providerMicroUsd!, 0);
     return {
       configured: this.configured,
-      alertPercent: this.o.alertPercent,
-      projectsOnly: this.o.projectIds.length > 0,
+      alertPercent: this.options.alertPercent,
+      projectsOnly: this.options.projectIds.length > 0,
       days: rows,
       totals: {
         days: withProvider.length,
         meteredMicroUsd,
         providerMicroUsd,
-        driftPercent: withProvider.length ? compareDay(meteredMicroUsd, providerMicroUsd, this.o.alertPercent).driftPercent : null,
+        driftPercent: withProvider.length ? compareDay(meteredMicroUsd, providerMicroUsd, this.options.alertPercent).driftPercent : null,
       },
       lastRun,
     };
   }
 
   async lastRun(): Promise<{ startedAt: Date; finishedAt: Date | null; result: unknown } | null> {
-    return this.o.prisma.jobRun.findUnique({ where: { job: RECONCILE_JOB }, select: { startedAt: true, finishedAt: true, result: true } });
+    return this.options.prisma.jobRun.findUnique({ where: { job: RECONCILE_JOB }, select: { startedAt: true, finishedAt: true, result: true } });
   }
 
   /**
@@ -160,7 +160,7 @@ export class ReconcileService {
    * the provider's errors: they are logged and recorded in job_runs.
    */
   async run(opts: { now?: Date; force?: boolean } = {}): Promise<ReconcileRunResult> {
-    const costs = this.o.costs;
+    const costs = this.options.costs;
     if (!costs) return { ran: false, skipped: 'not_configured' };
     const now = opts.now ?? new Date();
     const today = utcDay(now);
@@ -170,7 +170,7 @@ export class ReconcileService {
       ? Prisma.sql`TRUE`
       : Prisma.sql`job_runs.started_at < ${dayStartOf(today)}::timestamptz
           OR (job_runs.started_at <= ${retryBefore}::timestamptz AND (job_runs.finished_at IS NULL OR job_runs.result->>'ok' = 'false'))`;
-    const claimed = await this.o.prisma.$queryRaw<{ job: string }[]>(Prisma.sql`
+    const claimed = await this.options.prisma.$queryRaw<{ job: string }[]>(Prisma.sql`
       INSERT INTO job_runs (job, started_at) VALUES (${RECONCILE_JOB}, ${now}::timestamptz)
       ON CONFLICT (job) DO UPDATE SET started_at = EXCLUDED.started_at, finished_at = NULL, result = NULL
        WHERE ${due}
@@ -188,16 +188,16 @@ export class ReconcileService {
       const rows = await this.compare(days.map((d) => d.day));
       const alerted: string[] = [];
       for (const row of rows.filter((r) => r.overThreshold)) {
-        if (await this.o.fireAlert(this.alertFor(row))) alerted.push(row.day);
+        if (await this.options.fireAlert(this.alertFor(row))) alerted.push(row.day);
       }
       result = { ran: true, ok: true, from, to: addDays(to, -1), days: days.length, alerted };
-      this.o.logger.info(result, 'reconciliation ran');
+      this.options.logger.info(result, 'reconciliation ran');
     } catch (error) {
       const status = error instanceof CostsApiError ? (error.status ?? null) : null;
       result = { ran: true, ok: false, error: (error as Error).message, status };
-      this.o.logger.error({ err: result.error, status }, 'reconciliation failed');
+      this.options.logger.error({ err: result.error, status }, 'reconciliation failed');
     }
-    await this.o.prisma.$executeRaw(Prisma.sql`
+    await this.options.prisma.$executeRaw(Prisma.sql`
       UPDATE job_runs SET finished_at = now(), result = ${JSON.stringify(result)}::jsonb WHERE job = ${RECONCILE_JOB}`);
     return result;
   }
@@ -218,21 +218,21 @@ export class ReconcileService {
       threshold: 0,
       periodKey: row.day,
       title: `Metered cost and OpenAI's bill differ on ${row.day}: ${drift}`,
-      body: `On ${row.day} (UTC) ChatMeter metered ${metered} of chat usage; OpenAI's Costs API reports ${provider}. Drift (provider − metered) / provider: ${drift}, beyond RECONCILE_ALERT_PERCENT (${this.o.alertPercent} %). ${direction} See the reconciliation panel on the Admin overview.`,
+      body: `On ${row.day} (UTC) ChatMeter metered ${metered} of chat usage; OpenAI's Costs API reports ${provider}. Drift (provider − metered) / provider: ${drift}, beyond RECONCILE_ALERT_PERCENT (${this.options.alertPercent} %). ${direction} See the reconciliation panel on the Admin overview.`,
       details: {
         day: row.day,
         meteredMicroUsd: row.meteredMicroUsd,
         providerMicroUsd: row.providerMicroUsd!,
         driftPercent: row.driftPercent ?? 'undefined',
-        alertPercent: this.o.alertPercent,
+        alertPercent: this.options.alertPercent,
       },
     };
   }
 
   /** Hourly on every instance with the key (the first a minute after start); the claim makes it once a day across them. */
   start(): void {
-    if (this.timer || !this.o.costs) return;
-    const tick = () => void this.run().catch((error: Error) => this.o.logger.error({ err: error.message }, 'reconciliation could not run'));
+    if (this.timer || !this.options.costs) return;
+    const tick = () => void this.run().catch((error: Error) => this.options.logger.error({ err: error.message }, 'reconciliation could not run'));
     this.first = setTimeout(tick, 60_000);
     this.first.unref();
     this.timer = setInterval(tick, TICK_MS);

@@ -56,16 +56,16 @@ export class OpenAiSpeechClient implements SpeechEngine {
   private voicesCache: { value: WorkerVoices; at: number } | undefined;
   private voicesInFlight: Promise<WorkerVoices> | undefined;
 
-  constructor(private readonly o: OpenAiSpeechOptions) {
-    this.engine = `openai-compatible:${o.model}`;
+  constructor(private readonly options: OpenAiSpeechOptions) {
+    this.engine = `openai-compatible:${options.model}`;
   }
 
   get timeoutMs(): number {
-    return this.o.timeoutMs;
+    return this.options.timeoutMs;
   }
 
   async voices(options: { allowStale?: boolean } = {}): Promise<WorkerVoices> {
-    const ttl = this.o.voicesTtlMs ?? 60_000;
+    const ttl = this.options.voicesTtlMs ?? 60_000;
     const cached = this.voicesCache;
     if (cached && Date.now() - cached.at < ttl) return cached.value;
     this.voicesInFlight ??= this.fetchVoices().finally(() => {
@@ -83,7 +83,7 @@ export class OpenAiSpeechClient implements SpeechEngine {
 
   /** The server's own list (Kokoro-FastAPI, Speaches: GET /audio/voices), else TTS_VOICES. */
   private async fetchVoices(): Promise<WorkerVoices> {
-    const configured = new Map(this.o.voices.map((v) => [v.id, v.language]));
+    const configured = new Map(this.options.voices.map((v) => [v.id, v.language]));
     const voice = (id: string, name?: string, language?: string): TVoice => ({
       id,
       name: name ?? id,
@@ -103,7 +103,7 @@ export class OpenAiSpeechClient implements SpeechEngine {
     } catch (error) {
       problem = `it cannot be reached${causeCode(error)}`;
     }
-    if (this.o.voices.length > 0) return { engine: this.engine, voices: this.o.voices.map((v) => voice(v.id)) };
+    if (this.options.voices.length > 0) return { engine: this.engine, voices: this.options.voices.map((v) => voice(v.id)) };
     throw new TtsWorkerError('unavailable', `no voices for TTS_ENGINE=openai-compatible: ${problem}`);
   }
 
@@ -111,7 +111,7 @@ export class OpenAiSpeechClient implements SpeechEngine {
     const { responseFormat, mime } = FORMATS[input.format];
     const prepared = prepareText(input.text, { language: input.language ?? input.voice });
     if (!prepared.trim()) throw new TtsWorkerError('invalid_input', 'nothing speakable is left after text preparation');
-    const max = this.o.maxInputChars ?? DEFAULT_MAX_INPUT_CHARS;
+    const max = this.options.maxInputChars ?? DEFAULT_MAX_INPUT_CHARS;
     let parts = [prepared];
     if (countTtsChars(prepared) > max) {
       if (input.format === 'wav')
@@ -120,7 +120,7 @@ export class OpenAiSpeechClient implements SpeechEngine {
       parts = chunkText(prepared, { maxChars: max, firstMaxChars: max });
     }
 
-    const timeout = AbortSignal.timeout(this.o.timeoutMs);
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const signal = input.signal ? AbortSignal.any([timeout, input.signal]) : timeout;
     const started = Date.now();
     const pieces: Buffer[] = [];
@@ -130,7 +130,7 @@ export class OpenAiSpeechClient implements SpeechEngine {
         res = await fetch(this.url('audio/speech'), {
           method: 'POST',
           headers: { ...this.headers(), 'content-type': 'application/json' },
-          body: JSON.stringify({ model: this.o.model, voice: input.voice, input: part, response_format: responseFormat }),
+          body: JSON.stringify({ model: this.options.model, voice: input.voice, input: part, response_format: responseFormat }),
           signal,
         });
         if (!res.ok) throw await failure(res);
@@ -139,7 +139,7 @@ export class OpenAiSpeechClient implements SpeechEngine {
           await res.body?.cancel();
           throw new TtsWorkerError('unavailable', `the speech server answered 200 with ${type}, not audio`);
         }
-        pieces.push(await readCapped(res, this.o.maxAudioBytes ?? DEFAULT_MAX_AUDIO_BYTES));
+        pieces.push(await readCapped(res, this.options.maxAudioBytes ?? DEFAULT_MAX_AUDIO_BYTES));
       } catch (error) {
         if (error instanceof TtsWorkerError) throw error;
         if (input.signal?.aborted) throw new TtsWorkerError('aborted', 'the request was cancelled');
@@ -153,11 +153,11 @@ export class OpenAiSpeechClient implements SpeechEngine {
   }
 
   private url(path: string): URL {
-    return new URL(path, this.o.baseUrl.endsWith('/') ? this.o.baseUrl : `${this.o.baseUrl}/`);
+    return new URL(path, this.options.baseUrl.endsWith('/') ? this.options.baseUrl : `${this.options.baseUrl}/`);
   }
 
   private headers(): Record<string, string> {
-    return this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {};
+    return this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {};
   }
 }
 

@@ -85,15 +85,15 @@ export class TtsClient implements SpeechEngine {
   private voicesCache: { value: WorkerVoices; at: number } | undefined;
   private voicesInFlight: Promise<WorkerVoices> | undefined;
 
-  constructor(private readonly o: TtsClientOptions) {}
+  constructor(private readonly options: TtsClientOptions) {}
 
   get timeoutMs(): number {
-    return this.o.timeoutMs;
+    return this.options.timeoutMs;
   }
 
   /** The worker's voices, cached briefly; on failure the last good answer (if any) is kept for `stale` callers. */
   async voices(options: { allowStale?: boolean } = {}): Promise<WorkerVoices> {
-    const ttl = this.o.voicesTtlMs ?? 60_000;
+    const ttl = this.options.voicesTtlMs ?? 60_000;
     const cached = this.voicesCache;
     if (cached && Date.now() - cached.at < ttl) return cached.value;
     this.voicesInFlight ??= this.fetchVoices().finally(() => {
@@ -123,7 +123,7 @@ export class TtsClient implements SpeechEngine {
   }
 
   async synthesize(input: SynthesisInput): Promise<SynthesisResult> {
-    const timeout = AbortSignal.timeout(this.o.timeoutMs);
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const signal = input.signal ? AbortSignal.any([timeout, input.signal]) : timeout;
     const res = await this.request(
       '/synthesize',
@@ -156,7 +156,7 @@ export class TtsClient implements SpeechEngine {
   }
 
   private async request(path: string, init: RequestInit, signal: AbortSignal, callerSignal?: AbortSignal): Promise<Response> {
-    const target = this.o.target();
+    const target = this.options.target();
     if (!target) throw new TtsWorkerError('unavailable', 'no TTS worker is running');
     const headers = new Headers(init.headers);
     if (target.secret) headers.set('x-tts-secret', target.secret);

@@ -65,8 +65,8 @@ export class TtsWorkerProcess {
   /** Children started so far (the first start included). */
   starts = 0;
 
-  constructor(private readonly o: TtsWorkerProcessOptions) {
-    this.secret = o.secret ?? randomBytes(24).toString('base64url');
+  constructor(private readonly options: TtsWorkerProcessOptions) {
+    this.secret = options.secret ?? randomBytes(24).toString('base64url');
   }
 
   /** Where the worker listens right now; undefined while it is (re)starting. */
@@ -80,8 +80,8 @@ export class TtsWorkerProcess {
 
   start(logger: Logger): this {
     this.logger = logger;
-    if (!existsSync(this.o.script)) {
-      logger.error({ script: this.o.script }, 'the TTS worker is not built (run `npm run build`); voice answers provider_unavailable until then');
+    if (!existsSync(this.options.script)) {
+      logger.error({ script: this.options.script }, 'the TTS worker is not built (run `npm run build`); voice answers provider_unavailable until then');
       return this;
     }
     this.spawnChild();
@@ -112,7 +112,7 @@ export class TtsWorkerProcess {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
-    const timeout = setTimeout(() => child.kill('SIGKILL'), this.o.stopTimeoutMs ?? 8_000);
+    const timeout = setTimeout(() => child.kill('SIGKILL'), this.options.stopTimeoutMs ?? 8_000);
     await exited;
     clearTimeout(timeout);
   }
@@ -120,7 +120,7 @@ export class TtsWorkerProcess {
   /** The environment the child starts with (read by tests): loopback, our secret, its TTS_* settings, none of the server's secrets. */
   childEnv(): Record<string, string> {
     const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(this.o.parentEnv)) {
+    for (const [key, value] of Object.entries(this.options.parentEnv)) {
       if (value === undefined) continue;
       if (PASSED_ENV.has(key) || key.startsWith('LC_') || (key.startsWith('TTS_') && !OWNED_ENV.has(key) && !SERVER_ONLY_ENV.has(key))) env[key] = value;
     }
@@ -135,8 +135,8 @@ export class TtsWorkerProcess {
     const logger = this.logger!;
     this.starts++;
     this.startedAt = Date.now();
-    const child = spawn(process.execPath, ['--import', PARENT_WATCHDOG, this.o.script], {
-      cwd: path.dirname(path.dirname(this.o.script)),
+    const child = spawn(process.execPath, ['--import', PARENT_WATCHDOG, this.options.script], {
+      cwd: path.dirname(path.dirname(this.options.script)),
       env: this.childEnv(),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
@@ -155,8 +155,8 @@ export class TtsWorkerProcess {
       }
       if (this.stopping) return;
       const ranMs = Date.now() - this.startedAt;
-      if (ranMs >= (this.o.stableAfterMs ?? 60_000)) this.failures = 0;
-      const delay = Math.min((this.o.initialBackoffMs ?? 500) * 2 ** this.failures, this.o.maxBackoffMs ?? 30_000);
+      if (ranMs >= (this.options.stableAfterMs ?? 60_000)) this.failures = 0;
+      const delay = Math.min((this.options.initialBackoffMs ?? 500) * 2 ** this.failures, this.options.maxBackoffMs ?? 30_000);
       this.failures++;
       logger.warn({ code, signal, ranMs, restartInMs: delay }, 'the TTS worker exited; restarting it');
       this.restartTimer = setTimeout(() => {

@@ -110,30 +110,30 @@ export class ProviderGate {
   private readonly leaseMs: number;
   private readonly now: () => number;
 
-  constructor(private readonly o: ProviderGateOptions) {
-    this.leaseMs = o.leaseMs ?? 30_000;
-    this.now = o.now ?? Date.now;
+  constructor(private readonly options: ProviderGateOptions) {
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.now = options.now ?? Date.now;
   }
 
   get provider(): string {
-    return this.o.provider;
+    return this.options.provider;
   }
 
   stats(): GateStats {
-    return { provider: this.o.provider, inFlight: this.local, queued: this.waiters.length, shed: this.shed, closed: this.closedUntil > this.now() };
+    return { provider: this.options.provider, inFlight: this.local, queued: this.waiters.length, shed: this.shed, closed: this.closedUntil > this.now() };
   }
 
   /** Resolves with a lease once the provider may be called; rejects with `provider_busy` when it cannot be in time. */
   async admit(request: GateRequest): Promise<GateLease> {
     request.signal?.throwIfAborted();
     const enqueuedAt = this.now();
-    const deadline = request.deadline ?? enqueuedAt + this.o.queueTimeoutMs;
+    const deadline = request.deadline ?? enqueuedAt + this.options.queueTimeoutMs;
     if (this.waiters.length === 0) {
       const leaseId = randomUUID();
       const [result, store] = await this.acquire(leaseId, request.tokens);
       if (result.ok) return this.lease(leaseId, result.window, store, request.tokens, enqueuedAt);
       if (result.retryAfterMs > deadline - this.now() && result.why !== 'concurrency') throw this.refuse(request, result.retryAfterMs);
-      if (this.o.queueSize === 0 || deadline <= this.now()) throw this.refuse(request, result.retryAfterMs);
+      if (this.options.queueSize === 0 || deadline <= this.now()) throw this.refuse(request, result.retryAfterMs);
     }
     return new Promise<GateLease>((resolve, reject) => {
       const waiter: Waiter = {
@@ -165,7 +165,7 @@ export class ProviderGate {
         onAbort();
         return;
       }
-      if (this.waiters.length > Math.max(0, this.o.queueSize)) {
+      if (this.waiters.length > Math.max(0, this.options.queueSize)) {
         // Full: the lowest tier (and among equals the latest) goes.
         const evicted = this.waiters.at(-1)!;
         this.remove(evicted);
@@ -185,10 +185,10 @@ export class ProviderGate {
     const wait = retryAfterMs ?? DEFAULT_BACKOFF_MS;
     this.closedUntil = Math.max(this.closedUntil, this.now() + wait);
     await this.withStore(async (store) => {
-      const inFlight = await store.inFlight(this.o.provider);
-      await store.close(this.o.provider, wait, { limit: Math.max(1, inFlight), ms: this.o.learnedCapMs ?? 30_000 });
+      const inFlight = await store.inFlight(this.options.provider);
+      await store.close(this.options.provider, wait, { limit: Math.max(1, inFlight), ms: this.options.learnedCapMs ?? 30_000 });
     });
-    this.o.logger?.warn({ provider: this.o.provider, retryAfterMs: wait }, 'provider rate limit reached; admission gate closed for a while');
+    this.options.logger?.warn({ provider: this.options.provider, retryAfterMs: wait }, 'provider rate limit reached; admission gate closed for a while');
   }
 
   /** Rate-limit headers of any response: at zero remaining requests or tokens, close until the reset. */
@@ -203,7 +203,7 @@ export class ProviderGate {
     }
     if (closeMs > 0) {
       this.closedUntil = Math.max(this.closedUntil, this.now() + closeMs);
-      void this.withStore((store) => store.close(this.o.provider, closeMs)).catch(() => {});
+      void this.withStore((store) => store.close(this.options.provider, closeMs)).catch(() => {});
     }
   }
 
@@ -261,13 +261,13 @@ export class ProviderGate {
           try {
             [result, store] = await this.acquire(leaseId, head.request.tokens);
           } catch (error) {
-            this.o.logger?.error({ err: (error as Error).message, provider: this.o.provider }, 'admission gate failed');
+            this.options.logger?.error({ err: (error as Error).message, provider: this.options.provider }, 'admission gate failed');
             result = { ok: false, retryAfterMs: MAX_POLL_MS, why: 'concurrency' };
             store = this.fallback;
           }
           if (result.ok) {
             if (this.remove(head)) head.resolve(this.lease(leaseId, result.window, store, head.request.tokens, head.enqueuedAt));
-            else void store.release(this.o.provider, leaseId, result.window, -head.request.tokens).catch(() => {});
+            else void store.release(this.options.provider, leaseId, result.window, -head.request.tokens).catch(() => {});
             continue;
           }
           if (result.why === 'closed') this.closedUntil = Math.max(this.closedUntil, this.now() + result.retryAfterMs);
@@ -289,19 +289,19 @@ export class ProviderGate {
 
   private async acquire(leaseId: string, tokens: number): Promise<[AcquireResult, GateStore]> {
     try {
-      return [await this.o.store.acquire(this.o.provider, leaseId, tokens, this.o.limits, this.leaseMs), this.o.store];
+      return [await this.options.store.acquire(this.options.provider, leaseId, tokens, this.options.limits, this.leaseMs), this.options.store];
     } catch (error) {
-      if (this.o.store === this.fallback) throw error;
+      if (this.options.store === this.fallback) throw error;
       this.warnFallback(error);
-      return [await this.fallback.acquire(this.o.provider, leaseId, tokens, this.o.limits, this.leaseMs), this.fallback];
+      return [await this.fallback.acquire(this.options.provider, leaseId, tokens, this.options.limits, this.leaseMs), this.fallback];
     }
   }
 
   private async withStore(run: (store: GateStore) => Promise<void>): Promise<void> {
     try {
-      await run(this.o.store);
+      await run(this.options.store);
     } catch (error) {
-      if (this.o.store === this.fallback) throw error;
+      if (this.options.store === this.fallback) throw error;
       this.warnFallback(error);
       await run(this.fallback);
     }
@@ -310,8 +310,8 @@ export class ProviderGate {
   private warnFallback(error: unknown): void {
     if (this.warnedFallback) return;
     this.warnedFallback = true;
-    this.o.logger?.warn(
-      { err: (error as Error).message, provider: this.o.provider },
+    this.options.logger?.warn(
+      { err: (error as Error).message, provider: this.options.provider },
       'admission gate: Redis failed; this instance gates on its own until it answers',
     );
     setTimeout(() => (this.warnedFallback = false), 60_000).unref?.();
@@ -319,15 +319,15 @@ export class ProviderGate {
 
   private lease(leaseId: string, window: number, store: GateStore, tokens: number, enqueuedAt: number): GateLease {
     this.local++;
-    const provider = this.o.provider;
+    const provider = this.options.provider;
     const renew = setInterval(() => void store.renew(provider, leaseId, this.leaseMs).catch(() => {}), Math.max(1_000, Math.floor(this.leaseMs / 3)));
     renew.unref?.();
     const abandon = setTimeout(
       () => {
-        this.o.logger?.warn({ provider }, 'admission gate: a lease was held past its limit and is released');
+        this.options.logger?.warn({ provider }, 'admission gate: a lease was held past its limit and is released');
         lease.release();
       },
-      this.o.maxHoldMs ?? 15 * 60_000,
+      this.options.maxHoldMs ?? 15 * 60_000,
     );
     abandon.unref?.();
     let released = false;
@@ -343,7 +343,7 @@ export class ProviderGate {
         const correction = usedTokens === undefined ? 0 : usedTokens - tokens;
         void store
           .release(provider, leaseId, window, correction)
-          .catch((error: Error) => this.o.logger?.warn({ err: error.message, provider }, 'admission gate: lease not released (it expires)'))
+          .catch((error: Error) => this.options.logger?.warn({ err: error.message, provider }, 'admission gate: lease not released (it expires)'))
           .finally(() => this.schedulePump(0));
       },
     };
