@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import type { LimitName } from './errors.ts';
+import type { TSpeechEvent } from './tts.ts';
+
+/**
+ * `speak: true` reads the reply aloud as it streams: the stream then also carries the
+ * speech events (`TSpeechEvent`). Shared by chat.send, chat.regenerate and chat.edit.
+ */
+export const ZSpeakFlag = z.boolean().optional();
 
 export const ZChatSendInput = z.object({
   conversationId: z.uuid().optional(),
@@ -7,6 +14,7 @@ export const ZChatSendInput = z.object({
   model: z.string().min(1).max(200).optional(),
   /** Proof-of-work payload, needed to start a guest session when the captcha is on. */
   captcha: z.string().max(8192).optional(),
+  speak: ZSpeakFlag,
 });
 
 export const ZCursorPage = z.object({
@@ -71,6 +79,7 @@ export function splitSnippet(snippet: string): Array<{ text: string; match: bool
 }
 
 export type TChatEvent =
+  | TSpeechEvent
   | { type: 'start'; conversationId: string; messageId: string; userMessageId: string; model: string; demo: boolean; maxTokens: number }
   | { type: 'delta'; text: string }
   | {

@@ -24,6 +24,8 @@ import { gatePriority, type GateLease, type GateRequest, type ProviderGate, type
 import { replyNote } from './reply-notes.ts';
 import { isCacheable, ResponseCache } from './response-cache.ts';
 import { countTextTokens } from './tokens.ts';
+import type { TSpeechEvent } from '@chatmeter/shared/tts';
+import type { ReplySpeech } from '../tts/reply-speech.ts';
 
 export type ChatEvent =
   | { type: 'start'; conversationId: string; messageId: string; userMessageId: string; model: string; demo: boolean; maxTokens: number }
@@ -41,6 +43,9 @@ export type ChatEvent =
       degradedFrom: string | null;
     };
 
+/** What a streaming procedure yields: the chat's events, and with `speak` the speech events (tts/reply-speech.ts). */
+export type ChatStreamEvent = ChatEvent | TSpeechEvent;
+
 export interface ChatUser extends PlanSubject {
   id: string;
   blockedAt: Date | null;
@@ -52,6 +57,8 @@ export interface SendInput {
   conversationId?: string | undefined;
   content: string;
   model?: string | undefined;
+  /** Read the reply aloud as it streams (see `spoken`). */
+  speak?: boolean | undefined;
 }
 
 export interface ChatServiceOptions {
@@ -80,6 +87,8 @@ export interface ChatServiceOptions {
   partialSaveMs?: number;
   /** Called after each settlement (metrics, alerts); must not throw or block. */
   onSettled?: (event: ChatSettledEvent) => void;
+  /** Reads replies aloud as they stream (`speak: true`); without it `speak` is ignored. */
+  speech?: Pick<ReplySpeech, 'speakAlong'> | undefined;
 }
 
 export interface ChatSettledEvent {
@@ -155,7 +164,7 @@ export class ChatService {
     user: ChatUser,
     input: SendInput,
     request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
-  ): Promise<AsyncGenerator<ChatEvent>> {
+  ): Promise<AsyncGenerator<ChatStreamEvent>> {
     const o = this.o;
     const plan = o.planResolver.planFor(user);
     if (user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
@@ -314,7 +323,7 @@ export class ChatService {
       }
     }
 
-    return this.run({
+    const events = this.run({
       user,
       plan,
       month,
@@ -331,6 +340,20 @@ export class ChatService {
       reservation,
       admission,
     });
+    return this.spoken(input.speak, user, events, request);
+  }
+
+  /**
+   * With `speak` (chat.send, and the other streaming procedures), the reply is read aloud
+   * as it streams: its speech events join the stream (tts/reply-speech.ts).
+   */
+  spoken(
+    speak: boolean | undefined,
+    user: ChatUser,
+    events: AsyncGenerator<ChatEvent>,
+    request: { requestId: string; signal?: AbortSignal | undefined },
+  ): AsyncGenerator<ChatStreamEvent> {
+    return speak && this.o.speech ? this.o.speech.speakAlong(user, events, request) : events;
   }
 
   /**
