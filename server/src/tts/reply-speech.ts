@@ -44,22 +44,25 @@ export class ReplySpeech {
     let chatNext: Promise<IteratorResult<ChatEvent>> | undefined;
     let speechNext: Promise<TSpeechEvent | null> | undefined;
     let chatDone = false;
+    // The speech ended before the text (a refusal, or stopped): only the text is awaited from then on.
+    let speechDone = false;
     let finished = false;
     try {
       for (;;) {
-        speechNext ??= speaker.next();
+        if (!speechDone) speechNext ??= speaker.next();
         if (chatDone) {
-          const event = await speechNext;
+          const event = speechNext ? await speechNext : null;
           speechNext = undefined;
           if (!event) break;
           yield event;
           continue;
         }
         chatNext ??= events.next();
-        const won = await Promise.race([chatNext.then((chat) => ({ chat })), speechNext.then((speech) => ({ speech }))]);
+        const won = await Promise.race([chatNext.then((chat) => ({ chat })), ...(speechNext ? [speechNext.then((speech) => ({ speech }))] : [])]);
         if ('speech' in won) {
           speechNext = undefined;
           if (won.speech) yield won.speech;
+          else speechDone = true;
           continue;
         }
         chatNext = undefined;
@@ -234,17 +237,27 @@ class ReplySpeaker {
       if (this.end && this.emitted >= this.end.index) {
         if (!this.end.sent) {
           this.end.sent = true;
-          return this.resolve(this.end.event);
+          this.resolve(this.end.event);
+          return;
         }
         // Sentences still in flight finish (or give their reservations back) before the speech ends.
-        if (this.running.size === 0) return this.resolve(null);
+        if (this.running.size === 0) {
+          this.resolve(null);
+          return;
+        }
         return;
       }
       const outcome = this.outcomes.get(this.emitted);
       if (outcome === undefined) {
         const idle = this.running.size === 0 && this.queue.length === 0;
-        if (this.controller.signal.aborted && this.running.size === 0) return this.resolve(null);
-        if (this.inputDone && idle && this.emitted >= this.sentences && (this.voice || !this.message)) return this.resolve(null);
+        if (this.controller.signal.aborted && this.running.size === 0) {
+          this.resolve(null);
+          return;
+        }
+        if (this.inputDone && idle && this.emitted >= this.sentences && (this.voice || !this.message)) {
+          this.resolve(null);
+          return;
+        }
         return;
       }
       this.outcomes.delete(this.emitted);
@@ -262,7 +275,8 @@ class ReplySpeaker {
       } else {
         this.failuresInARow = 0;
       }
-      return this.resolve(outcome);
+      this.resolve(outcome);
+      return;
     }
   }
 
