@@ -14,6 +14,8 @@ import { ttsCostMicroUsd } from '@chatmeter/shared/money';
 import { speechSentences } from '@chatmeter/shared/speech-text';
 import type { TSpeechEvent } from '@chatmeter/shared/tts';
 import { adjust, COUNTER, read, userSubject } from '../src/metering/counters.ts';
+import { RetentionJob } from '../src/admin/retention.ts';
+import { createLogger } from '../src/lib/logger.ts';
 import { dayStart } from '../src/metering/periods.ts';
 import { sentenceChars } from '../src/tts/tts-service.ts';
 import type { TtsWorkerProcess } from '../src/tts/worker-process.ts';
@@ -186,6 +188,37 @@ describe('with the built-in worker', () => {
     expect(await ttsToday(server, userId)).toBe(BigInt(start + spoken));
     expect(start + spoken).toBeLessThanOrEqual(limit);
     expect(await heldVoice(server, userId)).toBe(0);
+  });
+});
+
+describe('retention', () => {
+  it('removes the sentence clips of the messages it deletes', async () => {
+    const dataDir = await tempDataDir();
+    const s = await startTestServer({ DATA_DIR: dataDir, TTS_WORKER_URL: 'http://127.0.0.1:9' });
+    try {
+      const b = s.browser({ ip: '10.73.0.1' });
+      const reply = await send(b, { content: 'Hello' });
+      const me = await b.trpc.auth.me.query();
+      // A sentence clip as a streamed reading leaves it, and one of a reply that was never stored.
+      const clip = await s.deps.prisma.audioClip.create({
+        data: { cacheKey: 'k1', voice: 'en-us', engine: 'e', format: 'mp3', mime: 'audio/mpeg', bytes: 1, durationMs: 1, chars: 1, synthesisMs: 1 },
+      });
+      const row = { clipId: clip.id, userId: me!.id, conversationId: reply.start!.conversationId, chars: 1 };
+      await s.deps.prisma.sentenceClip.createMany({
+        data: [
+          { ...row, messageId: reply.start!.messageId, idx: 0 },
+          { ...row, messageId: '00000000-0000-4000-8000-000000000001', idx: 0 },
+        ],
+      });
+      const job = new RetentionJob(s.deps.prisma, createLogger('silent'), { retentionDays: 30, messageRetentionDays: 1 });
+      await job.run({ force: true });
+      expect(await s.deps.prisma.sentenceClip.count()).toBe(2);
+      await job.run({ now: new Date(Date.now() + 2 * 24 * 3600 * 1000), force: true });
+      expect(await s.deps.prisma.sentenceClip.count()).toBe(0);
+    } finally {
+      await s.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -12,7 +12,6 @@
 import { SentenceCutter } from '@chatmeter/shared/speech-text';
 import type { TSpeechEvent } from '@chatmeter/shared/tts';
 import type { LimitName } from '@chatmeter/shared/errors';
-import type { ChatEvent } from '../chat/chat-service.ts';
 import { AppError } from '../lib/app-error.ts';
 import type { Logger } from '../lib/logger.ts';
 import { TtsWorkerError } from './tts-client.ts';
@@ -27,6 +26,14 @@ export interface ReplySpeechOptions {
   maxFailuresInARow?: number;
 }
 
+/** What speech reads of the chat's events (chat-service.ts ChatEvent): `start` and `delta`; the rest pass through. */
+export interface StreamedEvent {
+  type: string;
+  conversationId?: string;
+  messageId?: string;
+  text?: string;
+}
+
 export class ReplySpeech {
   constructor(private readonly o: ReplySpeechOptions) {}
 
@@ -35,13 +42,13 @@ export class ReplySpeech {
    * come; speech events come when their audio is ready, in sentence order, and may follow
    * `done`: the stream ends when both have ended.
    */
-  async *speakAlong(
+  async *speakAlong<E extends StreamedEvent>(
     user: TtsUser,
-    events: AsyncGenerator<ChatEvent>,
+    events: AsyncGenerator<E>,
     request: { requestId: string; signal?: AbortSignal | undefined },
-  ): AsyncGenerator<ChatEvent | TSpeechEvent> {
+  ): AsyncGenerator<E | TSpeechEvent> {
     const speaker = new ReplySpeaker(this.o, user, request);
-    let chatNext: Promise<IteratorResult<ChatEvent>> | undefined;
+    let chatNext: Promise<IteratorResult<E>> | undefined;
     let speechNext: Promise<TSpeechEvent | null> | undefined;
     let chatDone = false;
     // The speech ended before the text (a refusal, or stopped): only the text is awaited from then on.
@@ -74,8 +81,8 @@ export class ReplySpeech {
           continue;
         }
         const event = won.chat.value;
-        if (event.type === 'start') speaker.begin(event.conversationId, event.messageId);
-        else if (event.type === 'delta') speaker.text(event.text);
+        if (event.type === 'start' && event.conversationId && event.messageId) speaker.begin(event.conversationId, event.messageId);
+        else if (event.type === 'delta' && typeof event.text === 'string') speaker.text(event.text);
         yield event;
       }
       finished = !request.signal?.aborted;
