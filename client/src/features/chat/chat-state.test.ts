@@ -5,6 +5,7 @@ import {
   continuableReplyId,
   describeBudgetFit,
   describeEnding,
+  describeSpeech,
   describeUsage,
   endTurn,
   isInterrupted,
@@ -227,5 +228,23 @@ describe('stored usage and Retry', () => {
       degradedFrom: null,
     });
     expect(retryTarget([msg('u1', 'user'), msg('a1', 'assistant', 'interrupted')], [done])).toBeNull();
+  });
+});
+
+describe('a reply read aloud as it streams', () => {
+  it('counts the audio and skipped sentences and keeps why speech stopped, only for a turn sent with speak', () => {
+    let turn = newTurn('t', 'x', 'c1', null, new Date(), true);
+    turn = applyChatEvent(turn, { type: 'audio', index: 0, audioUrl: '/audio/a', durationMs: 900, chars: 20 });
+    turn = applyChatEvent(turn, { type: 'audio_skipped', index: 1, reason: 'provider_unavailable', message: 'x' });
+    turn = applyChatEvent(turn, { type: 'audio_end', index: 2, reason: 'quota_exhausted', limit: 'ttsCharsPerDay', message: 'You have used today’s voice.' });
+    expect(turn.speech).toEqual({
+      clips: 1,
+      skipped: 1,
+      ended: { reason: 'quota_exhausted', limit: 'ttsCharsPerDay', message: 'You have used today’s voice.' },
+    });
+    expect(describeSpeech(turn.speech)).toEqual(['One sentence could not be read aloud.', 'Reading aloud stopped: You have used today’s voice.']);
+    const silent = applyChatEvent(newTurn('u', 'x', 'c1', null), { type: 'audio', index: 0, audioUrl: '/audio/a', durationMs: 1, chars: 1 });
+    expect(silent.speech).toBeNull();
+    expect(describeSpeech(silent.speech)).toEqual([]);
   });
 });

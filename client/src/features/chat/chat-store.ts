@@ -11,6 +11,8 @@ import { meQueryKey } from '../auth/use-me.ts';
 import { refreshUsage } from '../usage/use-usage.ts';
 import { conversationsQueryKey, seedNewConversation } from './chat-queries.ts';
 import { applyChatEvent, endTurn, newTurn, type Turn } from './chat-state.ts';
+import { ClipQueue, releaseVoice, takeVoice } from '../voice/clip-queue.ts';
+import { getVoicePreferences } from '../voice/use-voice-preferences.ts';
 
 export interface ChatNotice {
   id: number;
@@ -27,6 +29,8 @@ export interface ChatSnapshot {
   notice: ChatNotice | null;
   /** The turn streaming now, if any: one at a time. */
   activeKey: string | null;
+  /** A reply read aloud as it streamed is still playing (after its stream ended): Stop silences it. */
+  speaking: boolean;
 }
 
 export interface SendRequest {
@@ -45,12 +49,15 @@ function noticeOf(id: number, error: ApiError, conversationId: string | null): C
   return { id, error, conversationId, waitUntil };
 }
 
-const EMPTY: ChatSnapshot = { turns: [], draft: '', notice: null, activeKey: null };
+const EMPTY: ChatSnapshot = { turns: [], draft: '', notice: null, activeKey: null, speaking: false };
 
 export class ChatStore {
   private state: ChatSnapshot = EMPTY;
   private readonly listeners = new Set<() => void>();
   private controller: AbortController | null = null;
+  /** The clips of the reply read aloud as it streams (auto-play on), played back to back. */
+  private player: ClipQueue | null = null;
+  private readonly voiceOwner = Symbol('chat-stream');
   private ownerId: string | null = null;
   private ownerIsGuest = true;
   private seq = 0;
@@ -107,6 +114,7 @@ export class ChatStore {
     this.ownerIsGuest = isGuest;
     if (previous !== null && previous !== userId) {
       this.controller?.abort();
+      this.player?.stop();
       this.state = EMPTY;
       for (const listener of this.listeners) listener();
     } else if (previous === userId && wasGuest && !isGuest && this.state.notice) {
@@ -114,16 +122,35 @@ export class ChatStore {
     }
   }
 
-  /** Stops the streaming reply; what has arrived stays. */
+  /** Stops the streaming reply and its reading aloud; what has arrived stays. */
   stop(): void {
     this.controller?.abort();
+    this.player?.stop();
+  }
+
+  /** A player for a reply read aloud as it streams; it takes the page's one voice (a speak button playing stops). */
+  private startPlayer(): ClipQueue {
+    this.player?.stop();
+    const player: ClipQueue = new ClipQueue({
+      onEnd: () => {
+        if (this.player !== player) return;
+        this.player = null;
+        releaseVoice(this.voiceOwner);
+        if (this.state.speaking) this.update(() => ({ speaking: false }));
+      },
+    });
+    this.player = player;
+    takeVoice(this.voiceOwner, () => player.stop());
+    return player;
   }
 
   async send(request: SendRequest, context: { queryClient: QueryClient; isVisitor: boolean }): Promise<SendOutcome> {
     if (this.state.activeKey) return { ok: false, error: null };
     const { queryClient } = context;
     const key = `turn-${++this.seq}`;
-    const turn = newTurn(key, request.content, request.conversationId, request.model);
+    // Auto-play on: the reply is read aloud while it streams, each sentence as its audio arrives.
+    const speak = getVoicePreferences().autoPlay;
+    const turn = newTurn(key, request.content, request.conversationId, request.model, new Date(), speak);
     this.update((s) => ({ turns: [...s.turns, turn], activeKey: key, notice: null, draft: request.keepDraft ? s.draft : '' }));
 
     const controller = new AbortController();
@@ -137,10 +164,15 @@ export class ChatStore {
           ...(request.conversationId ? { conversationId: request.conversationId } : {}),
           ...(request.model ? { model: request.model } : {}),
           ...(request.captcha ? { captcha: request.captcha } : {}),
+          ...(speak ? { speak: true } : {}),
         },
         { signal: controller.signal },
       );
+      const player = speak ? this.startPlayer() : null;
+      if (player) this.update(() => ({ speaking: true }));
+      // Read to the end: speech events may follow `done`.
       for await (const event of stream) {
+        if (event.type === 'audio' && player === this.player) player?.push(event.audioUrl);
         if (event.type === 'start' && !started) {
           started = true;
           if (request.conversationId === null) seedNewConversation(queryClient, event.conversationId);
@@ -151,8 +183,12 @@ export class ChatStore {
       }
       const stopped = controller.signal.aborted;
       if (stopped) this.updateTurn(key, (current) => endTurn(current, { stopped: true }));
+      // The last clips may still be playing: the player ends after them.
+      if (player === this.player) player?.close();
       outcome = { ok: true, stopped };
     } catch (error) {
+      // A broken or stopped stream: no more audio is coming.
+      this.player?.close();
       if (controller.signal.aborted && started) {
         this.updateTurn(key, (current) => endTurn(current, { stopped: true }));
         outcome = { ok: true, stopped: true };
