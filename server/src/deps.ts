@@ -245,7 +245,8 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
     ipHashSalt: env.IP_HASH_SALT,
     monthFor,
-    speech: new ReplySpeech({ tts, logger }),
+    // Voice characters have alert thresholds too, checked once a reply's speech ended (as after tts.speak).
+    speech: new ReplySpeech({ tts, logger, onSpoken: (user) => alerts.afterUsage({ user }) }),
     onSettled: (event) => {
       metrics.recordChat(event);
       // A deleted account gets no quota alerts (its counters and notifications are gone).

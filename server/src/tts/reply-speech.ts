@@ -24,6 +24,8 @@ export interface ReplySpeechOptions {
   concurrency?: number;
   /** Engine failures in a row that end a reply's speech; default 3. */
   maxFailuresInARow?: number;
+  /** After a reply's speech ended, when it counted characters (quota alerts, as after tts.speak); must not throw. */
+  onSpoken?: (user: TtsUser) => void;
 }
 
 /** What speech reads of the chat's events (chat-service.ts ChatEvent): `start` and `delta`; the rest pass through. */
@@ -91,6 +93,13 @@ export class ReplySpeech {
       if (!finished) await speaker.stop();
       // The chat stream settles in its own finally (ChatService.run).
       if (!chatDone) await events.return(undefined);
+      if (speaker.spokeAny) {
+        try {
+          this.o.onSpoken?.(user);
+        } catch (error) {
+          this.o.logger.error({ err: (error as Error).message }, 'onSpoken hook failed');
+        }
+      }
     }
   }
 }
@@ -111,6 +120,8 @@ class ReplySpeaker {
   private sentences = 0;
   private emitted = 0;
   private failuresInARow = 0;
+  /** A sentence was charged (spoken, or a cached clip granted). */
+  spokeAny = false;
   private inputDone = false;
   private end: { index: number; event: TSpeechEvent; sent: boolean } | undefined;
   private waiter: ((event: TSpeechEvent | null) => void) | undefined;
@@ -222,6 +233,7 @@ class ReplySpeaker {
       this.endAt(job.index, spoken.refused);
       return 'dropped';
     }
+    this.spokeAny = true;
     return { type: 'audio', index: job.index, audioUrl: `/audio/${spoken.clipId}`, durationMs: spoken.durationMs, chars: spoken.chars };
   }
 
