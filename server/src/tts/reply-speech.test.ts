@@ -52,7 +52,7 @@ function fakeTts(o: { delayMs?: (index: number) => number; refuseAt?: number; fa
 }
 
 async function collect(events: AsyncGenerator<StreamedEvent | { type: string; index?: number }>) {
-  const out: Array<{ type: string; index?: number; reason?: string }> = [];
+  const out: Array<{ type: string; index?: number; reason?: string; text?: string }> = [];
   for await (const event of events) out.push(event as { type: string; index?: number });
   return out;
 }
@@ -87,7 +87,7 @@ describe('ReplySpeech', () => {
     expect(
       events
         .filter((e) => e.type === 'delta')
-        .map((e) => (e as { text: string }).text)
+        .map((e) => e.text)
         .join(''),
     ).toBe(REPLY);
   });
