@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LimitName } from '@chatmeter/shared/errors';
 import {
   applyChatEvent,
+  closeSpeech,
   continuableReplyId,
   describeBudgetFit,
   describeEnding,
@@ -241,7 +242,9 @@ describe('a reply read aloud as it streams', () => {
       clips: 1,
       skipped: 1,
       ended: { reason: 'quota_exhausted', limit: 'ttsCharsPerDay', message: 'You have used today’s voice.' },
+      over: false,
     });
+    expect(closeSpeech(turn).speech?.over).toBe(true);
     expect(describeSpeech(turn.speech)).toEqual(['One sentence could not be read aloud.', 'Reading aloud stopped: You have used today’s voice.']);
     const silent = applyChatEvent(newTurn('u', 'x', 'c1', null), { type: 'audio', index: 0, audioUrl: '/audio/a', durationMs: 1, chars: 1 });
     expect(silent.speech).toBeNull();

@@ -55,6 +55,8 @@ export interface TurnSpeech {
   skipped: number;
   /** Speech stopped before the reply's end (`audio_end`): why. */
   ended: { reason: string; message: string; limit: LimitName | null } | null;
+  /** The stream has ended: no more speech events come (until then the speak button stays away, so it cannot buy the same sentences twice). */
+  over: boolean;
 }
 
 export function newTurn(key: string, content: string, conversationId: string | null, model: string | null, now = new Date(), speak = false): Turn {
@@ -78,7 +80,7 @@ export function newTurn(key: string, content: string, conversationId: string | n
     degradedFrom: null,
     error: null,
     createdAt: now,
-    speech: speak ? { clips: 0, skipped: 0, ended: null } : null,
+    speech: speak ? { clips: 0, skipped: 0, ended: null, over: false } : null,
   };
 }
 
@@ -128,6 +130,11 @@ export function describeSpeech(speech: TurnSpeech | null): string[] {
   }
   if (speech.ended) lines.push(`Reading aloud stopped: ${speech.ended.message}`);
   return lines;
+}
+
+/** The stream ended (however): a reply read aloud gets no more speech events. */
+export function closeSpeech(turn: Turn): Turn {
+  return turn.speech && !turn.speech.over ? { ...turn, speech: { ...turn.speech, over: true } } : turn;
 }
 
 /** The stream ended without `done`: stopped by the visitor, or broken. */

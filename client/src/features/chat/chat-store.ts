@@ -10,7 +10,7 @@ import { trpc } from '../../trpc.ts';
 import { meQueryKey } from '../auth/use-me.ts';
 import { refreshUsage } from '../usage/use-usage.ts';
 import { conversationsQueryKey, seedNewConversation } from './chat-queries.ts';
-import { applyChatEvent, endTurn, newTurn, type Turn } from './chat-state.ts';
+import { applyChatEvent, closeSpeech, endTurn, newTurn, type Turn } from './chat-state.ts';
 import { ClipQueue, releaseVoice, takeVoice } from '../voice/clip-queue.ts';
 import { getVoicePreferences } from '../voice/use-voice-preferences.ts';
 
@@ -211,6 +211,7 @@ export class ChatStore {
       // A visitor's message (even a refused one) may have started a guest session: ask who we are now.
       if (context.isVisitor) void queryClient.invalidateQueries({ queryKey: meQueryKey, exact: true });
       if (this.controller === controller) this.controller = null;
+      this.updateTurn(key, closeSpeech);
       this.update(() => ({ activeKey: null }));
     }
     if (started || outcome.ok) {

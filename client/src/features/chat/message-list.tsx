@@ -315,7 +315,7 @@ function TurnView({ turn, onContinue, onRetry }: { turn: Turn; onContinue?: (() 
             <TurnMeta turn={turn} />
             {turn.phase === 'done' ? <BudgetFitNotes turn={turn} /> : null}
             <SpeechNotes turn={turn} />
-            {turn.phase === 'done' && turn.assistantMessageId && turn.text ? (
+            {turn.phase === 'done' && turn.assistantMessageId && turn.text && (!turn.speech || turn.speech.over) ? (
               <TurnSpeak messageId={turn.assistantMessageId} chars={speechChars(turn.text)} readAlready={turn.speech !== null} />
             ) : null}
             {onContinue ? <ContinueButton onContinue={onContinue} /> : null}
