@@ -332,6 +332,8 @@ export class TtsService {
    */
   async replyVoice(user: TtsUser): Promise<ReplyVoice> {
     const o = this.o;
+    // Reservations of a process that died mid-reply are released here too, not only from tts.speak.
+    this.sweepNow();
     const plan = o.planFor(user);
     if (plan.limits.ttsCharsPerDay === 0) {
       throw new AppError('quota_exhausted', `Reading aloud is not part of the ${plan.name} plan.`, { upgrade: true, limit: 'ttsCharsPerDay' });
