@@ -91,6 +91,7 @@ export class ReplySpeech {
     } finally {
       // Stopped, failed, or the consumer left: no more syntheses, reservations given back.
       if (!finished) await speaker.stop();
+      speaker.detach();
       // The chat stream settles in its own finally (ChatService.run).
       if (!chatDone) await events.return(undefined);
       if (speaker.spokeAny) {
@@ -169,6 +170,10 @@ class ReplySpeaker {
     this.controller.abort();
     this.queue.length = 0;
     await Promise.allSettled([...this.running, this.ledger]);
+  }
+
+  /** The stream is over: stop listening to the request's signal. */
+  detach(): void {
     this.request.signal?.removeEventListener('abort', this.onAbort);
   }
 
