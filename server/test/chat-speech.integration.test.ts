@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TChatEvent } from '@chatmeter/shared/chat';
 import { ttsCostMicroUsd } from '@chatmeter/shared/money';
+import { DEFAULT_PLANS } from '@chatmeter/shared/plans';
 import { speechSentences } from '@chatmeter/shared/speech-text';
 import type { TSpeechEvent } from '@chatmeter/shared/tts';
 import { adjust, COUNTER, read, userSubject } from '../src/metering/counters.ts';
@@ -188,6 +189,27 @@ describe('with the built-in worker', () => {
     expect(await ttsToday(server, userId)).toBe(BigInt(start + spoken));
     expect(start + spoken).toBeLessThanOrEqual(limit);
     expect(await heldVoice(server, userId)).toBe(0);
+  });
+});
+
+describe('a plan without voice', () => {
+  it('ends the speech at the first sentence with the reason and limit; the text is unaffected', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'chatmeter-chat-speech-plan-'));
+    const plansFile = path.join(dir, 'plans.json');
+    await writeFile(plansFile, JSON.stringify(DEFAULT_PLANS.map((p) => (p.id === 'guest' ? { ...p, limits: { ...p.limits, ttsCharsPerDay: 0 } } : p))));
+    const s = await startTestServer({ DATA_DIR: path.join(dir, 'data'), PLANS_FILE: plansFile, TTS_WORKER_URL: 'http://127.0.0.1:9' });
+    try {
+      const b = s.browser({ ip: '10.74.0.1' });
+      const result = await send(b, { content: QUESTION('a plan without voice'), speak: true });
+      expect(result.done).toBeDefined();
+      expect(speechOf(result.events)).toEqual([
+        { type: 'audio_end', index: 0, reason: 'quota_exhausted', limit: 'ttsCharsPerDay', message: expect.stringContaining('not part of') },
+      ]);
+      expect(await s.deps.prisma.reservation.count({ where: { kind: 'tts' } })).toBe(0);
+    } finally {
+      await s.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
