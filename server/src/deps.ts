@@ -25,6 +25,7 @@ import { Meter } from './metering/meter.ts';
 import type { MonthFor } from './metering/periods.ts';
 import { UsageService } from './usage/usage-service.ts';
 import { createTtsService, type TtsService } from './tts/tts-service.ts';
+import { ReplySpeech } from './tts/reply-speech.ts';
 import type { TtsWorkerTarget } from './tts/tts-client.ts';
 import { SessionService } from './auth/session.ts';
 import { emailVerificationWarnings, type ServerEnv } from './env.ts';
@@ -219,6 +220,16 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     velocityFloorMicroUsd: Math.round(env.ALERT_VELOCITY_FLOOR_USD * 1_000_000),
     origin: appOrigin(env),
   });
+  const tts = createTtsService({
+    env,
+    prisma,
+    logger,
+    limiters,
+    planFor: (user) => planResolver.planFor(user),
+    ttsPricing,
+    worker: overrides.ttsWorker,
+    monthFor,
+  });
   const chat = new ChatService({
     prisma,
     meter,
@@ -234,6 +245,8 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     defaultDailyTokenCap: env.MAX_TOKENS_PER_DAY,
     ipHashSalt: env.IP_HASH_SALT,
     monthFor,
+    // Voice characters have alert thresholds too, checked once a reply's speech ended (as after tts.speak).
+    speech: new ReplySpeech({ tts, logger, onSpoken: (user) => alerts.afterUsage({ user }) }),
     onSettled: (event) => {
       metrics.recordChat(event);
       // A deleted account gets no quota alerts (its counters and notifications are gone).
@@ -244,16 +257,6 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
   const usage = new UsageService(prisma, limiters, monthFor);
   const retention = new RetentionJob(prisma, logger, { retentionDays: env.RETENTION_DAYS, messageRetentionDays: env.MESSAGE_RETENTION_DAYS });
   const overview = new OverviewService(prisma, plans, billingConfig.priceIntervals);
-  const tts = createTtsService({
-    env,
-    prisma,
-    logger,
-    limiters,
-    planFor: (user) => planResolver.planFor(user),
-    ttsPricing,
-    worker: overrides.ttsWorker,
-    monthFor,
-  });
   // Reconciliation with the provider's bill: only with an admin key (never without one).
   const reconcile = new ReconcileService({
     prisma,

@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import type { LimitName } from './errors.ts';
+import type { TSpeechEvent } from './tts.ts';
+
+/**
+ * `speak: true` reads the reply aloud as it streams: the stream then also carries the
+ * speech events (`TSpeechEvent`). Shared by chat.send, chat.regenerate and chat.edit.
+ */
+export const ZSpeakFlag = z.boolean().optional();
 
 export const ZChatSendInput = z.object({
   conversationId: z.uuid().optional(),
@@ -7,16 +14,17 @@ export const ZChatSendInput = z.object({
   model: z.string().min(1).max(200).optional(),
   /** Proof-of-work payload, needed to start a guest session when the captcha is on. */
   captcha: z.string().max(8192).optional(),
+  speak: ZSpeakFlag,
 });
 
 /**
  * chat.regenerate: another reply to the message the reply `messageId` answered, kept beside it.
- * `speak` is accepted for the same option of chat.send (speech while streaming).
+ * `speak`: read the reply aloud as it streams, as chat.send.
  */
 export const ZChatRegenerateInput = z.object({
   messageId: z.uuid(),
   model: z.string().min(1).max(200).optional(),
-  speak: z.boolean().optional(),
+  speak: ZSpeakFlag,
 });
 export type TChatRegenerateInput = z.infer<typeof ZChatRegenerateInput>;
 
@@ -25,7 +33,7 @@ export const ZChatEditInput = z.object({
   messageId: z.uuid(),
   content: z.string().min(1, 'Write a message first').max(100_000, 'That message is far too long'),
   model: z.string().min(1).max(200).optional(),
-  speak: z.boolean().optional(),
+  speak: ZSpeakFlag,
 });
 export type TChatEditInput = z.infer<typeof ZChatEditInput>;
 
@@ -94,6 +102,7 @@ export function splitSnippet(snippet: string): Array<{ text: string; match: bool
 }
 
 export type TChatEvent =
+  | TSpeechEvent
   | { type: 'start'; conversationId: string; messageId: string; userMessageId: string; model: string; demo: boolean; maxTokens: number }
   | { type: 'delta'; text: string }
   | {

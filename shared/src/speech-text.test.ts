@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   chunkText,
@@ -15,6 +16,8 @@ import {
   spellNumber,
   spellOutNumbers,
   splitLong,
+  SentenceCutter,
+  speechSentences,
   splitSentences,
 } from './speech-text.ts';
 
@@ -245,5 +248,54 @@ describe('sentences and chunks', () => {
     expect(primaryLanguage('en-us+f3')).toBe('en');
     expect(primaryLanguage('pt-BR')).toBe('pt');
     expect(primaryLanguage(undefined)).toBe('en');
+  });
+});
+
+describe('speechSentences and SentenceCutter: a reply read aloud while it streams', () => {
+  const REPLIES = [
+    '# Plan\n\nHello there! The total is **$4.50**, i.e. cheap. Dr. Smith agrees.\n\n- first item\n- second item: 1,234 apples\n\n```js\nconst x = 1. + 2;\n```\n\nThat is all. Thanks.',
+    'Version 3.5 is out. It costs 10% less than e.g. version 2.\nA second line, with a [link](https://example.com/a.b). Done?',
+    `${'A very long sentence without a full stop, with clauses, and more clauses; '.repeat(12)}end.`,
+    '| a | b |\n| --- | --- |\n| 1 | 2 |\n\nSee `snake_case.name` here. Ok…',
+  ];
+
+  it('cuts the prepared text into sentences, code placeholder included, long ones bounded', () => {
+    expect(speechSentences('# Hi\n\nThe total is **$4.50**. See https://example.com 🎉\n\n```\ncode\n```')).toEqual([
+      'Hi.',
+      'The total is four dollars and fifty cents.',
+      'See a link to example.com.',
+      '(code omitted).',
+    ]);
+    expect(speechSentences('🙂 …')).toEqual([]);
+    expect(speechSentences(REPLIES[2]!).every((s) => s.length <= 400)).toBe(true);
+  });
+
+  it('gives each sentence once, when the text after it has started, in any chunking', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...REPLIES), fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 40 }), (reply, sizes) => {
+        const cutter = new SentenceCutter();
+        const got: string[] = [];
+        let at = 0;
+        for (let i = 0; at < reply.length; i++) {
+          const size = sizes[i % sizes.length]!;
+          got.push(...cutter.push(reply.slice(at, at + size)));
+          at += size;
+        }
+        got.push(...cutter.end());
+        expect(got).toEqual(speechSentences(reply));
+        expect(cutter.count).toBe(got.length);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('holds a sentence back until the next word decides it ended', () => {
+    const cutter = new SentenceCutter();
+    expect(cutter.push('It costs 3.')).toEqual([]);
+    expect(cutter.push('5 dollars. ')).toEqual([]);
+    expect(cutter.push('Then')).toEqual(['It costs three point five dollars.']);
+    expect(cutter.push(' e.g. ')).toEqual([]);
+    expect(cutter.push('more')).toEqual([]);
+    expect(cutter.end()).toEqual(['Then for example more.']);
   });
 });

@@ -595,3 +595,73 @@ export function chunkText(text: string, options: ChunkOptions = {}): string[] {
 export function prepareForSpeech(input: string, options: PrepOptions & ChunkOptions = {}): string[] {
   return chunkText(prepareText(input, options), options);
 }
+
+// ---------------------------------------------------------------------------------------
+// Sentences of a reply, for reading it aloud while it streams
+
+/**
+ * A reply as it is read aloud sentence by sentence (chat.send with `speak`, and tts.speak
+ * reusing those clips): the prepared text (`prepareText`: code blocks become the
+ * "code omitted" placeholder, numbers are spelled out), cut into sentences, a sentence
+ * longer than `maxChars` cut by `splitLong`. Pieces with no letter or digit are left out.
+ */
+export function speechSentences(input: string, options: PrepOptions & { maxChars?: number } = {}): string[] {
+  return sentencePieces(input, options).flat();
+}
+
+/** Each sentence of the prepared text, as its pieces (one unless it is longer than maxChars). */
+function sentencePieces(input: string, options: PrepOptions & { maxChars?: number }): string[][] {
+  const max = Math.max(20, options.maxChars ?? DEFAULT_MAX_CHUNK_CHARS);
+  return prepareText(input, options)
+    .split('\n')
+    .flatMap(splitSentences)
+    .map((sentence) => splitLong(sentence, max).filter((piece) => /[\p{L}\p{N}]/u.test(piece)))
+    .filter((pieces) => pieces.length > 0);
+}
+
+/**
+ * Cuts a reply into `speechSentences` while it streams: `push` each piece of text as it
+ * arrives and get the sentences it completed; `end` gives the rest. A sentence is complete
+ * once text follows it: the last one may still grow, or turn out not to end ("3." of
+ * "3.5", "e.g." before a lower-case word), so it waits (a very long one gives its first
+ * pieces early). The text is prepared again only after a delta that may have ended a
+ * sentence (punctuation or a line break), until a word follows it, so a long reply costs
+ * a few preparations per sentence, not one per delta.
+ */
+export class SentenceCutter {
+  private text = '';
+  private given = 0;
+  private dirty = false;
+  private preparedAt = 0;
+
+  constructor(private readonly options: PrepOptions & { maxChars?: number } = {}) {}
+
+  push(delta: string): string[] {
+    this.text += delta;
+    if (/[.!?…:;\n]/u.test(delta) || this.text.length - this.preparedAt > (this.options.maxChars ?? DEFAULT_MAX_CHUNK_CHARS)) this.dirty = true;
+    if (!this.dirty) return [];
+    this.preparedAt = this.text.length;
+    // Text ending in punctuation (and maybe spaces or closing marks) waits for the next word to decide.
+    this.dirty = /[.!?…:;\n][\s"'”’)\]*_`~]*$/u.test(this.text);
+    const sentences = sentencePieces(this.text, this.options);
+    const last = sentences.pop() ?? [];
+    // Pieces of a long unfinished sentence are cut from its start, so all but the last two are settled.
+    return this.take([...sentences.flat(), ...last.slice(0, Math.max(0, last.length - 2))]);
+  }
+
+  end(): string[] {
+    return this.take(speechSentences(this.text, this.options));
+  }
+
+  /** Sentences given so far. */
+  get count(): number {
+    return this.given;
+  }
+
+  private take(ready: string[]): string[] {
+    if (ready.length <= this.given) return [];
+    const fresh = ready.slice(this.given);
+    this.given = ready.length;
+    return fresh;
+  }
+}

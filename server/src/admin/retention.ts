@@ -1,6 +1,7 @@
 // Retention: raw usage events older than RETENTION_DAYS are deleted (their
 // daily roll-ups, written by the insert trigger, stay), and with
-// MESSAGE_RETENTION_DAYS so are old chat messages and idle conversations.
+// MESSAGE_RETENTION_DAYS so are old chat messages and idle conversations (with
+// the access to audio spoken from them).
 //
 // Every instance schedules it hourly; it runs once across them. One
 // transaction takes a transaction-level advisory lock (pg_try_advisory_xact_lock:
@@ -60,6 +61,11 @@ export class RetentionJob {
         let conversationsDeleted = 0;
         if (messageCutoff) {
           messagesDeleted = await tx.$executeRaw(Prisma.sql`DELETE FROM messages WHERE created_at < ${messageCutoff}::timestamptz`);
+          // Sentence clips of replies read aloud as they streamed have no foreign key to their message
+          // (written before it): they go with it, and so do those of a reply that was never stored.
+          await tx.$executeRaw(Prisma.sql`
+            DELETE FROM sentence_clips s WHERE s.created_at < ${messageCutoff}::timestamptz
+               AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = s.message_id)`);
           conversationsDeleted = await tx.$executeRaw(Prisma.sql`
             DELETE FROM conversations c WHERE c.updated_at < ${messageCutoff}::timestamptz
                AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)`);

@@ -25,6 +25,8 @@ import { gatePriority, type GateLease, type GateRequest, type ProviderGate, type
 import { replyNote } from './reply-notes.ts';
 import { isCacheable, ResponseCache } from './response-cache.ts';
 import { countTextTokens } from './tokens.ts';
+import type { TSpeechEvent } from '@chatmeter/shared/tts';
+import type { ReplySpeech } from '../tts/reply-speech.ts';
 
 export type ChatEvent =
   | { type: 'start'; conversationId: string; messageId: string; userMessageId: string; model: string; demo: boolean; maxTokens: number }
@@ -42,6 +44,9 @@ export type ChatEvent =
       degradedFrom: string | null;
     };
 
+/** What a streaming procedure yields: the chat's events, and with `speak` the speech events (tts/reply-speech.ts). */
+export type ChatStreamEvent = ChatEvent | TSpeechEvent;
+
 export interface ChatUser extends PlanSubject {
   id: string;
   blockedAt: Date | null;
@@ -55,6 +60,8 @@ export interface SendInput {
   model?: string | undefined;
   /** Set by regenerate and edit (not by chat.send): where in the conversation's tree the reply goes. */
   branch?: ChatBranch | undefined;
+  /** Read the reply aloud as it streams (see `spoken`). */
+  speak?: boolean | undefined;
 }
 
 /** A reply placed in the message tree (message-tree.ts) rather than after the active leaf. */
@@ -93,6 +100,8 @@ export interface ChatServiceOptions {
   partialSaveMs?: number;
   /** Called after each settlement (metrics, alerts); must not throw or block. */
   onSettled?: (event: ChatSettledEvent) => void;
+  /** Reads replies aloud as they stream (`speak: true`); without it `speak` is ignored. */
+  speech?: Pick<ReplySpeech, 'speakAlong'> | undefined;
 }
 
 export interface ChatSettledEvent {
@@ -173,7 +182,7 @@ export class ChatService {
     user: ChatUser,
     input: SendInput,
     request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
-  ): Promise<AsyncGenerator<ChatEvent>> {
+  ): Promise<AsyncGenerator<ChatStreamEvent>> {
     const o = this.o;
     const plan = o.planResolver.planFor(user);
     if (user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
@@ -337,7 +346,7 @@ export class ChatService {
       }
     }
 
-    return this.run({
+    const events = this.run({
       user,
       plan,
       month,
@@ -354,6 +363,20 @@ export class ChatService {
       reservation,
       admission,
     });
+    return this.spoken(input.speak, user, events, request);
+  }
+
+  /**
+   * With `speak` (chat.send, and the other streaming procedures), the reply is read aloud
+   * as it streams: its speech events join the stream (tts/reply-speech.ts).
+   */
+  spoken(
+    speak: boolean | undefined,
+    user: ChatUser,
+    events: AsyncGenerator<ChatEvent>,
+    request: { requestId: string; signal?: AbortSignal | undefined },
+  ): AsyncGenerator<ChatStreamEvent> {
+    return speak && this.o.speech ? this.o.speech.speakAlong(user, events, request) : events;
   }
 
   /**
@@ -364,9 +387,9 @@ export class ChatService {
    */
   async regenerate(
     user: ChatUser,
-    input: { messageId: string; model?: string | undefined },
+    input: { messageId: string; model?: string | undefined; speak?: boolean | undefined },
     request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
-  ): Promise<AsyncGenerator<ChatEvent>> {
+  ): Promise<AsyncGenerator<ChatStreamEvent>> {
     const reply = await findOwnMessage(this.o.prisma, user.id, input.messageId);
     if (reply.role !== 'assistant') throw new AppError('invalid_input', 'Only a reply can be regenerated. To change your own message, edit it.');
     const question = reply.parentId
@@ -384,6 +407,7 @@ export class ChatService {
         content: question.content,
         model: input.model ?? this.usableModel(user, reply.model),
         branch: { history: contextOf(path), parentId: question.parentId, replyTo: question.id },
+        speak: input.speak,
       },
       request,
     );
@@ -396,9 +420,9 @@ export class ChatService {
    */
   async edit(
     user: ChatUser,
-    input: { messageId: string; content: string; model?: string | undefined },
+    input: { messageId: string; content: string; model?: string | undefined; speak?: boolean | undefined },
     request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
-  ): Promise<AsyncGenerator<ChatEvent>> {
+  ): Promise<AsyncGenerator<ChatStreamEvent>> {
     const message = await findOwnMessage(this.o.prisma, user.id, input.messageId);
     if (message.role !== 'user') throw new AppError('invalid_input', 'Only your own messages can be edited. To get another reply, regenerate it.');
     const [path, lastReply] = await Promise.all([
@@ -416,6 +440,7 @@ export class ChatService {
         content: input.content,
         model: input.model ?? this.usableModel(user, lastReply?.model ?? null),
         branch: { history: contextOf(path), parentId: message.parentId },
+        speak: input.speak,
       },
       request,
     );

@@ -56,6 +56,11 @@ export interface TtsCharge {
   spend?: TtsSpend | undefined;
   /** The user's billing month (the personal limit's period, as chat's); absent: the calendar month. */
   month?: MonthPeriod | undefined;
+  /**
+   * One sentence of a reply read aloud as it streams (tts/reply-speech.ts): access is granted
+   * through sentence_clips at this place of the message, which may not be stored yet.
+   */
+  sentence?: { index: number } | undefined;
   now?: Date;
 }
 
@@ -175,6 +180,13 @@ export class TtsMeter {
        WHERE c.id = ${input.conversationId}::uuid AND c.user_id = ${input.userId}::uuid AND c.deleted_at IS NULL
        FOR SHARE`);
     if (!live[0]) throw new AppError('not_found', 'That message does not exist.');
+    if (input.sentence) {
+      await tx.$executeRaw(Prisma.sql`
+        INSERT INTO sentence_clips (message_id, idx, clip_id, user_id, conversation_id, chars)
+        VALUES (${input.messageId}::uuid, ${input.sentence.index}, ${clipId}::uuid, ${input.userId}::uuid, ${input.conversationId}::uuid, ${input.chars})
+        ON CONFLICT (message_id, idx) DO UPDATE SET clip_id = EXCLUDED.clip_id, chars = EXCLUDED.chars`);
+      return;
+    }
     await tx.$executeRaw(Prisma.sql`
       INSERT INTO spoken_messages (message_id, clip_id, user_id)
       VALUES (${input.messageId}::uuid, ${clipId}::uuid, ${input.userId}::uuid)

@@ -49,12 +49,16 @@ export const chatRouter = router({
 
   /**
    * Another reply to the message the reply `messageId` answered, kept beside it as a version; streams
-   * and is metered like `send`. `speak` is accepted and not used yet (speech while streaming comes with send's).
+   * and is metered like `send`; `speak` reads it aloud as it streams, as `send`.
    */
   regenerate: authedProcedure
     .input(ZChatRegenerateInput)
     .mutation(({ ctx, input, signal }) =>
-      ctx.deps.chat.regenerate(ctx.user, { messageId: input.messageId, model: input.model }, { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal }),
+      ctx.deps.chat.regenerate(
+        ctx.user,
+        { messageId: input.messageId, model: input.model, speak: input.speak },
+        { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal },
+      ),
     ),
 
   /** A new version of the caller's message `messageId` with `content`, and a reply to it; streams and is metered like `send`. */
@@ -63,7 +67,7 @@ export const chatRouter = router({
     .mutation(({ ctx, input, signal }) =>
       ctx.deps.chat.edit(
         ctx.user,
-        { messageId: input.messageId, content: input.content, model: input.model },
+        { messageId: input.messageId, content: input.content, model: input.model, speak: input.speak },
         { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal },
       ),
     ),

@@ -1,6 +1,7 @@
 // Spoken audio goes with what it was spoken from. A clip is shared by everyone
 // who had the same text read in the same voice (audio_clips.cache_key), and a
-// user may fetch it only through a row in spoken_messages. Deleting a
+// user may fetch it only through a row in spoken_messages (a reply read aloud) or
+// sentence_clips (a sentence of a reply read aloud as it streamed). Deleting a
 // conversation or an account removes those rows, then every clip that no one
 // else holds any more: its row here, its file after the transaction commits.
 import { Prisma } from '@chatmeter/db/client';
@@ -25,12 +26,19 @@ export async function forgetSpokenAudio(tx: Tx, scope: SpokenScope): Promise<For
           DELETE FROM spoken_messages s WHERE s.user_id = ${scope.userId}::uuid
           RETURNING s.clip_id::text AS clip_id`,
   );
-  const ids = [...new Set(released.map((r) => r.clip_id))];
+  // The sentences of replies read aloud as they streamed (sentence_clips) go the same way.
+  const sentences = await tx.$queryRaw<{ clip_id: string }[]>(
+    'conversationId' in scope
+      ? Prisma.sql`DELETE FROM sentence_clips s WHERE s.conversation_id = ${scope.conversationId}::uuid RETURNING s.clip_id::text AS clip_id`
+      : Prisma.sql`DELETE FROM sentence_clips s WHERE s.user_id = ${scope.userId}::uuid RETURNING s.clip_id::text AS clip_id`,
+  );
+  const ids = [...new Set([...released, ...sentences].map((r) => r.clip_id))];
   if (ids.length === 0) return [];
   const orphans = await tx.$queryRaw<{ id: string; last_used_at: Date }[]>(Prisma.sql`
     SELECT c.id::text AS id, c.last_used_at FROM audio_clips c
      WHERE c.id IN (${Prisma.join(ids.map((id) => Prisma.sql`${id}::uuid`))})
-       AND NOT EXISTS (SELECT 1 FROM spoken_messages s WHERE s.clip_id = c.id)`);
+       AND NOT EXISTS (SELECT 1 FROM spoken_messages s WHERE s.clip_id = c.id)
+       AND NOT EXISTS (SELECT 1 FROM sentence_clips s WHERE s.clip_id = c.id)`);
   if (orphans.length === 0) return [];
   // As in the cache's eviction: only rows nobody used since we looked. A clip that
   // another user's request is granting right now touches last_used_at first, so it stays.

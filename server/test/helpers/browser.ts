@@ -55,7 +55,8 @@ export function ensureClientBuilt(): void {
   execFileSync('npx', ['--no-install', 'vite', 'build'], { cwd: CLIENT_DIR, stdio: 'pipe' });
 }
 
-export function launchChromium(): Promise<Browser> {
+/** `extraArgs`: e.g. `--autoplay-policy=no-user-gesture-required` for audio that plays without a click. */
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
@@ -67,6 +68,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

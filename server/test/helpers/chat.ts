@@ -11,7 +11,7 @@ export interface SendResult {
 /** Sends a chat message and collects the streamed events. `stopAfterDeltas` aborts like the Stop button. */
 export async function send(
   b: TestBrowser,
-  input: { content: string; conversationId?: string; model?: string; captcha?: string },
+  input: { content: string; conversationId?: string; model?: string; captcha?: string; speak?: boolean },
   options: { stopAfterDeltas?: number; abortAfterMs?: number } = {},
 ): Promise<SendResult> {
   const controller = new AbortController();

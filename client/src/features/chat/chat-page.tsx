@@ -374,6 +374,7 @@ export function ChatPage() {
             onSend={() => void send()}
             onStop={stop}
             streaming={streaming}
+            speaking={chat.speaking}
             blockedReason={blockedReason}
             maxChars={limits?.maxInputChars ?? null}
             placeholder={selectedId ? 'Reply…' : isVisitor ? 'Ask anything: no account needed' : 'Ask anything'}

@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { LimitName } from '@chatmeter/shared/errors';
 import {
   applyChatEvent,
+  closeSpeech,
   continuableReplyId,
   describeBudgetFit,
   describeEnding,
+  describeSpeech,
   describeUsage,
   describeVersion,
   endTurn,
@@ -254,5 +256,25 @@ describe('versions', () => {
 
   it('says which version is shown: 2/3 on screen, "Version 2 of 3" to screen readers', () => {
     expect(describeVersion({ index: 1, count: 3 })).toEqual({ short: '2/3', long: 'Version 2 of 3' });
+  });
+});
+
+describe('a reply read aloud as it streams', () => {
+  it('counts the audio and skipped sentences and keeps why speech stopped, only for a turn sent with speak', () => {
+    let turn = newTurn('t', 'x', 'c1', null, new Date(), null, true);
+    turn = applyChatEvent(turn, { type: 'audio', index: 0, audioUrl: '/audio/a', durationMs: 900, chars: 20 });
+    turn = applyChatEvent(turn, { type: 'audio_skipped', index: 1, reason: 'provider_unavailable', message: 'x' });
+    turn = applyChatEvent(turn, { type: 'audio_end', index: 2, reason: 'quota_exhausted', limit: 'ttsCharsPerDay', message: 'You have used today’s voice.' });
+    expect(turn.speech).toEqual({
+      clips: 1,
+      skipped: 1,
+      ended: { reason: 'quota_exhausted', limit: 'ttsCharsPerDay', message: 'You have used today’s voice.' },
+      over: false,
+    });
+    expect(closeSpeech(turn).speech?.over).toBe(true);
+    expect(describeSpeech(turn.speech)).toEqual(['One sentence could not be read aloud.', 'Reading aloud stopped: You have used today’s voice.']);
+    const silent = applyChatEvent(newTurn('u', 'x', 'c1', null), { type: 'audio', index: 0, audioUrl: '/audio/a', durationMs: 1, chars: 1 });
+    expect(silent.speech).toBeNull();
+    expect(describeSpeech(silent.speech)).toEqual([]);
   });
 });

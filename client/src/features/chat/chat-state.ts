@@ -52,6 +52,20 @@ export interface Turn {
   degradedFrom: string | null;
   error: ApiError | null;
   createdAt: Date;
+  /** Sent with `speak` (auto-play on): the reply is read aloud as it streams; null otherwise. */
+  speech: TurnSpeech | null;
+}
+
+/** A reply read aloud as it streams: what the speech events said. */
+export interface TurnSpeech {
+  /** Sentences whose audio arrived (`audio`). */
+  clips: number;
+  /** Sentences the voice service could not read (`audio_skipped`). */
+  skipped: number;
+  /** Speech stopped before the reply's end (`audio_end`): why. */
+  ended: { reason: string; message: string; limit: LimitName | null } | null;
+  /** The stream has ended: no more speech events come (until then the speak button stays away, so it cannot buy the same sentences twice). */
+  over: boolean;
 }
 
 export function newTurn(
@@ -61,6 +75,7 @@ export function newTurn(
   model: string | null,
   now = new Date(),
   branch: TurnBranch | null = null,
+  speak = false,
 ): Turn {
   return {
     key,
@@ -83,6 +98,7 @@ export function newTurn(
     degradedFrom: null,
     error: null,
     createdAt: now,
+    speech: speak ? { clips: 0, skipped: 0, ended: null, over: false } : null,
   };
 }
 
@@ -112,9 +128,31 @@ export function applyChatEvent(turn: Turn, event: TChatEvent): Turn {
         limitedBy: event.limitedBy ?? null,
         degradedFrom: event.degradedFrom ?? null,
       };
+    case 'audio':
+      return turn.speech ? { ...turn, speech: { ...turn.speech, clips: turn.speech.clips + 1 } } : turn;
+    case 'audio_skipped':
+      return turn.speech ? { ...turn, speech: { ...turn.speech, skipped: turn.speech.skipped + 1 } } : turn;
+    case 'audio_end':
+      return turn.speech ? { ...turn, speech: { ...turn.speech, ended: { reason: event.reason, message: event.message, limit: event.limit } } } : turn;
     default:
       return turn;
   }
+}
+
+/** The small notes under a reply read aloud as it streamed: sentences skipped, and why speech stopped. */
+export function describeSpeech(speech: TurnSpeech | null): string[] {
+  if (!speech) return [];
+  const lines: string[] = [];
+  if (speech.skipped > 0) {
+    lines.push(speech.skipped === 1 ? 'One sentence could not be read aloud.' : `${speech.skipped} sentences could not be read aloud.`);
+  }
+  if (speech.ended) lines.push(`Reading aloud stopped: ${speech.ended.message}`);
+  return lines;
+}
+
+/** The stream ended (however): a reply read aloud gets no more speech events. */
+export function closeSpeech(turn: Turn): Turn {
+  return turn.speech && !turn.speech.over ? { ...turn, speech: { ...turn.speech, over: true } } : turn;
 }
 
 /** The stream ended without `done`: stopped by the visitor, or broken. */

@@ -10,7 +10,9 @@ import { trpc } from '../../trpc.ts';
 import { meQueryKey } from '../auth/use-me.ts';
 import { refreshUsage } from '../usage/use-usage.ts';
 import { conversationsQueryKey, messagesQueryKey, seedNewConversation } from './chat-queries.ts';
-import { applyChatEvent, endTurn, newTurn, type Turn, type TurnBranch } from './chat-state.ts';
+import { applyChatEvent, closeSpeech, endTurn, newTurn, type Turn, type TurnBranch } from './chat-state.ts';
+import { ClipQueue, releaseVoice, takeVoice } from '../voice/clip-queue.ts';
+import { getVoicePreferences } from '../voice/use-voice-preferences.ts';
 
 export interface ChatNotice {
   id: number;
@@ -27,6 +29,8 @@ export interface ChatSnapshot {
   notice: ChatNotice | null;
   /** The turn streaming now, if any: one at a time. */
   activeKey: string | null;
+  /** A reply read aloud as it streamed is still playing (after its stream ended): Stop silences it. */
+  speaking: boolean;
 }
 
 export interface SendRequest {
@@ -48,12 +52,15 @@ function noticeOf(id: number, error: ApiError, conversationId: string | null): C
   return { id, error, conversationId, waitUntil };
 }
 
-const EMPTY: ChatSnapshot = { turns: [], draft: '', notice: null, activeKey: null };
+const EMPTY: ChatSnapshot = { turns: [], draft: '', notice: null, activeKey: null, speaking: false };
 
 export class ChatStore {
   private state: ChatSnapshot = EMPTY;
   private readonly listeners = new Set<() => void>();
   private controller: AbortController | null = null;
+  /** The clips of the reply read aloud as it streams (auto-play on), played back to back. */
+  private player: ClipQueue | null = null;
+  private readonly voiceOwner = Symbol('chat-stream');
   private ownerId: string | null = null;
   private ownerIsGuest = true;
   private seq = 0;
@@ -110,6 +117,7 @@ export class ChatStore {
     this.ownerIsGuest = isGuest;
     if (previous !== null && previous !== userId) {
       this.controller?.abort();
+      this.player?.stop();
       this.state = EMPTY;
       for (const listener of this.listeners) listener();
     } else if (previous === userId && wasGuest && !isGuest && this.state.notice) {
@@ -141,9 +149,26 @@ export class ChatStore {
     return null;
   }
 
-  /** Stops the streaming reply; what has arrived stays. */
+  /** Stops the streaming reply and its reading aloud; what has arrived stays. */
   stop(): void {
     this.controller?.abort();
+    this.player?.stop();
+  }
+
+  /** A player for a reply read aloud as it streams; it takes the page's one voice (a speak button playing stops). */
+  private startPlayer(): ClipQueue {
+    this.player?.stop();
+    const player: ClipQueue = new ClipQueue({
+      onEnd: () => {
+        if (this.player !== player) return;
+        this.player = null;
+        releaseVoice(this.voiceOwner);
+        if (this.state.speaking) this.update(() => ({ speaking: false }));
+      },
+    });
+    this.player = player;
+    takeVoice(this.voiceOwner, () => player.stop());
+    return player;
   }
 
   async send(request: SendRequest, context: { queryClient: QueryClient; isVisitor: boolean }): Promise<SendOutcome> {
@@ -151,7 +176,9 @@ export class ChatStore {
     const { queryClient } = context;
     const key = `turn-${++this.seq}`;
     const branch = request.branch ?? null;
-    const turn = newTurn(key, request.content, request.conversationId, request.model, new Date(), branch);
+    // Auto-play on: the reply is read aloud while it streams, each sentence as its audio arrives.
+    const speak = getVoicePreferences().autoPlay;
+    const turn = newTurn(key, request.content, request.conversationId, request.model, new Date(), branch, speak);
     this.update((s) => ({ turns: [...s.turns, turn], activeKey: key, notice: null, draft: request.keepDraft || branch ? s.draft : '' }));
 
     const controller = new AbortController();
@@ -160,21 +187,27 @@ export class ChatStore {
     let outcome: SendOutcome;
     try {
       const model = request.model ? { model: request.model } : {};
+      const speakFlag = speak ? { speak: true } : {};
       const stream =
         branch?.kind === 'regenerate'
-          ? await trpc.chat.regenerate.mutate({ messageId: branch.replyId, ...model }, { signal: controller.signal })
+          ? await trpc.chat.regenerate.mutate({ messageId: branch.replyId, ...model, ...speakFlag }, { signal: controller.signal })
           : branch?.kind === 'edit'
-            ? await trpc.chat.edit.mutate({ messageId: branch.messageId, content: request.content, ...model }, { signal: controller.signal })
+            ? await trpc.chat.edit.mutate({ messageId: branch.messageId, content: request.content, ...model, ...speakFlag }, { signal: controller.signal })
             : await trpc.chat.send.mutate(
                 {
                   content: request.content,
                   ...(request.conversationId ? { conversationId: request.conversationId } : {}),
                   ...model,
                   ...(request.captcha ? { captcha: request.captcha } : {}),
+                  ...speakFlag,
                 },
                 { signal: controller.signal },
               );
+      const player = speak ? this.startPlayer() : null;
+      if (player) this.update(() => ({ speaking: true }));
+      // Read to the end: speech events may follow `done`.
       for await (const event of stream) {
+        if (event.type === 'audio' && player === this.player) player?.push(event.audioUrl);
         if (event.type === 'start' && !started) {
           started = true;
           if (request.conversationId === null) seedNewConversation(queryClient, event.conversationId);
@@ -185,8 +218,12 @@ export class ChatStore {
       }
       const stopped = controller.signal.aborted;
       if (stopped) this.updateTurn(key, (current) => endTurn(current, { stopped: true }));
+      // The last clips may still be playing: the player ends after them.
+      if (player === this.player) player?.close();
       outcome = { ok: true, stopped };
     } catch (error) {
+      // A broken or stopped stream: no more audio is coming.
+      this.player?.close();
       if (controller.signal.aborted && started) {
         this.updateTurn(key, (current) => endTurn(current, { stopped: true }));
         outcome = { ok: true, stopped: true };
@@ -209,6 +246,7 @@ export class ChatStore {
       // A visitor's message (even a refused one) may have started a guest session: ask who we are now.
       if (context.isVisitor) void queryClient.invalidateQueries({ queryKey: meQueryKey, exact: true });
       if (this.controller === controller) this.controller = null;
+      this.updateTurn(key, closeSpeech);
       this.update(() => ({ activeKey: null }));
     }
     // A regenerated reply or an edit is over: the server's list shows it now, with its versions. A stopped

@@ -8,6 +8,8 @@ export interface ComposerProps {
   onStop(): void;
   /** A reply is streaming: the button stops it. */
   streaming: boolean;
+  /** A reply read aloud as it streamed is still playing: Stop shows (and silences it), sending stays possible. */
+  speaking?: boolean;
   /** Why sending is not possible right now (shown next to the button), or null. */
   blockedReason: string | null;
   maxChars: number | null;
@@ -20,7 +22,19 @@ export interface ComposerProps {
 const MAX_HEIGHT_PX = 220;
 
 /** Enter sends, Shift+Enter adds a line; the counter follows the plan's longest message. */
-export function Composer({ value, onChange, onSend, onStop, streaming, blockedReason, maxChars, placeholder, inputRef, before }: ComposerProps) {
+export function Composer({
+  value,
+  onChange,
+  onSend,
+  onStop,
+  streaming,
+  speaking = false,
+  blockedReason,
+  maxChars,
+  placeholder,
+  inputRef,
+  before,
+}: ComposerProps) {
   const id = useId();
   const textarea = useRef<HTMLTextAreaElement | null>(null);
   const length = value.trim().length;
@@ -51,7 +65,7 @@ export function Composer({ value, onChange, onSend, onStop, streaming, blockedRe
       event.preventDefault();
       submit();
     }
-    if (event.key === 'Escape' && streaming) {
+    if (event.key === 'Escape' && (streaming || speaking)) {
       event.preventDefault();
       onStop();
     }
@@ -85,7 +99,7 @@ export function Composer({ value, onChange, onSend, onStop, streaming, blockedRe
         />
         {/* Stop appears beside Send, never in its place: the second click of a double click on Send, or a
             nervous click on it while the reply streams, lands on the disabled Send and does nothing. */}
-        {streaming ? (
+        {streaming || speaking ? (
           <button type="button" className="btn btn--secondary composer__button composer__stop" onClick={onStop}>
             <svg viewBox="0 0 20 20" width="14" height="14" aria-hidden="true">
               <rect x="4" y="4" width="12" height="12" rx="2" fill="currentColor" />

@@ -12,6 +12,7 @@ import {
   continuableReplyId,
   describeBudgetFit,
   describeEnding,
+  describeSpeech,
   describeUsage,
   describeVersion,
   isInterrupted,
@@ -559,8 +560,9 @@ function TurnView({
           <>
             <TurnMeta turn={turn} />
             {turn.phase === 'done' ? <BudgetFitNotes turn={turn} /> : null}
-            {turn.phase === 'done' && turn.assistantMessageId && turn.text ? (
-              <TurnSpeak messageId={turn.assistantMessageId} chars={speechChars(turn.text)} />
+            <SpeechNotes turn={turn} />
+            {turn.phase === 'done' && turn.assistantMessageId && turn.text && (!turn.speech || turn.speech.over) ? (
+              <TurnSpeak messageId={turn.assistantMessageId} chars={speechChars(turn.text)} readAlready={turn.speech !== null} />
             ) : null}
             {onContinue ? <ContinueButton onContinue={onContinue} /> : null}
             {onRetry ? <RetryButton onRetry={onRetry} hint="Retrying sends your message again (it counts as a new message)." /> : null}
@@ -587,10 +589,28 @@ function BudgetFitNotes({ turn }: { turn: Turn }) {
   );
 }
 
-/** A freshly finished answer: read aloud at once when the auto-play preference is on. */
-function TurnSpeak({ messageId, chars }: { messageId: string; chars: number }) {
+/**
+ * A freshly finished answer: read aloud at once when the auto-play preference is on, unless it
+ * was already read aloud as it streamed (then the button replays those clips).
+ */
+function TurnSpeak({ messageId, chars, readAlready }: { messageId: string; chars: number; readAlready: boolean }) {
   const [preferences] = useVoicePreferences();
-  return <SpeakButton messageId={messageId} chars={chars} autoPlay={preferences.autoPlay} />;
+  return <SpeakButton messageId={messageId} chars={chars} autoPlay={preferences.autoPlay && !readAlready} />;
+}
+
+/** Under a reply read aloud as it streamed: a sentence the voice service skipped, or why reading stopped. */
+function SpeechNotes({ turn }: { turn: Turn }) {
+  const lines = describeSpeech(turn.speech);
+  if (lines.length === 0) return null;
+  return (
+    <ul className="msg__speech" aria-label="Reading aloud">
+      {lines.map((line) => (
+        <li key={line} className={turn.speech?.ended && line.startsWith('Reading aloud stopped') ? 'msg__speech-end' : undefined}>
+          {line}
+        </li>
+      ))}
+    </ul>
+  );
 }
 
 function TurnMeta({ turn }: { turn: Turn }) {

@@ -7,6 +7,7 @@ import { trpc } from '../../trpc.ts';
 import { refreshUsage } from '../usage/use-usage.ts';
 import { useVoicePreferences } from './use-voice-preferences.ts';
 import { speakErrorText, speakLabel } from './voice-state.ts';
+import { ClipQueue, holdsVoice, releaseVoice, takeVoice } from './clip-queue.ts';
 import './voice.css';
 
 type Phase = 'idle' | 'loading' | 'playing';
@@ -14,9 +15,6 @@ type Phase = 'idle' | 'loading' | 'playing';
 // Reading the same answer again counts against the allowance (even from the
 // server's cache), so a page keeps the URLs it already has and replays them.
 const spokenUrls = new Map<string, TTtsSpeakOutput>();
-
-// One voice at a time: starting a reading stops the one playing (or loading).
-let current: { owner: symbol; stop: () => void } | undefined;
 
 interface SpeakButtonProps {
   /** An assistant message of the signed-in user (or guest). */
@@ -28,13 +26,13 @@ interface SpeakButtonProps {
   className?: string;
 }
 
-/** Play/stop toggle for reading one answer aloud (tts.speak, then an HTMLAudioElement). */
+/** Play/stop toggle for reading one answer aloud (tts.speak, then its clips one after the other). */
 export function SpeakButton({ messageId, chars, autoPlay = false, className }: SpeakButtonProps) {
   const queryClient = useQueryClient();
   const [preferences] = useVoicePreferences();
   const [phase, setPhase] = useState<Phase>('idle');
   const [error, setError] = useState<{ error: ApiError; waitUntil?: number } | null>(null);
-  const audioRef = useRef<HTMLAudioElement | null>(null);
+  const audioRef = useRef<ClipQueue | null>(null);
   const [owner] = useState(() => Symbol('speak-button'));
   const remaining = useCountdown(error?.waitUntil);
 
@@ -44,46 +42,42 @@ export function SpeakButton({ messageId, chars, autoPlay = false, className }: S
   });
 
   const stop = () => {
-    const audio = audioRef.current;
+    const queue = audioRef.current;
     audioRef.current = null;
-    if (audio) {
-      audio.pause();
-      audio.removeAttribute('src');
-      audio.load();
-    }
-    if (current?.owner === owner) current = undefined;
+    queue?.stop();
+    releaseVoice(owner);
     setPhase('idle');
   };
   const stopRef = useRef(stop);
   stopRef.current = stop;
 
   const play = (spoken: TTtsSpeakOutput, key: string, retried: boolean) => {
-    const audio = new Audio(spoken.audioUrl);
-    audioRef.current = audio;
-    audio.onended = () => {
-      if (audioRef.current === audio) stop();
-    };
-    audio.onerror = () => {
-      if (audioRef.current !== audio) return;
-      // The clip left the server's cache since: ask for it again, once.
-      spokenUrls.delete(key);
-      audioRef.current = null;
-      if (!retried) void start(true);
-      else {
-        setError({ error: { reason: 'internal', message: 'The audio could not be played.', fieldErrors: {} } });
-        setPhase('idle');
-      }
-    };
-    setPhase('playing');
-    audio.play().catch((reason: unknown) => {
-      // The browser may refuse to play without a click (auto-play policies).
-      if (audioRef.current === audio && (reason as Error)?.name !== 'AbortError') stop();
+    const queue: ClipQueue = new ClipQueue({
+      onEnd: () => {
+        if (audioRef.current === queue) stop();
+      },
+      onError: () => {
+        if (audioRef.current !== queue) return;
+        // A clip left the server's cache since: ask for the reading again, once.
+        spokenUrls.delete(key);
+        audioRef.current = null;
+        if (!retried) void start(true);
+        else {
+          setError({ error: { reason: 'internal', message: 'The audio could not be played.', fieldErrors: {} } });
+          setPhase('idle');
+        }
+      },
     });
+    audioRef.current = queue;
+    setPhase('playing');
+    // A reading made while the reply streamed has a clip a sentence; an older answer's is one clip.
+    const clips = spoken.clips?.length ? spoken.clips : [{ audioUrl: spoken.audioUrl, durationMs: spoken.durationMs }];
+    for (const clip of clips) queue.push(clip.audioUrl);
+    queue.close();
   };
 
   const start = async (retried = false) => {
-    if (current && current.owner !== owner) current.stop();
-    current = { owner, stop: () => stopRef.current() };
+    takeVoice(owner, () => stopRef.current());
     setError(null);
     const voice = preferences.voice ?? undefined;
     const key = `${messageId}|${voice ?? ''}`;
@@ -94,12 +88,12 @@ export function SpeakButton({ messageId, chars, autoPlay = false, className }: S
       const spoken = await speak.mutateAsync({ messageId, ...(voice ? { voice } : {}) });
       spokenUrls.set(key, spoken);
       // Another answer started reading meanwhile.
-      if (current?.owner !== owner) return setPhase('idle');
+      if (!holdsVoice(owner)) return setPhase('idle');
       play(spoken, key, retried);
     } catch (caught) {
       const apiError = readApiError(caught);
       setError({ error: apiError, ...(apiError.retryAfterSeconds ? { waitUntil: Date.now() + apiError.retryAfterSeconds * 1000 } : {}) });
-      if (current?.owner === owner) current = undefined;
+      releaseVoice(owner);
       setPhase('idle');
     }
   };
@@ -116,10 +110,10 @@ export function SpeakButton({ messageId, chars, autoPlay = false, className }: S
   // Leaving the page (or the message) stops the sound.
   useEffect(
     () => () => {
-      const audio = audioRef.current;
+      const queue = audioRef.current;
       audioRef.current = null;
-      audio?.pause();
-      if (current?.owner === owner) current = undefined;
+      queue?.stop();
+      releaseVoice(owner);
     },
     [owner],
   );
