@@ -75,7 +75,7 @@ describe('chat.regenerate', () => {
     const first = await send(b, { content: 'What is 2 + 2?' });
     const conversationId = first.start!.conversationId;
     fake.enqueue({ reply: 'Two plus two is four.' });
-    const again = await regenerate(b, { messageId: first.start!.messageId, speak: true });
+    const again = await regenerate(b, { messageId: first.start!.messageId });
 
     // Same events as chat.send: start (the same user message answered), deltas, done with usage.
     expect(again.events.map((e) => e.type)).toEqual(['start', ...again.events.slice(1, -1).map(() => 'delta'), 'done']);
