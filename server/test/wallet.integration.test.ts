@@ -158,25 +158,30 @@ describe('200 concurrent requests at a dollar cap never let the settled cost pas
 
   it("the service's daily cost cap, across users (and instances)", async () => {
     await server.deps.prisma.appSettings.update({ where: { id: 1 }, data: { maxCostPerDayMicroUsd: 8_000n } });
+    // 40 micro-USD left: less than one whole reply (about 66, depending on the prompt), more than the
+    // smallest one (16 tokens), whatever the prompt's size, so that a reply must be shortened to fit.
+    await setCounter('global', 'global_cost_day', dayStart(new Date()), 8_000 - 40);
     const users = await Promise.all(Array.from({ length: 20 }, (_, i) => newUser(second && i % 2 ? second : server)));
     const outcome = await sendAll(Array.from({ length: 200 }, (_, i) => users[i % users.length]!.b));
     expectShrunkAndRefused(outcome, 'globalCostPerDay', 'global_cap');
-    expect(await settledCost()).toBeLessThanOrEqual(8_000);
+    expect(await settledCost()).toBeLessThanOrEqual(40);
     const refusal = outcome.refused[0]!;
     expect(refusal.data.resetAt).toBe(nextDay(new Date()).toISOString());
   });
 
   it("the service's monthly cost cap, across users (and instances)", async () => {
     await server.deps.prisma.appSettings.update({ where: { id: 1 }, data: { maxCostPerMonthMicroUsd: 8_000n } });
+    // As above: 40 micro-USD left, so that a reply must be shortened to fit.
+    await setCounter('global', 'global_cost_month', calendarMonthStart(new Date()), 8_000 - 40);
     const users = await Promise.all(Array.from({ length: 20 }, (_, i) => newUser(second && i % 2 ? second : server)));
     const outcome = await sendAll(Array.from({ length: 200 }, (_, i) => users[i % users.length]!.b));
     expectShrunkAndRefused(outcome, 'globalCostPerMonth', 'global_cap');
-    expect(await settledCost()).toBeLessThanOrEqual(8_000);
+    expect(await settledCost()).toBeLessThanOrEqual(40);
     expect(outcome.refused[0]!.data.resetAt).toBe(nextCalendarMonth(new Date()).toISOString());
     const [row] = await server.deps.prisma.$queryRaw<{ used: bigint }[]>(Prisma.sql`
       SELECT used FROM quota_counters WHERE subject = 'global' AND kind = 'global_cost_month' AND period_start = ${calendarMonthStart(new Date())}::timestamptz`);
     // Settled: the counter holds exactly what the replies cost.
-    expect(Number(row!.used)).toBe(await settledCost());
+    expect(Number(row!.used)).toBe(8_000 - 40 + (await settledCost()));
   });
 });
 
