@@ -151,12 +151,16 @@ describe('auth.changePassword', () => {
     if (ok.length === 1) {
       const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
       // Told to retry when both checked the same hash; when the loser starts after the winner has
-      // swapped the caller's session, the session it was sent with has ended (the browser holds the new one).
+      // swapped the caller's session, the session it was sent with has ended (the browser holds the new one);
+      // when its session was read before the swap but the account after the winner's commit, the password
+      // it gives is no longer the current one, and it is told so. Never a 500, never both applied.
       const error = await trpcError(Promise.reject(failed.reason));
       expect([
         { code: 'CONFLICT', reason: 'conflict' },
         { code: 'UNAUTHORIZED', reason: 'unauthenticated' },
+        { code: 'BAD_REQUEST', reason: 'invalid_input' },
       ]).toContainEqual({ code: error.code, reason: error.reason });
+      if (error.reason === 'invalid_input') expect(error.message).toContain('current password is not correct');
     }
   });
 });
