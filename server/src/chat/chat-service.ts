@@ -136,25 +136,27 @@ export class ChatService {
   /** Replies streaming on this instance, so an account deletion can stop them. */
   readonly inflight = new InflightStreams();
 
-  constructor(private readonly o: ChatServiceOptions) {
-    this.cache = new ResponseCache(o.cacheTtlMs);
+  constructor(private readonly options: ChatServiceOptions) {
+    this.cache = new ResponseCache(options.cacheTtlMs);
   }
 
   get isDemo(): boolean {
-    return this.o.providers.isDemo;
+    return this.options.providers.isDemo;
   }
 
   /** The models this user may pick right now: the plan's that are priced and that a provider serves. */
   modelsFor(plan: TPlan): string[] {
-    if (this.o.providers.isDemo) return ['demo'];
-    return plan.limits.models.filter((m) => m !== 'demo' && this.o.pricing.some((p) => p.model === m) && this.o.providers.forModel(m) !== undefined);
+    if (this.options.providers.isDemo) return ['demo'];
+    return plan.limits.models.filter(
+      (m) => m !== 'demo' && this.options.pricing.some((p) => p.model === m) && this.options.providers.forModel(m) !== undefined,
+    );
   }
 
   /** The model picker's entries: each model the plan allows, with its provider and prices. */
   modelItemsFor(plan: TPlan) {
     return this.modelsFor(plan).map((model) => {
-      const price = requireModelPrice(this.o.pricing, model);
-      const route = this.o.providers.forModel(model)!;
+      const price = requireModelPrice(this.options.pricing, model);
+      const route = this.options.providers.forModel(model)!;
       return {
         model,
         label: price.label ?? model,
@@ -170,7 +172,7 @@ export class ChatService {
 
   /** Of the client's network (an IPv6 /64), so the guests' per-IP day and the spend alerts see one client as one. */
   hashIp(ip: string): string {
-    return createHmac('sha256', this.o.ipHashSalt).update(clientNetwork(ip)).digest('hex').slice(0, 32);
+    return createHmac('sha256', this.options.ipHashSalt).update(clientNetwork(ip)).digest('hex').slice(0, 32);
   }
 
   /**
@@ -183,7 +185,7 @@ export class ChatService {
     input: SendInput,
     request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
   ): Promise<AsyncGenerator<ChatStreamEvent>> {
-    const o = this.o;
+    const o = this.options;
     const plan = o.planResolver.planFor(user);
     if (user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
     // The quota month (a database read for subscribers' periods) is fetched while the checks below run.
@@ -376,7 +378,7 @@ export class ChatService {
     events: AsyncGenerator<ChatEvent>,
     request: { requestId: string; signal?: AbortSignal | undefined },
   ): AsyncGenerator<ChatStreamEvent> {
-    return speak && this.o.speech ? this.o.speech.speakAlong(user, events, request) : events;
+    return speak && this.options.speech ? this.options.speech.speakAlong(user, events, request) : events;
   }
 
   /**
@@ -390,16 +392,16 @@ export class ChatService {
     input: { messageId: string; model?: string | undefined; speak?: boolean | undefined },
     request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
   ): Promise<AsyncGenerator<ChatStreamEvent>> {
-    const reply = await findOwnMessage(this.o.prisma, user.id, input.messageId);
+    const reply = await findOwnMessage(this.options.prisma, user.id, input.messageId);
     if (reply.role !== 'assistant') throw new AppError('invalid_input', 'Only a reply can be regenerated. To change your own message, edit it.');
     const question = reply.parentId
-      ? await this.o.prisma.message.findFirst({
+      ? await this.options.prisma.message.findFirst({
           where: { id: reply.parentId, userId: user.id },
           select: { id: true, role: true, content: true, parentId: true },
         })
       : null;
     if (question?.role !== 'user') throw new AppError('invalid_input', 'This reply does not answer a message of yours, so it cannot be regenerated.');
-    const path = await readPath(this.o.prisma, reply.conversationId, { from: question.parentId, limit: HISTORY_LOAD_LIMIT });
+    const path = await readPath(this.options.prisma, reply.conversationId, { from: question.parentId, limit: HISTORY_LOAD_LIMIT });
     return this.send(
       user,
       {
@@ -423,11 +425,11 @@ export class ChatService {
     input: { messageId: string; content: string; model?: string | undefined; speak?: boolean | undefined },
     request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
   ): Promise<AsyncGenerator<ChatStreamEvent>> {
-    const message = await findOwnMessage(this.o.prisma, user.id, input.messageId);
+    const message = await findOwnMessage(this.options.prisma, user.id, input.messageId);
     if (message.role !== 'user') throw new AppError('invalid_input', 'Only your own messages can be edited. To get another reply, regenerate it.');
     const [path, lastReply] = await Promise.all([
-      readPath(this.o.prisma, message.conversationId, { from: message.parentId, limit: HISTORY_LOAD_LIMIT }),
-      this.o.prisma.message.findFirst({
+      readPath(this.options.prisma, message.conversationId, { from: message.parentId, limit: HISTORY_LOAD_LIMIT }),
+      this.options.prisma.message.findFirst({
         where: { parentId: message.id, role: 'assistant' },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         select: { model: true },
@@ -448,7 +450,7 @@ export class ChatService {
 
   /** The model a version answers with when none is asked for: the earlier reply's, if the plan still offers it. */
   private usableModel(user: ChatUser, model: string | null): string | undefined {
-    return model && this.modelsFor(this.o.planResolver.planFor(user)).includes(model) ? model : undefined;
+    return model && this.modelsFor(this.options.planResolver.planFor(user)).includes(model) ? model : undefined;
   }
 
   /**
@@ -459,9 +461,9 @@ export class ChatService {
   private fallbackFor(plan: TPlan, model: string, available: readonly string[], promptEstimate: number) {
     const id = plan.limits.fallbackModel;
     if (!id || id === model || !available.includes(id)) return undefined;
-    const price = findModelPrice(this.o.pricing, id);
-    if (!price || !this.o.providers.forModel(id)) return undefined;
-    const maxTokens = Math.min(this.o.maxTokens, price.maxOutputTokens, price.contextWindow - promptEstimate);
+    const price = findModelPrice(this.options.pricing, id);
+    if (!price || !this.options.providers.forModel(id)) return undefined;
+    const maxTokens = Math.min(this.options.maxTokens, price.maxOutputTokens, price.contextWindow - promptEstimate);
     return maxTokens > 0 ? { model: id, price, maxTokens } : undefined;
   }
 
@@ -474,7 +476,7 @@ export class ChatService {
     provider: string;
     price: TModelPrice;
   }): Promise<void> {
-    await settleChatWithRetry(this.o.meter, {
+    await settleChatWithRetry(this.options.meter, {
       ...input,
       promptTokens: 0,
       completionTokens: 0,
@@ -484,7 +486,7 @@ export class ChatService {
       latencyMs: 0,
       refundMessage: true,
     }).catch((error: Error) =>
-      this.o.logger.error({ err: error.message, reservationId: input.reservationId }, 'releasing a refused reservation failed; the sweeper settles it'),
+      this.options.logger.error({ err: error.message, reservationId: input.reservationId }, 'releasing a refused reservation failed; the sweeper settles it'),
     );
   }
 
@@ -505,7 +507,7 @@ export class ChatService {
     reservation: Awaited<ReturnType<Meter['reserveChat']>>;
     admission: { gate: ProviderGate; request: GateRequest; lease: GateLease } | undefined;
   }): AsyncGenerator<ChatEvent> {
-    const o = this.o;
+    const o = this.options;
     const { user, plan, month, request, model, route, price, fitted, maxTokens, cacheKey, cachedText, ipHash, reservation, admission } = state;
     let lease = admission?.lease;
     const messageId = randomUUID();

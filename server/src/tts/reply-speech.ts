@@ -37,7 +37,7 @@ export interface StreamedEvent {
 }
 
 export class ReplySpeech {
-  constructor(private readonly o: ReplySpeechOptions) {}
+  constructor(private readonly options: ReplySpeechOptions) {}
 
   /**
    * The chat stream with the speech events merged in. Chat events pass through as they
@@ -49,7 +49,7 @@ export class ReplySpeech {
     events: AsyncGenerator<E>,
     request: { requestId: string; signal?: AbortSignal | undefined },
   ): AsyncGenerator<E | TSpeechEvent> {
-    const speaker = new ReplySpeaker(this.o, user, request);
+    const speaker = new ReplySpeaker(this.options, user, request);
     let chatNext: Promise<IteratorResult<E>> | undefined;
     let speechNext: Promise<TSpeechEvent | null> | undefined;
     let chatDone = false;
@@ -96,9 +96,9 @@ export class ReplySpeech {
       if (!chatDone) await events.return(undefined);
       if (speaker.spokeAny) {
         try {
-          this.o.onSpoken?.(user);
+          this.options.onSpoken?.(user);
         } catch (error) {
-          this.o.logger.error({ err: (error as Error).message }, 'onSpoken hook failed');
+          this.options.logger.error({ err: (error as Error).message }, 'onSpoken hook failed');
         }
       }
     }
@@ -129,7 +129,7 @@ class ReplySpeaker {
   private readonly onAbort = () => this.controller.abort();
 
   constructor(
-    private readonly o: ReplySpeechOptions,
+    private readonly options: ReplySpeechOptions,
     private readonly user: TtsUser,
     private readonly request: { requestId: string; signal?: AbortSignal | undefined },
   ) {
@@ -141,9 +141,9 @@ class ReplySpeaker {
     if (this.message) return;
     this.message = { conversationId, messageId };
     // The voice (a saved preference, the plan) is looked up once, while the first sentence streams.
-    void this.o.tts.replyVoice(this.user).then(
+    void this.options.tts.replyVoice(this.user).then(
       (voice) => this.voiceReady(voice),
-      (error: unknown) => this.voiceReady({ refused: asAppError(error, this.o.logger) }),
+      (error: unknown) => this.voiceReady({ refused: asAppError(error, this.options.logger) }),
     );
   }
 
@@ -202,7 +202,7 @@ class ReplySpeaker {
   }
 
   private pump(): void {
-    const limit = this.o.concurrency ?? 2;
+    const limit = this.options.concurrency ?? 2;
     while (!this.end && !this.controller.signal.aborted && this.running.size < limit && this.queue.length > 0) {
       const job = this.queue.shift()!;
       const task: Promise<void> = this.speak(job).then(
@@ -221,7 +221,7 @@ class ReplySpeaker {
   private async speak(job: SentenceJob): Promise<Outcome> {
     const voice = this.voice as ReplyVoice;
     // The ledger step waits for the previous sentence's, so they reserve in order.
-    const step = this.ledger.then(() => (this.end || this.controller.signal.aborted ? null : this.o.tts.reserveSentence(voice, job)));
+    const step = this.ledger.then(() => (this.end || this.controller.signal.aborted ? null : this.options.tts.reserveSentence(voice, job)));
     this.ledger = step.catch(() => {});
     const ticket = await step;
     if (!ticket) return 'dropped';
@@ -230,10 +230,10 @@ class ReplySpeaker {
       return 'dropped';
     }
     if (this.end || this.controller.signal.aborted) {
-      await this.o.tts.cancelSentence(ticket);
+      await this.options.tts.cancelSentence(ticket);
       return 'dropped';
     }
-    const spoken = await this.o.tts.completeSentence(voice, job, ticket);
+    const spoken = await this.options.tts.completeSentence(voice, job, ticket);
     if ('refused' in spoken) {
       this.endAt(job.index, spoken.refused);
       return 'dropped';
@@ -244,7 +244,7 @@ class ReplySpeaker {
 
   private failed(job: SentenceJob, error: unknown): Outcome {
     if (this.controller.signal.aborted || (error instanceof TtsWorkerError && error.kind === 'aborted')) return 'dropped';
-    const refusal = asAppError(error, this.o.logger);
+    const refusal = asAppError(error, this.options.logger);
     return { type: 'audio_skipped', index: job.index, reason: refusal.reason, message: refusal.message };
   }
 
@@ -289,7 +289,7 @@ class ReplySpeaker {
       if (outcome === 'dropped') continue;
       if (outcome.type === 'audio_skipped') {
         this.failuresInARow++;
-        if (this.failuresInARow >= (this.o.maxFailuresInARow ?? 3)) {
+        if (this.failuresInARow >= (this.options.maxFailuresInARow ?? 3)) {
           this.endAt(
             this.emitted,
             new AppError('provider_unavailable', 'The voice service is not available right now, so the rest of this answer is not read aloud.'),

@@ -66,36 +66,36 @@ export class TtsService {
   private lastSweep = 0;
   private warnedDefaultVoice = false;
 
-  constructor(private readonly o: TtsServiceOptions) {
-    this.meter = new TtsMeter(o.prisma);
-    void o.cache.removeStaleTemp();
+  constructor(private readonly options: TtsServiceOptions) {
+    this.meter = new TtsMeter(options.prisma);
+    void options.cache.removeStaleTemp();
   }
 
   get cache(): AudioCache {
-    return this.o.cache;
+    return this.options.cache;
   }
 
   async voices(): Promise<TTtsVoices> {
-    const info = await this.workerCall(() => this.o.client.voices());
+    const info = await this.workerCall(() => this.options.client.voices());
     return {
       voices: info.voices,
       defaultVoice: this.pickDefault(info.voices.map((v) => v.id)),
       engine: info.engine,
-      microsPerMillionChars: this.o.microsPerMillionChars ?? 0,
+      microsPerMillionChars: this.options.microsPerMillionChars ?? 0,
     };
   }
 
   private pickDefault(ids: string[]): string {
-    if (ids.includes(this.o.defaultVoice) || ids.length === 0) return this.o.defaultVoice;
+    if (ids.includes(this.options.defaultVoice) || ids.length === 0) return this.options.defaultVoice;
     if (!this.warnedDefaultVoice) {
       this.warnedDefaultVoice = true;
-      this.o.logger.warn({ voice: this.o.defaultVoice, using: ids[0] }, 'TTS_DEFAULT_VOICE is not offered by the worker');
+      this.options.logger.warn({ voice: this.options.defaultVoice, using: ids[0] }, 'TTS_DEFAULT_VOICE is not offered by the worker');
     }
     return ids[0]!;
   }
 
   async speak(user: TtsUser, input: TTtsSpeakInput, request: { requestId: string; signal?: AbortSignal | undefined }): Promise<TTtsSpeakOutput> {
-    const o = this.o;
+    const o = this.options;
     this.sweepNow();
     await o.limiters.consume('ttsSpeak', user.id, {
       spec: { points: SPEAK_PER_MINUTE, duration: 60 },
@@ -221,7 +221,7 @@ export class TtsService {
 
   /** The user's billing month for a priced engine's personal limit; undefined for a free engine (not needed). */
   private async monthOf(user: TtsUser): Promise<MonthPeriod | undefined> {
-    const o = this.o;
+    const o = this.options;
     return (o.microsPerMillionChars ?? 0) > 0 && o.monthFor ? o.monthFor(user.id, new Date(), { subscribed: user.subscribed }) : undefined;
   }
 
@@ -231,7 +231,7 @@ export class TtsService {
     plan: TPlan,
     c: { chars: number; month: MonthPeriod | undefined; requestId: string; conversationId: string; messageId: string; sentence?: { index: number } },
   ): TtsCharge {
-    const o = this.o;
+    const o = this.options;
     const price = o.microsPerMillionChars ?? 0;
     return {
       // What the engine bills for this text, rounded up once (money.ts); 0 for a free engine.
@@ -280,7 +280,7 @@ export class TtsService {
       messageId: string;
     },
   ): Promise<TTtsSpeakOutput | null> {
-    const o = this.o;
+    const o = this.options;
     const rows = await o.prisma.$queryRaw<{ idx: number; id: string; cache_key: string; duration_ms: number; mime: string; format: string }[]>(Prisma.sql`
       SELECT s.idx, c.id::text AS id, c.cache_key, c.duration_ms, c.mime, c.format
         FROM sentence_clips s JOIN audio_clips c ON c.id = s.clip_id
@@ -331,7 +331,7 @@ export class TtsService {
    * the default) and its language, the billing month. A refusal is an AppError.
    */
   async replyVoice(user: TtsUser): Promise<ReplyVoice> {
-    const o = this.o;
+    const o = this.options;
     // Reservations of a process that died mid-reply are released here too, not only from tts.speak.
     this.sweepNow();
     const plan = o.planFor(user);
@@ -367,7 +367,7 @@ export class TtsService {
    * time, in order, so a refusal is never followed by a later sentence that fitted.
    */
   async reserveSentence(reply: ReplyVoice, s: SentenceJob): Promise<SentenceTicket | { refused: AppError }> {
-    const o = this.o;
+    const o = this.options;
     const chars = sentenceChars(s.text);
     const charge = this.chargeFor(reply.user, reply.plan, {
       chars,
@@ -402,7 +402,7 @@ export class TtsService {
    */
   async completeSentence(reply: ReplyVoice, s: SentenceJob, ticket: SentenceTicket): Promise<SpokenSentence | { refused: AppError }> {
     if (ticket.cached) return ticket.cached;
-    const o = this.o;
+    const o = this.options;
     const { charge, reservationId } = ticket;
     if (!reservationId) throw new Error('a sentence ticket holds a cached clip or a reservation');
     const format = o.format;
@@ -460,20 +460,20 @@ export class TtsService {
 
   /** The file of a clip this user spoke, or null (unknown, someone else's, or evicted). */
   async clipFor(userId: string, clipId: string): Promise<{ file: string; mime: string; bytes: number } | null> {
-    const clip = await this.o.prisma.audioClip.findFirst({
+    const clip = await this.options.prisma.audioClip.findFirst({
       where: { id: clipId },
       select: { id: true, format: true, mime: true, bytes: true, lastUsedAt: true },
     });
     if (!clip) return null;
     const owned =
-      (await this.o.prisma.spokenMessage.findFirst({ where: { clipId, userId }, select: { clipId: true } })) ??
-      (await this.o.prisma.sentenceClip.findFirst({ where: { clipId, userId }, select: { clipId: true } }));
+      (await this.options.prisma.spokenMessage.findFirst({ where: { clipId, userId }, select: { clipId: true } })) ??
+      (await this.options.prisma.sentenceClip.findFirst({ where: { clipId, userId }, select: { clipId: true } }));
     if (!owned) return null;
     // Playing counts as use for the eviction order; written at most once a minute per clip.
     if (Date.now() - clip.lastUsedAt.getTime() > 60_000) {
-      void this.o.prisma.audioClip.updateMany({ where: { id: clipId }, data: { lastUsedAt: new Date() } }).catch(() => {});
+      void this.options.prisma.audioClip.updateMany({ where: { id: clipId }, data: { lastUsedAt: new Date() } }).catch(() => {});
     }
-    return { file: this.o.cache.fileFor(clip.id, clip.format), mime: clip.mime, bytes: clip.bytes };
+    return { file: this.options.cache.fileFor(clip.id, clip.format), mime: clip.mime, bytes: clip.bytes };
   }
 
   private sweepNow(): void {
@@ -481,8 +481,8 @@ export class TtsService {
     this.lastSweep = Date.now();
     void this.meter
       .releaseExpired()
-      .then((released) => released > 0 && this.o.logger.warn({ released }, 'released voice reservations that were never settled'))
-      .catch((error: Error) => this.o.logger.error({ err: error.message }, 'voice reservation sweep failed'));
+      .then((released) => released > 0 && this.options.logger.warn({ released }, 'released voice reservations that were never settled'))
+      .catch((error: Error) => this.options.logger.error({ err: error.message }, 'voice reservation sweep failed'));
   }
 
   private async workerCall<T>(call: () => Promise<T>): Promise<T> {
@@ -505,7 +505,7 @@ export class TtsService {
       case 'invalid_input':
         return new AppError('invalid_input', 'There is nothing in this answer that can be read aloud.');
       default:
-        this.o.logger.warn({ err: error.message, kind: error.kind, engine: this.o.client.kind }, 'TTS engine call failed');
+        this.options.logger.warn({ err: error.message, kind: error.kind, engine: this.options.client.kind }, 'TTS engine call failed');
         return new AppError('provider_unavailable', 'The voice service is not available right now. Chat still works; please try again later.');
     }
   }
