@@ -309,6 +309,33 @@ describe('guests', () => {
     expect(await server.deps.sessions.validate(decodeURIComponent(guestCookie))).toBeNull();
   });
 
+  it('a first message sent with a cookie that opens nothing starts a guest, and only the new session cookie is sent back', async () => {
+    const b = server.browser();
+    const response = await b.fetch('/trpc/chat.send?batch=1', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'trpc-accept': 'application/jsonl',
+        cookie: `${SESSION_COOKIE}=${'a'.repeat(24)}.${'b'.repeat(24)}`,
+      },
+      body: JSON.stringify({ 0: { json: { content: 'Hello' } } }),
+    });
+    await response.text();
+    const sessionCookies = response.headers.getSetCookie().filter((line) => line.startsWith(`${SESSION_COOKIE}=`));
+    expect(sessionCookies).toHaveLength(1);
+    expect(sessionCookies[0]).not.toMatch(/expires=Thu, 01 Jan 1970/i);
+    expect(await b.trpc.auth.me.query()).toMatchObject({ isGuest: true });
+  });
+
+  it('a cookie that opens nothing is cleared on any other call', async () => {
+    const b = server.browser();
+    const response = await b.fetch('/trpc/auth.me', { headers: { cookie: `${SESSION_COOKIE}=${'a'.repeat(24)}.${'b'.repeat(24)}` } });
+    expect(response.status).toBe(200);
+    const sessionCookies = response.headers.getSetCookie().filter((line) => line.startsWith(`${SESSION_COOKIE}=`));
+    expect(sessionCookies).toHaveLength(1);
+    expect(sessionCookies[0]).toMatch(/expires=Thu, 01 Jan 1970/i);
+  });
+
   it('a guest cannot list sessions (an account is needed)', async () => {
     const b = server.browser();
     await b.trpc.auth.guest.mutate();

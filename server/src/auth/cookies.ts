@@ -26,12 +26,26 @@ export function readCookie(header: string | undefined, name: string): string | u
 
 export function expressCookies(res: Response, secure: boolean): CookieWriter {
   const base = { httpOnly: true, sameSite: 'lax' as const, path: '/', secure };
+  // The last word about the session cookie is the only one sent (e.g. an expired cookie cleared, then a guest session set).
+  const dropEarlier = () => {
+    const earlier = res.getHeader('Set-Cookie');
+    if (Array.isArray(earlier))
+      res.setHeader(
+        'Set-Cookie',
+        earlier.filter((line) => !line.startsWith(`${SESSION_COOKIE}=`)),
+      );
+    else if (typeof earlier === 'string' && earlier.startsWith(`${SESSION_COOKIE}=`)) res.removeHeader('Set-Cookie');
+  };
   return {
     setSession: (token, expiresAt) => {
-      if (!res.headersSent) res.cookie(SESSION_COOKIE, token, { ...base, expires: expiresAt });
+      if (res.headersSent) return;
+      dropEarlier();
+      res.cookie(SESSION_COOKIE, token, { ...base, expires: expiresAt });
     },
     clearSession: () => {
-      if (!res.headersSent) res.clearCookie(SESSION_COOKIE, base);
+      if (res.headersSent) return;
+      dropEarlier();
+      res.clearCookie(SESSION_COOKIE, base);
     },
   };
 }

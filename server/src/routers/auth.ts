@@ -9,8 +9,8 @@ import {
   ZGuestInput,
   type TMe,
 } from '@chatmeter/shared/auth';
+import { requireCaptcha, startGuest } from '../auth/request-auth.ts';
 import type { SessionUser } from '../auth/session.ts';
-import { AppError } from '../lib/app-error.ts';
 import type { PlanResolver } from '../plans/plan-resolver.ts';
 import type { Context } from '../trpc/context.ts';
 import { accountProcedure, authedProcedure, publicProcedure, router } from '../trpc/init.ts';
@@ -43,9 +43,7 @@ export const authRouter = router({
 
   /** With CAPTCHA=on, like a guest session: a solved challenge, accepted once (a guest converting solves one too). */
   signUp: publicProcedure.input(ZSignUpInput).mutation(async ({ ctx, input }) => {
-    if (!(await ctx.deps.captcha.verify(input.captcha))) {
-      throw new AppError('captcha_required', 'Please complete the check that you are human first.');
-    }
+    await requireCaptcha(ctx.deps, input.captcha);
     const signedIn = await ctx.deps.auth.signUp(input, requestInfo(ctx));
     ctx.cookies.setSession(signedIn.token, signedIn.expiresAt);
     return { user: toMe(signedIn.user, ctx.deps.planResolver) };
@@ -60,10 +58,7 @@ export const authRouter = router({
   /** Starts a bounded guest session for a visitor who has none. */
   guest: publicProcedure.input(ZGuestInput.optional()).mutation(async ({ ctx, input }) => {
     if (ctx.user) return { user: toMe(ctx.user, ctx.deps.planResolver) };
-    if (!(await ctx.deps.captcha.verify(input?.captcha))) {
-      throw new AppError('captcha_required', 'Please complete the check that you are human first.');
-    }
-    const signedIn = await ctx.deps.auth.createGuest(requestInfo(ctx));
+    const signedIn = await startGuest(ctx.deps, input?.captcha, requestInfo(ctx));
     ctx.cookies.setSession(signedIn.token, signedIn.expiresAt);
     return { user: toMe(signedIn.user, ctx.deps.planResolver) };
   }),

@@ -9,7 +9,7 @@ import {
   ZSearchConversationsInput,
   ZSelectVersionInput,
 } from '@chatmeter/shared/chat';
-import { AppError } from '../lib/app-error.ts';
+import { startGuest } from '../auth/request-auth.ts';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.ts';
 import { deleteConversation } from '../chat/conversation-deletion.ts';
 import { listConversations } from '../chat/conversation-list.ts';
@@ -36,10 +36,7 @@ export const chatRouter = router({
     if (!user) {
       if (ctx.guestError) throw ctx.guestError;
       // Callers that are not a browser stream (e.g. createCaller in tests) get the guest here.
-      if (!(await ctx.deps.captcha.verify(input.captcha))) {
-        throw new AppError('captcha_required', 'Please complete the check that you are human first.');
-      }
-      const signedIn = await ctx.deps.auth.createGuest({ ip: ctx.meta.ip, userAgent: ctx.meta.userAgent });
+      const signedIn = await startGuest(ctx.deps, input.captcha, { ip: ctx.meta.ip, userAgent: ctx.meta.userAgent });
       ctx.cookies.setSession(signedIn.token, signedIn.expiresAt);
       user = signedIn.user;
     }

@@ -2,10 +2,11 @@
 // express, which reads the session cookie and request facts.
 import type { Request, Response } from 'express';
 import type { Deps } from '../deps.ts';
-import { SESSION_COOKIE, type Session, type SessionUser } from '../auth/session.ts';
-import { expressCookies, readCookie, type CookieWriter } from '../auth/cookies.ts';
+import type { Session, SessionUser } from '../auth/session.ts';
+import { expressCookies, type CookieWriter } from '../auth/cookies.ts';
+import { readRequestSession } from '../auth/request-auth.ts';
 import { isAllowedOrigin } from './csrf.ts';
-import { GUEST_ERROR, VALIDATED_SESSION } from './guest-bootstrap.ts';
+import { GUEST_ERROR } from './guest-bootstrap.ts';
 
 export interface CookieOptions {
   maxAgeSeconds?: number;
@@ -58,23 +59,8 @@ export function contextFactory(deps: Deps) {
       userAgent: req.get('user-agent'),
       requestId: String((req as { id?: unknown }).id ?? ''),
     };
-    let user: SessionUser | null = null;
-    let session: Session | null = null;
-    const token = readCookie(req.headers.cookie, SESSION_COOKIE);
-    if (token) {
-      const validated = (req as Request & { [VALIDATED_SESSION]?: { token: string; found: Awaited<ReturnType<Deps['sessions']['validate']>> } })[
-        VALIDATED_SESSION
-      ];
-      const found = validated?.token === token ? validated.found : await deps.sessions.validate(token);
-      if (found) {
-        user = found.user;
-        session = found.session;
-        if (found.renewed) cookies.setSession(token, found.session.expiresAt);
-      } else {
-        cookies.clearSession();
-      }
-    }
+    const found = await readRequestSession(deps, req, res);
     const guestError = (req as Request & { [GUEST_ERROR]?: unknown })[GUEST_ERROR];
-    return { deps, user, session, meta, cookies, originOk: isAllowedOrigin(req, deps.env.APP_ORIGIN), guestError };
+    return { deps, user: found?.user ?? null, session: found?.session ?? null, meta, cookies, originOk: isAllowedOrigin(req, deps.env.APP_ORIGIN), guestError };
   };
 }

@@ -7,11 +7,10 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Deps } from '../deps.ts';
 import { isAppError } from '../lib/app-error.ts';
 import { SESSION_COOKIE } from '../auth/session.ts';
-import { expressCookies, readCookie } from '../auth/cookies.ts';
+import { expressCookies } from '../auth/cookies.ts';
+import { readRequestSession, startGuest } from '../auth/request-auth.ts';
 
 export const GUEST_ERROR = Symbol('guestBootstrapError');
-/** The session this middleware already validated, so createContext does not query it again. */
-export const VALIDATED_SESSION = Symbol('validatedSession');
 
 function captchaFrom(raw: unknown): string | undefined {
   // trpc/body.ts leaves the body as text for tRPC to parse; JSON.parse takes any depth, and only three keys are read.
@@ -35,14 +34,9 @@ export function guestBootstrap(deps: Deps) {
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
       if (req.method !== 'POST' || req.path !== '/chat.send') return next();
-      const token = readCookie(req.headers.cookie, SESSION_COOKIE);
-      const found = token ? await deps.sessions.validate(token) : null;
-      if (found) {
-        (req as Request & { [VALIDATED_SESSION]?: unknown })[VALIDATED_SESSION] = { token, found };
-        return next();
-      }
-      if (!(await deps.captcha.verify(captchaFrom(req.body)))) return next();
-      const signedIn = await deps.auth.createGuest({ ip: req.ip ?? 'unknown', userAgent: req.get('user-agent') });
+      // Read once here; createContext gets the same answer without a second query.
+      if (await readRequestSession(deps, req, res)) return next();
+      const signedIn = await startGuest(deps, captchaFrom(req.body), { ip: req.ip ?? 'unknown', userAgent: req.get('user-agent') });
       expressCookies(res, secure).setSession(signedIn.token, signedIn.expiresAt);
       const others = (req.headers.cookie ?? '').split(';').filter((part) => part.trim() && part.split('=')[0]!.trim() !== SESSION_COOKIE);
       req.headers.cookie = [...others, `${SESSION_COOKIE}=${encodeURIComponent(signedIn.token)}`].join('; ');

@@ -3,7 +3,7 @@
 // else gets the same 404 as for a clip that does not exist. express's sendFile
 // does Content-Length, Range (206/416), ETag and conditional requests.
 import type { Request, RequestHandler, Response } from 'express';
-import { routeSession } from '../auth/request-session.ts';
+import { routeSession } from '../auth/request-auth.ts';
 import type { Deps } from '../deps.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -3,7 +3,7 @@
 // long history never sits in memory. CSV is RFC 4180 with a header row.
 import type { RequestHandler, Response } from 'express';
 import { csvRow } from '@chatmeter/shared/csv';
-import { routeSession } from '../auth/request-session.ts';
+import { routeSession } from '../auth/request-auth.ts';
 import type { Deps } from '../deps.ts';
 import { isAppError } from '../lib/app-error.ts';
 import { toUsageItem, USAGE_EXPORT_COLUMNS, usageEventSelect, type UsageItem } from './usage-rows.ts';
