@@ -101,14 +101,17 @@ export function splitSnippet(snippet: string): Array<{ text: string; match: bool
   return parts;
 }
 
-export type TChatEvent =
-  | TSpeechEvent
+/** How a metered chat request ended, as the usage ledger records it. */
+export type TUsageStatus = 'ok' | 'aborted' | 'error' | 'cached' | 'expired';
+
+/** The reply's own events, in order: `start`, `delta`s, then `done` (the server's ChatService yields these). */
+export type TChatReplyEvent =
   | { type: 'start'; conversationId: string; messageId: string; userMessageId: string; model: string; demo: boolean; maxTokens: number }
   | { type: 'delta'; text: string }
   | {
       type: 'done';
       usage: { promptTokens: number; completionTokens: number; totalTokens: number; costMicroUsd: number; estimated: boolean };
-      status: string;
+      status: TUsageStatus;
       cached: boolean;
       /**
        * How the reply ended: the provider's finish reason (`stop`, `length`, `content_filter`,
@@ -120,3 +123,6 @@ export type TChatEvent =
       /** The model asked for when the plan's fallback answered instead (`start.model` names it), or null. */
       degradedFrom: string | null;
     };
+
+/** What chat.send, chat.regenerate and chat.edit stream: the reply's events and, with `speak`, the speech events. */
+export type TChatEvent = TSpeechEvent | TChatReplyEvent;

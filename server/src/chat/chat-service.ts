@@ -3,7 +3,6 @@
 // settlement from the provider's own usage. Every step is here, in one place.
 import { createHmac, randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@chatmeter/db/client';
-import type { LimitName } from '@chatmeter/shared/errors';
 import { conversationTitle } from '@chatmeter/shared/conversation-title';
 import { findModelPrice, requireModelPrice, type TModelPrice } from '@chatmeter/shared/pricing';
 import type { TPlan } from '@chatmeter/shared/plans';
@@ -25,27 +24,14 @@ import { gatePriority, type GateLease, type GateRequest, type ProviderGate, type
 import { replyNote } from './reply-notes.ts';
 import { isCacheable, ResponseCache } from './response-cache.ts';
 import { countTextTokens } from './tokens.ts';
-import type { TSpeechEvent } from '@chatmeter/shared/tts';
+import type { TChatEvent, TChatReplyEvent } from '@chatmeter/shared/chat';
 import type { ReplySpeech } from '../tts/reply-speech.ts';
 
-export type ChatEvent =
-  | { type: 'start'; conversationId: string; messageId: string; userMessageId: string; model: string; demo: boolean; maxTokens: number }
-  | { type: 'delta'; text: string }
-  | {
-      type: 'done';
-      usage: { promptTokens: number; completionTokens: number; totalTokens: number; costMicroUsd: number; estimated: boolean };
-      status: UsageStatus;
-      cached: boolean;
-      /** The provider's finish reason (`stop`, `length`, `tool_calls`...), `refusal`, or null when it sent none. */
-      finishReason: FinishReason | null;
-      /** The limit that shortened the completion cap to fit what was left (`start.maxTokens`), or null. */
-      limitedBy: LimitName | null;
-      /** The model asked for when the plan's fallback answered instead (`start.model`), or null. */
-      degradedFrom: string | null;
-    };
+/** The reply's events (shared/src/chat.ts, the one definition the client reads too). */
+export type ChatEvent = TChatReplyEvent;
 
 /** What a streaming procedure yields: the chat's events, and with `speak` the speech events (tts/reply-speech.ts). */
-export type ChatStreamEvent = ChatEvent | TSpeechEvent;
+export type ChatStreamEvent = TChatEvent;
 
 export interface ChatUser extends PlanSubject {
   id: string;
@@ -490,65 +476,26 @@ export class ChatService {
     );
   }
 
-  private async *run(state: {
-    user: ChatUser;
-    plan: TPlan;
-    month: MonthPeriod;
-    request: { ip: string; requestId: string; signal?: AbortSignal | undefined };
-    model: string;
-    route: RoutedProvider;
-    price: TModelPrice;
-    fitted: ReturnType<typeof fitContextWindow>;
-    /** The completion cap asked for; the reservation may have lowered it. */
-    maxTokens: number;
-    cacheKey: string | undefined;
-    cachedText: string | undefined;
-    ipHash: string;
-    reservation: Awaited<ReturnType<Meter['reserveChat']>>;
-    admission: { gate: ProviderGate; request: GateRequest; lease: GateLease } | undefined;
-  }): AsyncGenerator<ChatEvent> {
+  private async *run(state: RunState): AsyncGenerator<ChatEvent> {
     const o = this.options;
-    const { user, plan, month, request, model, route, price, fitted, maxTokens, cacheKey, cachedText, ipHash, reservation, admission } = state;
-    let lease = admission?.lease;
+    const { user, plan, month, request, model, route, price, fitted, maxTokens, cacheKey, cachedText, ipHash, reservation } = state;
+    const cached = cachedText !== undefined;
+    const lease: LeaseHolder = { current: state.admission?.lease };
     const messageId = randomUUID();
     const started = Date.now();
     // Until settled: deleting the account aborts the reply and waits for its settlement.
     const inflight = this.inflight.track(user.id);
-    let relayed = '';
-    // ChatMeter's own words after the provider's text (reply-notes.ts): shown and stored, never metered.
-    let note = '';
-    let finishReason: FinishReason | undefined;
-    const toolCalls: string[] = [];
-    let usage: ProviderUsage | undefined;
-    let status: UsageStatus = 'ok';
-    let failure: unknown;
+    const reply: ReplyState = { relayed: '', note: '', finishReason: undefined, toolCalls: [], usage: undefined, status: 'ok', failure: undefined };
+    const partial = new PartialSaver(o.meter, o.logger, reservation.id, o.partialSaveMs ?? 1000, started);
     let settled = false;
-    // The relayed text is saved now and then (one save at a time), so a server that dies mid-stream
-    // leaves it for the sweeper (sweeper.ts); the last save is awaited before settling.
-    const partialEveryMs = o.partialSaveMs ?? 1000;
-    let partialSavedAt = started;
-    let partialSaving: Promise<void> | undefined;
-    let partialSaved = false;
-    const savePartial = () => {
-      if (partialSaving || Date.now() - partialSavedAt < partialEveryMs) return;
-      partialSavedAt = Date.now();
-      partialSaved = true;
-      partialSaving = o.meter
-        .savePartial(reservation.id, relayed)
-        .catch((error: Error) => o.logger.warn({ err: error.message, reservationId: reservation.id }, 'could not save the partial reply'))
-        .finally(() => (partialSaving = undefined));
-    };
 
     const settle = async () => {
       if (settled) return undefined;
       settled = true;
-      if (partialSaving) await partialSaving;
-      const cached = cachedText !== undefined;
+      await partial.flush();
       // 6. The provider's usage is the truth; without it, count what was relayed.
-      const estimated = !cached && usage === undefined;
-      const promptTokens = cached ? 0 : (usage?.promptTokens ?? (relayed.length > 0 || status !== 'error' ? fitted.promptTokens : 0));
-      const completionTokens = cached ? 0 : (usage?.completionTokens ?? countTextTokens(model, relayed));
-      const refundMessage = status === 'error' && relayed.length === 0;
+      const tokens = meteredTokens(reply, { cached, model, promptEstimate: fitted.promptTokens });
+      const status: UsageStatus = cached ? 'cached' : reply.status;
       // A dropped connection is retried (bounded); settlement is idempotent, so a retry cannot charge twice.
       const result = await settleChatWithRetry(
         o.meter,
@@ -559,41 +506,43 @@ export class ChatService {
           model,
           provider: route.id,
           price,
-          promptTokens,
-          completionTokens,
-          cachedTokens: usage?.cachedPromptTokens ?? 0,
-          estimated,
-          status: cached ? 'cached' : status,
+          promptTokens: tokens.promptTokens,
+          completionTokens: tokens.completionTokens,
+          cachedTokens: reply.usage?.cachedPromptTokens ?? 0,
+          estimated: tokens.estimated,
+          status,
           latencyMs: Date.now() - started,
-          refundMessage,
-          assistant: { messageId, content: relayed + note, finishReason: status === 'ok' ? (cached ? 'stop' : (finishReason ?? null)) : null },
-          ...(partialSaved ? { clearPartial: true } : {}),
+          refundMessage: reply.status === 'error' && reply.relayed.length === 0,
+          assistant: {
+            messageId,
+            content: reply.relayed + reply.note,
+            finishReason: reply.status === 'ok' ? (cached ? 'stop' : (reply.finishReason ?? null)) : null,
+          },
+          ...(partial.saved ? { clearPartial: true } : {}),
         },
         {
           onRetry: (error, attempt) =>
             o.logger.warn({ err: (error as Error).message, attempt, reservationId: reservation.id }, 'settlement lost its database connection; retrying'),
         },
       );
-      if (result) {
-        try {
-          o.onSettled?.({
-            user,
-            plan,
-            month,
-            ipHash,
-            model,
-            provider: route.id,
-            status: cached ? 'cached' : status,
-            promptTokens,
-            completionTokens,
-            costMicroUsd: result.costMicroUsd,
-            anonymised: result.anonymised,
-          });
-        } catch (error) {
-          o.logger.error({ err: (error as Error).message }, 'onSettled hook failed');
-        }
+      if (!result) return undefined;
+      try {
+        o.onSettled?.({
+          user,
+          plan,
+          month,
+          ipHash,
+          model,
+          provider: route.id,
+          status,
+          ...tokens,
+          costMicroUsd: result.costMicroUsd,
+          anonymised: result.anonymised,
+        });
+      } catch (error) {
+        o.logger.error({ err: (error as Error).message }, 'onSettled hook failed');
       }
-      return result;
+      return { costMicroUsd: result.costMicroUsd, ...tokens };
     };
 
     try {
@@ -606,136 +555,249 @@ export class ChatService {
         demo: route.provider.isDemo,
         maxTokens: reservation.maxTokens,
       };
-      if (cachedText !== undefined) {
-        relayed = cachedText;
+      if (cached) {
+        reply.relayed = cachedText;
         yield { type: 'delta', text: cachedText };
       } else {
         // 5. Stream; a client that stops or disconnects aborts the upstream call.
-        const controller = new AbortController();
-        let streamed = false;
-        const onAbort = () => controller.abort(request.signal?.reason);
-        request.signal?.addEventListener('abort', onAbort, { once: true });
-        if (request.signal?.aborted) onAbort();
-        const onAccountDeleted = () => controller.abort(inflight.signal.reason);
-        inflight.signal.addEventListener('abort', onAccountDeleted, { once: true });
-        if (inflight.signal.aborted) onAccountDeleted();
-        try {
-          for (;;) {
-            try {
-              const events = route.provider.stream({
-                model,
-                messages: fitted.messages,
-                maxTokens: reservation.maxTokens,
-                ...(price.reasoning ? { reasoning: true } : {}),
-                user: this.hashIp(user.id),
-                signal: controller.signal,
-                requestId: request.requestId,
-                // A 429 comes back here at once: the request waits in the gate's queue, not in a retry loop of its own.
-                retryRateLimited: false,
-                ...(admission ? { onResponse: (status: number, headers: Headers) => admission.gate.observe(status, headers) } : {}),
-              });
-              for await (const event of coalesceReadyDeltas(events)) {
-                if (event.type === 'delta') {
-                  relayed += event.text;
-                  savePartial();
-                  yield { type: 'delta', text: event.text };
-                } else if (event.type === 'tool_call') {
-                  if (!toolCalls.includes(event.name)) toolCalls.push(event.name);
-                } else if (event.type === 'finish') {
-                  finishReason = event.reason;
-                } else if (event.type === 'usage') {
-                  usage = event;
-                }
-              }
-              break;
-            } catch (error) {
-              // The provider's 429 is never passed on: back to the queue, in plan order, until the deadline.
-              if (
-                !admission ||
-                !lease ||
-                controller.signal.aborted ||
-                !isProviderError(error) ||
-                error.kind !== 'rate_limited' ||
-                error.startedStreaming ||
-                relayed.length > 0
-              )
-                throw error;
-              const limited = lease;
-              lease = undefined;
-              await admission.gate.rateLimited(limited, error.retryAfterMs);
-              lease = await admission.gate.admit({ ...admission.request, signal: controller.signal });
-            }
-          }
-          streamed = true;
-        } catch (error) {
-          if (isAbortError(error, controller.signal) || request.signal?.aborted || inflight.signal.aborted) {
-            status = 'aborted';
-          } else {
-            status = 'error';
-            failure = error;
-          }
-        } finally {
-          lease?.release(usage ? usage.promptTokens + usage.completionTokens : undefined);
-          lease = undefined;
-          request.signal?.removeEventListener('abort', onAbort);
-          inflight.signal.removeEventListener('abort', onAccountDeleted);
-          // Left early (the consumer went away): the upstream call stops now, not at its next chunk.
-          if (!streamed) controller.abort();
+        for await (const text of this.relay(state, reply, lease, inflight.signal)) {
+          partial.maybeSave(reply.relayed);
+          yield { type: 'delta', text };
         }
-        if (status === 'ok') {
+        if (reply.status === 'ok') {
           // Only tool calls, or no text at all: say so rather than show an empty reply.
-          const addition = replyNote({ text: relayed, finishReason, toolCalls });
+          const addition = replyNote({ text: reply.relayed, finishReason: reply.finishReason, toolCalls: reply.toolCalls });
           if (addition) {
-            note = relayed ? `\n\n${addition}` : addition;
-            yield { type: 'delta', text: note };
+            reply.note = reply.relayed ? `\n\n${addition}` : addition;
+            yield { type: 'delta', text: reply.note };
           }
         }
         // Only a complete, ordinary answer is worth serving to the next asker.
-        if (cacheKey && isCacheable({ status, finishReason, note, requestedMaxTokens: maxTokens, grantedMaxTokens: reservation.maxTokens })) {
-          this.cache.set(cacheKey, relayed);
+        if (
+          cacheKey &&
+          isCacheable({
+            status: reply.status,
+            finishReason: reply.finishReason,
+            note: reply.note,
+            requestedMaxTokens: maxTokens,
+            grantedMaxTokens: reservation.maxTokens,
+          })
+        ) {
+          this.cache.set(cacheKey, reply.relayed);
         }
       }
-      const result = await settle();
-      if (isAppError(failure)) throw failure;
-      if (failure) {
-        o.logger.warn({ err: failure instanceof Error ? failure.message : String(failure), requestId: request.requestId }, 'provider failed');
-        const kind = isProviderError(failure) ? failure.kind : 'unavailable';
-        throw new AppError(
-          'provider_unavailable',
-          kind === 'rate_limited' || kind === 'timeout'
-            ? 'The AI provider is busy right now. Please try again in a moment.'
-            : 'The AI provider is unavailable right now. Please try again later.',
-          isProviderError(failure) && failure.retryAfterMs ? { retryAfterSeconds: Math.ceil(failure.retryAfterMs / 1000) } : {},
-        );
-      }
-      if (result && status !== 'aborted') {
-        const promptTokens = cachedText !== undefined ? 0 : (usage?.promptTokens ?? fitted.promptTokens);
-        const completionTokens = cachedText !== undefined ? 0 : (usage?.completionTokens ?? countTextTokens(model, relayed));
+      const metered = await settle();
+      if (reply.failure) throw this.providerFailure(reply.failure, request.requestId);
+      if (metered && reply.status !== 'aborted') {
         yield {
           type: 'done',
           usage: {
-            promptTokens,
-            completionTokens,
-            totalTokens: promptTokens + completionTokens,
-            costMicroUsd: result.costMicroUsd,
-            estimated: cachedText === undefined && usage === undefined,
+            promptTokens: metered.promptTokens,
+            completionTokens: metered.completionTokens,
+            totalTokens: metered.promptTokens + metered.completionTokens,
+            costMicroUsd: metered.costMicroUsd,
+            estimated: metered.estimated,
           },
-          status: cachedText !== undefined ? 'cached' : status,
-          cached: cachedText !== undefined,
+          status: cached ? 'cached' : reply.status,
+          cached,
           // Only replies that ended with `stop` are cached.
-          finishReason: cachedText !== undefined ? 'stop' : (finishReason ?? null),
+          finishReason: cached ? 'stop' : (reply.finishReason ?? null),
           limitedBy: reservation.limitedBy,
           degradedFrom: reservation.degradedFrom,
         };
       }
     } finally {
-      lease?.release();
+      lease.current?.release();
       // The consumer went away (generator returned early): settle what was relayed.
       if (!settled) {
-        if (status === 'ok') status = 'aborted';
+        if (reply.status === 'ok') reply.status = 'aborted';
         await settle().catch((error: Error) => o.logger.error({ err: error.message, reservationId: reservation.id }, 'settlement failed'));
       }
       inflight.done();
     }
+  }
+
+  /**
+   * The provider's stream: yields the text as it comes and gathers the finish reason, tool calls and
+   * usage into `reply`. A stop, a disconnect or the account's deletion aborts the upstream call and
+   * ends it as `aborted`; a failure ends it as `error` (kept in `reply.failure`), never thrown here.
+   * A provider's 429 before any text sends the request back to the gate's queue instead.
+   */
+  private async *relay(state: RunState, reply: ReplyState, lease: LeaseHolder, accountDeleted: AbortSignal): AsyncGenerator<string> {
+    const { request, model, route, price, fitted, reservation, admission, user } = state;
+    const controller = new AbortController();
+    let streamed = false;
+    const onAbort = () => controller.abort(request.signal?.reason);
+    request.signal?.addEventListener('abort', onAbort, { once: true });
+    if (request.signal?.aborted) onAbort();
+    const onAccountDeleted = () => controller.abort(accountDeleted.reason);
+    accountDeleted.addEventListener('abort', onAccountDeleted, { once: true });
+    if (accountDeleted.aborted) onAccountDeleted();
+    try {
+      for (;;) {
+        try {
+          const events = route.provider.stream({
+            model,
+            messages: fitted.messages,
+            maxTokens: reservation.maxTokens,
+            ...(price.reasoning ? { reasoning: true } : {}),
+            user: this.hashIp(user.id),
+            signal: controller.signal,
+            requestId: request.requestId,
+            // A 429 comes back here at once: the request waits in the gate's queue, not in a retry loop of its own.
+            retryRateLimited: false,
+            ...(admission ? { onResponse: (status: number, headers: Headers) => admission.gate.observe(status, headers) } : {}),
+          });
+          for await (const event of coalesceReadyDeltas(events)) {
+            if (event.type === 'delta') {
+              reply.relayed += event.text;
+              yield event.text;
+            } else if (event.type === 'tool_call') {
+              if (!reply.toolCalls.includes(event.name)) reply.toolCalls.push(event.name);
+            } else if (event.type === 'finish') {
+              reply.finishReason = event.reason;
+            } else if (event.type === 'usage') {
+              reply.usage = event;
+            }
+          }
+          break;
+        } catch (error) {
+          // The provider's 429 is never passed on: back to the queue, in plan order, until the deadline.
+          const limited = lease.current;
+          if (
+            !admission ||
+            !limited ||
+            controller.signal.aborted ||
+            !isProviderError(error) ||
+            error.kind !== 'rate_limited' ||
+            error.startedStreaming ||
+            reply.relayed.length > 0
+          )
+            throw error;
+          lease.current = undefined;
+          await admission.gate.rateLimited(limited, error.retryAfterMs);
+          lease.current = await admission.gate.admit({ ...admission.request, signal: controller.signal });
+        }
+      }
+      streamed = true;
+    } catch (error) {
+      if (isAbortError(error, controller.signal) || request.signal?.aborted || accountDeleted.aborted) {
+        reply.status = 'aborted';
+      } else {
+        reply.status = 'error';
+        reply.failure = error;
+      }
+    } finally {
+      lease.current?.release(reply.usage ? reply.usage.promptTokens + reply.usage.completionTokens : undefined);
+      lease.current = undefined;
+      request.signal?.removeEventListener('abort', onAbort);
+      accountDeleted.removeEventListener('abort', onAccountDeleted);
+      // Left early (the consumer went away): the upstream call stops now, not at its next chunk.
+      if (!streamed) controller.abort();
+    }
+  }
+
+  /** What the user is told when the provider failed: the app's own refusals as they are, the rest as `provider_unavailable`. */
+  private providerFailure(failure: unknown, requestId: string): AppError {
+    if (isAppError(failure)) return failure;
+    this.options.logger.warn({ err: failure instanceof Error ? failure.message : String(failure), requestId }, 'provider failed');
+    const kind = isProviderError(failure) ? failure.kind : 'unavailable';
+    return new AppError(
+      'provider_unavailable',
+      kind === 'rate_limited' || kind === 'timeout'
+        ? 'The AI provider is busy right now. Please try again in a moment.'
+        : 'The AI provider is unavailable right now. Please try again later.',
+      isProviderError(failure) && failure.retryAfterMs ? { retryAfterSeconds: Math.ceil(failure.retryAfterMs / 1000) } : {},
+    );
+  }
+}
+
+/** One reply's way through run(): what the reservation decided and what the provider is asked. */
+interface RunState {
+  user: ChatUser;
+  plan: TPlan;
+  month: MonthPeriod;
+  request: { ip: string; requestId: string; signal?: AbortSignal | undefined };
+  model: string;
+  route: RoutedProvider;
+  price: TModelPrice;
+  fitted: ReturnType<typeof fitContextWindow>;
+  /** The completion cap asked for; the reservation may have lowered it. */
+  maxTokens: number;
+  cacheKey: string | undefined;
+  cachedText: string | undefined;
+  ipHash: string;
+  reservation: Awaited<ReturnType<Meter['reserveChat']>>;
+  admission: { gate: ProviderGate; request: GateRequest; lease: GateLease } | undefined;
+}
+
+/** What one reply has gathered while it streams; settlement and `done` read it. */
+interface ReplyState {
+  relayed: string;
+  /** ChatMeter's own words after the provider's text (reply-notes.ts): shown and stored, never metered. */
+  note: string;
+  finishReason: FinishReason | undefined;
+  toolCalls: string[];
+  usage: ProviderUsage | undefined;
+  status: UsageStatus;
+  failure: unknown;
+}
+
+/** The provider gate's lease, which a 429 swaps for a new one while the reply waits in the queue. */
+interface LeaseHolder {
+  current: GateLease | undefined;
+}
+
+/**
+ * The tokens a reply is metered for, the one rule settlement and `done` share: the provider's usage
+ * is the truth; without it, the prompt's estimate (unless the request failed before any text) and
+ * the relayed text counted with the model's tokenizer. A cached answer costs nothing.
+ */
+function meteredTokens(
+  reply: Pick<ReplyState, 'usage' | 'relayed' | 'status'>,
+  { cached, model, promptEstimate }: { cached: boolean; model: string; promptEstimate: number },
+): { promptTokens: number; completionTokens: number; estimated: boolean } {
+  if (cached) return { promptTokens: 0, completionTokens: 0, estimated: false };
+  const { usage, relayed, status } = reply;
+  return {
+    promptTokens: usage?.promptTokens ?? (relayed.length > 0 || status !== 'error' ? promptEstimate : 0),
+    completionTokens: usage?.completionTokens ?? countTextTokens(model, relayed),
+    estimated: usage === undefined,
+  };
+}
+
+/**
+ * Saves the relayed text now and then (one save at a time, at most every `everyMs`), so a server
+ * that dies mid-stream leaves it for the sweeper (sweeper.ts); settlement awaits the last save.
+ */
+class PartialSaver {
+  saved = false;
+  private savedAt: number;
+  private saving: Promise<void> | undefined;
+
+  constructor(
+    private readonly meter: Meter,
+    private readonly logger: Logger,
+    private readonly reservationId: string,
+    private readonly everyMs: number,
+    started: number,
+  ) {
+    this.savedAt = started;
+  }
+
+  maybeSave(text: string): void {
+    if (this.saving || Date.now() - this.savedAt < this.everyMs) return;
+    this.savedAt = Date.now();
+    this.saved = true;
+    this.saving = this.meter
+      .savePartial(this.reservationId, text)
+      .catch((error: Error) => this.logger.warn({ err: error.message, reservationId: this.reservationId }, 'could not save the partial reply'))
+      .finally(() => {
+        this.saving = undefined;
+      });
+  }
+
+  async flush(): Promise<void> {
+    if (this.saving) await this.saving;
   }
 }

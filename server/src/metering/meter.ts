@@ -3,6 +3,7 @@
 // every limit is enforced by a conditional update, so concurrent requests at a
 // limit cannot let through what the plan does not allow.
 import { randomUUID } from 'node:crypto';
+import type { TUsageStatus } from '@chatmeter/shared/chat';
 import type { SqlQuery } from '@chatmeter/db/client';
 import type { LimitName } from '@chatmeter/shared/errors';
 import { costMicroUsd, type TokenPrice } from '@chatmeter/shared/money';
@@ -380,7 +381,7 @@ export function globalCapRefusal(limit: LimitName, message: string, resetAt: Dat
   return new AppError('global_cap', message, { limit, retryAfterSeconds: Math.ceil((resetAt.getTime() - now.getTime()) / 1000), resetAt });
 }
 
-export type UsageStatus = 'ok' | 'aborted' | 'error' | 'cached' | 'expired';
+export type UsageStatus = TUsageStatus;
 
 export interface SettleChatInput {
   reservationId: string;
