@@ -150,7 +150,7 @@ describe('account.deleteAccount', () => {
   it('a guest can delete its data too', async () => {
     const b = server.browser({ ip: '10.66.2.2' });
     const started = await send(b, { content: 'guest here' });
-    expect(started.done).toBeDefined();
+    expect(started.done).toMatchObject({ status: 'ok', usage: { completionTokens: expect.any(Number) } });
     await expect(b.trpc.account.deleteAccount.mutate({ confirm: true })).resolves.toMatchObject({ ok: true, messages: 2 });
   });
 });

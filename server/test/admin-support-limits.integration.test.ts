@@ -142,7 +142,9 @@ describe('admin.setRole', () => {
     expect(await trpcError(user.b.trpc.admin.users.query({}))).toMatchObject({ reason: 'forbidden_role' });
 
     expect(await admin.b.trpc.admin.setRole.mutate({ userId: user.id, role: 'support' })).toEqual({ userId: user.id, role: 'support', changed: true });
-    await expect(user.b.trpc.admin.users.query({})).resolves.toBeDefined();
+    // The support role opens the user list at once: newest first, the new supporter heads it.
+    const listed = await user.b.trpc.admin.users.query({});
+    expect(listed.items[0]).toMatchObject({ id: user.id, role: 'support' });
     expect((await user.b.trpc.auth.me.query())?.role).toBe('support');
     expect((await admin.b.trpc.admin.user.query({ userId: user.id })).user.role).toBe('support');
 
