@@ -1,5 +1,5 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useRef } from 'react';
 import { Link, useLocation, useSearchParams } from 'react-router';
 import { nextQuery } from '../../lib/navigation.ts';
 import { ErrorAlert } from '../../components/alerts.tsx';
@@ -47,17 +47,12 @@ export function ChatPage() {
 
   const chat = useChatStore();
   const streaming = chat.activeKey !== null;
-  const [sidebarOpen, setSidebarOpen] = useState(false);
-  const [searchQuery, setSearchQuery] = useState('');
+  const { sidebarOpen, searchQuery, pickedModel, followSignal } = chat.view;
+  const captchaPayload = chat.view.captcha.payload;
   // Until the user picks one here: the default model chosen under Usage > Preferences, which may arrive
   // from the account after the page opened (ignored when the plan lacks it).
   const [clientPrefs] = useClientPrefs();
-  const [pickedModel, setChosenModel] = useState<string | null>(null);
   const chosenModel = pickedModel ?? clientPrefs.defaultModel;
-  const [followSignal, setFollowSignal] = useState(0);
-  const [captchaPayload, setCaptchaPayload] = useState<string | null>(null);
-  const [captchaKey, setCaptchaKey] = useState(0);
-  const [captchaError, setCaptchaError] = useState<string | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const menuButtonRef = useRef<HTMLButtonElement>(null);
   const newButtonRef = useRef<HTMLButtonElement>(null);
@@ -109,7 +104,7 @@ export function ChatPage() {
     newButtonRef.current?.focus();
     const onKey = (event: KeyboardEvent) => {
       if (event.key !== 'Escape') return;
-      setSidebarOpen(false);
+      chatStore.setSidebarOpen(false);
       menuButtonRef.current?.focus();
     };
     window.addEventListener('keydown', onKey);
@@ -120,7 +115,7 @@ export function ChatPage() {
 
   const newConversation = () => {
     setParams({});
-    setSidebarOpen(false);
+    chatStore.setSidebarOpen(false);
     chatStore.dismissNotice();
     focusInput();
   };
@@ -130,17 +125,13 @@ export function ChatPage() {
     loadMarkdown().catch(() => undefined);
     const content = chat.draft.trim();
     if (!content) return;
-    setFollowSignal((n) => n + 1);
     const usedCaptcha = captchaOn;
     await chatStore.send(
       { content, conversationId: selectedId, model, captcha: usedCaptcha ? (captchaPayload ?? undefined) : undefined },
       { queryClient, isVisitor },
     );
     // A payload is good once: a visitor still without a session needs a fresh check.
-    if (usedCaptcha) {
-      setCaptchaPayload(null);
-      setCaptchaKey((k) => k + 1);
-    }
+    if (usedCaptcha) chatStore.renewCaptcha();
     focusInput();
   };
 
@@ -152,7 +143,6 @@ export function ChatPage() {
   // A reply cut at the length limit: ask the model to go on, in the same conversation.
   const continueReply = async () => {
     if (!selectedId) return;
-    setFollowSignal((n) => n + 1);
     await chatStore.send({ content: CONTINUE_MESSAGE, conversationId: selectedId, model, keepDraft: true }, { queryClient, isVisitor });
     focusInput();
   };
@@ -160,7 +150,6 @@ export function ChatPage() {
   // A reply that failed or broke off: the same message again, as a new turn in this conversation.
   const retry = async (content: string) => {
     if (!selectedId) return;
-    setFollowSignal((n) => n + 1);
     await chatStore.send({ content, conversationId: selectedId, model, keepDraft: true }, { queryClient, isVisitor });
     focusInput();
   };
@@ -169,7 +158,6 @@ export function ChatPage() {
   const regenerate = async (replyId: string, question: string) => {
     if (!selectedId) return;
     await chatStore.settleTurns(selectedId, queryClient);
-    setFollowSignal((n) => n + 1);
     await chatStore.send({ content: question, conversationId: selectedId, model, branch: { kind: 'regenerate', replyId } }, { queryClient, isVisitor });
   };
 
@@ -177,7 +165,6 @@ export function ChatPage() {
   const edit = async (messageId: string, content: string): Promise<boolean> => {
     if (!selectedId) return false;
     await chatStore.settleTurns(selectedId, queryClient);
-    setFollowSignal((n) => n + 1);
     const outcome = await chatStore.send({ content, conversationId: selectedId, model, branch: { kind: 'edit', messageId } }, { queryClient, isVisitor });
     return outcome.ok || outcome.started !== false;
   };
@@ -225,7 +212,7 @@ export function ChatPage() {
             className="icon-btn chat-sidebar__close"
             aria-label="Close conversations"
             onClick={() => {
-              setSidebarOpen(false);
+              chatStore.setSidebarOpen(false);
               menuButtonRef.current?.focus();
             }}
           >
@@ -234,14 +221,14 @@ export function ChatPage() {
             </svg>
           </button>
         </div>
-        <ConversationSearchBox value={searchQuery} onChange={setSearchQuery} disabled={isVisitor} />
+        <ConversationSearchBox value={searchQuery} onChange={(query) => chatStore.setSearchQuery(query)} disabled={isVisitor} />
         <div className="chat-sidebar__list">
           {searchQuery.trim() && !isVisitor ? (
             <ConversationSearchResults
               query={searchQuery}
               selectedId={selectedId}
               onOpen={() => {
-                setSidebarOpen(false);
+                chatStore.setSidebarOpen(false);
                 chatStore.dismissNotice();
               }}
             />
@@ -250,7 +237,7 @@ export function ChatPage() {
               enabled={!isVisitor}
               selectedId={selectedId}
               onOpen={() => {
-                setSidebarOpen(false);
+                chatStore.setSidebarOpen(false);
                 chatStore.dismissNotice();
               }}
               onDeleted={(id) => {
@@ -261,7 +248,7 @@ export function ChatPage() {
           )}
         </div>
       </aside>
-      {sidebarOpen ? <div className="chat-backdrop" onClick={() => setSidebarOpen(false)} aria-hidden="true" /> : null}
+      {sidebarOpen ? <div className="chat-backdrop" onClick={() => chatStore.setSidebarOpen(false)} aria-hidden="true" /> : null}
 
       <section className="chat-main" aria-labelledby="chat-title">
         <header className="chat-head">
@@ -272,7 +259,7 @@ export function ChatPage() {
             aria-label="Show conversations"
             aria-expanded={sidebarOpen}
             aria-controls="chat-sidebar"
-            onClick={() => setSidebarOpen((open) => !open)}
+            onClick={() => chatStore.setSidebarOpen(!sidebarOpen)}
           >
             <svg viewBox="0 0 20 20" width="20" height="20" aria-hidden="true">
               <path d="M3 5.5h14M3 10h14M3 14.5h14" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
@@ -281,7 +268,7 @@ export function ChatPage() {
           <h1 id="chat-title" className="chat-head__title" title={title}>
             {title}
           </h1>
-          <ModelPicker models={models.data} value={model} onChange={setChosenModel} disabled={streaming} />
+          <ModelPicker models={models.data} value={model} onChange={(picked) => chatStore.pickModel(picked)} disabled={streaming} />
         </header>
         <QuotaMeter allowance={allowance} loading={summary.isPending && !isVisitor} linkToUsage={!isVisitor} />
         {isGuest ? (
@@ -384,17 +371,14 @@ export function ChatPage() {
                 <div className="composer__captcha">
                   <p className="composer__captcha-text">A quick check that you are human runs in your browser before your first message.</p>
                   <CaptchaWidget
-                    key={captchaKey}
+                    key={chat.view.captcha.key}
                     getChallenge={() => trpc.auth.captchaChallenge.query()}
                     autoStart
-                    onSolved={(payload) => {
-                      setCaptchaPayload(payload);
-                      setCaptchaError(null);
-                    }}
-                    onReset={() => setCaptchaPayload(null)}
-                    onError={(error) => setCaptchaError(error.message)}
+                    onSolved={(payload) => chatStore.captchaSolved(payload)}
+                    onReset={() => chatStore.captchaCleared()}
+                    onError={(error) => chatStore.captchaFailed(error.message)}
                   />
-                  {captchaError ? <p className="composer__blocked">{captchaError}</p> : null}
+                  {chat.view.captcha.error ? <p className="composer__blocked">{chat.view.captcha.error}</p> : null}
                 </div>
               ) : null
             }

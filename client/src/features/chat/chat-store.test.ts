@@ -235,3 +235,45 @@ describe('ChatStore versions', () => {
     expect(invalidate.mock.calls.map(([filters]) => JSON.stringify(filters?.queryKey))).toContain(JSON.stringify(messagesQueryKey(conversationId)));
   });
 });
+
+describe('ChatStore view state (the chat page keeps nothing of its own)', () => {
+  const done: TChatEvent = { type: 'done', usage, status: 'ok', cached: false, finishReason: 'stop', limitedBy: null, degradedFrom: null };
+
+  it('outlives the page: drawer, search, picked model and the captcha solution are read back as set', () => {
+    const store = new ChatStore();
+    store.setSidebarOpen(true);
+    store.setSearchQuery('fibonacci');
+    store.pickModel('gpt-4o-mini');
+    store.captchaSolved('payload-1');
+    expect(store.getSnapshot().view).toEqual({
+      sidebarOpen: true,
+      searchQuery: 'fibonacci',
+      pickedModel: 'gpt-4o-mini',
+      followSignal: 0,
+      captcha: { payload: 'payload-1', key: 0, error: null },
+    });
+    store.captchaFailed('The check failed');
+    expect(store.getSnapshot().view.captcha).toEqual({ payload: 'payload-1', key: 0, error: 'The check failed' });
+    // A solution is good once: a fresh widget (new key) and no payload.
+    store.renewCaptcha();
+    expect(store.getSnapshot().view.captcha).toEqual({ payload: null, key: 1, error: null });
+  });
+
+  it('every send bumps the follow signal once, refused or not', async () => {
+    const store = new ChatStore();
+    mutate.mockResolvedValueOnce(events([start, { type: 'delta', text: 'Hi' }, done]));
+    await store.send({ content: 'one', conversationId: null, model: 'demo' }, { queryClient, isVisitor: false });
+    mutate.mockRejectedValueOnce(refusal('rate_limited', 'Slow down', { retryAfterSeconds: 5 }));
+    await store.send({ content: 'two', conversationId: null, model: 'demo' }, { queryClient, isVisitor: false });
+    expect(store.getSnapshot().view.followSignal).toBe(2);
+  });
+
+  it('another account starts from a fresh page', () => {
+    const store = new ChatStore();
+    store.bindOwner('user-a', false);
+    store.pickModel('gpt-4o');
+    store.setSearchQuery('secret plans');
+    store.bindOwner('user-b', false);
+    expect(store.getSnapshot().view).toMatchObject({ pickedModel: null, searchQuery: '' });
+  });
+});

@@ -31,6 +31,20 @@ export interface ChatSnapshot {
   activeKey: string | null;
   /** A reply read aloud as it streamed is still playing (after its stream ended): Stop silences it. */
   speaking: boolean;
+  /** The chat page's own state, kept here so that it outlives a visit to another tab. */
+  view: ChatView;
+}
+
+export interface ChatView {
+  /** The conversations drawer on narrow screens. */
+  sidebarOpen: boolean;
+  searchQuery: string;
+  /** The model picked on the page (null: the default model from the preferences, or the plan's first). */
+  pickedModel: string | null;
+  /** Bumped by every send: the message list follows the new reply to the bottom. */
+  followSignal: number;
+  /** A visitor's proof-of-work check: its solution (good once), the widget's generation, and its failure. */
+  captcha: { payload: string | null; key: number; error: string | null };
 }
 
 export interface SendRequest {
@@ -52,7 +66,8 @@ function noticeOf(id: number, error: ApiError, conversationId: string | null): C
   return { id, error, conversationId, waitUntil };
 }
 
-const EMPTY: ChatSnapshot = { turns: [], draft: '', notice: null, activeKey: null, speaking: false };
+const EMPTY_VIEW: ChatView = { sidebarOpen: false, searchQuery: '', pickedModel: null, followSignal: 0, captcha: { payload: null, key: 0, error: null } };
+const EMPTY: ChatSnapshot = { turns: [], draft: '', notice: null, activeKey: null, speaking: false, view: EMPTY_VIEW };
 
 export class ChatStore {
   private state: ChatSnapshot = EMPTY;
@@ -83,6 +98,39 @@ export class ChatStore {
 
   setDraft(draft: string): void {
     if (draft !== this.state.draft) this.update(() => ({ draft }));
+  }
+
+  private updateView(change: (view: ChatView) => Partial<ChatView>): void {
+    this.update((s) => ({ view: { ...s.view, ...change(s.view) } }));
+  }
+
+  setSidebarOpen(open: boolean): void {
+    if (open !== this.state.view.sidebarOpen) this.updateView(() => ({ sidebarOpen: open }));
+  }
+
+  setSearchQuery(searchQuery: string): void {
+    this.updateView(() => ({ searchQuery }));
+  }
+
+  pickModel(model: string): void {
+    this.updateView(() => ({ pickedModel: model }));
+  }
+
+  captchaSolved(payload: string): void {
+    this.updateView((v) => ({ captcha: { ...v.captcha, payload, error: null } }));
+  }
+
+  captchaCleared(): void {
+    this.updateView((v) => ({ captcha: { ...v.captcha, payload: null } }));
+  }
+
+  captchaFailed(message: string): void {
+    this.updateView((v) => ({ captcha: { ...v.captcha, error: message } }));
+  }
+
+  /** A solution is good once: after a visitor's message, a fresh check starts (a new widget). */
+  renewCaptcha(): void {
+    this.updateView((v) => ({ captcha: { payload: null, key: v.captcha.key + 1, error: null } }));
   }
 
   dismissNotice(): void {
@@ -179,7 +227,13 @@ export class ChatStore {
     // Auto-play on: the reply is read aloud while it streams, each sentence as its audio arrives.
     const speak = getVoicePreferences().autoPlay;
     const turn = newTurn(key, request.content, request.conversationId, request.model, new Date(), branch, speak);
-    this.update((s) => ({ turns: [...s.turns, turn], activeKey: key, notice: null, draft: request.keepDraft || branch ? s.draft : '' }));
+    this.update((s) => ({
+      turns: [...s.turns, turn],
+      activeKey: key,
+      notice: null,
+      draft: request.keepDraft || branch ? s.draft : '',
+      view: { ...s.view, followSignal: s.view.followSignal + 1 },
+    }));
 
     const controller = new AbortController();
     this.controller = controller;
