@@ -74,6 +74,7 @@ export function CaptchaWidget({ getChallenge, challenge, onSolved, onReset, onEr
   });
   const dynamic = getChallenge !== undefined;
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a fixed challenge restarts the widget when it changes; a fetched one (getChallenge) must not, and callbacks are read through a ref.
   useEffect(() => {
     const el = ref.current;
     if (!el) return;

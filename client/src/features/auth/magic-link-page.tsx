@@ -53,9 +53,9 @@ function ConfirmLink({ token, onInvalid }: { token: string; onInvalid: (error: u
     gcTime: 0,
   });
   const notFound = errorReason(info.error) === 'not_found';
+  // biome-ignore lint/correctness/useExhaustiveDependencies: onInvalid changes with the page's params; the error is what matters.
   useEffect(() => {
     if (notFound) onInvalid(info.error);
-    // onInvalid changes with the page's params; the error is what matters.
   }, [notFound, info.error]);
 
   if (info.isPending || notFound) {

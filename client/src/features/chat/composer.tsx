@@ -43,6 +43,7 @@ export function Composer({
   const canSend = !streaming && length > 0 && !over && blockedReason === null;
 
   // Grows with its text up to a limit, then scrolls.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: measured again whenever the text changes (read from the element, not from value).
   useEffect(() => {
     const el = textarea.current;
     if (!el) return;

@@ -107,6 +107,7 @@ export function ConversationSearchResults({ query, selectedId, onOpen }: { query
                 >
                   <span className="conv__title">{hit.title || 'Untitled conversation'}</span>
                   <span className="conv-hit__snippet">
+                    {/* biome-ignore lint/suspicious/noArrayIndexKey: a snippet's parts are made once from one string and never reorder. */}
                     {splitSnippet(hit.snippet).map((part, index) => (part.match ? <mark key={index}>{part.text}</mark> : <span key={index}>{part.text}</span>))}
                   </span>
                   <span className="conv__meta">

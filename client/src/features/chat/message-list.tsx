@@ -97,6 +97,7 @@ export function MessageList(props: MessageListProps) {
   };
 
   // Another conversation: start at its end.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the conversation changes; the key itself is not read.
   useLayoutEffect(() => {
     stick.current = true;
     setAway(false);
@@ -105,10 +106,13 @@ export function MessageList(props: MessageListProps) {
     if (el) el.scrollTop = el.scrollHeight;
   }, [props.conversationKey]);
 
+  // A message was sent: follow the reply to the end again.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: followSignal is a trigger, bumped by every send.
   useLayoutEffect(() => {
     stick.current = true;
   }, [props.followSignal]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the end of the list (tail), its oldest message or the loading state changes; the lengths read inside change with them.
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
@@ -617,7 +621,12 @@ function TurnMeta({ turn }: { turn: Turn }) {
   if (turn.phase === 'done' && turn.usage) {
     const parts = describeUsage(turn.usage, turn.cached, formatMicroUsd);
     return (
-      <p className="msg__meta" aria-label="Usage of this reply" title={`${turn.usage.promptTokens} prompt + ${turn.usage.completionTokens} completion tokens`}>
+      <p
+        className="msg__meta"
+        role="group"
+        aria-label="Usage of this reply"
+        title={`${turn.usage.promptTokens} prompt + ${turn.usage.completionTokens} completion tokens`}
+      >
         {turn.model ? <span className="msg__model">{turn.model}</span> : null}
         <EndingFlag finishReason={turn.finishReason} />
         {parts.map((part) => (
@@ -660,7 +669,8 @@ function ServerMeta({ message }: { message: ServerMessage }) {
   return (
     <p
       className="msg__meta"
-      aria-label={message.usage ? 'Usage of this reply' : undefined}
+      role="group"
+      aria-label={message.usage ? 'Usage of this reply' : 'About this reply'}
       title={message.usage ? `${message.usage.promptTokens} prompt + ${message.usage.completionTokens} completion tokens` : undefined}
     >
       {message.model ? <span className="msg__model">{message.model}</span> : null}

@@ -31,6 +31,7 @@ export function useAccountPrefsSync(me: TMe | null | undefined): void {
       // Not saved (offline, signed out meanwhile): the next change or sign-in tries again.
       .catch(() => {});
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per account, when its preferences arrive (save is a new function every render and reads only the stable query client).
   useEffect(() => {
     if (!account || !server.data || synced.current === account) return;
     const step = firstSync(server.data, readLocal());
@@ -44,6 +45,7 @@ export function useAccountPrefsSync(me: TMe | null | undefined): void {
     synced.current = account;
   }, [account, server.data]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: subscribed once per account; save and the query client are stable in what they do.
   useEffect(() => {
     if (!account) return;
     const push = () => {

@@ -99,12 +99,12 @@ export function SpeakButton({ messageId, chars, autoPlay = false, className }: S
   };
 
   const autoStarted = useRef(false);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: started once, when the button first appears (start is a new function every render).
   useEffect(() => {
     if (autoPlay && !autoStarted.current) {
       autoStarted.current = true;
       void start();
     }
-    // Started once, when the button first appears (start is a new function every render).
   }, [autoPlay]);
 
   // Leaving the page (or the message) stops the sound.
