@@ -1,5 +1,5 @@
 // The batcher's queueing and failure rules, against a scripted query function
-// (test/meter-batch.integration.test.ts runs it against Postgres).
+// (src/metering/meter-batch.integration.test.ts runs it against Postgres).
 import { describe, expect, it } from 'vitest';
 import type { SqlQuery } from '@chatmeter/db/client';
 import { MAX_BATCH_ITEMS, MeterBatcher, type BatchRow } from './meter-batch.ts';
