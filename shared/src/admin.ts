@@ -10,7 +10,6 @@ export const OVERVIEW_DAYS = [1, 7, 30] as const;
 export const ZOverviewInput = z.object({
   days: z.union([z.literal(1), z.literal(7), z.literal(30)]).default(30),
 });
-export type TOverviewInput = z.infer<typeof ZOverviewInput>;
 
 export const ZUserIdInput = z.object({ userId: z.uuid() });
 

@@ -38,7 +38,6 @@ export type TCheckoutInput = z.infer<typeof ZCheckoutInput>;
 
 /** What the offline simulator can do in place of Stripe's hosted pages. */
 export const SIMULATOR_ACTIONS = ['complete_checkout', 'cancel_at_period_end', 'resume', 'payment_failed', 'renew', 'cancel_now', 'refund_last_pack'] as const;
-export type TSimulatorAction = (typeof SIMULATOR_ACTIONS)[number];
 
 const ZSimSessionId = z.string().regex(/^cs_sim_[A-Za-z0-9]{8,64}$/, 'Not a test checkout');
 

@@ -26,7 +26,6 @@ export const ZChatRegenerateInput = z.object({
   model: z.string().min(1).max(200).optional(),
   speak: ZSpeakFlag,
 });
-export type TChatRegenerateInput = z.infer<typeof ZChatRegenerateInput>;
 
 /** chat.edit: a new version of the user message `messageId` with `content`, and a reply to it. */
 export const ZChatEditInput = z.object({
@@ -35,7 +34,6 @@ export const ZChatEditInput = z.object({
   model: z.string().min(1).max(200).optional(),
   speak: ZSpeakFlag,
 });
-export type TChatEditInput = z.infer<typeof ZChatEditInput>;
 
 /** chat.selectVersion: show this version of a message (and the newest messages of its branch) from now on. */
 export const ZSelectVersionInput = z.object({ messageId: z.uuid() });
@@ -60,7 +58,6 @@ export const ZRenameConversationInput = z.object({
     .transform((title) => title.replace(/[\u0000-\u001f\u007f]+/g, ' '))
     .pipe(z.string().trim().min(1, 'Give the conversation a title').max(CONVERSATION_TITLE_MAX, `Keep the title within ${CONVERSATION_TITLE_MAX} characters`)),
 });
-export type TRenameConversationInput = z.infer<typeof ZRenameConversationInput>;
 
 export const SEARCH_QUERY_MAX = 200;
 
@@ -70,7 +67,6 @@ export const ZSearchConversationsInput = z.object({
   cursor: z.string().max(200).optional(),
   limit: z.number().int().min(1).max(50).default(20),
 });
-export type TSearchConversationsInput = z.input<typeof ZSearchConversationsInput>;
 
 /**
  * A search snippet marks each matched word between these two characters (Unicode

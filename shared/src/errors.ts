@@ -26,7 +26,6 @@ export const ERROR_REASONS = {
 } as const;
 
 export type ErrorReason = keyof typeof ERROR_REASONS;
-export type ErrorCode = (typeof ERROR_REASONS)[ErrorReason];
 
 /**
  * The limit a `quota_exhausted`, `credits_exhausted`, `global_cap` or `rate_limited` refusal

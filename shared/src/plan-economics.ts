@@ -14,7 +14,6 @@ import type { TModelPrice } from './pricing.ts';
 
 /** `planner.worstCase` input: a plan id of the plan table. */
 export const ZPlanWorstCaseInput = z.object({ plan: z.string().trim().min(1, 'plan is required').max(32, 'plan ids are at most 32 characters') });
-export type TPlanWorstCaseInput = z.infer<typeof ZPlanWorstCaseInput>;
 
 /** A billing period is at most 31 days (a calendar month, or a Stripe period). */
 export const ECONOMICS_DAYS_PER_PERIOD = 31;

@@ -8,4 +8,3 @@ export const ZReconciliationInput = z.object({
   /** Closed UTC days ending yesterday. */
   days: z.number().int().min(1).max(RECONCILE_MAX_DAYS).default(30),
 });
-export type TReconciliationInput = z.infer<typeof ZReconciliationInput>;

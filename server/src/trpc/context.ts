@@ -8,10 +8,6 @@ import { readRequestSession } from '../auth/request-auth.ts';
 import { isAllowedOrigin } from './csrf.ts';
 import { GUEST_ERROR } from './guest-bootstrap.ts';
 
-export interface CookieOptions {
-  maxAgeSeconds?: number;
-}
-
 export interface RequestMeta {
   ip: string;
   userAgent?: string | undefined;

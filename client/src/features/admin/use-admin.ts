@@ -13,7 +13,6 @@ export type AdminUserRow = Awaited<ReturnType<typeof trpc.admin.users.query>>['i
 export type AdminUserDetail = Awaited<ReturnType<typeof trpc.admin.user.query>>;
 export type AdminSettings = Awaited<ReturnType<typeof trpc.admin.settings.query>>;
 export type AuditEntry = Awaited<ReturnType<typeof trpc.admin.auditLog.query>>['items'][number];
-export type AccountExport = Awaited<ReturnType<typeof trpc.account.exportData.query>>;
 export type PlanEconomicsRow = Awaited<ReturnType<typeof trpc.admin.planEconomics.query>>['plans'][number];
 export type Reconciliation = Awaited<ReturnType<typeof trpc.admin.reconciliation.query>>;
 

@@ -9,7 +9,6 @@ export const packsQueryKey = ['billing', 'packs'] as const;
 
 export type BillingStatus = Awaited<ReturnType<typeof trpc.billing.status.query>>;
 export type CreditPack = Awaited<ReturnType<typeof trpc.billing.packs.query>>[number];
-export type SimulatedCheckout = Awaited<ReturnType<typeof trpc.billing.simulatedCheckout.query>>;
 
 /** While `poll` (back from Stripe, waiting for its webhook) it refetches every 2 s. */
 export function useBillingStatus(poll = false) {

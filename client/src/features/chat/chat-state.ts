@@ -6,7 +6,6 @@ import type { LimitName } from '@chatmeter/shared/errors';
 import type { ApiError } from '../../lib/api-error.ts';
 
 export type DoneEvent = Extract<TChatEvent, { type: 'done' }>;
-export type StartEvent = Extract<TChatEvent, { type: 'start' }>;
 export type ReplyUsage = DoneEvent['usage'];
 
 /**

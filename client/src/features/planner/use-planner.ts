@@ -5,8 +5,6 @@ import { trpc } from '../../trpc.ts';
 import type { ColumnId } from './planner-math.ts';
 
 export type PlannerEstimate = Awaited<ReturnType<typeof trpc.planner.estimate.query>>;
-export type PlannerModel = Awaited<ReturnType<typeof trpc.planner.models.query>>[number];
-export type PlanWorstCase = Awaited<ReturnType<typeof trpc.planner.worstCase.query>>;
 
 export function usePlannerModels() {
   return useQuery({ queryKey: ['planner', 'models'], queryFn: () => trpc.planner.models.query(), staleTime: 60 * 60_000 });

@@ -6,8 +6,6 @@ import { trpc } from '../../trpc.ts';
 export const usageDailyQueryKey = (days: number) => ['usage', 'daily', days] as const;
 export const preferencesQueryKey = ['preferences'] as const;
 
-export type UsageDaily = Awaited<ReturnType<typeof trpc.usage.daily.query>>;
-
 export function useUsageDaily(days = 30) {
   return useQuery({ queryKey: usageDailyQueryKey(days), queryFn: () => trpc.usage.daily.query({ days }), staleTime: 60_000 });
 }
