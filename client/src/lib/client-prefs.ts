@@ -1,6 +1,6 @@
 // This browser's copy of the theme and the model the chat starts with, kept in
 // localStorage: a guest's only store; for an account, features/preferences keeps
-// it in step with preferences.get/update. (Voice and auto-play are features/voice's
+// it in step with preferences.get/update. (Voice and auto-play are features/tts's
 // own store.) Pure functions plus a tiny store; no DOM access at import time.
 import { z } from 'zod';
 

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { VoicePicker } from '../voice/voice-picker.tsx';
+import { VoicePicker } from '../tts/voice-picker.tsx';
 import { useState } from 'react';
 import { Link } from 'react-router';
 import { ApiErrorAlert } from '../../components/alerts.tsx';

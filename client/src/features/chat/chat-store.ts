@@ -11,8 +11,8 @@ import { meQueryKey } from '../auth/use-me.ts';
 import { refreshUsage } from '../usage/use-usage.ts';
 import { conversationsQueryKey, messagesQueryKey, seedNewConversation } from './chat-queries.ts';
 import { applyChatEvent, closeSpeech, endTurn, newTurn, type Turn, type TurnBranch } from './chat-state.ts';
-import { ClipQueue, releaseVoice, takeVoice } from '../voice/clip-queue.ts';
-import { getVoicePreferences } from '../voice/use-voice-preferences.ts';
+import { ClipQueue, releaseVoice, takeVoice } from '../tts/clip-queue.ts';
+import { getVoicePreferences } from '../tts/use-voice-preferences.ts';
 
 export interface ChatNotice {
   id: number;

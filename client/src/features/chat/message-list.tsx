@@ -1,6 +1,6 @@
 import { memo, useEffect, useId, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
-import { SpeakButton } from '../voice/speak-button.tsx';
-import { useVoicePreferences } from '../voice/use-voice-preferences.ts';
+import { SpeakButton } from '../tts/speak-button.tsx';
+import { useVoicePreferences } from '../tts/use-voice-preferences.ts';
 import { BrandMark } from '../../components/brand.tsx';
 import { InfiniteSentinel } from '../../components/infinite-sentinel.tsx';
 import { Spinner } from '../../components/spinner.tsx';

@@ -1,10 +1,10 @@
 // The preferences a signed-in account keeps on the server (preferences.get/update)
 // and the copies this browser keeps in localStorage (client-prefs.ts for theme
-// and default model, features/voice for voice and auto-play). Pure: what to
+// and default model, features/tts for voice and auto-play). Pure: what to
 // apply after sign-in and what to send when the browser's copy changes.
 import type { TPreferences, TPreferencesUpdate } from '@chatmeter/shared/preferences';
 import type { ClientPrefs } from '../../lib/client-prefs.ts';
-import type { VoicePreferences } from '../voice/voice-state.ts';
+import type { VoicePreferences } from '../tts/voice-state.ts';
 
 /** The four that follow the account to any browser. */
 export type SharedPrefs = Pick<TPreferences, 'theme' | 'defaultModel' | 'voice' | 'autoPlay'>;

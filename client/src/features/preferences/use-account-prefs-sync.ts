@@ -9,7 +9,7 @@ import type { TMe } from '@chatmeter/shared/auth';
 import { applyTheme, clientPrefsStore } from '../../lib/client-prefs.ts';
 import { trpc } from '../../trpc.ts';
 import { preferencesQueryKey } from '../usage/use-usage-extras.ts';
-import { getVoicePreferences, setVoicePreferences, subscribeVoicePreferences } from '../voice/use-voice-preferences.ts';
+import { getVoicePreferences, setVoicePreferences, subscribeVoicePreferences } from '../tts/use-voice-preferences.ts';
 import { firstSync, localSharedPrefs, prefsDiff, type SharedPrefs } from './account-prefs.ts';
 
 function readLocal(): SharedPrefs {

@@ -4,7 +4,7 @@ import { readApiError } from '../../lib/api-error.ts';
 import { THEMES, type Theme } from '../../lib/client-prefs.ts';
 import { useClientPrefs } from '../../lib/use-client-prefs.ts';
 import { useModels } from '../chat/chat-queries.ts';
-import { VoicePicker } from '../voice/voice-picker.tsx';
+import { VoicePicker } from '../tts/voice-picker.tsx';
 import { usePreferences, useUpdatePreferences } from './use-usage-extras.ts';
 
 const THEME_LABEL: Record<Theme, string> = { system: 'System', light: 'Light', dark: 'Dark' };
