@@ -14,7 +14,7 @@ import { addCredits, type CreditAdded, takeCreditsUpTo } from '../metering/credi
 import { adjust, COUNTER, GLOBAL_SUBJECT, read, tryIncrement, userSubject } from '../metering/counters.ts';
 import { dayStart, monthStart, nextDay, nextMonth } from '../metering/periods.ts';
 import type { UsageService } from '../usage/usage-service.ts';
-import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
+import { decodeCursor, encodeCursor, keysetPage } from '../lib/cursor.ts';
 import { appendAudit, listAudit, type Actor } from '../audit/audit-log.ts';
 import { addDays, utcDay } from '../lib/days.ts';
 
@@ -69,7 +69,7 @@ export class AdminService {
       take: input.limit + 1,
       select: userListSelect,
     });
-    const page = rows.slice(0, input.limit);
+    const { rows: page, nextCursor } = keysetPage(rows, input.limit, (last) => encodeCursor(last.createdAt, last.id));
     const balances = page.length
       ? await this.options.prisma.creditAccount.findMany({ where: { userId: { in: page.map((u) => u.id) } }, select: { userId: true, balanceTokens: true } })
       : [];
@@ -77,8 +77,7 @@ export class AdminService {
       ...toUser(u),
       creditTokens: Number(balances.find((b) => b.userId === u.id)?.balanceTokens ?? 0n),
     }));
-    const last = page.at(-1);
-    return { items, nextCursor: rows.length > input.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+    return { items, nextCursor };
   }
 
   /** Plan, usage summary, recent usage, credit ledger and live sessions of one user. */

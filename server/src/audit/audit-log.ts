@@ -7,6 +7,7 @@ import type { PrismaClient } from '@chatmeter/db/client';
 import type { TAuditAction, TAuditLogInput } from '@chatmeter/shared/admin';
 import type { TRole } from '@chatmeter/shared/auth';
 import { AppError } from '../lib/app-error.ts';
+import { keysetPage } from '../lib/cursor.ts';
 import type { Tx } from '../metering/counters.ts';
 
 export interface Actor {
@@ -86,7 +87,8 @@ export async function listAudit(prisma: PrismaClient, input: TAuditLogInput): Pr
      WHERE ${Prisma.join(conditions, ' AND ')}
      ORDER BY a.id DESC
      LIMIT ${input.limit + 1}`);
-  const items = rows.slice(0, input.limit).map((r) => ({
+  const { rows: page, nextCursor } = keysetPage(rows, input.limit, (last) => last.id.toString());
+  const items = page.map((r) => ({
     id: r.id.toString(),
     createdAt: r.created_at,
     actorId: r.actor_id,
@@ -99,6 +101,5 @@ export async function listAudit(prisma: PrismaClient, input: TAuditLogInput): Pr
     after: r.after,
     reason: r.reason,
   }));
-  const last = items.at(-1);
-  return { items, nextCursor: rows.length > input.limit && last ? last.id : null };
+  return { items, nextCursor };
 }

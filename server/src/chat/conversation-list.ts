@@ -1,7 +1,7 @@
 // chat.conversations: the user's conversations, most recently updated first, a page at a
 // time (keyset on updated_at, id); deleted ones are not listed.
 import type { PrismaClient } from '@chatmeter/db/client';
-import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
+import { decodeCursor, encodeCursor, keysetPage } from '../lib/cursor.ts';
 
 export interface ConversationListItem {
   id: string;
@@ -28,7 +28,6 @@ export async function listConversations(
     take: page.limit + 1,
     select: { id: true, title: true, model: true, messageCount: true, createdAt: true, updatedAt: true },
   });
-  const items = rows.slice(0, page.limit);
-  const last = items.at(-1);
-  return { items, nextCursor: rows.length > page.limit && last ? encodeCursor(last.updatedAt, last.id) : null };
+  const { rows: items, nextCursor } = keysetPage(rows, page.limit, (last) => encodeCursor(last.updatedAt, last.id));
+  return { items, nextCursor };
 }

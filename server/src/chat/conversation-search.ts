@@ -11,7 +11,7 @@
 // no HTML ever travels in a snippet.
 import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import { SNIPPET_MATCH_END, SNIPPET_MATCH_START } from '@chatmeter/shared/chat';
-import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
+import { decodeCursor, encodeCursor, keysetPage } from '../lib/cursor.ts';
 
 export interface SearchHit {
   conversationId: string;
@@ -68,13 +68,13 @@ export async function searchConversations(
                        q.query, ${HEADLINE_OPTIONS}) AS snippet
       FROM page CROSS JOIN q
      ORDER BY page.created_at DESC, page.id DESC`);
-  const items = rows.slice(0, input.limit).map((row) => ({
+  const { rows: page, nextCursor } = keysetPage(rows, input.limit, (last) => encodeCursor(new Date(last.created_at), last.message_id));
+  const items = page.map((row) => ({
     conversationId: row.conversation_id,
     title: row.title,
     messageId: row.message_id,
     snippet: row.snippet,
     createdAt: new Date(row.created_at),
   }));
-  const last = items.at(-1);
-  return { items, nextCursor: rows.length > input.limit && last ? encodeCursor(last.createdAt, last.messageId) : null };
+  return { items, nextCursor };
 }

@@ -5,6 +5,7 @@
 // with its versions when it has some.
 import type { PrismaClient } from '@chatmeter/db/client';
 import { AppError } from '../lib/app-error.ts';
+import { decodeCursor, encodeCursor, keysetPage } from '../lib/cursor.ts';
 import { readPathPage } from './message-tree.ts';
 
 export interface MessageUsage {
@@ -41,15 +42,15 @@ const usageSelect = { id: true, promptTokens: true, completionTokens: true, cost
 export async function listMessages(
   prisma: PrismaClient,
   userId: string,
-  input: { conversationId: string; limit: number; cursor?: { at: Date; id: string } | undefined },
-): Promise<{ items: HistoryMessage[]; last: HistoryMessage | undefined; more: boolean }> {
+  input: { conversationId: string; limit: number; cursor?: string | undefined },
+): Promise<{ items: HistoryMessage[]; nextCursor: string | null }> {
   const owned = await prisma.conversation.findFirst({
     where: { id: input.conversationId, userId, deletedAt: null },
     select: { id: true },
   });
   if (!owned) throw new AppError('not_found', 'That conversation does not exist.');
-  const rows = await readPathPage(prisma, input.conversationId, { limit: input.limit + 1, cursor: input.cursor });
-  const page = rows.slice(0, input.limit);
+  const rows = await readPathPage(prisma, input.conversationId, { limit: input.limit + 1, cursor: decodeCursor(input.cursor) });
+  const { rows: page, nextCursor } = keysetPage(rows, input.limit, (last) => encodeCursor(last.createdAt, last.id));
   const eventIds = page.flatMap((m) => (m.usageEventId === null ? [] : [m.usageEventId]));
   // One read for the page's usage events (primary key lookups), not one per message.
   const events = eventIds.length === 0 ? [] : await prisma.usageEvent.findMany({ where: { id: { in: eventIds } }, select: usageSelect });
@@ -64,5 +65,5 @@ export async function listMessages(
         : null,
     };
   });
-  return { items, last: items.at(-1), more: rows.length > input.limit };
+  return { items, nextCursor };
 }

@@ -2,6 +2,7 @@
 // first, the unread count for the bell, marking read.
 import type { Prisma, PrismaClient } from '@chatmeter/db/client';
 import type { TNotificationsMarkReadInput } from '@chatmeter/shared/notifications';
+import { decodeCursor, encodeCursor, INT_ID, keysetPage } from '../lib/cursor.ts';
 
 const notificationSelect = {
   id: true,
@@ -17,15 +18,17 @@ const notificationSelect = {
 export class NotificationService {
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** Up to `take` notifications older than `beforeId` (the page's keyset), newest first. */
-  async list(userId: string, page: { beforeId?: bigint | undefined; take: number }) {
+  /** One page of notifications, newest first; `cursor` is the previous page's `nextCursor`. */
+  async list(userId: string, page: { cursor?: string | undefined; limit: number }) {
+    const cursor = decodeCursor(page.cursor, INT_ID);
     const rows = await this.prisma.notification.findMany({
-      where: { userId, ...(page.beforeId !== undefined ? { id: { lt: page.beforeId } } : {}) },
+      where: { userId, ...(cursor ? { id: { lt: BigInt(cursor.id) } } : {}) },
       orderBy: { id: 'desc' },
-      take: page.take,
+      take: page.limit + 1,
       select: notificationSelect,
     });
-    return rows.map((r) => ({ ...r, id: r.id.toString() }));
+    const { rows: shown, nextCursor } = keysetPage(rows, page.limit, (last) => encodeCursor(last.createdAt, last.id));
+    return { items: shown.map((r) => ({ ...r, id: r.id.toString() })), nextCursor };
   }
 
   async unreadCount(userId: string): Promise<{ count: number }> {

@@ -13,7 +13,6 @@ import { startGuest } from '../auth/request-auth.ts';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.ts';
 import { deleteConversation } from '../chat/conversation-deletion.ts';
 import { listConversations } from '../chat/conversation-list.ts';
-import { decodeCursor, encodeCursor } from '../lib/cursor.ts';
 import { renameConversation } from '../chat/conversation-rename.ts';
 import { searchConversations } from '../chat/conversation-search.ts';
 import { listMessages } from '../chat/message-history.ts';
@@ -77,14 +76,9 @@ export const chatRouter = router({
     .query(({ ctx, input }) => listConversations(ctx.deps.prisma, ctx.user.id, { cursor: input?.cursor, limit: input?.limit ?? 50 })),
 
   /** Newest first; pass nextCursor to read older messages. Replies carry the usage they were metered for. */
-  messages: authedProcedure.input(ZMessagesInput).query(async ({ ctx, input }) => {
-    const page = await listMessages(ctx.deps.prisma, ctx.user.id, {
-      conversationId: input.conversationId,
-      limit: input.limit,
-      cursor: decodeCursor(input.cursor),
-    });
-    return { items: page.items, nextCursor: page.more && page.last ? encodeCursor(page.last.createdAt, page.last.id) : null };
-  }),
+  messages: authedProcedure
+    .input(ZMessagesInput)
+    .query(({ ctx, input }) => listMessages(ctx.deps.prisma, ctx.user.id, { conversationId: input.conversationId, limit: input.limit, cursor: input.cursor })),
 
   /** Hides the conversation and deletes its spoken audio; usage already metered stays metered (no quota is given back). */
   deleteConversation: authedProcedure.input(ZConversationIdInput).mutation(async ({ ctx, input }) => {

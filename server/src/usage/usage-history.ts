@@ -1,7 +1,7 @@
 // usage.history: the user's usage events, newest first, a page at a time (keyset on the
 // event id), as the export shows them (usage-rows.ts).
 import type { PrismaClient } from '@chatmeter/db/client';
-import { decodeCursor, encodeCursor, INT_ID } from '../lib/cursor.ts';
+import { decodeCursor, encodeCursor, INT_ID, keysetPage } from '../lib/cursor.ts';
 import { toUsageItem, type UsageItem, usageEventSelect } from './usage-rows.ts';
 
 export async function usageHistory(
@@ -16,7 +16,6 @@ export async function usageHistory(
     take: page.limit + 1,
     select: usageEventSelect,
   });
-  const items = rows.slice(0, page.limit).map(toUsageItem);
-  const last = rows[page.limit - 1];
-  return { items, nextCursor: rows.length > page.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  const { rows: shown, nextCursor } = keysetPage(rows, page.limit, (last) => encodeCursor(last.createdAt, last.id));
+  return { items: shown.map(toUsageItem), nextCursor };
 }
