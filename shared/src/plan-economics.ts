@@ -4,9 +4,10 @@
 //
 // The rule (docs/architecture.md, "Plan economics"): every token of the month's
 // allowance billed at the plan's most expensive output price (reasoning is billed as
-// output), capped by `limits.costPerMonthMicroUsd` when the plan has one, plus the daily
-// speech allowance for 31 days at the deployment's TTS price (the cap does not count speech). Integer micro-USD,
-// each part rounded up once, so the bound is never below what it bounds.
+// output), plus the daily speech allowance for 31 days at the deployment's TTS price,
+// the sum capped by `limits.costPerMonthMicroUsd` when the plan has one (the cap counts
+// chat and paid speech alike). Integer micro-USD, each part rounded up once, so the
+// bound is never below what it bounds.
 import { z } from 'zod';
 import { centsToMicros, costMicroUsd, ttsCostMicroUsd } from './money.ts';
 import type { TPlan } from './plans.ts';
@@ -52,7 +53,7 @@ export interface TPlanWorstCase {
   uncappedCostMicroUsd: number;
   /** `limits.costPerMonthMicroUsd` (null: no cap). */
   capMicroUsd: number | null;
-  /** True when the cap, not the token allowance, decides the chat part of the worst case. */
+  /** True when the cap, not the allowances (tokens and speech characters), decides the worst case. */
   capped: boolean;
   /** What one user can cost in provider fees in a period, at most. */
   worstCaseMicroUsd: number;
@@ -109,10 +110,10 @@ export function planWorstCase(
       : null;
   const uncappedCostMicroUsd = chatCostMicroUsd + (tts?.costMicroUsd ?? 0);
   const capMicroUsd = limits.costPerMonthMicroUsd ?? null;
-  // The plan's cap counts what its allowance pays for in chat; paid speech is bounded by its own
-  // daily characters (and the personal and global caps), not by the plan's cap.
-  const capped = capMicroUsd !== null && capMicroUsd < chatCostMicroUsd;
-  const worstCaseMicroUsd = (capped ? capMicroUsd : chatCostMicroUsd) + (tts?.costMicroUsd ?? 0);
+  // The plan's cap counts what its allowance pays for: chat and paid speech alike (credits are
+  // bought, so what they pay for is not the founder's loss).
+  const capped = capMicroUsd !== null && capMicroUsd < uncappedCostMicroUsd;
+  const worstCaseMicroUsd = capped ? capMicroUsd : uncappedCostMicroUsd;
   const priceMonthlyMicroUsd = centsToMicros(plan.priceMonthlyCents);
   const priceYearlyCents = plan.priceYearlyCents && plan.priceMonthlyCents > 0 ? plan.priceYearlyCents : null;
   const yearlyMonthlyEquivalentMicroUsd = priceYearlyCents === null ? null : Math.floor(centsToMicros(priceYearlyCents) / 12);

@@ -518,14 +518,16 @@ async function checkInvariants(server: TestServer, actors: Actor[]): Promise<str
               WHERE COALESCE(c.used, 0) <> COALESCE(ev.tokens, 0)`),
   );
 
-  // The dollar counters, settled: cost_month = the cost of the chats the allowance paid for, spend_month = the cost
-  // of all of the user's chats, per billing period; global_cost_day / _month = all chat costs of the day / month.
+  // The dollar counters, settled: cost_month = the cost of the chats the allowance paid for and of the paid clips
+  // (voice spends the plan's dollars), spend_month = the cost of all of the user's chats and clips, per billing
+  // period; global_cost_day / _month = all chat and voice costs of the day / month.
   report(
     'cost_month / spend_month counter differs from its usage events',
     await q(`WITH ev AS (
                SELECT 'u:' || r.user_id::text AS subject, r.month_period_start AS period_start,
-                      sum(e.cost_micro_usd) FILTER (WHERE r.allowance_tokens > 0)::bigint AS plan_cost, sum(e.cost_micro_usd)::bigint AS spend
-                 FROM usage_events e JOIN reservations r ON r.id = e.reservation_id WHERE e.kind = 'chat' GROUP BY 1, 2)
+                      sum(e.cost_micro_usd) FILTER (WHERE (e.kind = 'chat' AND r.allowance_tokens > 0) OR (e.kind = 'tts' AND r.plan_cost_micro_usd > 0))::bigint AS plan_cost,
+                      sum(e.cost_micro_usd)::bigint AS spend
+                 FROM usage_events e JOIN reservations r ON r.id = e.reservation_id WHERE e.kind IN ('chat', 'tts') GROUP BY 1, 2)
              SELECT COALESCE(c.subject, ev.subject) AS subject, c.kind, c.used, ev.plan_cost, ev.spend
                FROM (SELECT * FROM quota_counters WHERE kind IN ('cost_month', 'spend_month')) c
                FULL JOIN ev ON ev.subject = c.subject AND ev.period_start = c.period_start
@@ -533,9 +535,9 @@ async function checkInvariants(server: TestServer, actors: Actor[]): Promise<str
                  OR (c.kind IS NULL AND COALESCE(ev.spend, 0) <> 0)`),
   );
   report(
-    'global_cost_day / global_cost_month differ from the chat events',
+    'global_cost_day / global_cost_month differ from the chat and voice events',
     await q(`WITH ev AS (SELECT r.day_period_start AS day, r.global_month_start AS month, e.cost_micro_usd AS cost
-                          FROM usage_events e JOIN reservations r ON r.id = e.reservation_id WHERE e.kind = 'chat'),
+                          FROM usage_events e JOIN reservations r ON r.id = e.reservation_id WHERE e.kind IN ('chat', 'tts')),
                   sums AS (SELECT 'global_cost_day' AS kind, day AS period_start, sum(cost)::bigint AS cost FROM ev GROUP BY 2
                            UNION ALL SELECT 'global_cost_month', month, sum(cost)::bigint FROM ev GROUP BY 2)
              SELECT COALESCE(c.kind, sums.kind) AS kind, COALESCE(c.period_start, sums.period_start) AS period, c.used, sums.cost

@@ -135,9 +135,9 @@ describe('npm start', () => {
       }
     });
     const about = (plan: string) => logged.filter((l) => l.plan === plan);
-    // Pro: chat capped at $5, plus speech, which the plan's cap does not bound (docs/architecture.md,
-    // "Plan economics"): 50,000 chars x 31 days of tts-1 ($23.25) = $28.25 against $15. Warning level (40).
-    expect(about('pro')).toEqual([expect.objectContaining({ level: 40, capped: true, worstCaseMicroUsd: 28_250_000, marginMicroUsd: -13_250_000 })]);
+    // Pro: $20 of chat plus 50,000 chars x 31 days of tts-1 ($23.25), capped at $5 by the plan's cap, which
+    // counts paid speech as it counts chat (docs/architecture.md, "Plan economics"): $5 against $15, no warning (30).
+    expect(about('pro')).toEqual([expect.objectContaining({ level: 30, capped: true, worstCaseMicroUsd: 5_000_000, marginMicroUsd: 10_000_000 })]);
     // Cheap: $20 of gpt-4o + 50,000 chars x 31 days of tts-1 ($23.25) = $43.25 against $5. Warning level (40).
     expect(about('cheap')).toEqual([expect.objectContaining({ level: 40, worstCaseMicroUsd: 43_250_000, marginMicroUsd: -38_250_000 })]);
     expect(about('cheap')[0]!.msg).toMatch(/^plan cheap can lose money: worst-case provider cost \$43\.25 a month against \$5\.00/);

@@ -6,9 +6,11 @@
 // synthesis records its cost in micro-USD in the usage event (as chat does), so it
 // shows wherever chat cost does; a cache hit and a failure cost nothing. Its cost is
 // also held, like a chat reply's worst case, on the global dollar caps
-// (global_cost_day / global_cost_month) and on the user's spend_month (the personal
-// limit), each by a conditional increment; settlement adjusts the hold to the real
-// cost, a release or the expiry sweep gives it back.
+// (global_cost_day / global_cost_month), on the plan's dollar cap (cost_month, the
+// plan's allowance: credits are tokens and pay for chat only, so past the plan's cap
+// a paid clip is refused) and on the user's spend_month (the personal limit), each by
+// a conditional increment; settlement adjusts the hold to the real cost, a release or
+// the expiry sweep gives it back.
 import { randomUUID } from 'node:crypto';
 import { Prisma, type PrismaClient } from '@chatmeter/db/client';
 import { AppError } from '../lib/app-error.ts';
@@ -26,12 +28,16 @@ export interface TtsSpend {
   /** MAX_COST_PER_DAY_USD / MAX_COST_PER_MONTH_USD in micro-USD; absent: no cap unless the admin set one. */
   defaultCostPerDayMicroUsd?: number | undefined;
   defaultCostPerMonthMicroUsd?: number | undefined;
+  /** The plan's limits.costPerMonthMicroUsd (null: no cap): voice spends the plan's dollars as chat does. */
+  planCostPerMonthMicroUsd?: number | null | undefined;
 }
 
 /** What a voice reservation holds on the dollar counters, and in which periods (its reservations row). */
 interface HeldCost {
   user_id: string;
   cost_micro_usd: bigint;
+  /** The part of it on the plan's cap (cost_month); 0 for holds made before voice counted there. */
+  plan_cost_micro_usd: bigint;
   month_period_start: Date;
   day_period_start: Date;
   global_month_start: Date | null;
@@ -125,9 +131,10 @@ export class TtsMeter {
   }
 
   /**
-   * Holds a clip's cost where chat holds a reply's (cm_reserve_chat): the user's spend_month
-   * (conditional on the personal limit; guests have none), then the global day and month caps.
-   * A refusal throws, and the transaction rolls back whatever was taken before it.
+   * Holds a clip's cost where chat holds a reply's (cm_reserve_chat): the plan's cost_month
+   * (conditional on the plan's dollar cap), the user's spend_month (conditional on the personal
+   * limit; guests have none), then the global day and month caps. A refusal throws, and the
+   * transaction rolls back whatever was taken before it.
    */
   private async holdCost(
     tx: Tx,
@@ -138,6 +145,15 @@ export class TtsMeter {
   ): Promise<void> {
     const cost = BigInt(input.costMicroUsd);
     if (cost <= 0n) return;
+    const planCap = input.spend?.planCostPerMonthMicroUsd ?? null;
+    if ((await tryIncrement(tx, userSubject(input.userId), COUNTER.costMonth, periods.month.start, cost, planCap === null ? NO_LIMIT : BigInt(planCap))) === null) {
+      const resetAt = periods.month.end;
+      throw new AppError(
+        'quota_exhausted',
+        `Reading this answer aloud would pass what the ${input.planName} plan may spend this month. It resets when your next billing period starts.`,
+        { limit: 'costPerMonth', resetAt, retryAfterSeconds: Math.max(1, Math.ceil((resetAt.getTime() - now.getTime()) / 1000)), upgrade: true },
+      );
+    }
     let personal: bigint | null = null;
     if (!input.isGuest) {
       const prefs = await tx.$queryRaw<{ limit: bigint | null }[]>(Prisma.sql`
@@ -164,6 +180,7 @@ export class TtsMeter {
   /** Moves what a reservation holds on the dollar counters by `delta` (the real cost minus the hold, or minus the hold to release it). */
   private async moveCost(tx: Tx, held: HeldCost, delta: bigint): Promise<void> {
     if (delta === 0n) return;
+    if (held.plan_cost_micro_usd > 0n) await adjust(tx, userSubject(held.user_id), COUNTER.costMonth, held.month_period_start, delta);
     await adjust(tx, userSubject(held.user_id), COUNTER.spendMonth, held.month_period_start, delta);
     await adjust(tx, GLOBAL_SUBJECT, COUNTER.globalCostDay, held.day_period_start, delta);
     // Rows from before the wallet held no cost (delta 0 above), so they never get here without a month.
@@ -249,6 +266,7 @@ export class TtsMeter {
           monthPeriodStart: periods.month.start,
           dayPeriodStart: periods.day,
           costMicroUsd: BigInt(held),
+          planCostMicroUsd: BigInt(held),
           globalMonthStart: periods.globalMonth,
           requestId: input.requestId,
           conversationId: input.conversationId,
@@ -267,7 +285,7 @@ export class TtsMeter {
       const held = await tx.$queryRaw<HeldCost[]>(Prisma.sql`
         UPDATE reservations SET status = 'settled', settled_at = now()
          WHERE id = ${reservationId}::uuid AND status = 'held'
-        RETURNING user_id::text AS user_id, cost_micro_usd, month_period_start, day_period_start, global_month_start`);
+        RETURNING user_id::text AS user_id, cost_micro_usd, plan_cost_micro_usd, month_period_start, day_period_start, global_month_start`);
       const cost = BigInt(input.costMicroUsd);
       if (held[0]) {
         // The hold becomes the real cost (a priced engine's; nothing was held for a free one).
@@ -278,7 +296,7 @@ export class TtsMeter {
         await adjust(tx, userSubject(input.userId), COUNTER.ttsCharsDay, dayStart(input.now ?? new Date()), input.chars);
         const released = await tx.$queryRaw<HeldCost[]>(Prisma.sql`
           UPDATE reservations SET status = 'settled', settled_at = now() WHERE id = ${reservationId}::uuid
-          RETURNING user_id::text AS user_id, cost_micro_usd, month_period_start, day_period_start, global_month_start`);
+          RETURNING user_id::text AS user_id, cost_micro_usd, plan_cost_micro_usd, month_period_start, day_period_start, global_month_start`);
         if (released[0] && released[0].cost_micro_usd > 0n) await this.moveCost(tx, released[0], cost);
       }
       const stored = await tx.$queryRaw<{ id: string }[]>(Prisma.sql`
@@ -317,7 +335,7 @@ export class TtsMeter {
       const rows = await tx.$queryRaw<(HeldCost & { tts_chars: number })[]>(Prisma.sql`
         UPDATE reservations SET status = 'released', settled_at = now()
          WHERE id = ${reservationId}::uuid AND status = 'held'
-        RETURNING user_id::text AS user_id, tts_chars, cost_micro_usd, month_period_start, day_period_start, global_month_start`);
+        RETURNING user_id::text AS user_id, tts_chars, cost_micro_usd, plan_cost_micro_usd, month_period_start, day_period_start, global_month_start`);
       const r = rows[0];
       if (!r) return;
       await adjust(tx, userSubject(input.userId), COUNTER.ttsCharsDay, r.day_period_start, -r.tts_chars);
@@ -345,7 +363,7 @@ export class TtsMeter {
       const rows = await tx.$queryRaw<(HeldCost & { tts_chars: number })[]>(Prisma.sql`
         UPDATE reservations SET status = 'released', settled_at = now()
          WHERE kind = 'tts' AND status = 'held' AND expires_at < ${now}::timestamptz
-        RETURNING user_id::text AS user_id, tts_chars, cost_micro_usd, month_period_start, day_period_start, global_month_start`);
+        RETURNING user_id::text AS user_id, tts_chars, cost_micro_usd, plan_cost_micro_usd, month_period_start, day_period_start, global_month_start`);
       for (const r of rows) {
         await adjust(tx, userSubject(r.user_id), COUNTER.ttsCharsDay, r.day_period_start, -r.tts_chars);
         await this.moveCost(tx, r, -r.cost_micro_usd);

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Prisma } from '@chatmeter/db/client';
 import { ttsCostMicroUsd } from '@chatmeter/shared/money';
 import { prepareText, speechChars } from '@chatmeter/shared/speech-text';
 import { COUNTER, GLOBAL_SUBJECT, read, userSubject } from '../metering/counters.ts';
@@ -393,6 +394,59 @@ describe('tts.speak and the dollar caps', () => {
     for (const r of refused) expect(end + BigInt(r.cost) > cap).toBe(true);
     expect(fake.speeches()).toHaveLength(speeches + spoken.length);
     expect(await heldVoice()).toBe(0);
+  });
+});
+
+describe("tts.speak and the plan's dollar cap", () => {
+  const planCostThisMonth = (userId: string) => read(server.deps.prisma, userSubject(userId), COUNTER.costMonth, monthStart(new Date()));
+
+  it('voice spends the plan’s dollars as chat does: concurrent readings never take cost_month past the cap, each refusal names costPerMonth', async () => {
+    const user = await person(server);
+    const cap = (await user.b.trpc.usage.summary.query()).limits.costPerMonthMicroUsd;
+    expect(cap).toBeGreaterThan(0);
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await send(user.b, { content: `Plan cap reading ${i}: tell me about the number ${i * 7919}.` }));
+    const costs = answers.map((a) => ttsCostMicroUsd(speechChars(a.text, { language: 'en-US' }), PRICE));
+    // Room on the plan's cap for about half of them (the counter holds the month's chat too).
+    const start = BigInt(cap! - Math.floor(costs.reduce((a, b) => a + b, 0) / 2));
+    await server.deps.prisma.$executeRaw(Prisma.sql`
+      UPDATE quota_counters SET used = ${start}::bigint
+       WHERE subject = ${userSubject(user.id)} AND kind = 'cost_month' AND period_start = ${monthStart(new Date())}::timestamptz`);
+    expect(await planCostThisMonth(user.id)).toBe(start);
+    const speeches = fake.speeches().length;
+
+    const results = await Promise.allSettled(answers.map((a) => user.b.trpc.tts.speak.mutate({ messageId: a.start!.messageId })));
+    const spoken = results.flatMap((r, i) => (r.status === 'fulfilled' ? [costs[i]!] : []));
+    const refused = results.flatMap((r, i) => (r.status === 'rejected' ? [{ error: r.reason as unknown, cost: costs[i]! }] : []));
+    expect(spoken.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      const error = await trpcError(Promise.reject(r.error));
+      expect(error).toMatchObject({ code: 'PAYMENT_REQUIRED', reason: 'quota_exhausted' });
+      expect(error.data).toMatchObject({ limit: 'costPerMonth', upgrade: true });
+      expect(error.message).toContain('plan may spend this month');
+    }
+    const end = await planCostThisMonth(user.id);
+    // Never past the cap; exactly the clips that were spoken (settled at their real cost); none refused that would have fitted.
+    expect(end <= BigInt(cap!)).toBe(true);
+    expect(end).toBe(start + BigInt(spoken.reduce((a, b) => a + b, 0)));
+    for (const r of refused) expect(end + BigInt(r.cost) > BigInt(cap!)).toBe(true);
+    expect(fake.speeches()).toHaveLength(speeches + spoken.length);
+    expect(await heldVoice()).toBe(0);
+    // usage.summary's budget shows what is left of the cap, voice included.
+    expect((await user.b.trpc.usage.summary.query()).budget.remainingMicroUsd).toBe(cap! - Number(end));
+  });
+
+  it('a failed reading gives the plan’s dollars back', async () => {
+    const user = await person(server);
+    const answer = await send(user.b, { content: 'Fail to read me aloud, please.' });
+    const before = await planCostThisMonth(user.id);
+    fake.enqueue({ status: 500 });
+    expect(await trpcError(user.b.trpc.tts.speak.mutate({ messageId: answer.start!.messageId }))).toMatchObject({ reason: 'provider_unavailable' });
+    expect(await planCostThisMonth(user.id)).toBe(before);
+    const released = await server.deps.prisma.reservation.findFirstOrThrow({ where: { userId: user.id, kind: 'tts' }, orderBy: { createdAt: 'desc' } });
+    expect(released.status).toBe('released');
+    expect(released.planCostMicroUsd).toBeGreaterThan(0n);
   });
 });
 

@@ -237,13 +237,15 @@ export class TtsService {
       // What the engine bills for this text, rounded up once (money.ts); 0 for a free engine.
       costMicroUsd: ttsCostMicroUsd(c.chars, price),
       // A priced engine spends money: its syntheses pass the kill switch and the global token cap,
-      // and hold their cost on the global dollar caps and the personal limit (in the user's month).
+      // and hold their cost on the plan's dollar cap, the personal limit (both in the user's month)
+      // and the global dollar caps.
       spend:
         price > 0
           ? {
               defaultDailyTokenCap: o.defaultDailyTokenCap,
               defaultCostPerDayMicroUsd: o.defaultCostPerDayMicroUsd,
               defaultCostPerMonthMicroUsd: o.defaultCostPerMonthMicroUsd,
+              planCostPerMonthMicroUsd: plan.limits.costPerMonthMicroUsd ?? null,
             }
           : undefined,
       month: c.month,

@@ -13,8 +13,14 @@ describe('worstCaseSteps', () => {
   it('Pro: the allowance at gpt-4o’s output price, then the cap', () => {
     expect(worstCaseSteps(planWorstCase(pro, noSpeech))).toEqual([
       "2,000,000 tokens a month, every one at GPT-4o's output price ($10.00 per 1M tokens, its most expensive model): $20.00.",
-      "The plan caps its chat's provider cost at $5.00 a period, below the $20.00 above: $5.00.",
+      'The plan caps its provider cost at $5.00 a period, below the $20.00 above: $5.00.',
     ]);
+  });
+
+  it('Pro with priced speech: the cap holds chat and speech together', () => {
+    expect(worstCaseSteps(planWorstCase(pro, withSpeech)).at(-1)).toBe(
+      'The plan caps its provider cost (chat and speech together) at $5.00 a period, below the $43.25 above: $5.00.',
+    );
   });
 
   it('adds priced speech; says when the cap is not reached or absent', () => {

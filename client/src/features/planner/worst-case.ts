@@ -22,7 +22,7 @@ export function worstCaseSteps(row: TPlanWorstCase): string[] {
   }
   if (row.capped) {
     steps.push(
-      `The plan caps its chat's provider cost at ${cost(row.capMicroUsd!)} a period, below the ${cost(row.chatCostMicroUsd)} above${row.tts ? `; with speech (not under the cap): ${cost(row.worstCaseMicroUsd)}` : `: ${cost(row.worstCaseMicroUsd)}`}.`,
+      `The plan caps its provider cost${row.tts ? ' (chat and speech together)' : ''} at ${cost(row.capMicroUsd!)} a period, below the ${cost(row.uncappedCostMicroUsd)} above: ${cost(row.worstCaseMicroUsd)}.`,
     );
   } else if (row.capMicroUsd !== null) {
     steps.push(`The plan's cap of ${cost(row.capMicroUsd)} a period is not reached.`);
