@@ -17,10 +17,11 @@ import type { TSpeechEvent } from '@chatmeter/shared/tts';
 import { adjust, COUNTER, read, userSubject } from '../metering/counters.ts';
 import { RetentionJob } from '../admin/retention.ts';
 import { createLogger } from '../lib/logger.ts';
-import { dayStart } from '../metering/periods.ts';
+import { dayStart, monthStart } from '../metering/periods.ts';
 import { sentenceChars } from './tts-service.ts';
 import type { TtsWorkerProcess } from './worker-process.ts';
 import { startFakeSpeechServer, type FakeSpeechServer } from '../../test/fakes/speech-server.ts';
+import { person } from '../../test/helpers/admin.ts';
 import { eventually, send } from '../../test/helpers/chat.ts';
 import { startTestServer, type TestBrowser, type TestServer } from '../../test/helpers/server.ts';
 import { audioKind, buildWorker, countingProxy, startRealWorker, tempDataDir, type CountingProxy } from '../../test/helpers/tts.ts';
@@ -311,6 +312,25 @@ describe('with a priced OpenAI-compatible engine', () => {
     expect(skipped[0]!.reason).toBe('provider_unavailable');
     expect(await ttsToday(server, userId)).toBe(BigInt(audioOf(result.events).reduce((sum, e) => sum + e.chars, 0)));
     expect(await heldVoice(server, userId)).toBe(0);
+  });
+
+  it("the plan's dollar cap, used up, ends the speech at once with costPerMonth; the text, paid by credits, finishes", async () => {
+    const user = await person(server);
+    const admin = await person(server, 'admin');
+    await admin.b.trpc.admin.adjustCredits.mutate({ userId: user.id, tokens: 50_000, reason: 'Credits so that chat goes on past the plan cap' });
+    const cap = (await user.b.trpc.usage.summary.query()).limits.costPerMonthMicroUsd!;
+    await adjust(server.deps.prisma, userSubject(user.id), COUNTER.costMonth, monthStart(new Date()), cap);
+    const speeches = fake.speeches().length;
+    const result = await send(user.b, { content: QUESTION('a capped reading'), speak: true });
+    expect(result.done).toMatchObject({ status: 'ok' });
+    expect(result.text.length).toBeGreaterThan(0);
+    const speech = speechOf(result.events);
+    expect(speech.map((e) => e.type)).toEqual(['audio_end']);
+    expect(speech[0]).toMatchObject({ index: 0, reason: 'quota_exhausted', limit: 'costPerMonth' });
+    // Nothing was asked of the engine, nothing held or charged in dollars.
+    expect(fake.speeches()).toHaveLength(speeches);
+    expect(await read(server.deps.prisma, userSubject(user.id), COUNTER.costMonth, monthStart(new Date()))).toBe(BigInt(cap));
+    expect(await heldVoice(server, user.id)).toBe(0);
   });
 
   it('ends the speech after three failures in a row; the text still finishes', async () => {
