@@ -24,6 +24,7 @@ import { createCaptcha, type Captcha } from './auth/captcha.ts';
 import { Meter } from './metering/meter.ts';
 import type { MonthFor } from './metering/periods.ts';
 import { UsageService } from './usage/usage-service.ts';
+import { ConversationService } from './chat/conversation-service.ts';
 import { createTtsService, type TtsService } from './tts/tts-service.ts';
 import { ReplySpeech } from './tts/reply-speech.ts';
 import type { TtsWorkerTarget } from './tts/tts-client.ts';
@@ -71,6 +72,8 @@ export interface Deps {
   gates: ProviderGates;
   meter: Meter;
   chat: ChatService;
+  /** A user's conversations outside the metered path: list, read, search, rename, delete, versions. */
+  conversations: ConversationService;
   usage: UsageService;
   tts: TtsService;
   billing: BillingService;
@@ -289,6 +292,7 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     gates,
     meter,
     chat,
+    conversations: new ConversationService({ prisma, audio: tts.cache }),
     usage,
     tts,
     billing,

@@ -146,7 +146,9 @@ export class TtsMeter {
     const cost = BigInt(input.costMicroUsd);
     if (cost <= 0n) return;
     const planCap = input.spend?.planCostPerMonthMicroUsd ?? null;
-    if ((await tryIncrement(tx, userSubject(input.userId), COUNTER.costMonth, periods.month.start, cost, planCap === null ? NO_LIMIT : BigInt(planCap))) === null) {
+    if (
+      (await tryIncrement(tx, userSubject(input.userId), COUNTER.costMonth, periods.month.start, cost, planCap === null ? NO_LIMIT : BigInt(planCap))) === null
+    ) {
       const resetAt = periods.month.end;
       throw new AppError(
         'quota_exhausted',

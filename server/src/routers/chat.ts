@@ -11,12 +11,6 @@ import {
 } from '@chatmeter/shared/chat';
 import { startGuest } from '../auth/request-auth.ts';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.ts';
-import { deleteConversation } from '../chat/conversation-deletion.ts';
-import { listConversations } from '../chat/conversation-list.ts';
-import { renameConversation } from '../chat/conversation-rename.ts';
-import { searchConversations } from '../chat/conversation-search.ts';
-import { listMessages } from '../chat/message-history.ts';
-import { selectVersion } from '../chat/message-tree.ts';
 
 export const chatRouter = router({
   /**
@@ -69,29 +63,31 @@ export const chatRouter = router({
     ),
 
   /** Shows the version `messageId` (and the newest messages of its branch) from now on. */
-  selectVersion: authedProcedure.input(ZSelectVersionInput).mutation(({ ctx, input }) => selectVersion(ctx.deps.prisma, ctx.user.id, input.messageId)),
+  selectVersion: authedProcedure.input(ZSelectVersionInput).mutation(({ ctx, input }) => ctx.deps.conversations.selectVersion(ctx.user.id, input.messageId)),
 
   conversations: authedProcedure
     .input(ZCursorPage.optional())
-    .query(({ ctx, input }) => listConversations(ctx.deps.prisma, ctx.user.id, { cursor: input?.cursor, limit: input?.limit ?? 50 })),
+    .query(({ ctx, input }) => ctx.deps.conversations.list(ctx.user.id, { cursor: input?.cursor, limit: input?.limit ?? 50 })),
 
   /** Newest first; pass nextCursor to read older messages. Replies carry the usage they were metered for. */
   messages: authedProcedure
     .input(ZMessagesInput)
-    .query(({ ctx, input }) => listMessages(ctx.deps.prisma, ctx.user.id, { conversationId: input.conversationId, limit: input.limit, cursor: input.cursor })),
+    .query(({ ctx, input }) =>
+      ctx.deps.conversations.messages(ctx.user.id, { conversationId: input.conversationId, limit: input.limit, cursor: input.cursor }),
+    ),
 
   /** Hides the conversation and deletes its spoken audio; usage already metered stays metered (no quota is given back). */
   deleteConversation: authedProcedure.input(ZConversationIdInput).mutation(async ({ ctx, input }) => {
-    await deleteConversation({ prisma: ctx.deps.prisma, audio: ctx.deps.tts.cache }, ctx.user.id, input.conversationId);
+    await ctx.deps.conversations.delete(ctx.user.id, input.conversationId);
     return { ok: true as const };
   }),
 
   /** A new title for one of the caller's conversations (not_found for anyone else's or a deleted one). */
-  renameConversation: authedProcedure.input(ZRenameConversationInput).mutation(({ ctx, input }) => renameConversation(ctx.deps.prisma, ctx.user.id, input)),
+  renameConversation: authedProcedure.input(ZRenameConversationInput).mutation(({ ctx, input }) => ctx.deps.conversations.rename(ctx.user.id, input)),
 
   /** Full-text search over the caller's messages, newest first; snippets mark matches with SNIPPET_MATCH_START/END. */
   searchConversations: authedProcedure
     .meta({ rateLimit: 'search' })
     .input(ZSearchConversationsInput)
-    .query(({ ctx, input }) => searchConversations(ctx.deps.prisma, ctx.user.id, input)),
+    .query(({ ctx, input }) => ctx.deps.conversations.search(ctx.user.id, input)),
 });

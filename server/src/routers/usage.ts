@@ -1,8 +1,6 @@
 import { ZUsageDailyInput } from '@chatmeter/shared/usage';
 import { ZCursorPage } from '@chatmeter/shared/chat';
 import { authedProcedure, router } from '../trpc/init.ts';
-import { usageDaily } from '../usage/usage-daily.ts';
-import { usageHistory } from '../usage/usage-history.ts';
 
 export const usageRouter = router({
   summary: authedProcedure.query(({ ctx }) => ctx.deps.usage.summary(ctx.user, ctx.deps.planResolver.planFor(ctx.user))),
@@ -12,8 +10,8 @@ export const usageRouter = router({
 
   history: authedProcedure
     .input(ZCursorPage.optional())
-    .query(({ ctx, input }) => usageHistory(ctx.deps.prisma, ctx.user.id, { cursor: input?.cursor, limit: input?.limit ?? 50 })),
+    .query(({ ctx, input }) => ctx.deps.usage.history(ctx.user.id, { cursor: input?.cursor, limit: input?.limit ?? 50 })),
 
   /** The last `days` UTC days (default 30, at most 90), oldest first, every day present. */
-  daily: authedProcedure.input(ZUsageDailyInput).query(({ ctx, input }) => usageDaily(ctx.deps.prisma, ctx.user.id, input?.days ?? 30)),
+  daily: authedProcedure.input(ZUsageDailyInput).query(({ ctx, input }) => ctx.deps.usage.daily(ctx.user.id, input?.days ?? 30)),
 });

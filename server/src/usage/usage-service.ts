@@ -7,6 +7,8 @@ import { creditBalance } from '../metering/credits.ts';
 import { calendarMonth, dayStart, hourStart, type KnownSubscription, type MonthFor } from '../metering/periods.ts';
 import type { Limiters } from '../rate-limit/limiters.ts';
 import { usageBreakdown } from './usage-breakdown.ts';
+import { usageDaily } from './usage-daily.ts';
+import { usageHistory } from './usage-history.ts';
 
 export class UsageService {
   constructor(
@@ -22,6 +24,16 @@ export class UsageService {
   }
 
   /** `user.subscribed` (from the session lookup): false spares the subscription read. */
+  /** Newest first, keyset paged (usage-history.ts). */
+  history(userId: string, page: { cursor?: string | undefined; limit: number }) {
+    return usageHistory(this.prisma, userId, page);
+  }
+
+  /** The last `days` UTC days, oldest first, every day present (usage-daily.ts). */
+  daily(userId: string, days: number) {
+    return usageDaily(this.prisma, userId, days);
+  }
+
   async summary(user: { id: string } & KnownSubscription, plan: TPlan, now = new Date()) {
     const subject = userSubject(user.id);
     const month = await this.monthFor(user.id, now, { subscribed: user.subscribed });
