@@ -3,7 +3,7 @@
 // Loaded on its own (message-content.tsx imports it lazily), so the first page stays small.
 //
 // Safety: no rehype-raw, so HTML written by a model is shown as text, never parsed;
-// links only to http(s) and mailto (others are shown as their text); images are never
+// links only to http(s) (others are shown as their text); images are never
 // loaded (their alt text is shown, so a reply cannot make the browser fetch a URL).
 import { memo, useDeferredValue, useMemo, useState, type ComponentProps, type ReactNode } from 'react';
 import ReactMarkdown, { type Components, type Options } from 'react-markdown';
@@ -45,7 +45,7 @@ const COMPONENTS: Components = {
   h5: heading('h5'),
   h6: heading('h6'),
   a({ href, children }) {
-    // urlTransform already refused what is not http(s) or mailto: such a link is its text.
+    // urlTransform already refused what is not http(s): such a link is its text.
     if (!href) return <span className="md__link-refused">{children}</span>;
     return (
       <a href={href} target="_blank" rel="noopener noreferrer nofollow">

@@ -110,20 +110,20 @@ describe('MarkdownView: safety', () => {
     expect(visible(html)).toContain('<img src="x" onerror="alert(2)">');
   });
 
-  it('refuses links that are not http(s) or mailto: their text stays, no href', () => {
+  it('refuses links that are not http(s): their text stays, no href', () => {
     const html = render(
-      '[a](javascript:alert(1)) [b](JaVaScRiPt:alert(1)) [c](data:text/html,<b>x</b>) [d](vbscript:x) [e](/admin) [f](//evil.test/x) <javascript:alert(3)>',
+      '[a](javascript:alert(1)) [b](JaVaScRiPt:alert(1)) [c](data:text/html,<b>x</b>) [d](vbscript:x) [e](/admin) [f](//evil.test/x) <javascript:alert(3)> [g](mailto:help@example.com)',
     );
     expect(html).not.toMatch(/href=/);
     expect(html).toContain('<span class="md__link-refused">a</span>');
     expect(html).toContain('<span class="md__link-refused">f</span>');
+    expect(html).toContain('<span class="md__link-refused">g</span>');
   });
 
-  it('keeps http, https and mailto links, opened in a new tab without opener', () => {
-    const html = render('[x](https://example.com/a?b=1) [y](http://example.com) [z](mailto:help@example.com)');
+  it('keeps http and https links, opened in a new tab without opener', () => {
+    const html = render('[x](https://example.com/a?b=1) [y](http://example.com)');
     expect(html).toContain('<a href="https://example.com/a?b=1" target="_blank" rel="noopener noreferrer nofollow">x</a>');
     expect(html).toContain('<a href="http://example.com/" target="_blank"');
-    expect(html).toContain('<a href="mailto:help@example.com" target="_blank"');
   });
 
   it('never loads images: their alt text is shown, even inside a link', () => {
@@ -137,11 +137,11 @@ describe('MarkdownView: safety', () => {
     expect(html).toContain('<span class="md__image">[image]</span>');
   });
 
-  it('safeUrl allows only absolute http(s) and mailto addresses', () => {
+  it('safeUrl allows only absolute http(s) addresses', () => {
     expect(safeUrl('https://example.com')).toBe('https://example.com/');
     expect(safeUrl(' http://example.com/x ')).toBe('http://example.com/x');
-    expect(safeUrl('mailto:a@b.test')).toBe('mailto:a@b.test');
     for (const url of [
+      'mailto:a@b.test',
       'javascript:alert(1)',
       '\tjavascript:alert(1)',
       'java\nscript:alert(1)',

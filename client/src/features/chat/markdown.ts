@@ -63,11 +63,11 @@ const DROP_BARE_OPENER: RemendHandler = {
   },
 };
 
-const ALLOWED_PROTOCOLS = new Set(['http:', 'https:', 'mailto:']);
+const ALLOWED_PROTOCOLS = new Set(['http:', 'https:']);
 
 /**
- * The only addresses a reply may link to: absolute http(s) and mailto URLs. Anything
- * else (javascript:, data:, vbscript:, relative paths that would act inside the app,
+ * The only addresses a reply may link to: absolute http(s) URLs. Anything else
+ * (javascript:, data:, vbscript:, mailto:, relative paths that would act inside the app,
  * protocol-relative `//host`) gives null, and the link is shown as its text.
  */
 export function safeUrl(url: string): string | null {
