@@ -81,7 +81,11 @@ describeBrowser('regenerate, edit and versions', () => {
         await reply().getByText(`Reply number ${first}.`).waitFor();
         await page.waitForURL((url) => url.searchParams.has('c'));
         // No version switcher yet (the reply's usage line is a group of its own).
-        expect(await log().getByRole('group', { name: /^Versions of/ }).count()).toBe(0);
+        expect(
+          await log()
+            .getByRole('group', { name: /^Versions of/ })
+            .count(),
+        ).toBe(0);
 
         // Regenerate: a second reply to the same message, the first kept as version 1.
         await reply().getByRole('button', { name: 'Regenerate reply' }).click();
