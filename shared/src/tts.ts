@@ -88,6 +88,17 @@ export function countTtsChars(text: string): number {
  * stopped before the reply's end (a limit, the engine down); the text goes on.
  */
 export type TSpeechEvent =
-  | { type: 'audio'; index: number; audioUrl: string; durationMs: number; chars: number }
+  | {
+      type: 'audio';
+      index: number;
+      audioUrl: string;
+      durationMs: number;
+      chars: number;
+      /**
+       * What this sentence cost in micro-USD (its `tts` usage event's cost): 0 for the built-in
+       * engine, a free one, and a reused clip. Optional: servers before it leave it out.
+       */
+      costMicroUsd?: number;
+    }
   | { type: 'audio_skipped'; index: number; reason: ErrorReason; message: string }
   | { type: 'audio_end'; index: number; reason: ErrorReason; limit: LimitName | null; message: string };

@@ -88,6 +88,8 @@ describe('with the built-in worker', () => {
     expectInOrder(result.events, result.text);
     const audio = audioOf(result.events);
     expect(audio).toHaveLength(sentences.length);
+    // The built-in engine is free in dollars: each sentence says so.
+    for (const e of audio) expect(e.costMicroUsd).toBe(0);
     expect(proxy.syntheses() - before).toBe(sentences.length);
 
     // Speech did not wait for the whole reply: an audio event came before the last delta.
@@ -300,6 +302,30 @@ describe('with a priced OpenAI-compatible engine', () => {
     const cost = usage.reduce((sum, e) => sum + e.costMicroUsd, 0n);
     expect(cost).toBe(BigInt(audio.reduce((sum, e) => sum + ttsCostMicroUsd(e.chars, PRICE), 0)));
     expect(await heldVoice(server, userId)).toBe(0);
+  });
+
+  it("puts each sentence's cost on its audio event, and the voice in usage.summary's cost as in usage.history", async () => {
+    const { b, userId } = await guest(server);
+    const before = await b.trpc.usage.summary.query();
+    const result = await send(b, { content: QUESTION('a paid reading'), speak: true });
+    expectInOrder(result.events, result.text);
+    const audio = audioOf(result.events);
+    expect(audio.length).toBe(speechSentences(result.text, { language: 'en-US' }).length);
+    // Each audio event carries its sentence's metered cost: the cost of its usage event.
+    for (const e of audio) expect(e.costMicroUsd).toBe(ttsCostMicroUsd(e.chars, PRICE));
+    const voice = audio.reduce((sum, e) => sum + e.costMicroUsd!, 0);
+    expect(voice).toBeGreaterThan(0);
+    const ttsEvents = await server.deps.prisma.usageEvent.findMany({ where: { userId, kind: 'tts' }, select: { costMicroUsd: true } });
+    expect(ttsEvents.reduce((sum, e) => sum + e.costMicroUsd, 0n)).toBe(BigInt(voice));
+
+    // usage.summary's cost this period: the chat reply's cost plus the voice's, the same sum usage.history shows.
+    const chat = result.done!.usage.costMicroUsd;
+    const after = await b.trpc.usage.summary.query();
+    expect(after.used.costThisPeriodMicroUsd - before.used.costThisPeriodMicroUsd).toBe(chat + voice);
+    expect(after.costMicroUsd.thisMonth - before.costMicroUsd.thisMonth).toBe(chat + voice);
+    const history = await b.trpc.usage.history.query();
+    expect(history.items.reduce((sum, i) => sum + i.costMicroUsd, 0)).toBe(after.used.costThisPeriodMicroUsd);
+    expect(history.items.filter((i) => i.kind === 'tts').reduce((sum, i) => sum + i.costMicroUsd, 0)).toBe(voice);
   });
 
   it('skips a sentence that times out (TTS_TIMEOUT_MS) and gives its reservation back', async () => {

@@ -239,7 +239,14 @@ class ReplySpeaker {
       return 'dropped';
     }
     this.spokeAny = true;
-    return { type: 'audio', index: job.index, audioUrl: `/audio/${spoken.clipId}`, durationMs: spoken.durationMs, chars: spoken.chars };
+    return {
+      type: 'audio',
+      index: job.index,
+      audioUrl: `/audio/${spoken.clipId}`,
+      durationMs: spoken.durationMs,
+      chars: spoken.chars,
+      costMicroUsd: spoken.costMicroUsd,
+    };
   }
 
   private failed(job: SentenceJob, error: unknown): Outcome {

@@ -129,6 +129,7 @@ describe('tts.speak with a priced OpenAI-compatible engine', () => {
   it('speaks through POST /v1/audio/speech, serves its MP3, and meters chars x price / 1e6 rounded up', async () => {
     const owner = await guestWithAnswer();
     const before = fake.speeches().length;
+    const summaryBefore = await owner.b.trpc.usage.summary.query();
     const spoken = await owner.b.trpc.tts.speak.mutate({ messageId: owner.messageId });
     const chars = speechChars(owner.text, { language: 'en-US' });
     expect(spoken).toMatchObject({ chars, voice: 'af_bella', mime: 'audio/mpeg', cached: false, costMicroUsd: ttsCostMicroUsd(chars, PRICE) });
@@ -164,6 +165,11 @@ describe('tts.speak with a priced OpenAI-compatible engine', () => {
     const overview = await server.deps.overview.overview(1, new Date());
     const voiceRow = overview.byModel.find((m) => m.kind === 'tts' && m.model === 'openai-compatible:tts-fake');
     expect(voiceRow?.costMicroUsd).toBeGreaterThanOrEqual(cost);
+    // And in usage.summary's cost this period (chat and voice, the sum usage.history shows).
+    const summary = await owner.b.trpc.usage.summary.query();
+    expect(summary.used.costThisPeriodMicroUsd - summaryBefore.used.costThisPeriodMicroUsd).toBe(cost);
+    expect(summary.costMicroUsd.thisMonth - summaryBefore.costMicroUsd.thisMonth).toBe(cost);
+    expect(summary.used.costThisPeriodMicroUsd).toBe(history.items.reduce((sum, i) => sum + i.costMicroUsd, 0));
 
     // A cache hit: no request to the speech server, the characters count, the dollars do not.
     const again = await owner.b.trpc.tts.speak.mutate({ messageId: owner.messageId });

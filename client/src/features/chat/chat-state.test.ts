@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LimitName } from '@chatmeter/shared/errors';
+import { formatMicroUsd } from '@chatmeter/shared/money';
 import {
   applyChatEvent,
   closeSpeech,
@@ -21,6 +22,7 @@ import {
   turnsFor,
   type ServerMessage,
 } from './chat-state.ts';
+import { describeVoiceCost } from '../tts/voice-state.ts';
 
 const start = {
   type: 'start',
@@ -267,14 +269,28 @@ describe('a reply read aloud as it streams', () => {
     turn = applyChatEvent(turn, { type: 'audio_end', index: 2, reason: 'quota_exhausted', limit: 'ttsCharsPerDay', message: 'You have used today’s voice.' });
     expect(turn.speech).toEqual({
       clips: 1,
+      costMicroUsd: 0,
       skipped: 1,
       ended: { reason: 'quota_exhausted', limit: 'ttsCharsPerDay', message: 'You have used today’s voice.' },
       over: false,
     });
     expect(closeSpeech(turn).speech?.over).toBe(true);
     expect(describeSpeech(turn.speech)).toEqual(['One sentence could not be read aloud.', 'Reading aloud stopped: You have used today’s voice.']);
+    expect(describeVoiceCost(turn.speech?.costMicroUsd, formatMicroUsd)).toBeNull();
     const silent = applyChatEvent(newTurn('u', 'x', 'c1', null), { type: 'audio', index: 0, audioUrl: '/audio/a', durationMs: 1, chars: 1 });
     expect(silent.speech).toBeNull();
     expect(describeSpeech(silent.speech)).toEqual([]);
+  });
+
+  it('sums what the sentences cost with a paid engine, for the usage line ("voice $0.0012")', () => {
+    let turn = newTurn('t', 'x', 'c1', null, new Date(), null, true);
+    turn = applyChatEvent(turn, { type: 'audio', index: 0, audioUrl: '/audio/a', durationMs: 900, chars: 40, costMicroUsd: 494 });
+    // A server that leaves the cost out (or a reused clip) adds nothing.
+    turn = applyChatEvent(turn, { type: 'audio', index: 1, audioUrl: '/audio/b', durationMs: 900, chars: 40 });
+    turn = applyChatEvent(turn, { type: 'audio', index: 2, audioUrl: '/audio/c', durationMs: 900, chars: 60, costMicroUsd: 741 });
+    expect(turn.speech).toMatchObject({ clips: 3, costMicroUsd: 1235 });
+    expect(describeVoiceCost(turn.speech?.costMicroUsd, formatMicroUsd)).toBe('voice $0.001235');
+    expect(describeVoiceCost(turn.speech?.costMicroUsd, (m) => formatMicroUsd(m, { maxFractionDigits: 4 }))).toBe('voice $0.0012');
+    expect(describeVoiceCost(0, formatMicroUsd)).toBeNull();
   });
 });

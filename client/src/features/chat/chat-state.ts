@@ -59,6 +59,8 @@ export interface Turn {
 export interface TurnSpeech {
   /** Sentences whose audio arrived (`audio`). */
   clips: number;
+  /** What those sentences cost in micro-USD (the sum of their `costMicroUsd`): 0 with a free engine. */
+  costMicroUsd: number;
   /** Sentences the voice service could not read (`audio_skipped`). */
   skipped: number;
   /** Speech stopped before the reply's end (`audio_end`): why. */
@@ -97,7 +99,7 @@ export function newTurn(
     degradedFrom: null,
     error: null,
     createdAt: now,
-    speech: speak ? { clips: 0, skipped: 0, ended: null, over: false } : null,
+    speech: speak ? { clips: 0, costMicroUsd: 0, skipped: 0, ended: null, over: false } : null,
   };
 }
 
@@ -128,7 +130,9 @@ export function applyChatEvent(turn: Turn, event: TChatEvent): Turn {
         degradedFrom: event.degradedFrom ?? null,
       };
     case 'audio':
-      return turn.speech ? { ...turn, speech: { ...turn.speech, clips: turn.speech.clips + 1 } } : turn;
+      return turn.speech
+        ? { ...turn, speech: { ...turn.speech, clips: turn.speech.clips + 1, costMicroUsd: turn.speech.costMicroUsd + (event.costMicroUsd ?? 0) } }
+        : turn;
     case 'audio_skipped':
       return turn.speech ? { ...turn, speech: { ...turn.speech, skipped: turn.speech.skipped + 1 } } : turn;
     case 'audio_end':

@@ -1,6 +1,7 @@
 import { memo, useEffect, useId, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
 import { SpeakButton } from '../tts/speak-button.tsx';
 import { useVoicePreferences } from '../tts/use-voice-preferences.ts';
+import { describeVoiceCost } from '../tts/voice-state.ts';
 import { BrandMark } from '../../components/brand.tsx';
 import { InfiniteSentinel } from '../../components/infinite-sentinel.tsx';
 import { Spinner } from '../../components/spinner.tsx';
@@ -617,6 +618,16 @@ function SpeechNotes({ turn }: { turn: Turn }) {
   );
 }
 
+/** What reading the reply aloud as it streamed cost, beside its chat cost (nothing with a free engine). */
+function VoiceCost({ turn }: { turn: Turn }) {
+  const text = describeVoiceCost(turn.speech?.costMicroUsd, formatMicroUsd);
+  return text ? (
+    <span className="msg__voice-cost" title={`Reading this reply aloud: ${turn.speech?.clips ?? 0} sentences`}>
+      {text}
+    </span>
+  ) : null;
+}
+
 function TurnMeta({ turn }: { turn: Turn }) {
   if (turn.phase === 'done' && turn.usage) {
     const parts = describeUsage(turn.usage, turn.cached, formatMicroUsd);
@@ -634,6 +645,7 @@ function TurnMeta({ turn }: { turn: Turn }) {
             {part}
           </span>
         ))}
+        <VoiceCost turn={turn} />
       </p>
     );
   }
@@ -642,6 +654,7 @@ function TurnMeta({ turn }: { turn: Turn }) {
       <p className="msg__meta">
         <span className="msg__flag msg__flag--stopped">Stopped</span>
         <span>{turn.text ? 'partial answer kept' : 'before the answer began'}</span>
+        <VoiceCost turn={turn} />
       </p>
     );
   }

@@ -1,12 +1,13 @@
 import { useEffect, useRef, useState } from 'react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { formatMicroUsd } from '@chatmeter/shared/money';
 import type { TTtsSpeakOutput } from '@chatmeter/shared/tts';
 import { readApiError, type ApiError } from '../../lib/api-error.ts';
 import { useCountdown } from '../../lib/use-countdown.ts';
 import { trpc } from '../../trpc.ts';
 import { refreshUsage } from '../usage/use-usage.ts';
 import { useVoicePreferences } from './use-voice-preferences.ts';
-import { speakErrorText, speakLabel } from './voice-state.ts';
+import { describeVoiceCost, speakErrorText, speakLabel } from './voice-state.ts';
 import { ClipQueue, holdsVoice, releaseVoice, takeVoice } from './clip-queue.ts';
 import './voice.css';
 
@@ -32,6 +33,8 @@ export function SpeakButton({ messageId, chars, autoPlay = false, className }: S
   const [preferences] = useVoicePreferences();
   const [phase, setPhase] = useState<Phase>('idle');
   const [error, setError] = useState<{ error: ApiError; waitUntil?: number } | null>(null);
+  // What the reading cost with a paid engine (tts.speak's costMicroUsd; 0 for a free engine or a cached clip).
+  const [cost, setCost] = useState(0);
   const audioRef = useRef<ClipQueue | null>(null);
   const [owner] = useState(() => Symbol('speak-button'));
   const remaining = useCountdown(error?.waitUntil);
@@ -69,6 +72,7 @@ export function SpeakButton({ messageId, chars, autoPlay = false, className }: S
       },
     });
     audioRef.current = queue;
+    setCost(spoken.costMicroUsd ?? 0);
     setPhase('playing');
     // A reading made while the reply streamed has a clip a sentence; an older answer's is one clip.
     const clips = spoken.clips?.length ? spoken.clips : [{ audioUrl: spoken.audioUrl, durationMs: spoken.durationMs }];
@@ -119,6 +123,7 @@ export function SpeakButton({ messageId, chars, autoPlay = false, className }: S
   );
 
   const label = speakLabel(phase, chars);
+  const costText = describeVoiceCost(cost, formatMicroUsd);
   return (
     <span className={`speak${className ? ` ${className}` : ''}`}>
       <button
@@ -133,6 +138,11 @@ export function SpeakButton({ messageId, chars, autoPlay = false, className }: S
       >
         {phase === 'loading' ? <span className="spinner speak__spinner" aria-hidden="true" /> : phase === 'playing' ? <StopIcon /> : <SpeakerIcon />}
       </button>
+      {costText ? (
+        <span className="speak__cost" title="What reading this answer aloud cost">
+          {costText}
+        </span>
+      ) : null}
       {error ? (
         <span className={`speak__error speak__error--${error.error.reason}`} role="alert">
           {speakErrorText(error.error, remaining)}

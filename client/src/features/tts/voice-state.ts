@@ -1,5 +1,5 @@
 // The pure part of voice in the browser: stored preferences, and what to tell the
-// user when tts.speak is refused. Tested without a browser.
+// user when tts.speak is refused, what a reading cost. Tested without a browser.
 import { describeApiError, type ApiError } from '../../lib/api-error.ts';
 import { describeReset } from '../usage/usage-math.ts';
 
@@ -46,4 +46,9 @@ export function speakLabel(phase: 'idle' | 'loading' | 'playing', chars?: number
   if (phase === 'loading') return 'Preparing audio…';
   if (phase === 'playing') return 'Stop reading aloud';
   return chars ? `Read aloud (${chars.toLocaleString('en-US')} characters)` : 'Read aloud';
+}
+
+/** "voice $0.0012": what reading a reply aloud cost, for its usage line; null when it cost nothing (a free engine). */
+export function describeVoiceCost(costMicroUsd: number | null | undefined, formatCost: (micros: number) => string): string | null {
+  return costMicroUsd && costMicroUsd > 0 ? `voice ${formatCost(costMicroUsd)}` : null;
 }
