@@ -2,7 +2,7 @@
 // real build: the entry script of dist/index.html, the chunks it modulepreloads,
 // and every chunk they import statically (dynamic imports load later, on the pages
 // that use them). turbo builds the client before this runs (turbo.json).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -83,5 +83,20 @@ describe('the initial JavaScript of the built client', () => {
     expect(sources.length).toBeGreaterThan(0);
     const heavy = sources.filter((source) => /node_modules\/(recharts|d3-[a-z]+|victory-vendor|altcha)\//.test(source));
     expect(heavy).toEqual([]);
+  });
+
+  it('leaves the Markdown renderer and the highlighter to the first reply that needs them', () => {
+    const sources = chunks.flatMap((chunk) => chunk.sources);
+    expect(sources.length).toBeGreaterThan(0);
+    const markdown = sources.filter((source) =>
+      /node_modules\/(react-markdown|remark-[a-z-]+|micromark[a-z-]*|mdast-[a-z-]+|highlight\.js|lowlight)\//.test(source),
+    );
+    expect(markdown).toEqual([]);
+    // They are in the build, in chunks of their own (else the check above would pass on nothing).
+    expect(
+      readdirSync(path.join(DIST, 'assets')).some(
+        (file) => file.endsWith('.js.map') && /react-markdown|highlight\.js/.test(readFileSync(path.join(DIST, 'assets', file), 'utf8')),
+      ),
+    ).toBe(true);
   });
 });

@@ -3,13 +3,23 @@
 // A signed-in account with a long conversation (seeded rows) and a short one;
 // the account's saved theme is applied by a browser that never saw it. And the
 // Account page's password form: a wrong current password is shown on its field,
-// a right one changes it and ends the other session.
+// a right one changes it and ends the other session; an account that only used
+// sign-in links sets its first password and then signs in with it.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SESSION_COOKIE } from '../../src/auth/session.ts';
-import { describeBrowser, ARTIFACTS_DIR, CLIENT_DIST, ensureClientBuilt, launchChromium, watchPage, type PageWatch } from '../helpers/browser.ts';
+import {
+  describeBrowser,
+  ARTIFACTS_DIR,
+  CLIENT_DIST,
+  ensureClientBuilt,
+  horizontalOverflow,
+  launchChromium,
+  watchPage,
+  type PageWatch,
+} from '../helpers/browser.ts';
 import { eventually } from '../helpers/chat.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -91,6 +101,56 @@ describeBrowser('conversation tools (rename, search, copy, jump to latest) and t
     await api.trpc.preferences.update.mutate({ theme: 'dark' });
     const cookie = api.cookies.get(SESSION_COOKIE)!.value;
     return { userId: user.id, longId: long.id, shortId: short.id, cookie };
+  }
+
+  // The issue's phone size (390x844) for this one, besides the desktop.
+  for (const size of [SIZES[0], { name: 'phone', viewport: { width: 390, height: 844 }, drawer: true }] as const) {
+    it(`an account that only used sign-in links sets its first password, then signs in with it (${size.name})`, async () => {
+      const email = `linkonly${size.name}${Date.now()}@example.com`;
+      await server.browser({ ip: `10.91.0.${size.name === 'phone' ? 2 : 1}` }).trpc.auth.requestMagicLink.mutate({ email });
+      const mail = await server.deps.prisma.emailOutbox.findFirstOrThrow({ where: { to: email }, orderBy: { id: 'desc' } });
+      const token = decodeURIComponent(/magic-link\?token=([\w%-]+)/.exec(mail.body)![1]!);
+      const context: BrowserContext = await browser.newContext({ viewport: size.viewport, colorScheme: 'light' });
+      const page: Page = await context.newPage();
+      page.setDefaultTimeout(15_000);
+      const watch: PageWatch = await watchPage(page);
+      try {
+        // Signed in by the link, clicked in this browser.
+        await page.goto(`${server.url}/magic-link?token=${encodeURIComponent(token)}`);
+        await page.getByRole('button', { name: /^Sign in as / }).click();
+        await page.waitForURL((url) => url.pathname === '/');
+        await page.goto(`${server.url}/account`);
+        await page.getByRole('heading', { name: 'Set a password' }).waitFor();
+        const form = page.getByRole('form', { name: 'Set a password' });
+        await form.getByText('You have signed in with e-mail links only.').waitFor();
+        // No current password is asked for.
+        expect(await form.getByLabel('Current password').count()).toBe(0);
+        await form.getByLabel('New password').fill('my very first passphrase');
+        await page.screenshot({ path: path.join(ARTIFACTS_DIR, `account-set-password-before-${size.name}.png`), fullPage: true });
+        await form.getByRole('button', { name: 'Set password' }).click();
+        await page.getByRole('status').filter({ hasText: 'Password set.' }).waitFor();
+        // The form becomes the change form: from now on the current password is needed.
+        await page.getByRole('form', { name: 'Change password' }).getByLabel('Current password').waitFor();
+        await page.screenshot({ path: path.join(ARTIFACTS_DIR, `account-set-password-after-${size.name}.png`), fullPage: true });
+        const overflow = await horizontalOverflow(page);
+        expect(overflow.scrollWidth, overflow.culprits.join(', ')).toBeLessThanOrEqual(overflow.innerWidth);
+
+        // Signed out, the new password opens the account in the sign-in form.
+        await context.clearCookies();
+        await page.goto(`${server.url}/sign-in`);
+        await page.getByLabel('E-mail').fill(email);
+        await page.getByLabel('Password', { exact: true }).fill('my very first passphrase');
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL((url) => url.pathname === '/');
+        await eventually(async () => expect((await context.cookies()).some((c) => c.name === SESSION_COOKIE)).toBe(true));
+        expect(await server.deps.prisma.user.findUniqueOrThrow({ where: { email }, select: { passwordHash: true } })).toMatchObject({
+          passwordHash: expect.any(String),
+        });
+        expect(watch.problems()).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    });
   }
 
   for (const size of SIZES) {

@@ -21,6 +21,9 @@ const FIRST_ONLY = ['newPassword'] as const;
 /** Change the password, or set a first one on an account that only used sign-in links. */
 export function ChangePasswordPanel({ onChanged }: { onChanged(): void }) {
   const status = useQuery({ queryKey: passwordStatusQueryKey, queryFn: () => trpc.auth.passwordStatus.query() });
+  // Kept here: setting a first password turns the form into the change form (a new one), and the
+  // confirmation must outlive that.
+  const [done, setDone] = useState<Done | null>(null);
   return (
     <section className="panel" aria-labelledby="password-title">
       <h2 id="password-title" className="panel__title">
@@ -28,15 +31,31 @@ export function ChangePasswordPanel({ onChanged }: { onChanged(): void }) {
       </h2>
       {status.isPending ? <p className="muted">Loading…</p> : null}
       {status.error ? <ApiErrorAlert error={readApiError(status.error)} /> : null}
-      {status.data ? <PasswordForm key={String(status.data.hasPassword)} hasPassword={status.data.hasPassword} onChanged={onChanged} /> : null}
+      {status.data ? (
+        <PasswordForm key={String(status.data.hasPassword)} hasPassword={status.data.hasPassword} onChanged={onChanged} done={done} setDone={setDone} />
+      ) : null}
     </section>
   );
 }
 
-function PasswordForm({ hasPassword, onChanged }: { hasPassword: boolean; onChanged(): void }) {
+interface Done {
+  sessionsEnded: number;
+  first: boolean;
+}
+
+function PasswordForm({
+  hasPassword,
+  onChanged,
+  done,
+  setDone,
+}: {
+  hasPassword: boolean;
+  onChanged(): void;
+  done: Done | null;
+  setDone(done: Done | null): void;
+}) {
   const queryClient = useQueryClient();
   const form = useZodForm(hasPassword ? ZWithCurrent : ZChangePasswordInput, hasPassword ? WITH_CURRENT : FIRST_ONLY);
-  const [done, setDone] = useState<{ sessionsEnded: number; first: boolean } | null>(null);
   const change = useMutation({
     mutationFn: (input: TChangePasswordInput) => trpc.auth.changePassword.mutate(input),
     onSuccess: ({ sessionsEnded }) => {
