@@ -49,7 +49,8 @@ async function openSpeechPage(): Promise<SpeechPage> {
       localStorage.setItem('chatmeter.voice', JSON.stringify({ voice: null, autoPlay: true }));
       window.__media = [];
       window.__audios = [];
-      let playing = 0;
+      // The elements sounding now: 'playing' fires again after a stall, so a count of events would drift.
+      const sounding = new Set();
       const streaming = () => !!document.querySelector('article[aria-label="Assistant"][aria-busy="true"]');
       const play = HTMLMediaElement.prototype.play;
       HTMLMediaElement.prototype.play = function () {
@@ -58,10 +59,11 @@ async function openSpeechPage(): Promise<SpeechPage> {
           el.__watched = true;
           window.__audios.push(el);
           // Capture listeners run before the page's own onended handler (which starts the next clip).
-          el.addEventListener('playing', () => { playing++; }, true);
-          el.addEventListener('ended', () => { playing--; window.__media.push({ kind: 'ended', src: el.src, at: performance.now(), streaming: streaming(), playing }); }, true);
+          el.addEventListener('playing', () => { sounding.add(el); }, true);
+          el.addEventListener('pause', () => { sounding.delete(el); }, true);
+          el.addEventListener('ended', () => { sounding.delete(el); window.__media.push({ kind: 'ended', src: el.src, at: performance.now(), streaming: streaming(), playing: sounding.size }); }, true);
         }
-        window.__media.push({ kind: 'play', src: el.src, at: performance.now(), streaming: streaming(), playing });
+        window.__media.push({ kind: 'play', src: el.src, at: performance.now(), streaming: streaming(), playing: sounding.size });
         return play.call(this);
       };`,
   });
