@@ -25,6 +25,15 @@ describe('exhaustedLimits and longestBlock', () => {
     expect(longestBlock(limits)).toEqual({ limit: 'messagesPerDay', resetAt: new Date('2026-12-06T00:00:00Z') });
   });
 
+  it('in the last hour of the day (the hour and the day both end at midnight) the day is named, whatever the order', () => {
+    const late = { ...guest, now: new Date('2026-12-05T23:47:00Z') };
+    const limits = exhaustedLimits({ ...none, messagesHour: 5, messagesDay: 5 }, late);
+    const midnight = new Date('2026-12-06T00:00:00Z');
+    expect(limits.every((l) => l.resetAt.getTime() === midnight.getTime())).toBe(true);
+    expect(longestBlock(limits)).toEqual({ limit: 'messagesPerDay', resetAt: midnight });
+    expect(longestBlock([...limits].reverse())).toEqual({ limit: 'messagesPerDay', resetAt: midnight });
+  });
+
   it('only the hour used up: the next hour', () => {
     expect(longestBlock(exhaustedLimits({ ...none, messagesHour: 10, messagesDay: 10 }, free))).toEqual({
       limit: 'messagesPerHour',

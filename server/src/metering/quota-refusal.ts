@@ -69,10 +69,20 @@ export function exhaustedLimits(snapshot: QuotaSnapshot, context: QuotaContext):
   return out;
 }
 
-/** Of several exhausted limits, the one that keeps the user out longest (the first listed on a tie). */
+/** How long a limit's window is: on a tie of resets the wider one is named (in the last hour of the day the hour and the day both end at midnight, and "today's messages" is the truth the user needs). */
+function breadth(limit: LimitName): number {
+  if (limit === 'messagesPerHour') return 0;
+  if (limit === 'messagesPerDay' || limit === 'networkMessagesPerDay') return 1;
+  return 2;
+}
+
+/** Of several exhausted limits, the one that keeps the user out longest (on a tie, the widest window; then the first listed). */
 export function longestBlock(limits: readonly ExhaustedLimit[]): ExhaustedLimit | undefined {
   let best: ExhaustedLimit | undefined;
-  for (const l of limits) if (!best || l.resetAt.getTime() > best.resetAt.getTime()) best = l;
+  for (const l of limits) {
+    const later = best ? l.resetAt.getTime() - best.resetAt.getTime() : 1;
+    if (!best || later > 0 || (later === 0 && breadth(l.limit) > breadth(best.limit))) best = l;
+  }
   return best;
 }
 
