@@ -1,7 +1,57 @@
 import { describe, expect, it } from 'vitest';
-import { CONVERSATION_TITLE_MAX_CHARS, conversationTitle, stripMarkdown } from './conversation-title.ts';
+import fc from 'fast-check';
+import { CONVERSATION_TITLE_MAX_CHARS, conversationTitle, isPlainText, parsedText, stripMarkdown } from './conversation-title.ts';
 
 describe('stripMarkdown', () => {
+  it('skips the parse only for text the parse gives back unchanged (any mix of words, digits, punctuation, spaces and lines)', () => {
+    const pieces = [
+      'word',
+      'Hello',
+      ' ',
+      '  ',
+      '\n',
+      '\n\n',
+      '\t',
+      '    ',
+      '1',
+      '42',
+      '.',
+      ',',
+      '?',
+      '!',
+      ':',
+      ';',
+      '(',
+      ')',
+      "'",
+      '"',
+      '/',
+      '-',
+      '+',
+      '=',
+      '$',
+      '%',
+      '@',
+      'é',
+      '😀',
+      'https://x.test/a',
+    ];
+    const text = fc.array(fc.constantFrom(...pieces), { maxLength: 30 }).map((parts) => parts.join(''));
+    let plain = 0;
+    fc.assert(
+      fc.property(text, (s) => {
+        if (!isPlainText(s)) return;
+        plain++;
+        expect(stripMarkdown(s)).toBe(parsedText(s));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(plain).toBeGreaterThan(300);
+    // Markup is never taken for plain text.
+    for (const s of ['1. first', 'Title\n===', '- item', '> quote', 'a **b**', 'a `b`', '[a](b)', 'a &amp; b', 'x | y', '# h', 'a\\\nb'])
+      expect(isPlainText(s)).toBe(false);
+  });
+
   it('drops emphasis, code, heading and link syntax but keeps the words', () => {
     expect(stripMarkdown('# How do I use **`useEffect`** with _async_ code?')).toBe('How do I use useEffect with async code?');
     expect(stripMarkdown('Read [the guide](https://example.com/guide "Guide") and ~~ignore~~ the rest')).toBe('Read the guide and ignore the rest');

@@ -41,8 +41,25 @@ function collect(node: MdNode, out: string[]): void {
   if (BLOCKS.has(node.type)) out.push(' ');
 }
 
+// Text with none of these is the same text once parsed: no inline markup (escapes, code, emphasis,
+// strikethrough, links, images, autolinks, HTML, entities, table pipes) and no line that opens a
+// block (headings, quotes, lists, setext underlines, thematic breaks). Most first messages are such
+// plain sentences, and the parse is the costliest step of a new conversation's first message.
+const INLINE_MARKUP = /[\\`*_~[\]<>&|#]/;
+const BLOCK_START = /^[ \t]*([-+=]|\d+[.)])/m;
+
+/** True when `text` has no Markdown syntax at all, so that parsing it would give back its own characters. */
+export function isPlainText(text: string): boolean {
+  return !INLINE_MARKUP.test(text) && !BLOCK_START.test(text);
+}
+
 /** The text of a Markdown message without its markup, on one line. */
 export function stripMarkdown(markdown: string): string {
+  return isPlainText(markdown) ? collapse(markdown) : parsedText(markdown);
+}
+
+/** The parse itself (micromark, CommonMark + GFM), whatever the text. */
+export function parsedText(markdown: string): string {
   const tree = fromMarkdown(markdown, { extensions: [gfm({ singleTilde: false })], mdastExtensions: [gfmFromMarkdown()] }) as MdNode;
   const out: string[] = [];
   collect(tree, out);
