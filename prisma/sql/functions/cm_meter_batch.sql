@@ -21,10 +21,11 @@ BEGIN
   FOR s IN SELECT * FROM jsonb_to_recordset(COALESCE(p_settles, '[]'::jsonb)) AS x(
       idx integer, reservation_id uuid, is_guest boolean, ip_hash text, model text, prompt integer, completion integer,
       cached integer, cost bigint, status text, estimated boolean, latency_ms integer, refund_message boolean,
-      assistant_id uuid, assistant_content text, provider text)
+      assistant_id uuid, assistant_content text, provider text, finish_reason text, message_status text)
   LOOP
     SELECT * INTO v FROM cm_settle_chat(s.reservation_id, s.is_guest, s.ip_hash, s.model, s.prompt, s.completion, s.cached, s.cost,
-                                        s.status, s.estimated, s.latency_ms, s.refund_message, s.assistant_id, s.assistant_content, s.provider);
+                                        s.status, s.estimated, s.latency_ms, s.refund_message, s.assistant_id, s.assistant_content, s.provider,
+                                        s.finish_reason, s.message_status);
     IF FOUND THEN
       RETURN QUERY SELECT 'settle'::text, s.idx, CASE WHEN v.anonymised THEN 'anonymised' ELSE 'ok' END::text, NULL::bigint, NULL::text,
                           NULL::uuid, NULL::uuid, NULL::bigint, v.usage_event_id, v.credit_tokens, NULL::text, NULL::text, NULL::bigint;

@@ -2,11 +2,9 @@
 -- Change the function here, not in a migration: the migration runner applies this file
 -- after the versioned migrations whenever its checksum changes. A change of arguments or
 -- return type needs a DROP FUNCTION IF EXISTS of the old signature first, in this file.
--- The meter batch, then the replies' finish reasons, with two optional fields of a settle item:
--- `message_status` replaces the stored reply's status (the usage event keeps the
--- settlement's: the sweeper meters 'expired' and stores the reply 'interrupted'),
--- and `clear_partial` drops the reservation's saved text. The ledger functions
--- stay as they are.
+-- The meter batch, then what a settle item may ask besides: `clear_partial` drops the
+-- reservation's saved text. (A settle item's `finish_reason` and `message_status` are written
+-- with the stored reply by cm_settle_chat itself, in its one INSERT.)
 DROP FUNCTION IF EXISTS cm_meter_batch_replies(jsonb, jsonb, integer);
 CREATE OR REPLACE FUNCTION cm_meter_batch_replies(p_settles jsonb, p_reserves jsonb, p_lock_timeout_ms integer)
 RETURNS TABLE (o_kind text, o_idx integer, o_outcome text, o_max_tokens bigint, o_funded_by text, o_conversation_id uuid,
@@ -16,18 +14,10 @@ DECLARE
   s record;
 BEGIN
   RETURN QUERY SELECT * FROM cm_meter_batch_bounded(p_settles, p_reserves, p_lock_timeout_ms);
-  -- One primary-key update per reply (a join could pick a scan of the messages table).
-  FOR s IN SELECT * FROM jsonb_to_recordset(COALESCE(p_settles, '[]'::jsonb))
-                 AS x(reservation_id uuid, assistant_id uuid, finish_reason text, message_status text, clear_partial boolean)
-            WHERE x.finish_reason IS NOT NULL OR x.message_status IS NOT NULL OR x.clear_partial
+  -- One primary-key update per reservation (a join could pick a scan of the reservations table).
+  FOR s IN SELECT * FROM jsonb_to_recordset(COALESCE(p_settles, '[]'::jsonb)) AS x(reservation_id uuid, clear_partial boolean) WHERE x.clear_partial
   LOOP
-    IF s.finish_reason IS NOT NULL OR s.message_status IS NOT NULL THEN
-      UPDATE messages SET finish_reason = COALESCE(s.finish_reason, finish_reason), status = COALESCE(s.message_status, status)
-       WHERE id = s.assistant_id AND role = 'assistant';
-    END IF;
-    IF s.clear_partial THEN
-      UPDATE reservations SET partial_content = NULL WHERE id = s.reservation_id AND partial_content IS NOT NULL;
-    END IF;
+    UPDATE reservations SET partial_content = NULL WHERE id = s.reservation_id AND partial_content IS NOT NULL;
   END LOOP;
 END;
 $$;

@@ -2,7 +2,11 @@
 -- Change the function here, not in a migration: the migration runner applies this file
 -- after the versioned migrations whenever its checksum changes. A change of arguments or
 -- return type needs a DROP FUNCTION IF EXISTS of the old signature first, in this file.
-CREATE OR REPLACE FUNCTION public.cm_settle_chat(p_reservation_id uuid, p_is_guest boolean, p_ip_hash text, p_model text, p_prompt integer, p_completion integer, p_cached integer, p_cost bigint, p_status text, p_estimated boolean, p_latency_ms integer, p_refund_message boolean, p_assistant_id uuid, p_assistant_content text, p_provider text DEFAULT NULL::text)
+-- The stored reply is written once, with how it ended (p_finish_reason) and, where it differs
+-- from the usage's status, its own (p_message_status: the sweeper meters 'expired' and stores
+-- 'interrupted'); they were set by a second UPDATE of the just inserted row before (issue 17).
+DROP FUNCTION IF EXISTS public.cm_settle_chat(uuid, boolean, text, text, integer, integer, integer, bigint, text, boolean, integer, boolean, uuid, text, text);
+CREATE OR REPLACE FUNCTION public.cm_settle_chat(p_reservation_id uuid, p_is_guest boolean, p_ip_hash text, p_model text, p_prompt integer, p_completion integer, p_cached integer, p_cost bigint, p_status text, p_estimated boolean, p_latency_ms integer, p_refund_message boolean, p_assistant_id uuid, p_assistant_content text, p_provider text DEFAULT NULL::text, p_finish_reason text DEFAULT NULL::text, p_message_status text DEFAULT NULL::text)
  RETURNS TABLE(usage_event_id bigint, credit_tokens bigint, anonymised boolean)
  LANGUAGE plpgsql
 AS $function$
@@ -81,8 +85,8 @@ BEGIN
     -- The reply goes under the user message it answers (a reservation made before the message tree
     -- names none: under the conversation's leaf). It becomes the leaf when the leaf is still that
     -- message, or when it regenerates; a message sent meanwhile keeps the leaf.
-    INSERT INTO messages (id, conversation_id, user_id, role, content, model, status, usage_event_id, parent_id)
-    VALUES (p_assistant_id, r.conversation_id, r.user_id, 'assistant', p_assistant_content, p_model, p_status, v_event,
+    INSERT INTO messages (id, conversation_id, user_id, role, content, model, status, finish_reason, usage_event_id, parent_id)
+    VALUES (p_assistant_id, r.conversation_id, r.user_id, 'assistant', p_assistant_content, p_model, COALESCE(p_message_status, p_status), p_finish_reason, v_event,
             COALESCE(r.user_message_id, (SELECT c.active_leaf_id FROM conversations c WHERE c.id = r.conversation_id)));
     UPDATE conversations SET message_count = message_count + 1, updated_at = now(),
            active_leaf_id = CASE WHEN r.regenerate OR r.user_message_id IS NULL OR active_leaf_id IS NOT DISTINCT FROM r.user_message_id

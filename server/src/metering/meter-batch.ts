@@ -1,7 +1,8 @@
 // Group commit for the chat meter. Reservations and settlements are queued and
 // sent to the database as one cm_meter_batch call (migration 20261123090000, last
 // replaced by 20261204051000; sent through cm_meter_batch_replies, migration
-// 20261204070000, which also records how each settled reply ended):
+// 20261204070000, which also drops settled reservations' saved partial text;
+// the functions' current definitions are in prisma/sql/functions):
 // one statement, one transaction, one commit for everything this instance has
 // waiting. Nothing waits for a timer: when no batch is running, an item goes at
 // once (a batch of one, as fast as a single call); while one runs, the items
