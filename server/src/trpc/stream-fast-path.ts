@@ -144,7 +144,7 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
     res: Response;
     procedure: AnyProcedure;
     info: TRPCRequestInfo & { calls: [TRPCRequestInfoProcedureCall] };
-    /** Set once the head is out: the context, or undefined if making it failed. */
+    /** The context once made; undefined if making it failed (the call is then refused with that error). */
     ctx?: inferRouterContext<TRouter> | undefined;
   }
 
@@ -153,7 +153,7 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
     return getErrorShape({ config, ctx: call.ctx, error, input: input(), path, type: 'mutation' });
   };
 
-  /** Status and headers as tRPC's jsonl answer, then the head line (headers and head in one write). */
+  /** tRPC's jsonl headers, then the head line: node sends the headers with it, in one write. */
   function writeHead(res: Response) {
     res.setHeader('vary', 'trpc-accept, accept');
     res.setHeader('content-type', contentType);
