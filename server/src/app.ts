@@ -9,10 +9,11 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Deps } from './deps.ts';
-import { appRouter } from './routers/_app.ts';
+import { type AppRouter, appRouter, STREAMING_PROCEDURES } from './routers/_app.ts';
 import { contextFactory } from './trpc/context.ts';
 import { bodyErrorMessage, isBodyError, MAX_BODY_BYTES, readTrpcBody } from './trpc/body.ts';
 import { guestBootstrap } from './trpc/guest-bootstrap.ts';
+import { streamFastPath, type TrpcHandlerOptions } from './trpc/stream-fast-path.ts';
 import { audioRoute } from './tts/audio-route.ts';
 import { clientFiles } from './web/client-files.ts';
 import { isAppError } from './lib/app-error.ts';
@@ -101,21 +102,19 @@ export function createApp(deps: Deps): Express {
     if (req.get('trpc-accept') === 'application/jsonl') res.setHeader('X-Accel-Buffering', 'no');
     next();
   });
-  app.use(
-    '/trpc',
-    createExpressMiddleware({
-      router: appRouter,
-      createContext: contextFactory(deps),
-      // The body is read inside tRPC's own hook (trpc/body.ts), so an unreadable one is answered per call in tRPC's shape.
-      middleware: readTrpcBody(guestBootstrap(deps)),
-      maxBodySize: MAX_BODY_BYTES,
-      maxBatchSize: 20,
-      onError: ({ error, path: procedure }) => {
-        if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error.cause ?? error, procedure }, 'tRPC internal error');
-        if (isAppError(error.cause)) deps.metrics.recordTrpcError(error.cause.reason, procedure);
-      },
-    }),
-  );
+  const trpc: TrpcHandlerOptions<AppRouter> = {
+    router: appRouter,
+    createContext: contextFactory(deps),
+    // The body is read inside tRPC's own hook (trpc/body.ts), so an unreadable one is answered per call in tRPC's shape.
+    middleware: readTrpcBody(guestBootstrap(deps)),
+    onError: ({ error, path: procedure }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error.cause ?? error, procedure }, 'tRPC internal error');
+      if (isAppError(error.cause)) deps.metrics.recordTrpcError(error.cause.reason, procedure);
+    },
+  };
+  // A chat streamed alone (the common case) is answered without tRPC's fetch adapter; anything else falls through.
+  if (deps.env.TRPC_STREAM_FAST_PATH) app.use('/trpc', streamFastPath({ ...trpc, paths: STREAMING_PROCEDURES }));
+  app.use('/trpc', createExpressMiddleware({ ...trpc, maxBodySize: MAX_BODY_BYTES, maxBatchSize: 20 }));
 
   const dist = deps.env.CLIENT_DIST ?? defaultClientDist();
   if (existsSync(path.join(dist, 'index.html'))) {

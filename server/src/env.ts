@@ -218,6 +218,8 @@ const ZServerEnv = z.object({
   METRICS_TOKEN: optionalString,
   /** In production GET /metrics is off without METRICS_TOKEN; this serves it to anyone instead (a private network). */
   METRICS_PUBLIC: bool.default(false),
+  /** Streamed chat answers skip tRPC's fetch adapter (trpc/stream-fast-path.ts); `0` sends them through it (a kill switch). */
+  TRPC_STREAM_FAST_PATH: bool.default(true),
 });
 
 export type ServerEnv = Omit<z.infer<typeof ZServerEnv>, 'EMAIL_VERIFICATION'> & {

@@ -26,4 +26,7 @@ export const appRouter = router({
 });
 
 export type AppRouter = typeof appRouter;
+
+/** The mutations that answer with a stream of events; the client reads them with httpBatchStreamLink (client/src/trpc.ts). */
+export const STREAMING_PROCEDURES = ['chat.send', 'chat.regenerate', 'chat.edit'] as const;
 export const createCaller = createCallerFactory(appRouter);
