@@ -253,7 +253,20 @@ export async function createDeps(env: ServerEnv, overrides: DepsOverrides = {}):
     onSettled: (event) => {
       metrics.recordChat(event);
       // A deleted account gets no quota alerts (its counters and notifications are gone).
-      if (!event.anonymised) alerts.afterUsage({ user: event.user, plan: event.plan, month: event.month, ipHash: event.ipHash });
+      if (!event.anonymised)
+        alerts.afterUsage({
+          user: event.user,
+          plan: event.plan,
+          month: event.month,
+          ipHash: event.ipHash,
+          // The check is skipped while this instance's projection of the user's quotas reaches no threshold.
+          delta: {
+            messages: 1,
+            tokens: event.promptTokens + event.completionTokens,
+            costMicroUsd: event.costMicroUsd,
+            creditFunded: event.fundedBy === 'credits',
+          },
+        });
     },
   });
   const captcha = createCaptcha({ enabled: env.CAPTCHA === 'on', hmacKey: env.CAPTCHA_HMAC_KEY ?? randomBytes(32).toString('hex'), prisma });

@@ -1,6 +1,7 @@
 // Alerts after metered usage (docs/architecture.md, "Alerts"). After a chat is
 // settled (or a text is spoken) one query reads the user's quota counters and
-// the global one; a threshold reached for the first time in its period becomes
+// the global one (after a chat, unless this instance's projection of the user's
+// quotas shows no threshold reached: usage-projection.ts); a threshold reached for the first time in its period becomes
 // a row whose unique key makes it fire once however many instances race: only
 // the instance whose INSERT ... ON CONFLICT DO NOTHING returned the row sends the
 // e-mail (or, for service alerts, e-mails the admins and posts the webhook).
@@ -23,6 +24,7 @@ import { dayStart, hourStart, monthStart, nextDay, nextHour, type MonthFor, type
 import { GLOBAL_CAP_THRESHOLDS, type GlobalAlertKind, globalAlerts } from './global-alerts.ts';
 import { announcedReadings, periodKey, quotaAlertText, thresholdToAnnounce, type QuotaReading } from './quota-alerts.ts';
 import { reportableWeek, SPEND_REPORT_TOP_USERS, type SpendReportData, spendReportText } from './spend-report.ts';
+import { type UsageDelta, UsageProjections } from './usage-projection.ts';
 
 export interface AlertUser extends PlanSubject {
   id: string;
@@ -36,6 +38,8 @@ export interface UsageCheck {
   /** The client's hashed IP, for the per-IP spend velocity check (chat only). */
   ipHash?: string | undefined;
   now?: Date | undefined;
+  /** What the settled chat added (with plan and month): the check is skipped when the projection shows no threshold reached (usage-projection.ts). */
+  delta?: UsageDelta | undefined;
 }
 
 export interface AlertServiceOptions {
@@ -106,6 +110,9 @@ export class AlertService {
   private readonly pending = new Set<Promise<void>>();
   /** Per user: a check is running; `next` is the one to run after it (the latest wins). */
   private readonly running = new Map<string, { next: UsageCheck | null }>();
+  private readonly projections = new UsageProjections(REMEMBERED_MAX);
+  /** Quota reads run, and checks after a chat skipped on the projection (usage-projection.ts). */
+  readonly stats = { reads: 0, skipped: 0 };
   private globalCheckedAt = 0;
   private global: Promise<void> | null = null;
   private timer: NodeJS.Timeout | undefined;
@@ -119,6 +126,7 @@ export class AlertService {
    * read always sees the last settlement.
    */
   afterUsage(check: UsageCheck): void {
+    if (this.skippable(check)) return;
     const key = check.user.id;
     const running = this.running.get(key);
     if (running) {
@@ -141,6 +149,26 @@ export class AlertService {
     this.pending.add(run);
   }
 
+  /**
+   * A settled chat whose user's projection (usage-projection.ts) reaches no threshold, and no spend
+   * velocity look due: no read. The service-wide figures are still read when due.
+   */
+  private skippable(check: UsageCheck): boolean {
+    const { delta, plan, month, user } = check;
+    if (!delta || !plan || !month) return false;
+    const now = check.now ?? new Date();
+    if (this.velocityWouldRun(`user:${user.id}`, now) || (check.ipHash && this.velocityWouldRun(`ip:${check.ipHash}`, now))) return false;
+    if (!this.projections.skip(user.id, delta, now, { hour: hourStart(now), day: dayStart(now), month: month.start })) return false;
+    this.stats.skipped++;
+    if (this.globalDue(now)) {
+      const run = this.checkGlobal(now)
+        .catch((error: Error) => this.options.logger.error({ err: error.message }, 'global alert check failed'))
+        .finally(() => this.pending.delete(run));
+      this.pending.add(run);
+    }
+    return true;
+  }
+
   async idle(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
@@ -158,6 +186,8 @@ export class AlertService {
     const velocity = [{ type: 'user' as const, id: user.id }, ...(check.ipHash ? [{ type: 'ip' as const, id: check.ipHash }] : [])].filter((v) =>
       this.velocityDue(`${v.type}:${v.id}`, now),
     );
+    this.projections.reading(user.id);
+    this.stats.reads++;
     // The billing period's settled cost and credit-funded tokens: whole UTC days from the
     // roll-up, the period's first partial day (a subscription's period starts at any time) from the events.
     const firstWholeDay = dayStart(month.start).getTime() === month.start.getTime() ? month.start : nextDay(month.start);
@@ -198,7 +228,12 @@ export class AlertService {
       text += ` UNION ALL SELECT $${kind}::text, COALESCE(SUM(cost_micro_usd), 0)::bigint FROM usage_events WHERE ${VELOCITY_SUBJECT[v.type](`$${id}`)} AND created_at >= $${since}::timestamptz`;
     }
     // Without the velocity part (most checks) the statement is always the same: prepared once per connection.
-    const rows = await this.options.query<{ kind: string; used: string | bigint | null }>(text, params, velocity.length === 0 ? { name: 'alert_check' } : {});
+    const rows = await this.options
+      .query<{ kind: string; used: string | bigint | null }>(text, params, velocity.length === 0 ? { name: 'alert_check' } : {})
+      .catch((error: unknown) => {
+        this.projections.forget(user.id);
+        throw error;
+      });
     const used = (kind: string) => Number(rows.find((r) => r.kind === kind)?.used ?? 0);
     const limits = plan.limits;
     const spendLimit = rows.find((r) => r.kind === 'spend_limit')?.used;
@@ -218,6 +253,7 @@ export class AlertService {
       { kind: 'cost_month', used: used('cost_period'), limit: limits.costPerMonthMicroUsd ?? 0, periodStart: month.start, resetAt: month.end },
       { kind: 'spend_limit', used: used('cost_period'), limit: spendLimit == null ? 0 : Number(spendLimit), periodStart: month.start, resetAt: month.end },
     ];
+    this.projections.read(user.id, readings, now.getTime());
     await Promise.all([
       this.quotaAlerts(user, plan, readings),
       this.globalDue(now) ? this.checkGlobal(now) : undefined,
@@ -445,10 +481,16 @@ export class AlertService {
     }
   }
 
+  /** True when a subject's spend velocity was not looked at in the last minute here (nothing noted). */
+  private velocityWouldRun(subject: string, now: Date): boolean {
+    const last = this.velocityCheckedAt.get(subject);
+    return last === undefined || now.getTime() - last >= VELOCITY_EVERY_MS;
+  }
+
   /** True (and noted) when a subject's spend velocity was not looked at in the last minute here. */
   private velocityDue(subject: string, now: Date): boolean {
     const last = this.velocityCheckedAt.get(subject);
-    if (last !== undefined && now.getTime() - last < VELOCITY_EVERY_MS) return false;
+    if (!this.velocityWouldRun(subject, now)) return false;
     this.velocityCheckedAt.set(subject, now.getTime());
     if (this.velocityCheckedAt.size > REMEMBERED_MAX) this.velocityCheckedAt.delete(this.velocityCheckedAt.keys().next().value!);
     return true;

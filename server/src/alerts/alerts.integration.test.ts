@@ -127,6 +127,27 @@ describe('notifications and preferences (one instance)', () => {
     expect(await server.deps.prisma.notification.count({ where: { userId: me.id } })).toBe(2);
   });
 
+  it('checks after chats far from every threshold are skipped on the projection, and the one that reaches 80 % still notifies at once', async () => {
+    const { b } = await signUp(server);
+    const alerts = server.deps.alerts;
+    let conversationId: string | undefined;
+    const kinds = async () => (await b.trpc.notifications.list.query()).items.map((i) => `${i.kind}:${i.threshold}`);
+    const before = { ...alerts.stats };
+    // The free plan: 10 an hour, 20 a day. The first chat reads; the 2nd to the 7th stay below 80 % of the hour.
+    for (let i = 1; i <= 7; i++) {
+      conversationId = (await send(b, { content: `message ${i}`, ...(conversationId ? { conversationId } : {}) })).start!.conversationId;
+      await alerts.idle();
+    }
+    expect(alerts.stats.reads - before.reads).toBe(1);
+    expect(alerts.stats.skipped - before.skipped).toBe(6);
+    expect(await kinds()).toEqual([]);
+    // The 8th reaches 8 of 10 this hour: read, and announced.
+    await send(b, { content: 'message 8', conversationId: conversationId! });
+    await alerts.idle();
+    expect(alerts.stats.reads - before.reads).toBe(2);
+    expect(await kinds()).toEqual(['messages_hour:80']);
+  });
+
   it('pages with a cursor and only ever shows the user’s own notifications', async () => {
     const { b, id } = await signUp(server);
     const other = await signUp(server);

@@ -103,6 +103,8 @@ export interface ChatSettledEvent {
   costMicroUsd: number;
   /** The account was deleted while the reply streamed: metered without the person. */
   anonymised: boolean;
+  /** What paid for it: the plan's allowance, or credits once the allowance could not. */
+  fundedBy: 'allowance' | 'credits' | 'none';
 }
 
 /** Tokenizers differ slightly between providers: reserve a little more than we count. */
@@ -538,6 +540,7 @@ export class ChatService {
           ...tokens,
           costMicroUsd: result.costMicroUsd,
           anonymised: result.anonymised,
+          fundedBy: reservation.fundedBy,
         });
       } catch (error) {
         o.logger.error({ err: (error as Error).message }, 'onSettled hook failed');
