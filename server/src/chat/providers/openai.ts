@@ -178,13 +178,19 @@ class OpenAIProvider implements ChatProvider {
       signal.addEventListener('abort', forwardAbort, { once: true });
       let idleTimer: NodeJS.Timeout | undefined;
       let idleTimedOut = false;
+      // Re-armed on every chunk: one timer, refreshed (not a new one per chunk).
       const armIdleTimer = () => {
-        clearTimeout(idleTimer);
+        if (idleTimer) {
+          idleTimer.refresh();
+          return;
+        }
         idleTimer = setTimeout(() => {
           idleTimedOut = true;
           controller.abort();
         }, timeoutMs);
       };
+      // The response was read to its end: nothing upstream is left to close.
+      let complete = false;
 
       try {
         const { data: stream, response } = await this.client.chat.completions
@@ -229,6 +235,7 @@ class OpenAIProvider implements ChatProvider {
         }
         // The SDK ends the iteration quietly when its request is aborted.
         signal.throwIfAborted();
+        complete = !idleTimedOut;
         if (idleTimedOut) {
           throw new ProviderError(`no data from the provider for ${timeoutMs} ms`, {
             kind: 'timeout',
@@ -262,7 +269,8 @@ class OpenAIProvider implements ChatProvider {
       } finally {
         clearTimeout(idleTimer);
         signal.removeEventListener('abort', forwardAbort);
-        controller.abort();
+        // Aborting a finished request only costs (an AbortError and the SDK's listeners).
+        if (!complete) controller.abort();
       }
     }
   }
