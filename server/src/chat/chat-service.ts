@@ -113,6 +113,8 @@ export function withMargin(promptTokens: number): number {
 }
 
 const HISTORY_LOAD_LIMIT = 200;
+/** Networks and user ids whose keyed hash is remembered (hashIp). */
+const HASHES_KEPT = 10_000;
 
 /** A path read nearest first (message-tree.ts) as the model's context: oldest first, only text of the two roles. */
 function contextOf(path: PathMessage[]): ContextMessage[] {
@@ -123,6 +125,7 @@ export class ChatService {
   readonly cache: ResponseCache;
   /** Replies streaming on this instance, so an account deletion can stop them. */
   readonly inflight = new InflightStreams();
+  private readonly hashes = new Map<string, string>();
 
   constructor(private readonly options: ChatServiceOptions) {
     this.cache = new ResponseCache(options.cacheTtlMs);
@@ -160,7 +163,15 @@ export class ChatService {
 
   /** Of the client's network (an IPv6 /64), so the guests' per-IP day and the spend alerts see one client as one. */
   hashIp(ip: string): string {
-    return createHmac('sha256', this.options.ipHashSalt).update(clientNetwork(ip)).digest('hex').slice(0, 32);
+    const network = clientNetwork(ip);
+    let hash = this.hashes.get(network);
+    if (hash === undefined) {
+      hash = createHmac('sha256', this.options.ipHashSalt).update(network).digest('hex').slice(0, 32);
+      // Each request hashed two (its network, and the user id for the provider): remembered, up to a bound.
+      if (this.hashes.size >= HASHES_KEPT) this.hashes.delete(this.hashes.keys().next().value!);
+      this.hashes.set(network, hash);
+    }
+    return hash;
   }
 
   /**
