@@ -489,7 +489,6 @@ export class AlertService {
 
   /** True (and noted) when a subject's spend velocity was not looked at in the last minute here. */
   private velocityDue(subject: string, now: Date): boolean {
-    const last = this.velocityCheckedAt.get(subject);
     if (!this.velocityWouldRun(subject, now)) return false;
     this.velocityCheckedAt.set(subject, now.getTime());
     if (this.velocityCheckedAt.size > REMEMBERED_MAX) this.velocityCheckedAt.delete(this.velocityCheckedAt.keys().next().value!);
