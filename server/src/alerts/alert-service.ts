@@ -15,6 +15,7 @@ import { Prisma, type PrismaClient, type SqlQuery } from '@chatmeter/db/client';
 import { QUOTA_ALERT_THRESHOLDS, type TQuotaAlertKind } from '@chatmeter/shared/notifications';
 import { formatMicroUsd } from '@chatmeter/shared/money';
 import type { TPlan } from '@chatmeter/shared/plans';
+import { BoundedMap } from '../lib/bounded-map.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Metrics } from '../metrics.ts';
@@ -105,8 +106,8 @@ const EMAILED: ReadonlySet<TQuotaAlertKind> = new Set(['messages_day', 'tokens_m
 
 export class AlertService {
   /** Keys already fired (or found fired) by this instance: the common case skips the insert. */
-  private readonly fired = new Map<string, true>();
-  private readonly velocityCheckedAt = new Map<string, number>();
+  private readonly fired = new BoundedMap<string, true>(REMEMBERED_MAX);
+  private readonly velocityCheckedAt = new BoundedMap<string, number>(REMEMBERED_MAX);
   private readonly pending = new Set<Promise<void>>();
   /** Per user: a check is running; `next` is the one to run after it (the latest wins). */
   private readonly running = new Map<string, { next: UsageCheck | null }>();
@@ -430,7 +431,6 @@ export class AlertService {
   private remember(key: string): boolean {
     if (this.fired.has(key)) return false;
     this.fired.set(key, true);
-    if (this.fired.size > REMEMBERED_MAX) this.fired.delete(this.fired.keys().next().value!);
     return true;
   }
 
@@ -491,7 +491,6 @@ export class AlertService {
   private velocityDue(subject: string, now: Date): boolean {
     if (!this.velocityWouldRun(subject, now)) return false;
     this.velocityCheckedAt.set(subject, now.getTime());
-    if (this.velocityCheckedAt.size > REMEMBERED_MAX) this.velocityCheckedAt.delete(this.velocityCheckedAt.keys().next().value!);
     return true;
   }
 

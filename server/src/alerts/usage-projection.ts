@@ -7,6 +7,7 @@
 // paid for the message (the allowance's "all used" notice). Counting too much is safe (a check
 // runs); usage elsewhere (another instance, voice) is seen by the next read, at most
 // PROJECTION_TTL_MS later. Voice and every other caller without a delta always read.
+import { BoundedMap } from '../lib/bounded-map.ts';
 import { thresholdToAnnounce, type QuotaReading } from './quota-alerts.ts';
 
 /** How long a read stands in for the quotas, with what settled on this instance added. */
@@ -59,9 +60,11 @@ function periodOf(reading: QuotaReading, periods: CurrentPeriods): Date {
 const plus = (readings: QuotaReading[], delta: UsageDelta) => readings.map((r) => ({ ...r, used: r.used + added(r, delta) }));
 
 export class UsageProjections {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: BoundedMap<string, Entry>;
 
-  constructor(private readonly max = 20_000) {}
+  constructor(max = 20_000) {
+    this.entries = new BoundedMap(max);
+  }
 
   /**
    * True when, with `delta` added to the user's projection, no quota can have reached a
@@ -89,7 +92,6 @@ export class UsageProjections {
     const pending = this.entries.get(userId)?.pending ?? [];
     this.entries.delete(userId);
     this.entries.set(userId, { readings: pending.reduce(plus, readings), readAt, pending: undefined });
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
   }
 
   /** A check failed: the next one reads. */

@@ -7,6 +7,7 @@ import { conversationTitle } from '@chatmeter/shared/conversation-title';
 import { findModelPrice, requireModelPrice, type TModelPrice } from '@chatmeter/shared/pricing';
 import type { TPlan } from '@chatmeter/shared/plans';
 import { AppError, isAppError } from '../lib/app-error.ts';
+import { BoundedMap } from '../lib/bounded-map.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { PlanResolver, PlanSubject } from '../plans/plan-resolver.ts';
 import type { Meter, UsageStatus } from '../metering/meter.ts';
@@ -125,7 +126,8 @@ export class ChatService {
   readonly cache: ResponseCache;
   /** Replies streaming on this instance, so an account deletion can stop them. */
   readonly inflight = new InflightStreams();
-  private readonly hashes = new Map<string, string>();
+  /** Networks and user ids with their keyed hash (hashIp): each request hashed two. */
+  private readonly hashes = new BoundedMap<string, string>(HASHES_KEPT);
 
   constructor(private readonly options: ChatServiceOptions) {
     this.cache = new ResponseCache(options.cacheTtlMs);
@@ -167,8 +169,6 @@ export class ChatService {
     let hash = this.hashes.get(network);
     if (hash === undefined) {
       hash = createHmac('sha256', this.options.ipHashSalt).update(network).digest('hex').slice(0, 32);
-      // Each request hashed two (its network, and the user id for the provider): remembered, up to a bound.
-      if (this.hashes.size >= HASHES_KEPT) this.hashes.delete(this.hashes.keys().next().value!);
       this.hashes.set(network, hash);
     }
     return hash;

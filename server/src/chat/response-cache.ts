@@ -2,6 +2,7 @@
 // prompt and question within the TTL is answered without calling the provider.
 // The message still counts against the plan; the tokens cost nothing.
 import { createHash } from 'node:crypto';
+import { BoundedMap } from '../lib/bounded-map.ts';
 import type { FinishReason } from './providers/provider.ts';
 
 /**
@@ -29,12 +30,15 @@ interface Entry {
 }
 
 export class ResponseCache {
-  private readonly entries = new Map<string, Entry>();
+  /** The newest `maxEntries` answers (set moves a key to the end; the oldest go first). */
+  private readonly entries: BoundedMap<string, Entry>;
 
   constructor(
     private readonly ttlMs: number,
-    private readonly maxEntries = 1_000,
-  ) {}
+    maxEntries = 1_000,
+  ) {
+    this.entries = new BoundedMap(maxEntries);
+  }
 
   get enabled(): boolean {
     return this.ttlMs > 0;
@@ -58,10 +62,5 @@ export class ResponseCache {
     if (!this.enabled || !text) return;
     this.entries.delete(key);
     this.entries.set(key, { text, expiresAt: now + this.ttlMs });
-    // Maps iterate in insertion order: drop the oldest beyond the bound.
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-    }
   }
 }
