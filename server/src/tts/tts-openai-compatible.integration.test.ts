@@ -76,6 +76,14 @@ const spendThisMonth = (userId: string) => read(server.deps.prisma, userSubject(
 const heldVoice = () => server.deps.prisma.reservation.count({ where: { kind: 'tts', status: 'held' } });
 const events = (userId: string) => server.deps.prisma.usageEvent.findMany({ where: { userId, kind: 'tts' }, orderBy: { id: 'asc' } });
 
+/** Concurrent readings split by outcome: the costs of those spoken, and each refusal with the cost it would have had. */
+function outcomes(results: PromiseSettledResult<unknown>[], costs: number[]) {
+  return {
+    spoken: results.flatMap((r, i) => (r.status === 'fulfilled' ? [costs[i]!] : [])),
+    refused: results.flatMap((r, i) => (r.status === 'rejected' ? [{ error: r.reason as unknown, cost: costs[i]! }] : [])),
+  };
+}
+
 describe('tts.voices', () => {
   it("lists the speech server's own voices, each carrying its engine, with the engine's price", async () => {
     const voices = await server.browser().trpc.tts.voices.query();
@@ -384,8 +392,7 @@ describe('tts.speak and the dollar caps', () => {
     const speeches = fake.speeches().length;
 
     const results = await Promise.allSettled(guests.map((g) => g.b.trpc.tts.speak.mutate({ messageId: g.messageId })));
-    const spoken = results.flatMap((r, i) => (r.status === 'fulfilled' ? [costs[i]!] : []));
-    const refused = results.flatMap((r, i) => (r.status === 'rejected' ? [{ error: r.reason as unknown, cost: costs[i]! }] : []));
+    const { spoken, refused } = outcomes(results, costs);
     expect(spoken.length).toBeGreaterThan(0);
     expect(refused.length).toBeGreaterThan(0);
     for (const r of refused) {
@@ -422,8 +429,7 @@ describe("tts.speak and the plan's dollar cap", () => {
     const speeches = fake.speeches().length;
 
     const results = await Promise.allSettled(answers.map((a) => user.b.trpc.tts.speak.mutate({ messageId: a.start!.messageId })));
-    const spoken = results.flatMap((r, i) => (r.status === 'fulfilled' ? [costs[i]!] : []));
-    const refused = results.flatMap((r, i) => (r.status === 'rejected' ? [{ error: r.reason as unknown, cost: costs[i]! }] : []));
+    const { spoken, refused } = outcomes(results, costs);
     expect(spoken.length).toBeGreaterThan(0);
     expect(refused.length).toBeGreaterThan(0);
     for (const r of refused) {
