@@ -17,6 +17,7 @@ import { STREAMING_PROCEDURES } from '../routers/_app.ts';
 import { startFakeOpenAIServer, type FakeBehaviour, type FakeOpenAIServer } from '../../test/fakes/openai-server.ts';
 import { eventually, send } from '../../test/helpers/chat.ts';
 import { startTestServer, type TestBrowser, trpcError, type TestServer } from '../../test/helpers/server.ts';
+import pino from 'pino';
 import { streamFastPath } from './stream-fast-path.ts';
 
 /** Paths the fast path answered itself (it declines synchronously, by calling `next`). */
@@ -27,7 +28,7 @@ vi.mock('./stream-fast-path.ts', async (importOriginal) => {
     ...original,
     streamFastPath: (...args: Parameters<typeof original.streamFastPath>) => {
       const handler = original.streamFastPath(...args);
-      return (req: Request, res: Response, next: NextFunction) => {
+      const counted = (req: Request, res: Response, next: NextFunction) => {
         let declined = false;
         handler(req, res, () => {
           declined = true;
@@ -35,6 +36,7 @@ vi.mock('./stream-fast-path.ts', async (importOriginal) => {
         });
         if (!declined) served.push(req.path.slice(1));
       };
+      return Object.assign(counted, { accepts: handler.accepts });
     },
   };
 });
@@ -253,6 +255,52 @@ describe('the real @trpc/client on the fast path', () => {
     expect(event.status).toBe('aborted');
     await eventually(async () => expect(fake.requests[0]!.clientClosed).toBe(true));
     expect(served).toEqual(['chat.send']);
+  });
+});
+
+describe('the front door (before express) answers as express would', () => {
+  it('the same headers in the same order, the request id, the timer and pino-http’s log line', async () => {
+    const lines: string[][] = [[], []];
+    const env = { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: fake.baseUrl, OPENAI_MAX_RETRIES: '0', LOG_LEVEL: 'info' };
+    const servers = [
+      await startTestServer(env, { sameDatabaseAs: fast, logger: pino({ level: 'info' }, { write: (line: string) => void lines[0]!.push(line) }) }),
+      await startTestServer(
+        { ...env, TRPC_STREAM_FAST_PATH: '0' },
+        { sameDatabaseAs: fast, logger: pino({ level: 'info' }, { write: (line: string) => void lines[1]!.push(line) }) },
+      ),
+    ];
+    try {
+      const { cookie } = await newAccount();
+      const answers = [];
+      for (const [i, server] of servers.entries()) {
+        fake.enqueue({ reply: 'Hi', chunks: 1, usage: { prompt_tokens: 3, completion_tokens: 1 } });
+        const response = await fetch(`${server.url}/trpc/chat.send?batch=1`, {
+          method: 'POST',
+          headers: { ...STREAM_HEADERS, origin: server.url, cookie, 'x-request-id': `front-door-${i}` },
+          body: input({ content: 'hi' }),
+        });
+        await response.text();
+        const requestLog = await eventually(async () => {
+          const line = lines[i]!.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request completed');
+          expect(line).toBeDefined();
+          return line!;
+        });
+        answers.push({
+          status: response.status,
+          headers: [...response.headers].filter(([name]) => name !== 'date').map(([name, value]) => [name, value.replace(`front-door-${i}`, '<id>')]),
+          log: { ...requestLog, time: 0, responseTime: typeof requestLog.responseTime, req: { ...(requestLog.req as object), id: '<id>' } },
+          timed: (await server.deps.metrics.registry.getSingleMetricAsString('chatmeter_http_request_duration_seconds')).includes('route="/trpc/chat.send"'),
+        });
+      }
+      expect(answers[0]).toEqual(answers[1]);
+      expect(answers[0]!.headers).toContainEqual(['x-request-id', '<id>']);
+      expect(answers[0]!.headers.map(([name]) => name)).toContain('content-security-policy');
+      expect(answers[0]!.log).toMatchObject({ level: 30, req: { method: 'POST', url: '/trpc/chat.send' }, res: { statusCode: 200 } });
+      expect(answers[0]!.timed).toBe(true);
+      expect(served).toEqual(['chat.send']);
+    } finally {
+      for (const server of servers) await server.close();
+    }
   });
 });
 

@@ -20,6 +20,8 @@ import {
   type TRPCRequestInfo,
   type TRPCRequestInfoProcedureCall,
 } from '@trpc/server/unstable-core-do-not-import';
+import type { IncomingMessage } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 /** The options this path shares with tRPC's express handler, so both serve a call alike. */
@@ -128,7 +130,10 @@ function drained(res: Response): Promise<void> {
   });
 }
 
-export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFastPathOptions<TRouter>): RequestHandler {
+/** The handler, and whether a request (its raw url, before express) is one it answers. */
+export type StreamFastPathHandler = RequestHandler & { accepts(req: IncomingMessage, mountPath: string): boolean };
+
+export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFastPathOptions<TRouter>): StreamFastPathHandler {
   const config = options.router._def._config;
   // tRPC pings jsonl streams only when `jsonl.pingMs` is set; this path does not, so it must stay unset.
   if (config.jsonl?.pingMs) throw new Error('stream fast path: jsonl pings are configured, which this path does not send');
@@ -153,12 +158,16 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
     return getErrorShape({ config, ctx: call.ctx, error, input: input(), path, type: 'mutation' });
   };
 
-  /** tRPC's jsonl headers, then the head line: node sends the headers with it, in one write. */
-  function writeHead(res: Response) {
+  /**
+   * tRPC's jsonl headers. The head line is not written here but with what follows it (the
+   * prelude and first event, the value, or the refusal): tRPC sends it alone before the
+   * procedure runs, which costs a socket write of its own per chat and tells the client
+   * nothing it can use before the first event (issue 17).
+   */
+  function setHeaders(res: Response) {
     res.setHeader('vary', 'trpc-accept, accept');
     res.setHeader('content-type', contentType);
     res.setHeader('transfer-encoding', 'chunked');
-    res.write(head);
   }
 
   /** Runs the procedure through its middlewares; a refusal before the stream is answered and gives undefined. */
@@ -171,7 +180,7 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
     } catch (cause) {
       contextError = getTRPCErrorFromUnknown(cause);
     }
-    writeHead(res);
+    setHeaders(res);
     try {
       if (early) throw early;
       if (contextError) throw contextError;
@@ -182,16 +191,16 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
       // Refused before the stream (input, csrf, auth, quota...): the call's promise holds `{ error }`.
       const error = getTRPCErrorFromUnknown(cause);
       options.onError({ error, path: first.path, input: first.result(), ctx: call.ctx, type: 'mutation', req });
-      res.end(line([CALL_CHUNK, FULFILLED, encode({ error: errorShape(call, error) })]));
+      res.end(head + line([CALL_CHUNK, FULFILLED, encode({ error: errorShape(call, error) })]));
       return undefined;
     }
   }
 
-  /** One write per event; the prelude goes out with the first. Ends with the return, or the error, as tRPC encodes them. */
+  /** One write per event; the head and the prelude go out with the first. Ends with the return, or the error, as tRPC encodes them. */
   async function relayEvents(call: Call, events: AsyncIterable<unknown>) {
     const { req, res, info } = call;
     const iterator = events[Symbol.asyncIterator]();
-    let pending = prelude;
+    let pending = head + prelude;
     let finished = false;
     try {
       for (;;) {
@@ -226,16 +235,20 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
     const outcome = await runProcedure(call, early);
     if (!outcome) return;
     if (isAsyncIterable(outcome.data)) await relayEvents(call, outcome.data);
-    else call.res.end(result + line([DATA_CHUNK, FULFILLED, encode(outcome.data)]));
+    else call.res.end(head + result + line([DATA_CHUNK, FULFILLED, encode(outcome.data)]));
   }
 
-  /** As tRPC's adapter when serving throws after the head went out (a formatter or serializer bug): report it and end. */
+  /** As tRPC's adapter when serving throws after the head (a formatter or serializer bug): report it and end, the head sent. */
   function failed(call: Call, cause: unknown) {
     options.onError({ error: getTRPCErrorFromUnknown(cause), path: undefined, input: undefined, ctx: undefined, type: 'unknown', req: call.req });
-    call.res.end();
+    if (call.res.headersSent) call.res.end();
+    else {
+      setHeaders(call.res);
+      call.res.end(head);
+    }
   }
 
-  return (req, res, next) => {
+  const handler: RequestHandler = (req, res, next) => {
     const path = req.path.slice(1);
     const procedure = procedures.get(path);
     if (!procedure || !isStreamBatch(req)) return next();
@@ -256,4 +269,15 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
       serve(call, error ? getTRPCErrorFromUnknown(error) : null).catch((cause: unknown) => failed(call, cause));
     });
   };
+  /** What `handler` checks through express's req.path and req.query, read from the raw request. */
+  const accepts = (req: IncomingMessage, mountPath: string): boolean => {
+    const url = req.url ?? '';
+    if (req.method !== 'POST' || !url.startsWith(`${mountPath}/`) || req.headers['trpc-accept'] !== 'application/jsonl') return false;
+    const mark = url.indexOf('?');
+    if (!procedures.has(url.slice(mountPath.length + 1, mark < 0 ? undefined : mark))) return false;
+    // express's default ("simple") query parser is node:querystring's.
+    if (mark < 0 || parseQuery(url.slice(mark + 1)).batch !== '1') return false;
+    return req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
+  };
+  return Object.assign(handler, { accepts });
 }
