@@ -23,6 +23,8 @@ import {
 import type { IncomingMessage } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import superjson from 'superjson';
+import { isPlainJson } from './plain-json.ts';
 
 /** The options this path shares with tRPC's express handler, so both serve a call alike. */
 export interface TrpcHandlerOptions<TRouter extends AnyTRPCRouter> {
@@ -139,7 +141,10 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
   if (config.jsonl?.pingMs) throw new Error('stream fast path: jsonl pings are configured, which this path does not send');
   const procedures = streamingProcedures(options.router, options.paths);
   const contentType = config.jsonl?.contentType ?? 'application/json';
-  const line = (chunk: unknown) => `${JSON.stringify(config.transformer.output.serialize(chunk))}\n`;
+  const output = config.transformer.output;
+  // superjson's own answer for plain data is `{ json: value }`: its walk is skipped there (plain-json.ts).
+  const plainAsIs = output === superjson;
+  const line = (chunk: unknown) => `${JSON.stringify(plainAsIs && isPlainJson(chunk) ? { json: chunk } : output.serialize(chunk))}\n`;
   const head = line(HEAD);
   const result = RESULT.map(line).join('');
   const prelude = result + line(DATA_IS_EVENTS);
