@@ -6,6 +6,10 @@
 -- environment's dollar caps; their rows name the model chosen, the limit that shortened the
 -- reply (or NULL) and the cost held (cm_reserve_chat). Optional fields place the message in the
 -- conversation's tree: parent_id, reply_to, exclusive (migration 20261206100000_message_tree).
+-- With more than one settlement, their usage events are rolled up into usage_daily once,
+-- after the last of them (cm_usage_daily_add_events), not by the usage_events trigger once
+-- per settlement: the transaction-local chatmeter.roll_up = 'batch' tells the trigger to
+-- leave them meanwhile (issue 17). A lone settlement is left to the trigger.
 DROP FUNCTION IF EXISTS public.cm_meter_batch(jsonb, jsonb);
 CREATE OR REPLACE FUNCTION public.cm_meter_batch(p_settles jsonb, p_reserves jsonb)
  RETURNS TABLE(o_kind text, o_idx integer, o_outcome text, o_max_tokens bigint, o_funded_by text, o_conversation_id uuid, o_user_message_id uuid, o_credit_balance bigint, o_usage_event_id bigint, o_credit_tokens bigint, o_model text, o_limited_by text, o_cost bigint)
@@ -15,8 +19,11 @@ DECLARE
   s record;
   q record;
   v record;
+  v_events bigint[] := '{}';
+  v_batch_roll_up boolean := jsonb_array_length(COALESCE(p_settles, '[]'::jsonb)) > 1;
 BEGIN
   PERFORM pg_advisory_xact_lock(72707370);
+  IF v_batch_roll_up THEN PERFORM set_config('chatmeter.roll_up', 'batch', true); END IF;
 
   FOR s IN SELECT * FROM jsonb_to_recordset(COALESCE(p_settles, '[]'::jsonb)) AS x(
       idx integer, reservation_id uuid, is_guest boolean, ip_hash text, model text, prompt integer, completion integer,
@@ -27,6 +34,7 @@ BEGIN
                                         s.status, s.estimated, s.latency_ms, s.refund_message, s.assistant_id, s.assistant_content, s.provider,
                                         s.finish_reason, s.message_status);
     IF FOUND THEN
+      IF v_batch_roll_up THEN v_events := v_events || v.usage_event_id; END IF;
       RETURN QUERY SELECT 'settle'::text, s.idx, CASE WHEN v.anonymised THEN 'anonymised' ELSE 'ok' END::text, NULL::bigint, NULL::text,
                           NULL::uuid, NULL::uuid, NULL::bigint, v.usage_event_id, v.credit_tokens, NULL::text, NULL::text, NULL::bigint;
     ELSE
@@ -35,6 +43,12 @@ BEGIN
                           NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::bigint;
     END IF;
   END LOOP;
+  IF v_batch_roll_up THEN
+    PERFORM set_config('chatmeter.roll_up', '', true);
+    IF cardinality(v_events) > 0 THEN
+      PERFORM cm_usage_daily_add_events(ARRAY(SELECT e FROM usage_events e WHERE e.id = ANY(v_events)));
+    END IF;
+  END IF;
 
   FOR q IN SELECT * FROM jsonb_to_recordset(COALESCE(p_reserves, '[]'::jsonb)) AS x(
       idx integer, reservation_id uuid, user_id uuid, is_guest boolean, ip_hash text,

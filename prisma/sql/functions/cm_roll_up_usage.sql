@@ -3,25 +3,20 @@
 -- after the versioned migrations whenever its checksum changes. A change of arguments or
 -- return type needs a DROP FUNCTION IF EXISTS of the old signature first, in this file.
 --
--- The statement-level AFTER INSERT trigger of usage_events: the inserted events grouped
--- by roll-up key (events without a user under the nil UUID), added by cm_usage_daily_add.
--- The rows are built by column name (to_jsonb of the grouped row), so a column of
--- usage_daily left out here is NULL and refused by its NOT NULL, never silently shifted.
+-- The statement-level AFTER INSERT trigger of usage_events: the inserted events are rolled
+-- up into usage_daily by cm_usage_daily_add_events. A meter batch (cm_meter_batch) sets
+-- chatmeter.roll_up to 'batch' (transaction-local) while its settlements insert their events
+-- and then rolls them all up in one call itself (issue 17); meanwhile the trigger leaves them.
 CREATE OR REPLACE FUNCTION public.cm_roll_up_usage()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
+DECLARE
+  v_events usage_events[];
 BEGIN
-  PERFORM cm_usage_daily_add(ARRAY(
-    SELECT jsonb_populate_record(NULL::usage_daily, to_jsonb(g))
-      FROM (SELECT (n.created_at AT TIME ZONE 'UTC')::date AS day, COALESCE(n.user_id, '00000000-0000-0000-0000-000000000000'::uuid) AS user_id,
-                   n.is_guest, COALESCE(n.model, '') AS model, COALESCE(n.provider, '') AS provider, n.kind, n.status,
-                   count(*) AS requests, sum(n.prompt_tokens) AS prompt_tokens, sum(n.completion_tokens) AS completion_tokens,
-                   sum(n.cached_tokens) AS cached_tokens, sum(n.cost_micro_usd) AS cost_micro_usd, sum(n.credit_tokens) AS credit_tokens,
-                   sum(n.tts_chars) AS tts_chars, count(*) FILTER (WHERE n.estimated) AS estimated_requests,
-                   COALESCE(sum(n.latency_ms), 0) AS latency_ms
-              FROM new_usage_events n
-             GROUP BY 1, 2, 3, 4, 5, 6, 7) g));
+  IF current_setting('chatmeter.roll_up', true) = 'batch' THEN RETURN NULL; END IF;
+  v_events := ARRAY(SELECT n FROM new_usage_events n);
+  PERFORM cm_usage_daily_add_events(v_events);
   RETURN NULL;
 END;
 $function$;

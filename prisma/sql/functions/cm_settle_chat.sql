@@ -17,6 +17,13 @@ DECLARE
   v_credit bigint := 0;
   v_taken bigint;
   v_event bigint;
+  v_d_tokens bigint;
+  v_d_global_tokens bigint;
+  v_d_cost_month bigint;
+  v_d_spend bigint;
+  v_d_global_cost bigint;
+  v_d_messages bigint;
+  v_d_ip_messages bigint;
 BEGIN
   -- Idempotent: only the call that flips the status settles.
   UPDATE reservations SET status = 'settled', settled_at = now()
@@ -25,12 +32,8 @@ BEGIN
   IF NOT FOUND THEN RETURN; END IF;
   v_subject := 'u:' || r.user_id::text;
 
-  -- A deleted account's counters are gone; they are not brought back.
-  IF r.allowance_tokens > 0 AND NOT r.anonymised THEN
-    PERFORM cm_counter_adjust(v_subject, 'tokens_month', r.month_period_start, v_used - r.allowance_tokens);
-  END IF;
+  -- The credits: the rules are cm_credit_add's and cm_credit_take's (the balance and its ledger row).
   IF r.credit_tokens > 0 THEN
-    -- The credit rules are cm_credit_add's and cm_credit_take's (the balance and its ledger row).
     IF v_used < r.credit_tokens THEN
       PERFORM cm_credit_add(r.user_id, r.credit_tokens - v_used, 'spend_release', 'chat settlement', NULL, NULL, p_reservation_id);
       v_credit := v_used;
@@ -41,27 +44,45 @@ BEGIN
       v_credit := r.credit_tokens + COALESCE(v_taken, 0);
     END IF;
   END IF;
-  PERFORM cm_counter_adjust('global', 'global_tokens_day', r.day_period_start, v_used - r.global_tokens);
-  -- The dollar counters held the worst case (cm_reserve_chat): they keep what the reply cost.
-  IF NOT r.anonymised THEN
-    IF r.allowance_tokens > 0 THEN
-      PERFORM cm_counter_adjust(v_subject, 'cost_month', r.month_period_start, p_cost - r.plan_cost_micro_usd);
-    END IF;
-    PERFORM cm_counter_adjust(v_subject, 'spend_month', r.month_period_start, p_cost - r.cost_micro_usd);
-  END IF;
-  PERFORM cm_counter_adjust('global', 'global_cost_day', r.day_period_start, p_cost - r.cost_micro_usd);
-  IF r.global_month_start IS NOT NULL THEN
-    PERFORM cm_counter_adjust('global', 'global_cost_month', r.global_month_start, p_cost - r.cost_micro_usd);
-  END IF;
-  IF p_refund_message THEN
-    IF NOT r.anonymised THEN
-      PERFORM cm_counter_adjust(v_subject, 'messages_hour', date_trunc('hour', r.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', -1);
-      PERFORM cm_counter_adjust(v_subject, 'messages_day', r.day_period_start, -1);
-    END IF;
-    IF p_is_guest THEN
-      PERFORM cm_counter_adjust('ip:' || p_ip_hash, 'messages_day', r.day_period_start, -1);
-    END IF;
-  END IF;
+
+  -- The counters, in one statement: each adjusted by its delta, never below zero (a counter
+  -- not there yet starts at GREATEST(0, delta)); a zero delta, or a counter that does not
+  -- apply (0 here), is skipped. A deleted account's counters are gone; they are not brought
+  -- back. The dollar counters held the worst case (cm_reserve_chat): they keep what the reply
+  -- cost. A refunded message gives back the messages it took. (One cm_counter_adjust call
+  -- each before, issue 17.)
+  v_d_tokens := CASE WHEN r.allowance_tokens > 0 AND NOT r.anonymised THEN v_used - r.allowance_tokens ELSE 0 END;
+  v_d_global_tokens := v_used - r.global_tokens;
+  v_d_cost_month := CASE WHEN r.allowance_tokens > 0 AND NOT r.anonymised THEN p_cost - r.plan_cost_micro_usd ELSE 0 END;
+  v_d_spend := CASE WHEN NOT r.anonymised THEN p_cost - r.cost_micro_usd ELSE 0 END;
+  v_d_global_cost := p_cost - r.cost_micro_usd;
+  v_d_messages := CASE WHEN p_refund_message AND NOT r.anonymised THEN -1 ELSE 0 END;
+  v_d_ip_messages := CASE WHEN p_refund_message AND p_is_guest THEN -1 ELSE 0 END;
+  INSERT INTO quota_counters AS q (subject, kind, period_start, used)
+  SELECT a.subject, a.kind, a.period, GREATEST(0, a.delta)
+    FROM (VALUES (1, v_subject, 'tokens_month', r.month_period_start, v_d_tokens),
+                 (2, 'global', 'global_tokens_day', r.day_period_start, v_d_global_tokens),
+                 (3, v_subject, 'cost_month', r.month_period_start, v_d_cost_month),
+                 (4, v_subject, 'spend_month', r.month_period_start, v_d_spend),
+                 (5, 'global', 'global_cost_day', r.day_period_start, v_d_global_cost),
+                 (6, 'global', 'global_cost_month', r.global_month_start, CASE WHEN r.global_month_start IS NULL THEN 0 ELSE v_d_global_cost END),
+                 (7, v_subject, 'messages_hour', date_trunc('hour', r.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', v_d_messages),
+                 (8, v_subject, 'messages_day', r.day_period_start, v_d_messages),
+                 (9, 'ip:' || p_ip_hash, 'messages_day', r.day_period_start, v_d_ip_messages)) a(ord, subject, kind, period, delta)
+   WHERE a.delta <> 0
+   ORDER BY a.ord
+  ON CONFLICT (subject, kind, period_start) DO UPDATE
+     SET used = GREATEST(0, q.used + CASE EXCLUDED.kind
+                                       WHEN 'tokens_month' THEN v_d_tokens
+                                       WHEN 'global_tokens_day' THEN v_d_global_tokens
+                                       WHEN 'cost_month' THEN v_d_cost_month
+                                       WHEN 'spend_month' THEN v_d_spend
+                                       WHEN 'global_cost_day' THEN v_d_global_cost
+                                       WHEN 'global_cost_month' THEN v_d_global_cost
+                                       WHEN 'messages_hour' THEN v_d_messages
+                                       WHEN 'messages_day' THEN CASE WHEN EXCLUDED.subject = v_subject THEN v_d_messages ELSE v_d_ip_messages END
+                                     END),
+         updated_at = now();
 
   IF r.anonymised THEN
     INSERT INTO usage_events (user_id, is_guest, kind, model, prompt_tokens, completion_tokens, cached_tokens, cost_micro_usd,
