@@ -158,7 +158,7 @@ export function createApp(deps: Deps): Express {
  * mount), the request timer, the X-Request-Id, helmet's headers in helmet's order, the
  * X-Accel-Buffering header and pino-http's "request completed" line, as one log call with
  * the same fields. Every other request goes through express as before. Walking the router and
- * the middlewares cost the chat about a tenth of the server's CPU.
+ * the middlewares cost the chat several per cent of the server's CPU (docs/performance.md).
  */
 function frontDoor(
   app: Express,
