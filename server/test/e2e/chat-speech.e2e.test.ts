@@ -1,5 +1,5 @@
 // Speech while the reply streams, in a real browser, with either engine: with "Read new
-// answers aloud" on, a slow demo model (DEMO_DELAY_MS=60) streams the answer while the
+// answers aloud" on, a slow demo model (DEMO_DELAY_MS) streams the answer while the
 // engine speaks its sentences (the real TTS worker with eSpeak NG, or TTS_ENGINE=
 // openai-compatible against the fake speech server, which answers real MP3 bytes and is
 // priced); the page plays them one after the other, in sentence order, never two at
@@ -143,7 +143,9 @@ describeBrowser('a reply read aloud while it streams (built-in engine)', () => {
     server = await startTestServer({
       CLIENT_DIST,
       CAPTCHA: 'off',
-      DEMO_DELAY_MS: '60',
+      // 150 ms a chunk: the answers stream for about 5 s. At 60 ms (2 s) a CI run under load
+      // started the first eSpeak clip so late that Stop came after the last chunk.
+      DEMO_DELAY_MS: '150',
       DATA_DIR: dataDir,
       TTS_WORKER_URL: worker.target()!.url,
       TTS_WORKER_SECRET: worker.secret,
