@@ -24,19 +24,29 @@ describe('coalesceReadyDeltas', () => {
   });
 
   it('relays each delta at once when the next one is not here yet', async () => {
-    const seen: { text: string; at: number }[] = [];
-    const t0 = Date.now();
+    // The source makes 'b' only once 'a' has reached the consumer (or after 2 s, so that a
+    // coalescer that held 'a' back fails here instead of hanging): no clock thresholds.
+    let sawA!: () => void;
+    const aArrived = new Promise<void>((resolve) => {
+      sawA = resolve;
+    });
+    let aBeforeB = false;
     async function* slow() {
       yield delta('a');
-      await sleep(30);
+      aBeforeB = await Promise.race([aArrived.then(() => true), sleep(2_000).then(() => false)]);
       yield delta('b');
-      await sleep(30);
+      await sleep(5);
       yield delta('c');
     }
-    for await (const e of coalesceReadyDeltas(slow())) if (e.type === 'delta') seen.push({ text: e.text, at: Date.now() - t0 });
-    expect(seen.map((s) => s.text)).toEqual(['a', 'b', 'c']);
+    const seen: string[] = [];
+    for await (const e of coalesceReadyDeltas(slow())) {
+      if (e.type !== 'delta') continue;
+      seen.push(e.text);
+      if (e.text === 'a') sawA();
+    }
+    expect(seen).toEqual(['a', 'b', 'c']);
     // 'a' did not wait for 'b'.
-    expect(seen[0]!.at).toBeLessThan(20);
+    expect(aBeforeB).toBe(true);
   });
 
   it('keeps the text already merged when the source fails, then throws', async () => {
