@@ -39,6 +39,8 @@ export function createApp(deps: Deps): Express {
   deps.metrics.setProcedures(Object.keys(appRouter._def.procedures));
   const timeRequest = deps.metrics.httpMiddleware();
   app.use(timeRequest);
+  // pino-http's request fields, also what the front door logs.
+  const requestLogFields = (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] });
   const genReqId = (req: IncomingMessage, res: ServerResponse) => {
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
@@ -51,7 +53,7 @@ export function createApp(deps: Deps): Express {
       genReqId,
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
       serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+        req: requestLogFields,
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -119,7 +121,7 @@ export function createApp(deps: Deps): Express {
   if (deps.env.TRPC_STREAM_FAST_PATH) {
     const fastPath = streamFastPath({ ...trpc, paths: STREAMING_PROCEDURES });
     app.use('/trpc', fastPath);
-    frontDoor(app, fastPath, { timeRequest, genReqId, securityHeaders, logger: deps.logger });
+    frontDoor(app, fastPath, { timeRequest, genReqId, requestLogFields, securityHeaders, logger: deps.logger });
   }
   app.use('/trpc', createExpressMiddleware({ ...trpc, maxBodySize: MAX_BODY_BYTES, maxBatchSize: 20 }));
 
@@ -163,7 +165,13 @@ export function createApp(deps: Deps): Express {
 function frontDoor(
   app: Express,
   fastPath: StreamFastPathHandler,
-  parts: { timeRequest: RequestHandler; genReqId: (req: IncomingMessage, res: ServerResponse) => string; securityHeaders: RequestHandler; logger: Logger },
+  parts: {
+    timeRequest: RequestHandler;
+    genReqId: (req: IncomingMessage, res: ServerResponse) => string;
+    requestLogFields: (req: { id: unknown; method: string; url: string }) => object;
+    securityHeaders: RequestHandler;
+    logger: Logger;
+  },
 ): void {
   const mount = '/trpc';
   const expressApp = app as unknown as { handle(req: IncomingMessage, res: ServerResponse, next?: () => void): void; request: object; response: object };
@@ -192,7 +200,7 @@ function frontDoor(
     const log = () => {
       if (logged) return;
       logged = true;
-      const fields = { req: { id, method: req.method, url: url.split('?')[0] }, res: { statusCode: res.statusCode }, responseTime: Date.now() - started };
+      const fields = { req: parts.requestLogFields({ id, method: req.method, url }), res: { statusCode: res.statusCode }, responseTime: Date.now() - started };
       if (res.statusCode >= 500) parts.logger.error({ ...fields, err: new Error(`failed with status code ${res.statusCode}`) }, 'request errored');
       else parts.logger.info(fields, 'request completed');
     };

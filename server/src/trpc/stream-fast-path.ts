@@ -70,11 +70,15 @@ function encode(value: unknown): [[unknown]] | [[]] {
 
 /** `trpc-accept: application/jsonl` with a JSON body, as httpBatchStreamLink sends it. */
 function isStreamBatch(req: Request): boolean {
+  return isJsonlPost(req) && req.query.batch === '1';
+}
+
+/** A POST asking for jsonl with a JSON body (the checks on headers and method alone). */
+function isJsonlPost(req: IncomingMessage): boolean {
   return (
     req.method === 'POST' &&
     req.headers['trpc-accept'] === 'application/jsonl' &&
-    req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase() === 'application/json' &&
-    req.query.batch === '1'
+    req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase() === 'application/json'
   );
 }
 
@@ -148,6 +152,9 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
   const head = line(HEAD);
   const result = RESULT.map(line).join('');
   const prelude = result + line(DATA_IS_EVENTS);
+  // What the head goes out with: the stream's announcement, or a plain value's result lines.
+  const headPrelude = head + prelude;
+  const headResult = head + result;
 
   interface Call {
     req: Request;
@@ -205,7 +212,7 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
   async function relayEvents(call: Call, events: AsyncIterable<unknown>) {
     const { req, res, info } = call;
     const iterator = events[Symbol.asyncIterator]();
-    let pending = head + prelude;
+    let pending = headPrelude;
     let finished = false;
     try {
       for (;;) {
@@ -240,7 +247,7 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
     const outcome = await runProcedure(call, early);
     if (!outcome) return;
     if (isAsyncIterable(outcome.data)) await relayEvents(call, outcome.data);
-    else call.res.end(head + result + line([DATA_CHUNK, FULFILLED, encode(outcome.data)]));
+    else call.res.end(headResult + line([DATA_CHUNK, FULFILLED, encode(outcome.data)]));
   }
 
   /** As tRPC's adapter when serving throws after the head (a formatter or serializer bug): report it and end, the head sent. */
@@ -277,12 +284,11 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
   /** What `handler` checks through express's req.path and req.query, read from the raw request. */
   const accepts = (req: IncomingMessage, mountPath: string): boolean => {
     const url = req.url ?? '';
-    if (req.method !== 'POST' || !url.startsWith(`${mountPath}/`) || req.headers['trpc-accept'] !== 'application/jsonl') return false;
+    if (!url.startsWith(`${mountPath}/`) || !isJsonlPost(req)) return false;
     const mark = url.indexOf('?');
     if (!procedures.has(url.slice(mountPath.length + 1, mark < 0 ? undefined : mark))) return false;
     // express's default ("simple") query parser is node:querystring's.
-    if (mark < 0 || parseQuery(url.slice(mark + 1)).batch !== '1') return false;
-    return req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
+    return mark >= 0 && parseQuery(url.slice(mark + 1)).batch === '1';
   };
   return Object.assign(handler, { accepts });
 }
