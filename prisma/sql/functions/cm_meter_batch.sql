@@ -6,6 +6,11 @@
 -- environment's dollar caps; their rows name the model chosen, the limit that shortened the
 -- reply (or NULL) and the cost held (cm_reserve_chat). Optional fields place the message in the
 -- conversation's tree: parent_id, reply_to, exclusive (migration 20261206100000_message_tree).
+-- With session_id (a streamed chat whose user was read from the instance's session cache,
+-- issue 17), the reservation first checks that the session still opens ('session_gone') and
+-- that the user's plan, guest and verified states, block and live subscription are still those
+-- the request was checked with ('session_changed': the server reads the session again and
+-- retries); without it, only that the account is not deleted.
 -- With more than one settlement, their usage events are rolled up into usage_daily once,
 -- after the last of them (cm_usage_daily_add_events), not by the usage_events trigger once
 -- per settlement: the transaction-local chatmeter.roll_up = 'batch' tells the trigger to
@@ -20,6 +25,7 @@ DECLARE
   q record;
   v record;
   v_events bigint[] := '{}';
+  v_refusal text;
   v_batch_roll_up boolean := jsonb_array_length(COALESCE(p_settles, '[]'::jsonb)) > 1;
 BEGIN
   PERFORM pg_advisory_xact_lock(72707370);
@@ -58,10 +64,29 @@ BEGIN
       model text, request_id text, conversation_id uuid, title text, content text, max_messages integer,
       in_price bigint, out_price bigint, cost_month_limit bigint, default_cost_day_cap bigint, default_cost_month_cap bigint,
       at_global_month timestamptz, fallback_model text, fallback_in_price bigint, fallback_out_price bigint, fallback_max_tokens bigint,
-      parent_id uuid, reply_to uuid, exclusive boolean)
+      parent_id uuid, reply_to uuid, exclusive boolean,
+      session_id text, expect_plan text, expect_verified boolean, expect_subscribed boolean, live_statuses text[])
   LOOP
-    IF EXISTS (SELECT 1 FROM users u WHERE u.id = q.user_id AND u.deleted_at IS NOT NULL) THEN
-      RETURN QUERY SELECT 'reserve'::text, q.idx, 'account_deleted'::text, NULL::bigint, NULL::text, NULL::uuid, NULL::uuid,
+    IF q.session_id IS NULL THEN
+      v_refusal := CASE WHEN EXISTS (SELECT 1 FROM users u WHERE u.id = q.user_id AND u.deleted_at IS NOT NULL) THEN 'account_deleted' END;
+    ELSE
+      -- The request's user came from this instance's session cache (auth/session.ts): the
+      -- session must still open, and the user must still be as the checks before this saw them.
+      SELECT CASE
+               WHEN u.deleted_at IS NOT NULL THEN 'account_deleted'
+               WHEN se.id IS NULL OR se.expires_at <= q.at_now THEN 'session_gone'
+               WHEN u.plan_id IS DISTINCT FROM q.expect_plan OR u.is_guest IS DISTINCT FROM q.is_guest OR u.blocked_at IS NOT NULL
+                 OR (u.email_verified_at IS NOT NULL) IS DISTINCT FROM q.expect_verified
+                 OR EXISTS (SELECT 1 FROM subscriptions b WHERE b.user_id = u.id AND b.status = ANY(q.live_statuses)) IS DISTINCT FROM q.expect_subscribed
+                 THEN 'session_changed'
+             END
+        INTO v_refusal
+        FROM users u LEFT JOIN sessions se ON se.id = q.session_id AND se.user_id = u.id
+       WHERE u.id = q.user_id;
+      IF NOT FOUND THEN v_refusal := 'session_gone'; END IF;
+    END IF;
+    IF v_refusal IS NOT NULL THEN
+      RETURN QUERY SELECT 'reserve'::text, q.idx, v_refusal, NULL::bigint, NULL::text, NULL::uuid, NULL::uuid,
                           NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::text, NULL::bigint;
       CONTINUE;
     END IF;

@@ -12,6 +12,21 @@ import { SESSION_COOKIE, type Session, type SessionUser } from './session.ts';
 export interface RequestSession {
   session: Session;
   user: SessionUser;
+  /** Read from this instance's session cache (a streamed chat's; SessionService.validateCached). */
+  cached?: boolean;
+}
+
+/**
+ * The procedures whose session may come from the instance's cache: the streamed chats, whose
+ * reservation checks it again in the database (routers/chat.ts), each alone in its request.
+ */
+const CACHED_SESSION_PATHS = new Set(['/chat.send', '/chat.regenerate', '/chat.edit']);
+
+function cachedSessionAllowed(req: Request): boolean {
+  if (req.method !== 'POST') return false;
+  const url = req.url;
+  const q = url.indexOf('?');
+  return CACHED_SESSION_PATHS.has(q === -1 ? url : url.slice(0, q));
 }
 
 /** What this request's cookie was found to open, kept on the request so later readers do not query again. */
@@ -23,14 +38,20 @@ type Read = { token: string; found: RequestSession | null };
  * bootstrap, then the tRPC context, read the same answer); a renewed session's cookie is written once,
  * and a cookie that opens nothing is cleared.
  */
-export async function readRequestSession(deps: Pick<Deps, 'sessions' | 'env'>, req: Request, res: Response): Promise<RequestSession | null> {
+export async function readRequestSession(
+  deps: Pick<Deps, 'sessions' | 'env'>,
+  req: Request,
+  res: Response,
+  /** `fresh`: from the database even if already read (a cached session was refused or is in doubt). */
+  options: { fresh?: boolean } = {},
+): Promise<RequestSession | null> {
   const token = readCookie(req.headers.cookie, SESSION_COOKIE);
   if (!token) return null;
   const holder = req as Request & { [READ]?: Read };
   const read = holder[READ];
-  if (read?.token === token) return read.found;
-  const found = await deps.sessions.validate(token);
-  holder[READ] = { token, found: found ? { session: found.session, user: found.user } : null };
+  if (read?.token === token && !options.fresh) return read.found;
+  const found = !options.fresh && cachedSessionAllowed(req) ? await deps.sessions.validateCached(token) : await deps.sessions.validate(token);
+  holder[READ] = { token, found: found ? { session: found.session, user: found.user, ...('cached' in found && found.cached ? { cached: true } : {}) } : null };
   const cookies = expressCookies(res, deps.env.NODE_ENV === 'production');
   if (!found) cookies.clearSession();
   else if (found.renewed) cookies.setSession(token, found.session.expiresAt);

@@ -8,12 +8,21 @@ import { encodeBase32LowerCaseNoPadding } from '@oslojs/encoding';
 import type { PrismaClient, SqlQuery } from '@chatmeter/db/client';
 import type { TRole } from '@chatmeter/shared/auth';
 import { LIVE_STATUSES } from '../plans/live-statuses.ts';
+import { BoundedMap } from '../lib/bounded-map.ts';
 import { coarseIp } from '../lib/ip.ts';
 
 export const SESSION_COOKIE = 'cm_session';
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** lastSeenAt is written at most this often, so reads stay reads. */
 const LAST_SEEN_RESOLUTION_MS = 60 * 1000;
+/** Sessions an instance keeps in its cache (validateCached). */
+const CACHED_SESSIONS = 10_000;
+
+interface CachedSession {
+  secretHash: Uint8Array;
+  session: Session;
+  user: SessionUser;
+}
 
 export interface SessionUser {
   id: string;
@@ -52,6 +61,8 @@ export function hashSecret(secret: string): Uint8Array {
 
 export class SessionService {
   private readonly lifetimeMs: number;
+  /** The last lookup of each session on this instance (validateCached); never a blocked user's. */
+  private readonly cache = new BoundedMap<string, CachedSession>(CACHED_SESSIONS);
 
   /** `query` runs the per-request lookup outside Prisma (Database.query): it is on every request's path. */
   constructor(
@@ -120,8 +131,10 @@ export class SessionService {
       { name: 'session_validate' },
     );
     const row = rows[0];
+    this.cache.delete(id);
     if (!row) return null;
-    if (!constantTimeEqual(hashSecret(secret), new Uint8Array(row.secret_hash))) return null;
+    const secretHash = new Uint8Array(row.secret_hash);
+    if (!constantTimeEqual(hashSecret(secret), secretHash)) return null;
     const expiresAt = new Date(row.expires_at);
     if (expiresAt.getTime() <= now.getTime()) {
       await this.prisma.session.deleteMany({ where: { id } });
@@ -130,8 +143,7 @@ export class SessionService {
     let session: Session = { id, userId: row.user_id, expiresAt, lastSeenAt: new Date(row.last_seen_at) };
     let renewed = false;
     const renew = expiresAt.getTime() - now.getTime() < this.lifetimeMs / 2;
-    const touch = now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS;
-    if (renew || touch) {
+    if (this.needsWrite(session, now)) {
       const data: { lastSeenAt: Date; expiresAt?: Date } = { lastSeenAt: now };
       if (renew) {
         data.expiresAt = new Date(now.getTime() + this.lifetimeMs);
@@ -140,27 +152,54 @@ export class SessionService {
       await this.prisma.session.updateMany({ where: { id }, data });
       session = { ...session, ...data };
     }
-    return {
-      session,
-      renewed,
-      user: {
-        id: row.user_id,
-        email: row.email,
-        role: row.role,
-        planId: row.plan_id,
-        isGuest: row.is_guest,
-        blockedAt: row.blocked_at ? new Date(row.blocked_at) : null,
-        emailVerifiedAt: row.email_verified_at ? new Date(row.email_verified_at) : null,
-        subscribed: row.subscribed,
-      },
+    const user: SessionUser = {
+      id: row.user_id,
+      email: row.email,
+      role: row.role,
+      planId: row.plan_id,
+      isGuest: row.is_guest,
+      blockedAt: row.blocked_at ? new Date(row.blocked_at) : null,
+      emailVerifiedAt: row.email_verified_at ? new Date(row.email_verified_at) : null,
+      subscribed: row.subscribed,
     };
+    if (!user.blockedAt) this.cache.set(id, { secretHash, session, user });
+    return { session, renewed, user };
+  }
+
+  /**
+   * As validate, answered from this instance's last lookup of the session when that needs no
+   * write (neither a lastSeenAt touch nor a renewal is due) and the session has not expired;
+   * `cached` says which. Only for requests that check the session again in the database before
+   * anything they do counts: the streamed chats, whose reservation does (Meter.reserveChat's
+   * `session`), with the caller reading the session afresh when it refuses (routers/chat.ts).
+   * A session ended elsewhere is therefore never served, only found out one step later.
+   */
+  async validateCached(token: string, now = new Date()): Promise<{ session: Session; user: SessionUser; renewed: boolean; cached: boolean } | null> {
+    const dot = token.indexOf('.');
+    const hit = dot > 0 ? this.cache.get(token.slice(0, dot)) : undefined;
+    if (
+      hit &&
+      hit.session.expiresAt.getTime() > now.getTime() &&
+      !this.needsWrite(hit.session, now) &&
+      constantTimeEqual(hashSecret(token.slice(dot + 1)), hit.secretHash)
+    ) {
+      return { session: hit.session, user: hit.user, renewed: false, cached: true };
+    }
+    const found = await this.validate(token, now);
+    return found && { ...found, cached: false };
+  }
+
+  private needsWrite(session: Session, now: Date): boolean {
+    return session.expiresAt.getTime() - now.getTime() < this.lifetimeMs / 2 || now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS;
   }
 
   async invalidate(sessionId: string): Promise<void> {
+    this.cache.delete(sessionId);
     await this.prisma.session.deleteMany({ where: { id: sessionId } });
   }
 
   async invalidateAllForUser(userId: string): Promise<number> {
+    for (const [id, hit] of this.cache) if (hit.user.id === userId) this.cache.delete(id);
     const { count } = await this.prisma.session.deleteMany({ where: { userId } });
     return count;
   }

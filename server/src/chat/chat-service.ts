@@ -41,6 +41,15 @@ export interface ChatUser extends PlanSubject {
   subscribed?: boolean;
 }
 
+/** Who asks, for one streamed chat. */
+export interface ChatRequest {
+  ip: string;
+  requestId: string;
+  signal?: AbortSignal | undefined;
+  /** The session the user was read from when that came from the instance's cache: the reservation checks it (Meter.reserveChat). */
+  session?: string | undefined;
+}
+
 export interface SendInput {
   conversationId?: string | undefined;
   content: string;
@@ -179,11 +188,7 @@ export class ChatService {
    * refusal is an ordinary error with its HTTP status; the returned stream does
    * steps 5-6 (provider, settlement).
    */
-  async send(
-    user: ChatUser,
-    input: SendInput,
-    request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
-  ): Promise<AsyncGenerator<ChatStreamEvent>> {
+  async send(user: ChatUser, input: SendInput, request: ChatRequest): Promise<AsyncGenerator<ChatStreamEvent>> {
     const o = this.options;
     const plan = o.planResolver.planFor(user);
     if (user.blockedAt) throw new AppError('blocked', 'This account has been blocked. Contact support.');
@@ -301,6 +306,7 @@ export class ChatService {
         ...(input.branch ? { exclusive: true, ...(input.branch.replyTo ? { replyTo: input.branch.replyTo } : {}) } : {}),
       },
       now,
+      ...(request.session ? { session: { id: request.session, expect: user } } : {}),
     });
     // The plan's fallback answers when the model asked for no longer fitted the budget.
     let answering = model;
@@ -389,7 +395,7 @@ export class ChatService {
   async regenerate(
     user: ChatUser,
     input: { messageId: string; model?: string | undefined; speak?: boolean | undefined },
-    request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
+    request: ChatRequest,
   ): Promise<AsyncGenerator<ChatStreamEvent>> {
     const reply = await findOwnMessage(this.options.prisma, user.id, input.messageId);
     if (reply.role !== 'assistant') throw new AppError('invalid_input', 'Only a reply can be regenerated. To change your own message, edit it.');
@@ -422,7 +428,7 @@ export class ChatService {
   async edit(
     user: ChatUser,
     input: { messageId: string; content: string; model?: string | undefined; speak?: boolean | undefined },
-    request: { ip: string; requestId: string; signal?: AbortSignal | undefined },
+    request: ChatRequest,
   ): Promise<AsyncGenerator<ChatStreamEvent>> {
     const message = await findOwnMessage(this.options.prisma, user.id, input.messageId);
     if (message.role !== 'user') throw new AppError('invalid_input', 'Only your own messages can be edited. To get another reply, regenerate it.');

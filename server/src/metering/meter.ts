@@ -9,6 +9,7 @@ import type { LimitName } from '@chatmeter/shared/errors';
 import { costMicroUsd, type TokenPrice } from '@chatmeter/shared/money';
 import type { TPlan } from '@chatmeter/shared/plans';
 import { AppError } from '../lib/app-error.ts';
+import { LIVE_STATUSES } from '../plans/live-statuses.ts';
 import { MeterBatcher } from './meter-batch.ts';
 import { exhaustedLimits, longestBlock, quotaRefusal, type ExhaustedLimit, type QuotaSnapshot } from './quota-refusal.ts';
 import { dayStart, hourStart, nextDay, nextHour, type MonthPeriod } from './periods.ts';
@@ -55,6 +56,31 @@ export interface ReserveChatInput {
     exclusive?: boolean;
   };
   now?: Date;
+  /**
+   * The request's user was read from this instance's session cache (auth/session.ts): the
+   * reservation checks, in the same transaction, that the session still opens and that the
+   * user is still as `user` says (plan, guest, verified, not blocked, subscribed).
+   */
+  session?: { id: string; expect: SessionExpectation } | undefined;
+}
+
+/** What the checks before the reservation assumed of the user (a cached session's). */
+export interface SessionExpectation {
+  planId: string;
+  isGuest: boolean;
+  emailVerifiedAt: Date | null;
+  subscribed?: boolean | undefined;
+}
+
+/**
+ * The cached session the request was checked with is out of date (the user's plan, state or
+ * subscription changed since): the caller reads the session again and retries. Never reaches a client.
+ */
+export class StaleSessionError extends Error {
+  constructor() {
+    super('The session changed since it was cached.');
+    this.name = 'StaleSessionError';
+  }
 }
 
 export interface ChatReservation {
@@ -272,6 +298,15 @@ export class Meter {
       parent_id: input.conversation.parentId ?? null,
       reply_to: input.conversation.replyTo ?? null,
       exclusive: input.conversation.exclusive ?? false,
+      ...(input.session
+        ? {
+            session_id: input.session.id,
+            expect_plan: input.session.expect.planId,
+            expect_verified: input.session.expect.emailVerifiedAt !== null,
+            expect_subscribed: input.session.expect.subscribed ?? false,
+            live_statuses: LIVE_STATUSES,
+          }
+        : {}),
     });
 
     switch (row.o_outcome) {
@@ -315,6 +350,10 @@ export class Meter {
         throw new AppError('not_found', input.conversation.exclusive ? 'That message does not exist.' : 'That conversation does not exist.');
       case 'conversation_busy':
         throw new AppError('conflict', 'A reply is still being written in this conversation. Wait for it to finish, or stop it, then try again.');
+      case 'session_gone':
+        throw new AppError('unauthenticated', 'Please sign in first.');
+      case 'session_changed':
+        throw new StaleSessionError();
       case 'account_deleted':
         // The session was valid when the request began; the account was deleted since.
         throw new AppError('unauthenticated', 'This account has been deleted.');

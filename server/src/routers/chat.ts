@@ -10,7 +10,46 @@ import {
   ZSelectVersionInput,
 } from '@chatmeter/shared/chat';
 import { startGuest } from '../auth/request-auth.ts';
+import type { SessionUser } from '../auth/session.ts';
+import { AppError, isAppError } from '../lib/app-error.ts';
+import { StaleSessionError } from '../metering/meter.ts';
+import type { Context } from '../trpc/context.ts';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.ts';
+
+/**
+ * Runs a streamed chat for `user`. When the context read the user from the instance's session
+ * cache (`ctx.recheck`), the chat passes the session on and its reservation checks it in the
+ * database (Meter.reserveChat). A refusal (the session has ended or the user changed, or any
+ * refusal before the reservation, which may rest on the cached answer) reads the session again:
+ * none opens, unauthenticated; the user changed, the chat runs again with the fresh user;
+ * otherwise the refusal stands.
+ */
+async function withSessionChecked<T>(ctx: Context, user: SessionUser, run: (user: SessionUser, session: string | undefined) => Promise<T>): Promise<T> {
+  const recheck = ctx.recheck;
+  if (!recheck || !ctx.session) return run(user, undefined);
+  try {
+    return await run(user, ctx.session.id);
+  } catch (error) {
+    const stale = error instanceof StaleSessionError;
+    if (!stale && !isAppError(error)) throw error;
+    const fresh = await recheck();
+    if (!fresh) throw new AppError('unauthenticated', 'Please sign in first.');
+    if (!stale && sameChecks(fresh.user, user)) throw error;
+    return run(fresh.user, undefined);
+  }
+}
+
+/** The facts a streamed chat is checked on (the reservation's session expectation, and the block). */
+function sameChecks(a: SessionUser, b: SessionUser): boolean {
+  return (
+    a.id === b.id &&
+    a.planId === b.planId &&
+    a.isGuest === b.isGuest &&
+    (a.emailVerifiedAt === null) === (b.emailVerifiedAt === null) &&
+    (a.blockedAt === null) === (b.blockedAt === null) &&
+    (a.subscribed ?? false) === (b.subscribed ?? false)
+  );
+}
 
 export const chatRouter = router({
   /**
@@ -34,7 +73,8 @@ export const chatRouter = router({
       user = signedIn.user;
     }
     // Resolves after the reservation, before the response starts: the cookie and any refusal go out as headers.
-    return ctx.deps.chat.send(user, input, { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal });
+    if (user !== ctx.user) return ctx.deps.chat.send(user, input, { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal });
+    return withSessionChecked(ctx, user, (u, session) => ctx.deps.chat.send(u, input, { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal, session }));
   }),
 
   /**
@@ -44,10 +84,12 @@ export const chatRouter = router({
   regenerate: authedProcedure
     .input(ZChatRegenerateInput)
     .mutation(({ ctx, input, signal }) =>
-      ctx.deps.chat.regenerate(
-        ctx.user,
-        { messageId: input.messageId, model: input.model, speak: input.speak },
-        { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal },
+      withSessionChecked(ctx, ctx.user, (user, session) =>
+        ctx.deps.chat.regenerate(
+          user,
+          { messageId: input.messageId, model: input.model, speak: input.speak },
+          { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal, session },
+        ),
       ),
     ),
 
@@ -55,10 +97,12 @@ export const chatRouter = router({
   edit: authedProcedure
     .input(ZChatEditInput)
     .mutation(({ ctx, input, signal }) =>
-      ctx.deps.chat.edit(
-        ctx.user,
-        { messageId: input.messageId, content: input.content, model: input.model, speak: input.speak },
-        { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal },
+      withSessionChecked(ctx, ctx.user, (user, session) =>
+        ctx.deps.chat.edit(
+          user,
+          { messageId: input.messageId, content: input.content, model: input.model, speak: input.speak },
+          { ip: ctx.meta.ip, requestId: ctx.meta.requestId, signal, session },
+        ),
       ),
     ),
 

@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import type { Deps } from '../deps.ts';
 import type { Session, SessionUser } from '../auth/session.ts';
 import { expressCookies, type CookieWriter } from '../auth/cookies.ts';
-import { readRequestSession } from '../auth/request-auth.ts';
+import { readRequestSession, type RequestSession } from '../auth/request-auth.ts';
 import { isAllowedOrigin } from './csrf.ts';
 import { GUEST_ERROR } from './guest-bootstrap.ts';
 
@@ -24,6 +24,11 @@ export interface Context {
   originOk: boolean;
   /** Why a guest session could not be created in front of tRPC (e.g. the guest limit). */
   guestError?: unknown;
+  /**
+   * Set when `user` came from the instance's session cache (the streamed chats only,
+   * auth/request-auth.ts): reads the session again from the database.
+   */
+  recheck?: () => Promise<RequestSession | null>;
 }
 
 export const noopCookies: CookieWriter = { setSession: () => {}, clearSession: () => {} };
@@ -57,6 +62,15 @@ export function contextFactory(deps: Deps) {
     };
     const found = await readRequestSession(deps, req, res);
     const guestError = (req as Request & { [GUEST_ERROR]?: unknown })[GUEST_ERROR];
-    return { deps, user: found?.user ?? null, session: found?.session ?? null, meta, cookies, originOk: isAllowedOrigin(req, deps.env.APP_ORIGIN), guestError };
+    return {
+      deps,
+      user: found?.user ?? null,
+      session: found?.session ?? null,
+      meta,
+      cookies,
+      originOk: isAllowedOrigin(req, deps.env.APP_ORIGIN),
+      guestError,
+      ...(found?.cached ? { recheck: () => readRequestSession(deps, req, res, { fresh: true }) } : {}),
+    };
   };
 }
