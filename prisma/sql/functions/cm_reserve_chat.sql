@@ -233,9 +233,13 @@ BEGIN
             v_cost, CASE WHEN v_funded = 'allowance' THEN v_cost ELSE 0 END, p_global_month, v_message, p_reply_to IS NOT NULL);
   EXCEPTION WHEN SQLSTATE 'P0001' THEN
     GET STACKED DIAGNOSTICS v_reason = PG_EXCEPTION_DETAIL;
-    RETURN QUERY SELECT v_reason, 0::bigint, 'none'::text, NULL::uuid, NULL::uuid, v_balance, NULL::text, NULL::text, 0::bigint;
+    outcome := v_reason; max_tokens := 0; funded_by := 'none'; conversation_id := NULL; user_message_id := NULL;
+    credit_balance := v_balance; model := NULL; limited_by := NULL; cost_micro_usd := 0;
+    RETURN NEXT;
     RETURN;
   END;
-  RETURN QUERY SELECT 'ok'::text, v_max, v_funded, v_conversation, v_message, v_balance, v_model, v_limited, v_cost;
+  outcome := 'ok'; max_tokens := v_max; funded_by := v_funded; conversation_id := v_conversation; user_message_id := v_message;
+  credit_balance := v_balance; model := v_model; limited_by := v_limited; cost_micro_usd := v_cost;
+  RETURN NEXT;
 END;
 $function$;

@@ -92,7 +92,8 @@ BEGIN
     RETURNING id INTO v_event;
     -- Nothing may lead from the event back to the person.
     DELETE FROM reservations WHERE id = p_reservation_id;
-    RETURN QUERY SELECT v_event, v_credit, true;
+    usage_event_id := v_event; credit_tokens := v_credit; anonymised := true;
+    RETURN NEXT;
     RETURN;
   END IF;
 
@@ -114,6 +115,7 @@ BEGIN
                                  THEN p_assistant_id ELSE active_leaf_id END
      WHERE id = r.conversation_id;
   END IF;
-  RETURN QUERY SELECT v_event, v_credit, false;
+  usage_event_id := v_event; credit_tokens := v_credit; anonymised := false;
+  RETURN NEXT;
 END;
 $function$;
