@@ -35,8 +35,11 @@ BEGIN
                                         s.finish_reason, s.message_status);
     IF FOUND THEN
       IF v_batch_roll_up THEN v_events := v_events || v.usage_event_id; END IF;
-      RETURN QUERY SELECT 'settle'::text, s.idx, CASE WHEN v.anonymised THEN 'anonymised' ELSE 'ok' END::text, NULL::bigint, NULL::text,
-                          NULL::uuid, NULL::uuid, NULL::bigint, v.usage_event_id, v.credit_tokens, NULL::text, NULL::text, NULL::bigint;
+      -- The row through the OUT columns (RETURN QUERY ran a query for it; issue 17).
+      o_kind := 'settle'; o_idx := s.idx; o_outcome := CASE WHEN v.anonymised THEN 'anonymised' ELSE 'ok' END;
+      o_max_tokens := NULL; o_funded_by := NULL; o_conversation_id := NULL; o_user_message_id := NULL; o_credit_balance := NULL;
+      o_usage_event_id := v.usage_event_id; o_credit_tokens := v.credit_tokens; o_model := NULL; o_limited_by := NULL; o_cost := NULL;
+      RETURN NEXT;
     ELSE
       -- Idempotent: settled before (a retry after a lost connection, or the sweeper).
       RETURN QUERY SELECT 'settle'::text, s.idx, 'already_settled'::text, NULL::bigint, NULL::text, NULL::uuid, NULL::uuid, NULL::bigint,
