@@ -62,6 +62,11 @@ DECLARE
   v_message uuid := gen_random_uuid();
   v_count integer;
   v_reason text;
+  v_took text[];
+  v_lim_cost_month bigint;
+  v_lim_personal bigint;
+  v_lim_cost_day bigint;
+  v_lim_cost_gmonth bigint;
   -- Messages this reservation adds before the reply: none when it answers an existing one.
   v_added integer := CASE WHEN p_reply_to IS NULL THEN 1 ELSE 0 END;
 BEGIN
@@ -73,14 +78,26 @@ BEGIN
     v_cost_day_cap := COALESCE(v_cost_day_cap, p_default_cost_day_cap);
     v_cost_month_cap := COALESCE(v_cost_month_cap, p_default_cost_month_cap);
 
-    IF cm_counter_try(v_subject, 'messages_hour', p_hour, 1, p_messages_hour_limit) IS NULL THEN
-      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'messages_hour';
-    END IF;
-    IF cm_counter_try(v_subject, 'messages_day', p_day, 1, p_messages_day_limit) IS NULL THEN
-      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'messages_day';
-    END IF;
-    IF p_is_guest AND cm_counter_try('ip:' || p_ip_hash, 'messages_day', p_day, 1, p_ip_day_limit) IS NULL THEN
-      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'ip_day';
+    -- The messages, in one statement: each counter taken only if it stays within its limit
+    -- (cm_counter_try's rule, row by row); a counter not taken refuses with the first such
+    -- limit in this order, and the refusal rolls back the others (the EXCEPTION block below).
+    WITH taken AS (
+      INSERT INTO quota_counters AS q (subject, kind, period_start, used)
+      SELECT t.subject, t.kind, t.period, 1
+        FROM (VALUES (1, v_subject, 'messages_hour', p_hour, p_messages_hour_limit),
+                     (2, v_subject, 'messages_day', p_day, p_messages_day_limit),
+                     (3, 'ip:' || p_ip_hash, 'messages_day', p_day, p_ip_day_limit)) t(ord, subject, kind, period, lim)
+       WHERE (t.ord < 3 OR p_is_guest) AND 1 <= t.lim
+       ORDER BY t.ord
+      ON CONFLICT (subject, kind, period_start) DO UPDATE
+         SET used = q.used + EXCLUDED.used, updated_at = now()
+       WHERE q.used + EXCLUDED.used <= CASE WHEN q.kind = 'messages_hour' THEN p_messages_hour_limit
+                                            WHEN q.subject = v_subject THEN p_messages_day_limit ELSE p_ip_day_limit END
+      RETURNING CASE WHEN q.kind = 'messages_hour' THEN 'messages_hour' WHEN q.subject = v_subject THEN 'messages_day' ELSE 'ip_day' END AS reason)
+    SELECT COALESCE(array_agg(taken.reason), '{}') INTO v_took FROM taken;
+    IF cardinality(v_took) < (CASE WHEN p_is_guest THEN 3 ELSE 2 END) THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused',
+        DETAIL = CASE WHEN NOT 'messages_hour' = ANY(v_took) THEN 'messages_hour' WHEN NOT 'messages_day' = ANY(v_took) THEN 'messages_day' ELSE 'ip_day' END;
     END IF;
 
     -- What is left under each limit (read once; the conditional updates below are what guarantee them).
@@ -165,12 +182,6 @@ BEGIN
     v_cost := cm_chat_cost(p_prompt, v_max, v_in, v_out);
     IF v_funded = 'allowance' THEN
       v_allowance := p_prompt + v_max;
-      IF cm_counter_try(v_subject, 'tokens_month', p_month, v_allowance, p_tokens_month_limit) IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'tokens';
-      END IF;
-      IF v_cost > 0 AND cm_counter_try(v_subject, 'cost_month', p_month, v_cost, COALESCE(p_cost_month_limit, c_none)) IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'cost_month';
-      END IF;
     ELSE
       v_credit := p_prompt + v_max;
       -- The credit rule is cm_credit_take's (the balance and its ledger row, all or nothing).
@@ -178,17 +189,43 @@ BEGIN
         FROM cm_credit_take(p_user_id, v_credit, 'spend', 'chat reservation', NULL, NULL, p_reservation_id, true) t;
       IF v_taken <> v_credit THEN RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'credits'; END IF;
     END IF;
-    IF v_cost > 0 AND cm_counter_try(v_subject, 'spend_month', p_month, v_cost, COALESCE(v_personal, c_none)) IS NULL THEN
-      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'personal';
-    END IF;
-    IF cm_counter_try('global', 'global_tokens_day', p_day, p_prompt + v_max, v_token_cap) IS NULL THEN
-      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'global_cap';
-    END IF;
-    IF v_cost > 0 AND cm_counter_try('global', 'global_cost_day', p_day, v_cost, COALESCE(v_cost_day_cap, c_none)) IS NULL THEN
-      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'global_cost_day';
-    END IF;
-    IF v_cost > 0 AND cm_counter_try('global', 'global_cost_month', p_global_month, v_cost, COALESCE(v_cost_month_cap, c_none)) IS NULL THEN
-      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused', DETAIL = 'global_cost_month';
+    -- The counters, in one statement, by cm_counter_try's rule row by row: the plan's allowance
+    -- (when it pays), the personal limit, the global caps; the dollar counters only for a reply
+    -- that costs something. A counter not taken refuses with the first such limit in this
+    -- order (the reason names it), and the refusal rolls back everything (the EXCEPTION block).
+    v_lim_cost_month := COALESCE(p_cost_month_limit, c_none);
+    v_lim_personal := COALESCE(v_personal, c_none);
+    v_lim_cost_day := COALESCE(v_cost_day_cap, c_none);
+    v_lim_cost_gmonth := COALESCE(v_cost_month_cap, c_none);
+    WITH taken AS (
+      INSERT INTO quota_counters AS q (subject, kind, period_start, used)
+      SELECT t.subject, t.kind, t.period, t.n
+        FROM (VALUES (1, v_subject, 'tokens_month', p_month, v_allowance, p_tokens_month_limit, v_funded = 'allowance'),
+                     (2, v_subject, 'cost_month', p_month, v_cost, v_lim_cost_month, v_funded = 'allowance' AND v_cost > 0),
+                     (3, v_subject, 'spend_month', p_month, v_cost, v_lim_personal, v_cost > 0),
+                     (4, 'global', 'global_tokens_day', p_day, p_prompt + v_max, v_token_cap, true),
+                     (5, 'global', 'global_cost_day', p_day, v_cost, v_lim_cost_day, v_cost > 0),
+                     (6, 'global', 'global_cost_month', p_global_month, v_cost, v_lim_cost_gmonth, v_cost > 0)) t(ord, subject, kind, period, n, lim, applies)
+       WHERE t.applies AND t.n <= t.lim
+       ORDER BY t.ord
+      ON CONFLICT (subject, kind, period_start) DO UPDATE
+         SET used = q.used + EXCLUDED.used, updated_at = now()
+       WHERE q.used + EXCLUDED.used <= CASE q.kind WHEN 'tokens_month' THEN p_tokens_month_limit
+                                                   WHEN 'cost_month' THEN v_lim_cost_month
+                                                   WHEN 'spend_month' THEN v_lim_personal
+                                                   WHEN 'global_tokens_day' THEN v_token_cap
+                                                   WHEN 'global_cost_day' THEN v_lim_cost_day
+                                                   WHEN 'global_cost_month' THEN v_lim_cost_gmonth END
+      RETURNING q.kind)
+    SELECT COALESCE(array_agg(taken.kind), '{}') INTO v_took FROM taken;
+    IF cardinality(v_took) < (CASE WHEN v_funded = 'allowance' THEN 2 ELSE 1 END) + (CASE WHEN v_cost > 0 THEN (CASE WHEN v_funded = 'allowance' THEN 4 ELSE 3 END) ELSE 0 END) THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'refused',
+        DETAIL = CASE WHEN v_funded = 'allowance' AND NOT 'tokens_month' = ANY(v_took) THEN 'tokens'
+                      WHEN v_funded = 'allowance' AND v_cost > 0 AND NOT 'cost_month' = ANY(v_took) THEN 'cost_month'
+                      WHEN v_cost > 0 AND NOT 'spend_month' = ANY(v_took) THEN 'personal'
+                      WHEN NOT 'global_tokens_day' = ANY(v_took) THEN 'global_cap'
+                      WHEN NOT 'global_cost_day' = ANY(v_took) THEN 'global_cost_day'
+                      ELSE 'global_cost_month' END;
     END IF;
 
     IF v_conversation IS NOT NULL THEN
@@ -233,9 +270,13 @@ BEGIN
             v_cost, CASE WHEN v_funded = 'allowance' THEN v_cost ELSE 0 END, p_global_month, v_message, p_reply_to IS NOT NULL);
   EXCEPTION WHEN SQLSTATE 'P0001' THEN
     GET STACKED DIAGNOSTICS v_reason = PG_EXCEPTION_DETAIL;
-    RETURN QUERY SELECT v_reason, 0::bigint, 'none'::text, NULL::uuid, NULL::uuid, v_balance, NULL::text, NULL::text, 0::bigint;
+    outcome := v_reason; max_tokens := 0; funded_by := 'none'; conversation_id := NULL; user_message_id := NULL;
+    credit_balance := v_balance; model := NULL; limited_by := NULL; cost_micro_usd := 0;
+    RETURN NEXT;
     RETURN;
   END;
-  RETURN QUERY SELECT 'ok'::text, v_max, v_funded, v_conversation, v_message, v_balance, v_model, v_limited, v_cost;
+  outcome := 'ok'; max_tokens := v_max; funded_by := v_funded; conversation_id := v_conversation; user_message_id := v_message;
+  credit_balance := v_balance; model := v_model; limited_by := v_limited; cost_micro_usd := v_cost;
+  RETURN NEXT;
 END;
 $function$;

@@ -24,6 +24,7 @@ DECLARE
   v_d_global_cost bigint;
   v_d_messages bigint;
   v_d_ip_messages bigint;
+  v_parent uuid;
 BEGIN
   -- Idempotent: only the call that flips the status settles.
   UPDATE reservations SET status = 'settled', settled_at = now()
@@ -92,7 +93,8 @@ BEGIN
     RETURNING id INTO v_event;
     -- Nothing may lead from the event back to the person.
     DELETE FROM reservations WHERE id = p_reservation_id;
-    RETURN QUERY SELECT v_event, v_credit, true;
+    usage_event_id := v_event; credit_tokens := v_credit; anonymised := true;
+    RETURN NEXT;
     RETURN;
   END IF;
 
@@ -106,14 +108,22 @@ BEGIN
     -- The reply goes under the user message it answers (a reservation made before the message tree
     -- names none: under the conversation's leaf). It becomes the leaf when the leaf is still that
     -- message, or when it regenerates; a message sent meanwhile keeps the leaf.
+    -- (The leaf is read by its own statement, only when needed: inside the INSERT, the
+    -- subquery made every custom plan cheaper than the generic one, so the INSERT was planned
+    -- again on every call. Issue 17.)
+    v_parent := r.user_message_id;
+    IF v_parent IS NULL THEN
+      SELECT c.active_leaf_id INTO v_parent FROM conversations c WHERE c.id = r.conversation_id;
+    END IF;
     INSERT INTO messages (id, conversation_id, user_id, role, content, model, status, finish_reason, usage_event_id, parent_id)
     VALUES (p_assistant_id, r.conversation_id, r.user_id, 'assistant', p_assistant_content, p_model, COALESCE(p_message_status, p_status), p_finish_reason, v_event,
-            COALESCE(r.user_message_id, (SELECT c.active_leaf_id FROM conversations c WHERE c.id = r.conversation_id)));
+            v_parent);
     UPDATE conversations SET message_count = message_count + 1, updated_at = now(),
            active_leaf_id = CASE WHEN r.regenerate OR r.user_message_id IS NULL OR active_leaf_id IS NOT DISTINCT FROM r.user_message_id
                                  THEN p_assistant_id ELSE active_leaf_id END
      WHERE id = r.conversation_id;
   END IF;
-  RETURN QUERY SELECT v_event, v_credit, false;
+  usage_event_id := v_event; credit_tokens := v_credit; anonymised := false;
+  RETURN NEXT;
 END;
 $function$;
