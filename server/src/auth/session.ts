@@ -2,7 +2,7 @@
 // the token the browser holds is `<id>.<secret>`; the database keeps the id and
 // only a SHA-256 hash of the secret, compared in constant time. Expiry slides:
 // a session used in the second half of its life is extended.
-import { sha256 } from '@oslojs/crypto/sha2';
+import { hash } from 'node:crypto';
 import { constantTimeEqual } from '@oslojs/crypto/subtle';
 import { encodeBase32LowerCaseNoPadding } from '@oslojs/encoding';
 import type { PrismaClient, SqlQuery } from '@chatmeter/db/client';
@@ -55,8 +55,9 @@ function randomString(): string {
   return encodeBase32LowerCaseNoPadding(bytes);
 }
 
+/** SHA-256 of the secret's UTF-8 bytes, node:crypto's one-shot (@oslojs/crypto's JS one cost a streamed chat about 0.7 % of the server's CPU). */
 export function hashSecret(secret: string): Uint8Array {
-  return sha256(new TextEncoder().encode(secret));
+  return new Uint8Array(hash('sha256', secret, 'buffer'));
 }
 
 export class SessionService {

@@ -36,6 +36,59 @@ export function isBodyError(error: unknown): boolean {
   return typeof e?.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500;
 }
 
+/** An error as body-parser's reader (raw-body) gives it: a 4xx `status` and a `type`. */
+function readError(message: string, type: string): Error {
+  return Object.assign(new Error(message), { status: 400, statusCode: 400, expose: true, type });
+}
+
+/**
+ * The request every client of ours sends, read without body-parser: a Content-Length
+ * within the limit, no Content-Encoding, JSON (UTF-8) or no Content-Type. body-parser's
+ * checks, raw-body and iconv-lite cost a streamed chat about 3 % of the server's CPU
+ * (issue 17, docs/performance.md); every other request goes to them, errors included.
+ * False when it leaves the request to body-parser.
+ */
+function readPlainText(req: Request, done: (error?: unknown) => void): boolean {
+  const { headers } = req;
+  const length = headers['content-length'];
+  if (length === undefined || headers['transfer-encoding'] !== undefined || headers['content-encoding'] !== undefined) return false;
+  const type = headers['content-type'];
+  if (type !== undefined && type !== 'application/json') return false;
+  if (!/^\d{1,9}$/.test(length)) return false;
+  const expected = Number(length);
+  if (expected > MAX_BODY_BYTES || req.readableEnded || req.destroyed) return false;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let finished = false;
+  const finish = (error?: Error) => {
+    if (finished) return;
+    finished = true;
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('aborted', onAborted);
+    req.off('close', onAborted);
+    req.off('error', finish);
+    if (error) return done(error);
+    const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const text = bytes.toString('utf8');
+    // As iconv-lite's UTF-8 decoder, which body-parser uses: without a byte order mark.
+    req.body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    done();
+  };
+  const onData = (chunk: Buffer) => {
+    received += chunk.length;
+    chunks.push(chunk);
+  };
+  const onEnd = () => finish(received === expected ? undefined : readError('request size did not match content length', 'request.size.invalid'));
+  const onAborted = () => finish(readError('request aborted', 'request.aborted'));
+  req.on('data', onData);
+  req.once('end', onEnd);
+  req.once('aborted', onAborted);
+  req.once('close', onAborted);
+  req.once('error', finish);
+  return true;
+}
+
 /**
  * tRPC's own `middleware` hook: reads the body into req.body as a string, then
  * runs `next` (the guest bootstrap). A body that cannot be read becomes a
@@ -43,10 +96,11 @@ export function isBodyError(error: unknown): boolean {
  */
 export function readTrpcBody(then: RequestHandler) {
   return (req: Request, res: Response, next: NextFunction) => {
-    readText(req, res, (error?: unknown) => {
+    const read = (error?: unknown) => {
       if (error) return next(new TRPCError({ code: 'BAD_REQUEST', message: bodyErrorMessage(error), cause: error instanceof Error ? error : undefined }));
       void then(req, res, next);
-    });
+    };
+    if (!readPlainText(req, read)) readText(req, res, read);
   };
 }
 

@@ -31,11 +31,25 @@ export function toTRPCError(error: AppError): TRPCError {
 }
 
 /**
- * Maps AppError from services to the contract's tRPC code; the formatter adds
- * `reason`. Refusals on the metered paths are also counted per day and reason
- * (best effort, for admin.overview).
+ * The one middleware every procedure starts with (one rather than three: each tRPC middleware
+ * copies the call's options twice, a streamed chat's visible cost, issue 17):
+ * - csrf: a mutation from another site is refused;
+ * - rate limit: the procedure's limiter (`meta.rateLimit`), keyed by user id or IP;
+ * - errors: an AppError, from the checks above or from the procedure, becomes the contract's
+ *   tRPC code (the formatter adds `reason`), and refusals on the metered paths are counted per
+ *   day and reason (best effort, for admin.overview).
  */
-const errorConversion = t.middleware(async ({ ctx, path, next }) => {
+const entry = t.middleware(async ({ ctx, type, meta, path, next }) => {
+  try {
+    if (type === 'mutation' && !ctx.originOk) {
+      throw new AppError('csrf', 'This request came from another site and was refused.');
+    }
+    if (meta?.rateLimit) await ctx.deps.limiters.consume(meta.rateLimit, ctx.user?.id ?? `ip:${clientNetwork(ctx.meta.ip)}`);
+  } catch (cause) {
+    if (!(cause instanceof AppError)) throw cause;
+    await ctx.deps.refusals.record(path, cause.reason);
+    throw toTRPCError(cause);
+  }
   const result = await next();
   if (!result.ok && result.error.cause instanceof AppError) {
     const cause = result.error.cause;
@@ -46,19 +60,7 @@ const errorConversion = t.middleware(async ({ ctx, path, next }) => {
   return result;
 });
 
-const csrf = t.middleware(({ ctx, type, next }) => {
-  if (type === 'mutation' && !ctx.originOk) {
-    throw new AppError('csrf', 'This request came from another site and was refused.');
-  }
-  return next();
-});
-
-const rateLimit = t.middleware(async ({ ctx, meta, next }) => {
-  if (meta?.rateLimit) await ctx.deps.limiters.consume(meta.rateLimit, ctx.user?.id ?? `ip:${clientNetwork(ctx.meta.ip)}`);
-  return next();
-});
-
-export const publicProcedure = t.procedure.use(errorConversion).use(csrf).use(rateLimit);
+export const publicProcedure = t.procedure.use(entry);
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.user || !ctx.session) throw new AppError('unauthenticated', 'Please sign in first.');

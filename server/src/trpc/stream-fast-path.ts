@@ -287,8 +287,10 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
     if (!url.startsWith(`${mountPath}/`) || !isJsonlPost(req)) return false;
     const mark = url.indexOf('?');
     if (!procedures.has(url.slice(mountPath.length + 1, mark < 0 ? undefined : mark))) return false;
-    // express's default ("simple") query parser is node:querystring's.
-    return mark >= 0 && parseQuery(url.slice(mark + 1)).batch === '1';
+    if (mark < 0) return false;
+    const query = url.slice(mark + 1);
+    // What the client sends, without a parse; anything else as express's default ("simple") query parser, node:querystring's, reads it.
+    return query === 'batch=1' || parseQuery(query).batch === '1';
   };
   return Object.assign(handler, { accepts });
 }
