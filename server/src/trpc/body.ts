@@ -58,33 +58,29 @@ function readPlainText(req: Request, done: (error?: unknown) => void): boolean {
   const expected = Number(length);
   if (expected > MAX_BODY_BYTES || req.readableEnded || req.destroyed) return false;
   const chunks: Buffer[] = [];
-  let received = 0;
   let finished = false;
   const finish = (error?: Error) => {
     if (finished) return;
     finished = true;
     req.off('data', onData);
     req.off('end', onEnd);
-    req.off('aborted', onAborted);
-    req.off('close', onAborted);
+    req.off('close', onClose);
     req.off('error', finish);
     if (error) return done(error);
     const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    if (bytes.length !== expected) return done(readError('request size did not match content length', 'request.size.invalid'));
     const text = bytes.toString('utf8');
     // As iconv-lite's UTF-8 decoder, which body-parser uses: without a byte order mark.
     req.body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
     done();
   };
-  const onData = (chunk: Buffer) => {
-    received += chunk.length;
-    chunks.push(chunk);
-  };
-  const onEnd = () => finish(received === expected ? undefined : readError('request size did not match content length', 'request.size.invalid'));
-  const onAborted = () => finish(readError('request aborted', 'request.aborted'));
+  const onData = (chunk: Buffer) => chunks.push(chunk);
+  const onEnd = () => finish();
+  // Closed before its end: the client left.
+  const onClose = () => finish(readError('request aborted', 'request.aborted'));
   req.on('data', onData);
   req.once('end', onEnd);
-  req.once('aborted', onAborted);
-  req.once('close', onAborted);
+  req.once('close', onClose);
   req.once('error', finish);
   return true;
 }

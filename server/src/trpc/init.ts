@@ -30,6 +30,12 @@ export function toTRPCError(error: AppError): TRPCError {
   return new TRPCError({ code: ERROR_REASONS[error.reason], message: error.message, cause: error });
 }
 
+/** Counts the refusal (best effort) and gives the contract's tRPC error for it. */
+async function refusal(ctx: Context, path: string, cause: AppError): Promise<TRPCError> {
+  await ctx.deps.refusals.record(path, cause.reason);
+  return toTRPCError(cause);
+}
+
 /**
  * The one middleware every procedure starts with (one rather than three: each tRPC middleware
  * copies the call's options twice, a streamed chat's visible cost, issue 17):
@@ -46,17 +52,11 @@ const entry = t.middleware(async ({ ctx, type, meta, path, next }) => {
     }
     if (meta?.rateLimit) await ctx.deps.limiters.consume(meta.rateLimit, ctx.user?.id ?? `ip:${clientNetwork(ctx.meta.ip)}`);
   } catch (cause) {
-    if (!(cause instanceof AppError)) throw cause;
-    await ctx.deps.refusals.record(path, cause.reason);
-    throw toTRPCError(cause);
+    throw cause instanceof AppError ? await refusal(ctx, path, cause) : cause;
   }
   const result = await next();
-  if (!result.ok && result.error.cause instanceof AppError) {
-    const cause = result.error.cause;
-    // tRPC wraps unknown errors in INTERNAL_SERVER_ERROR; re-issue with the right code.
-    (result as { error: TRPCError }).error = toTRPCError(cause);
-    await ctx.deps.refusals.record(path, cause.reason);
-  }
+  // tRPC wraps the procedure's unknown errors in INTERNAL_SERVER_ERROR; re-issue an AppError with the right code.
+  if (!result.ok && result.error.cause instanceof AppError) (result as { error: TRPCError }).error = await refusal(ctx, path, result.error.cause);
   return result;
 });
 

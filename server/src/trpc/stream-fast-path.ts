@@ -286,8 +286,7 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
     const url = req.url ?? '';
     if (!url.startsWith(`${mountPath}/`) || !isJsonlPost(req)) return false;
     const mark = url.indexOf('?');
-    if (!procedures.has(url.slice(mountPath.length + 1, mark < 0 ? undefined : mark))) return false;
-    if (mark < 0) return false;
+    if (mark < 0 || !procedures.has(url.slice(mountPath.length + 1, mark))) return false;
     const query = url.slice(mark + 1);
     // What the client sends, without a parse; anything else as express's default ("simple") query parser, node:querystring's, reads it.
     return query === 'batch=1' || parseQuery(query).batch === '1';
