@@ -5,8 +5,9 @@
 // concurrency, in one run; prints requests/s, the latency the metering adds
 // (p50/p95/p99), the server's CPU per request, and that CPU against the proxy's.
 //
-// Four processes, as in a deployment: the server is the real entry point
-// (src/index.ts) in its own process, the fake provider (bench/chat/fake-provider.ts)
+// Four processes, as in a deployment: the server is what `npm start` runs (the
+// bundle of src/index.ts that build.mjs writes to dist/, built at the start of the
+// run; BENCH_SERVER_SOURCE=1 runs src/index.ts through tsx instead) in its own process, the fake provider (bench/chat/fake-provider.ts)
 // in another, a bare node:http proxy to that provider (bench/chat/bare-proxy.ts:
 // the floor for any Node gateway) in a third, and this process is the load
 // generator, with a plain keep-alive HTTP client speaking tRPC's wire format
@@ -32,7 +33,7 @@
 // empty skips it), BENCH_WORKERS_STREAMS (default 50), BENCH_WORKERS_ROUNDS
 // (default 2, alternating), BENCH_WORKERS_REQUESTS (default BENCH_REQUESTS),
 // provider latency 0.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -69,6 +70,7 @@ const WORKERS_STREAMS = Number(process.env.BENCH_WORKERS_STREAMS ?? 50);
 const WORKERS_ROUNDS = Number(process.env.BENCH_WORKERS_ROUNDS ?? 2);
 const WORKERS_REQUESTS = Number(process.env.BENCH_WORKERS_REQUESTS ?? REQUESTS_PER_LEVEL);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
+const FROM_SOURCE = process.env.BENCH_SERVER_SOURCE === '1';
 const CLK_TCK = 100;
 
 /** CPU time (ms) a process has used so far, from /proc. */
@@ -303,6 +305,11 @@ const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
+  // What `npm start` runs: the bundle, built from the working tree now (a second or two).
+  if (!FROM_SOURCE) {
+    const built = spawnSync(process.execPath, ['build.mjs'], { cwd: serverDir, stdio: 'inherit' });
+    if (built.status !== 0) throw new Error('bench: building the server (node build.mjs) failed');
+  }
   const loadBefore = os.loadavg()[0]!;
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'chatmeter-bench-'));
   const plansFile = path.join(workDir, 'plans.json');
@@ -374,9 +381,7 @@ async function main() {
         [
           ...(process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${process.cwd()}`] : []),
           '--max-semi-space-size=32',
-          '--import',
-          'tsx',
-          'src/index.ts',
+          ...(FROM_SOURCE ? ['--import', 'tsx', 'src/index.ts'] : ['dist/index.js']),
         ],
         {
           ...process.env,
