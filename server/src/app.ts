@@ -239,9 +239,9 @@ function frontDoor(
     parts.securityHeaders(res);
     res.setHeader('X-Accel-Buffering', 'no');
     // accepts() asked what the handler asks, so it answers; were it to pass, express serves the request.
-    fastPath(req, res, () => {
+    if (!fastPath.serveAccepted(req, res)) {
       req.url = url;
       handle(req, res, next);
-    });
+    }
   };
 }

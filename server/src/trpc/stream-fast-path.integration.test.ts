@@ -20,7 +20,7 @@ import { startTestServer, type TestBrowser, trpcError, type TestServer } from '.
 import pino from 'pino';
 import { streamFastPath } from './stream-fast-path.ts';
 
-/** Paths the fast path answered itself (it declines synchronously, by calling `next`). */
+/** Paths the fast path answered itself (it declines synchronously, by calling `next` or answering false). */
 const served = vi.hoisted(() => [] as string[]);
 vi.mock('./stream-fast-path.ts', async (importOriginal) => {
   const original = await importOriginal<typeof import('./stream-fast-path.ts')>();
@@ -36,7 +36,13 @@ vi.mock('./stream-fast-path.ts', async (importOriginal) => {
         });
         if (!declined) served.push(req.path.slice(1));
       };
-      return Object.assign(counted, { accepts: handler.accepts });
+      // The front door's way in (app.ts): the request already taken by `accepts`.
+      const serveAccepted = (req: Request, res: Response) => {
+        const taken = handler.serveAccepted(req, res);
+        if (taken) served.push(req.path.slice(1));
+        return taken;
+      };
+      return Object.assign(counted, { accepts: handler.accepts, serveAccepted });
     },
   };
 });

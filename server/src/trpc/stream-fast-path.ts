@@ -136,8 +136,15 @@ function drained(res: Response): Promise<void> {
   });
 }
 
-/** The handler, and whether a request (its raw url, before express) is one it answers. */
-export type StreamFastPathHandler = RequestHandler & { accepts(req: IncomingMessage, mountPath: string): boolean };
+/**
+ * The handler; whether a request (its raw url, before express) is one it answers; and the
+ * handler for such a request once inside the mount, which skips the checks `accepts` made
+ * (false, and nothing done, if the path is not one of its procedures after all).
+ */
+export type StreamFastPathHandler = RequestHandler & {
+  accepts(req: IncomingMessage, mountPath: string): boolean;
+  serveAccepted(req: Request, res: Response): boolean;
+};
 
 export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFastPathOptions<TRouter>): StreamFastPathHandler {
   const config = options.router._def._config;
@@ -260,10 +267,8 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
     }
   }
 
-  const handler: RequestHandler = (req, res, next) => {
-    const path = req.path.slice(1);
-    const procedure = procedures.get(path);
-    if (!procedure || !isStreamBatch(req)) return next();
+  /** Serves a call to a streaming procedure: its body read, then the procedure run and its events relayed. */
+  const start = (req: Request, res: Response, path: string, procedure: AnyProcedure) => {
     // Listening from the start: a client that leaves while the body or the session is read is seen too.
     const signal = disconnectSignal(res);
     options.middleware(req, res, (error?: unknown) => {
@@ -281,6 +286,22 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
       serve(call, error ? getTRPCErrorFromUnknown(error) : null).catch((cause: unknown) => failed(call, cause));
     });
   };
+  const handler: RequestHandler = (req, res, next) => {
+    const path = req.path.slice(1);
+    const procedure = procedures.get(path);
+    if (!procedure || !isStreamBatch(req)) return next();
+    start(req, res, path, procedure);
+  };
+  /** For a request that `accepts` took (its url now inside the mount): served without express's path and query parses. */
+  const serveAccepted = (req: Request, res: Response): boolean => {
+    const url = req.url;
+    const mark = url.indexOf('?');
+    const path = url.slice(1, mark < 0 ? undefined : mark);
+    const procedure = procedures.get(path);
+    if (!procedure) return false;
+    start(req, res, path, procedure);
+    return true;
+  };
   /** What `handler` checks through express's req.path and req.query, read from the raw request. */
   const accepts = (req: IncomingMessage, mountPath: string): boolean => {
     const url = req.url ?? '';
@@ -291,5 +312,5 @@ export function streamFastPath<TRouter extends AnyTRPCRouter>(options: StreamFas
     // What the client sends, without a parse; anything else as express's default ("simple") query parser, node:querystring's, reads it.
     return query === 'batch=1' || parseQuery(query).batch === '1';
   };
-  return Object.assign(handler, { accepts });
+  return Object.assign(handler, { accepts, serveAccepted });
 }
