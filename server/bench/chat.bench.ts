@@ -27,6 +27,8 @@
 // default "20,0"), BENCH_LEVELS (default "1,10,50"), BENCH_CPU_PROF=1 writes a
 // V8 CPU profile of the server to the working folder; BENCH_SERVER_NODE_OPTIONS
 // is the server's NODE_OPTIONS, BENCH_LOG_LEVEL its LOG_LEVEL (default info).
+// BENCH_SERVER_DIR measures the server folder of another checkout (bench/compare.ts),
+// BENCH_RESULT_FILE writes the rows "against the floor" there as JSON.
 // Time to first token: BENCH_TTFT_LATENCY_MS (default 300), BENCH_TTFT_LEVELS
 // (default "1,50"; empty skips it), BENCH_TTFT_REQUESTS (per level and path,
 // default 100, at least 4 per stream). Workers: BENCH_WORKERS (default "1,2";
@@ -53,6 +55,8 @@ import { privateRedis, redisServerAvailable } from '../test/helpers/redis-proces
 import { freePort, percentile } from './lib.ts';
 
 const serverDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The server measured: this checkout's, or another's (bench/compare.ts sets it to a baseline's). */
+const measuredDir = process.env.BENCH_SERVER_DIR ? path.resolve(process.env.BENCH_SERVER_DIR) : serverDir;
 const list = (v: string) =>
   v
     .split(',')
@@ -71,6 +75,7 @@ const WORKERS_ROUNDS = Number(process.env.BENCH_WORKERS_ROUNDS ?? 2);
 const WORKERS_REQUESTS = Number(process.env.BENCH_WORKERS_REQUESTS ?? REQUESTS_PER_LEVEL);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
 const FROM_SOURCE = process.env.BENCH_SERVER_SOURCE === '1';
+const RESULT_FILE = process.env.BENCH_RESULT_FILE;
 const CLK_TCK = 100;
 
 /** CPU time (ms) a process has used so far, from /proc. */
@@ -307,7 +312,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main() {
   // What `npm start` runs: the bundle, built from the working tree now (a second or two).
   if (!FROM_SOURCE) {
-    const built = spawnSync(process.execPath, ['build.mjs'], { cwd: serverDir, stdio: 'inherit' });
+    const built = spawnSync(process.execPath, ['build.mjs'], { cwd: measuredDir, stdio: 'inherit' });
     if (built.status !== 0) throw new Error('bench: building the server (node build.mjs) failed');
   }
   const loadBefore = os.loadavg()[0]!;
@@ -381,7 +386,7 @@ async function main() {
         [
           ...(process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${process.cwd()}`] : []),
           '--max-semi-space-size=32',
-          ...(FROM_SOURCE ? ['--import', 'tsx', 'src/index.ts'] : ['dist/index.js']),
+          ...(FROM_SOURCE ? ['--import', 'tsx', path.join(measuredDir, 'src/index.ts')] : [path.join(measuredDir, 'dist/index.js')]),
         ],
         {
           ...process.env,
@@ -547,6 +552,7 @@ async function main() {
       'provider ms | streams | proxy req/s | metered req/s | proxy CPU ms | server CPU ms per metered chat | postgres CPU ms per metered chat | server / proxy | postgres / proxy',
     );
     for (const f of floors) console.log(Object.values(f).map(fmt).join(' | '));
+    if (RESULT_FILE) writeFileSync(RESULT_FILE, JSON.stringify({ floors }));
 
     // Time to first token with a slow provider: the same provider measured directly, through the bare proxy and through ChatMeter.
     if (TTFT_LEVELS.length > 0) {
