@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { computeChatCompletionTokenCount } from 'gpt-tokenizer/functionCalling';
 import { countTokens as countO200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { countTokens as countCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
-import { REPLY_PRIMING_TOKENS, countMessageTokens, countTextTokens, encodingNameForModel, estimatePromptTokens, truncateToTokens } from './tokens.ts';
+import {
+  CountMemo,
+  countMessageTokens,
+  countTextTokens,
+  encodingNameForModel,
+  estimatePromptTokens,
+  REPLY_PRIMING_TOKENS,
+  TOKEN_MEMO_LIMITS,
+  tokenMemoSize,
+  truncateToTokens,
+} from './tokens.ts';
 
 // OpenAI cookbook "How to count tokens with tiktoken": the API reported 124 prompt tokens
 // for these messages on gpt-4o / gpt-4o-mini and 129 on gpt-4 / gpt-3.5-turbo.
@@ -79,5 +89,54 @@ describe('truncateToTokens', () => {
       expect(text.startsWith(prefix)).toBe(true);
       expect(countTextTokens('gpt-4o', prefix)).toBeLessThanOrEqual(n);
     }
+  });
+});
+
+describe('CountMemo (counts of message texts kept between chats)', () => {
+  const counting = () => {
+    const calls: string[] = [];
+    const countTokens = (text: string) => {
+      calls.push(text);
+      return countO200k(text);
+    };
+    return { calls, enc: { countTokens } };
+  };
+
+  it('gives the encoder its count, and counts a text again only once it has left', () => {
+    const { calls, enc } = counting();
+    const memo = new CountMemo(enc, { maxChars: 1_000, maxEntries: 3, maxTextChars: 100 });
+    for (const text of ['system', 'You are brief.', 'system', 'You are brief.']) expect(memo.count(text)).toBe(countO200k(text));
+    expect(calls).toEqual(['system', 'You are brief.']);
+    // Two more texts: the least recently used ("system") leaves, the other three stay.
+    memo.count('b');
+    memo.count('You are brief.');
+    memo.count('c');
+    expect(memo.size.entries).toBe(3);
+    memo.count('You are brief.');
+    memo.count('system');
+    expect(calls).toEqual(['system', 'You are brief.', 'b', 'c', 'system']);
+  });
+
+  it('keeps within its character budget and does not keep a text longer than its limit', () => {
+    const { calls, enc } = counting();
+    const memo = new CountMemo(enc, { maxChars: 50, maxEntries: 100, maxTextChars: 20 });
+    for (let i = 0; i < 10; i++) memo.count(`message number ${i}`.padEnd(20, '.'));
+    expect(memo.size.chars).toBeLessThanOrEqual(50);
+    expect(memo.size.entries).toBe(2);
+    const long = 'x'.repeat(21);
+    memo.count(long);
+    memo.count(long);
+    expect(calls.filter((t) => t === long)).toHaveLength(2);
+    expect(memo.size.entries).toBe(2);
+  });
+
+  it('backs countMessageTokens: the same counts on the first and later calls, within its limits', () => {
+    const message = { role: 'system', content: 'You are ChatMeter, a concise and helpful assistant.' };
+    const first = countMessageTokens('gpt-4o', message);
+    expect(countMessageTokens('gpt-4o', message)).toBe(first);
+    expect(first).toBe(computeChatCompletionTokenCount({ messages: [message] }, (t) => (t ? countO200k(t) : 0)) - REPLY_PRIMING_TOKENS);
+    const size = tokenMemoSize('o200k_base');
+    expect(size.entries).toBeGreaterThan(0);
+    expect(size.chars).toBeLessThanOrEqual(TOKEN_MEMO_LIMITS.maxChars);
   });
 });

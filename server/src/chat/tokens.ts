@@ -82,8 +82,66 @@ export function countTextTokens(model: string, text: string): number {
  * OpenAI's counting recipe.
  */
 export function countMessageTokens(model: string, message: TokenCountMessage): number {
-  const enc = encoder(encodingNameForModel(model));
-  return countChatMessageTokens(message, (text) => (text ? enc.countTokens(text, PLAIN_TEXT) : 0));
+  const name = encodingNameForModel(model);
+  const memo = memos.get(name) ?? newMemo(name);
+  return countChatMessageTokens(message, (text) => (text ? memo.count(text) : 0));
+}
+
+/**
+ * Counts already made, by text, for messages: the system prompt, the roles and each earlier
+ * message of a conversation are the same from one chat to the next (a conversation's whole
+ * kept history is counted again at every turn). Least recently used first out, within a
+ * budget of characters and of entries; longer texts are not kept.
+ */
+export class CountMemo {
+  private readonly counts = new Map<string, number>();
+  private chars = 0;
+
+  constructor(
+    private readonly enc: Pick<GptEncoding, 'countTokens'>,
+    readonly limits: { maxChars: number; maxEntries: number; maxTextChars: number },
+  ) {}
+
+  count(text: string): number {
+    const { maxChars, maxEntries, maxTextChars } = this.limits;
+    if (text.length > maxTextChars) return this.enc.countTokens(text, PLAIN_TEXT);
+    const known = this.counts.get(text);
+    if (known !== undefined) {
+      // Most recently used last: Map keeps insertion order.
+      this.counts.delete(text);
+      this.counts.set(text, known);
+      return known;
+    }
+    const value = this.enc.countTokens(text, PLAIN_TEXT);
+    this.counts.set(text, value);
+    this.chars += text.length;
+    for (const oldest of this.counts.keys()) {
+      if (this.chars <= maxChars && this.counts.size <= maxEntries) break;
+      this.counts.delete(oldest);
+      this.chars -= oldest.length;
+    }
+    return value;
+  }
+
+  get size(): { entries: number; chars: number } {
+    return { entries: this.counts.size, chars: this.chars };
+  }
+}
+
+/** At most about 2 M characters (4 MB) of kept texts per encoding. */
+export const TOKEN_MEMO_LIMITS = { maxChars: 2_000_000, maxEntries: 20_000, maxTextChars: 16_384 } as const;
+
+const memos = new Map<TokenEncodingName, CountMemo>();
+
+function newMemo(name: TokenEncodingName): CountMemo {
+  const memo = new CountMemo(encoder(name), TOKEN_MEMO_LIMITS);
+  memos.set(name, memo);
+  return memo;
+}
+
+/** What the message-count memo of an encoding holds (tests). */
+export function tokenMemoSize(name: TokenEncodingName): { entries: number; chars: number } {
+  return memos.get(name)?.size ?? { entries: 0, chars: 0 };
 }
 
 /**
