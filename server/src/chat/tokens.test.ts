@@ -107,7 +107,7 @@ describe('CountMemo (counts of message texts kept between chats)', () => {
     const memo = new CountMemo(enc, { maxChars: 1_000, maxEntries: 3, maxTextChars: 100 });
     for (const text of ['system', 'You are brief.', 'system', 'You are brief.']) expect(memo.count(text)).toBe(countO200k(text));
     expect(calls).toEqual(['system', 'You are brief.']);
-    // Two more texts: the least recently used ("system") leaves, the other three stay.
+    // Two more texts: the first in ("system") leaves, the other three stay.
     memo.count('b');
     memo.count('You are brief.');
     memo.count('c');

@@ -90,8 +90,8 @@ export function countMessageTokens(model: string, message: TokenCountMessage): n
 /**
  * Counts already made, by text, for messages: the system prompt, the roles and each earlier
  * message of a conversation are the same from one chat to the next (a conversation's whole
- * kept history is counted again at every turn). Least recently used first out, within a
- * budget of characters and of entries; longer texts are not kept.
+ * kept history is counted again at every turn). First in, first out (Map keeps insertion
+ * order), within a budget of characters and of entries; longer texts are not kept.
  */
 export class CountMemo {
   private readonly counts = new Map<string, number>();
@@ -105,20 +105,19 @@ export class CountMemo {
   count(text: string): number {
     const { maxChars, maxEntries, maxTextChars } = this.limits;
     if (text.length > maxTextChars) return this.enc.countTokens(text, PLAIN_TEXT);
+    // No reordering on a hit (a Map's delete and set cost more than the hit saves): a text in
+    // use that leaves is counted once more when it comes back.
     const known = this.counts.get(text);
-    if (known !== undefined) {
-      // Most recently used last: Map keeps insertion order.
-      this.counts.delete(text);
-      this.counts.set(text, known);
-      return known;
-    }
+    if (known !== undefined) return known;
     const value = this.enc.countTokens(text, PLAIN_TEXT);
     this.counts.set(text, value);
     this.chars += text.length;
-    for (const oldest of this.counts.keys()) {
-      if (this.chars <= maxChars && this.counts.size <= maxEntries) break;
-      this.counts.delete(oldest);
-      this.chars -= oldest.length;
+    if (this.chars > maxChars || this.counts.size > maxEntries) {
+      for (const oldest of this.counts.keys()) {
+        this.counts.delete(oldest);
+        this.chars -= oldest.length;
+        if (this.chars <= maxChars && this.counts.size <= maxEntries) break;
+      }
     }
     return value;
   }
