@@ -502,8 +502,10 @@ export class ChatService {
     const lease: LeaseHolder = { current: state.admission?.lease };
     const messageId = randomUUID();
     const started = Date.now();
+    // The upstream call's controller: the client's stop or disconnect (relay) and the account's deletion abort it.
+    const upstream = new AbortController();
     // Until settled: deleting the account aborts the reply and waits for its settlement.
-    const inflight = this.inflight.track(user.id);
+    const inflight = this.inflight.track(user.id, (reason) => upstream.abort(reason));
     const reply: ReplyState = { relayed: '', note: '', finishReason: undefined, toolCalls: [], usage: undefined, status: 'ok', failure: undefined };
     const partial = new PartialSaver(o.meter, o.logger, reservation.id, o.partialSaveMs ?? 1000, started);
     let settled = false;
@@ -580,7 +582,7 @@ export class ChatService {
         yield { type: 'delta', text: cachedText };
       } else {
         // 5. Stream; a client that stops or disconnects aborts the upstream call.
-        for await (const text of this.relay(state, reply, lease, inflight.signal)) {
+        for await (const text of this.relay(state, reply, lease, upstream)) {
           partial.maybeSave(reply.relayed);
           yield { type: 'delta', text };
         }
@@ -642,17 +644,14 @@ export class ChatService {
    * usage into `reply`. A stop, a disconnect or the account's deletion aborts the upstream call and
    * ends it as `aborted`; a failure ends it as `error` (kept in `reply.failure`), never thrown here.
    * A provider's 429 before any text sends the request back to the gate's queue instead.
+   * `controller` is the reply's own (run()): the account's deletion aborts it too.
    */
-  private async *relay(state: RunState, reply: ReplyState, lease: LeaseHolder, accountDeleted: AbortSignal): AsyncGenerator<string> {
+  private async *relay(state: RunState, reply: ReplyState, lease: LeaseHolder, controller: AbortController): AsyncGenerator<string> {
     const { request, model, route, price, fitted, reservation, admission, user } = state;
-    const controller = new AbortController();
     let streamed = false;
     const onAbort = () => controller.abort(request.signal?.reason);
     request.signal?.addEventListener('abort', onAbort, { once: true });
     if (request.signal?.aborted) onAbort();
-    const onAccountDeleted = () => controller.abort(accountDeleted.reason);
-    accountDeleted.addEventListener('abort', onAccountDeleted, { once: true });
-    if (accountDeleted.aborted) onAccountDeleted();
     try {
       for (;;) {
         try {
@@ -701,7 +700,7 @@ export class ChatService {
       }
       streamed = true;
     } catch (error) {
-      if (isAbortError(error, controller.signal) || request.signal?.aborted || accountDeleted.aborted) {
+      if (isAbortError(error, controller.signal) || request.signal?.aborted || controller.signal.aborted) {
         reply.status = 'aborted';
       } else {
         reply.status = 'error';
@@ -711,7 +710,6 @@ export class ChatService {
       lease.current?.release(reply.usage ? reply.usage.promptTokens + reply.usage.completionTokens : undefined);
       lease.current = undefined;
       request.signal?.removeEventListener('abort', onAbort);
-      accountDeleted.removeEventListener('abort', onAccountDeleted);
       // Left early (the consumer went away): the upstream call stops now, not at its next chunk.
       if (!streamed) controller.abort();
     }

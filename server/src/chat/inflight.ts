@@ -5,14 +5,13 @@
 // because the deletion marked its reservation (migration 20261204051000).
 
 export interface InflightStream {
-  /** Aborted when the user's account is deleted. */
-  readonly signal: AbortSignal;
   /** The stream has settled (or given up): call exactly once, last. */
   done(): void;
 }
 
 interface Entry {
-  controller: AbortController;
+  /** Called with ACCOUNT_DELETED when the user's account is deleted (the reply's own controller, not one more per reply). */
+  abort: (reason: string) => void;
   finished: Promise<void>;
   resolve: () => void;
 }
@@ -22,10 +21,11 @@ export const ACCOUNT_DELETED = 'account_deleted';
 export class InflightStreams {
   private readonly byUser = new Map<string, Set<Entry>>();
 
-  track(userId: string): InflightStream {
+  /** `abort` stops the reply (with the reason ACCOUNT_DELETED) when the account is deleted. */
+  track(userId: string, abort: (reason: string) => void): InflightStream {
     let resolve!: () => void;
     const finished = new Promise<void>((r) => (resolve = r));
-    const entry: Entry = { controller: new AbortController(), finished, resolve };
+    const entry: Entry = { abort, finished, resolve };
     let set = this.byUser.get(userId);
     if (!set) {
       set = new Set();
@@ -33,7 +33,6 @@ export class InflightStreams {
     }
     set.add(entry);
     return {
-      signal: entry.controller.signal,
       done: () => {
         const current = this.byUser.get(userId);
         current?.delete(entry);
@@ -54,7 +53,7 @@ export class InflightStreams {
   async abortUser(userId: string, timeoutMs = 10_000): Promise<number> {
     const entries = [...(this.byUser.get(userId) ?? [])];
     if (entries.length === 0) return 0;
-    for (const entry of entries) entry.controller.abort(ACCOUNT_DELETED);
+    for (const entry of entries) entry.abort(ACCOUNT_DELETED);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(entries.map((e) => e.finished)), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
