@@ -35,7 +35,16 @@ async function main(env: ServerEnv): Promise<void> {
   // Once per deployment, not once per server process: what each paid plan can cost, and which can lose money.
   if (runsJobs) deps.economics.logAtStart(deps.logger);
   const app = createApp(deps);
-  const server = app.listen(env.PORT, env.HOST, () => {
+  // Express calls this with the error when the port cannot be had (in use, not ours to take).
+  const server = app.listen(env.PORT, env.HOST, (error?: Error) => {
+    if (error) {
+      deps.logger.fatal({ err: error.message, code: (error as NodeJS.ErrnoException).code, port: env.PORT, host: env.HOST }, 'ChatMeter could not listen');
+      // The worker first, at most 5 s: it is our child process.
+      const stopped = ttsWorker?.stop();
+      setTimeout(() => process.exit(1), 5_000).unref();
+      void Promise.resolve(stopped).finally(() => process.exit(1));
+      return;
+    }
     deps.logger.info(
       { port: env.PORT, db: deps.db.kind, rateLimits: deps.limiters.store, pid: process.pid, ...(inGroup ? { runsJobs } : {}) },
       `ChatMeter listening on ${appOrigin(env)}`,
