@@ -48,7 +48,22 @@ describe('stripMarkdown', () => {
     );
     expect(plain).toBeGreaterThan(300);
     // Markup is never taken for plain text.
-    for (const s of ['1. first', 'Title\n===', '- item', '> quote', 'a **b**', 'a `b`', '[a](b)', 'a &amp; b', 'x | y', '# h', 'a\\\nb'])
+    // 'word\n:-' is a one-column table to GFM (found by this property on 2026-12-06, seed -232139115).
+    for (const s of [
+      '1. first',
+      'Title\n===',
+      '- item',
+      '> quote',
+      'a **b**',
+      'a `b`',
+      '[a](b)',
+      'a &amp; b',
+      'x | y',
+      '# h',
+      'a\\\nb',
+      'word\n:-',
+      'word\n :--:',
+    ])
       expect(isPlainText(s)).toBe(false);
   });
 

@@ -43,10 +43,11 @@ function collect(node: MdNode, out: string[]): void {
 
 // Text with none of these is the same text once parsed: no inline markup (escapes, code, emphasis,
 // strikethrough, links, images, autolinks, HTML, entities, table pipes) and no line that opens a
-// block (headings, quotes, lists, setext underlines, thematic breaks). Most first messages are such
-// plain sentences, and the parse is the costliest step of a new conversation's first message.
+// block (headings, quotes, lists, setext underlines, thematic breaks, a table's delimiter row such
+// as `:-`, which GFM takes without pipes). Most first messages are such plain sentences, and the
+// parse is the costliest step of a new conversation's first message.
 const INLINE_MARKUP = /[\\`*_~[\]<>&|#]/;
-const BLOCK_START = /^[ \t]*([-+=]|\d+[.)])/m;
+const BLOCK_START = /^[ \t]*([-+=:]|\d+[.)])/m;
 
 /** True when `text` has no Markdown syntax at all, so that parsing it would give back its own characters. */
 export function isPlainText(text: string): boolean {
