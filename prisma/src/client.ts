@@ -7,6 +7,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { runMigrations, type MigrationLogger, type SqlRunner } from './migrate.ts';
 
 export { PrismaClient, Prisma } from './generated/prisma/client.ts';
@@ -108,9 +109,20 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     };
   }
 
-  if (!options.dataDir.includes('://')) mkdirSync(options.dataDir, { recursive: true });
-  const lite = await PGlite.create(options.dataDir);
-  if (migrate) await runMigrations(pgliteRunner(lite), { logger: options.logger });
+  const inFolder = !options.dataDir.includes('://');
+  if (inFolder) mkdirSync(options.dataDir, { recursive: true });
+  // One process per folder (data-dir-lock.ts): a second opener stops with DataDirInUseError.
+  const unlock = inFolder ? lockDataDir(options.dataDir) : () => {};
+  let opened: PGlite | undefined;
+  try {
+    opened = await PGlite.create(options.dataDir);
+    if (migrate) await runMigrations(pgliteRunner(opened), { logger: options.logger });
+  } catch (error) {
+    await opened?.close().catch(() => {});
+    unlock();
+    throw error;
+  }
+  const lite = opened;
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(lite), transactionOptions: TRANSACTION_OPTIONS });
   return {
     kind: 'pglite',
@@ -127,6 +139,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     close: async () => {
       await prisma.$disconnect();
       await lite.close();
+      unlock();
     },
   };
 }

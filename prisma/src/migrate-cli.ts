@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { pgliteRunner, pgRunner } from './client.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { runMigrations } from './migrate.ts';
 
 const databaseUrl = process.env.DATABASE_URL?.trim();
@@ -24,12 +25,18 @@ async function main(): Promise<void> {
   const base = process.env.INIT_CWD ?? process.cwd();
   const dataDir = path.resolve(base, process.env.DATA_DIR?.trim() || './data', 'pglite');
   mkdirSync(dataDir, { recursive: true });
-  const lite = await PGlite.create(dataDir);
+  // Not while the server (or anything else) has the folder open (data-dir-lock.ts).
+  const unlock = lockDataDir(dataDir);
   try {
-    const applied = await runMigrations(pgliteRunner(lite), { logger });
-    console.log(`${applied.length ? `${applied.length} migration(s) applied` : 'database is up to date'} (PGlite at ${dataDir})`);
+    const lite = await PGlite.create(dataDir);
+    try {
+      const applied = await runMigrations(pgliteRunner(lite), { logger });
+      console.log(`${applied.length ? `${applied.length} migration(s) applied` : 'database is up to date'} (PGlite at ${dataDir})`);
+    } finally {
+      await lite.close();
+    }
   } finally {
-    await lite.close();
+    unlock();
   }
 }
 
