@@ -27,7 +27,8 @@
 // default "20,0"), BENCH_LEVELS (default "1,10,50"), BENCH_CPU_PROF=1 writes a
 // V8 CPU profile of the server to the working folder; BENCH_SERVER_NODE_OPTIONS
 // is the server's NODE_OPTIONS, BENCH_LOG_LEVEL its LOG_LEVEL (default info).
-// BENCH_SERVER_DIR measures the server folder of another checkout (bench/compare.ts),
+// BENCH_WARMUP_REQUESTS (default 100) metered requests warm the server before each provider
+// latency's levels. BENCH_SERVER_DIR measures the server folder of another checkout (bench/compare.ts),
 // BENCH_RESULT_FILE writes the rows "against the floor" there as JSON.
 // Time to first token: BENCH_TTFT_LATENCY_MS (default 300), BENCH_TTFT_LEVELS
 // (default "1,50"; empty skips it), BENCH_TTFT_REQUESTS (per level and path,
@@ -64,6 +65,8 @@ const list = (v: string) =>
     .filter((x) => x !== '')
     .map(Number);
 const REQUESTS_PER_LEVEL = Number(process.env.BENCH_REQUESTS ?? 400);
+/** Metered requests (10 streams) before the levels of each provider latency, not measured: the server's JIT warms up. */
+const WARMUP_REQUESTS = Number(process.env.BENCH_WARMUP_REQUESTS ?? 100);
 const LATENCIES = list(process.env.BENCH_PROVIDER_LATENCY_MS ?? '20,0');
 const LEVELS = list(process.env.BENCH_LEVELS ?? '1,10,50');
 const TTFT_LATENCY_MS = Number(process.env.BENCH_TTFT_LATENCY_MS ?? 300);
@@ -489,7 +492,7 @@ async function main() {
     const floors: Record<string, number>[] = [];
     for (const latency of LATENCIES) {
       await setLatency(latency);
-      await runPool(10, 100, (w, i) => metered(w % cookies.length, i));
+      await runPool(10, WARMUP_REQUESTS, (w, i) => metered(w % cookies.length, i));
       await runPool(10, 100, () => direct());
       await runPool(10, 100, () => viaProxy());
       for (const level of LEVELS) {
