@@ -10,8 +10,8 @@
 // Everything but the server (the fake provider, the bare proxy, the load generator, the
 // database server) is this checkout's, in both runs of a round.
 //
-// Prints each run's "against the floor" row, then per column the mean of each side and
-// in how many rounds this checkout was lower. BENCH_COMPARE_ROUNDS (default 5);
+// Prints each run's "against the floor" row, then per column the mean and the median of
+// each side and in how many rounds this checkout was lower. BENCH_COMPARE_ROUNDS (default 5);
 // BENCH_LEVELS (default "50"), BENCH_PROVIDER_LATENCY_MS (default "0"), BENCH_REQUESTS
 // (default 2000) and BENCH_WARMUP_REQUESTS (default 2000, not measured) go to each run;
 // time to first token and workers are left out. Uses TEST_DATABASE_URL's Postgres server
@@ -93,6 +93,11 @@ function run(label: string, dir: string, resultFile: string): Floor[] {
 
 const fmt = (v: number) => v.toFixed(2);
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
 
 function main() {
   const ref = process.argv[2] ?? process.env.BENCH_BASELINE;
@@ -132,7 +137,8 @@ function main() {
         const a = column(0, key);
         const b = column(1, key);
         const lower = a.filter((v, i) => b[i]! < v).length;
-        return `${fmt(mean(a))} / ${fmt(mean(b))} (${fmt((mean(b) / mean(a) - 1) * 100)} %, ${lower} of ${a.length})`;
+        // The median too: one run on a machine that stalled moves the mean of a few rounds.
+        return `${fmt(mean(a))} / ${fmt(mean(b))} (${fmt((mean(b) / mean(a) - 1) * 100)} %, ${lower} of ${a.length}; medians ${fmt(median(a))} / ${fmt(median(b))})`;
       };
       console.log(
         [
