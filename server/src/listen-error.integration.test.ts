@@ -1,16 +1,13 @@
 // `npm start` on a port that is taken: the server says so and stops with exit code 1
 // (express 5's app.listen hands the error to the listening callback, which used to log
 // "ChatMeter listening" and leave the process running, not listening, with its jobs).
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startEntryPoint } from '../test/helpers/entry-point.ts';
 
-const serverDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 let dir: string;
 let taken: Server;
 let port: number;
@@ -27,36 +24,17 @@ afterAll(async () => {
 });
 
 it('a port in use: "could not listen" and exit code 1, never "listening"', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
-    cwd: serverDir,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: path.join(dir, 'data'),
-      LOG_LEVEL: 'info',
-      CAPTCHA: 'off',
-      // No local TTS worker to leave behind.
-      TTS_ENGINE: 'openai-compatible',
-      TTS_BASE_URL: 'http://127.0.0.1:9/v1',
-      TTS_MODEL: 'tts-1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { child, lines, exited } = startEntryPoint({
+    PORT: String(port),
+    DATA_DIR: path.join(dir, 'data'),
+    // No local TTS worker to leave behind.
+    TTS_ENGINE: 'openai-compatible',
+    TTS_BASE_URL: 'http://127.0.0.1:9/v1',
+    TTS_MODEL: 'tts-1',
   });
-  const lines: string[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
-  createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve(null);
-    }, 60_000);
-    child.once('exit', (exitCode) => {
-      clearTimeout(timer);
-      resolve(exitCode);
-    });
-  });
+  const stalled = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const code = await exited;
+  clearTimeout(stalled);
   expect(lines.filter((l) => l.includes('ChatMeter listening'))).toEqual([]);
   const refusal = lines.find((l) => l.includes('ChatMeter could not listen'));
   expect(refusal, lines.join('\n')).toBeDefined();

@@ -2,18 +2,15 @@
 // every paid plan's worst case and margin with this deployment's prices,
 // planner.worstCase answers anyone for any plan, and `npm start` logs each paid plan,
 // with a warning for one that can lose money.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PLANS, type TPlan } from '@chatmeter/shared/plans';
 import { person } from '../../test/helpers/admin.ts';
+import { linesUntilListening } from '../../test/helpers/entry-point.ts';
 import { startTestServer, trpcError, type TestServer } from '../../test/helpers/server.ts';
 
-const serverDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let dir: string;
 let server: TestServer;
 
@@ -93,40 +90,14 @@ describe('planner.worstCase', () => {
 
 describe('npm start', () => {
   it('logs every paid plan’s economics and warns about each one that can lose money, counting a priced TTS engine', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
-      cwd: serverDir,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATA_DIR: path.join(dir, 'data'),
-        LOG_LEVEL: 'info',
-        CAPTCHA: 'off',
-        PLANS_FILE: path.join(dir, 'plans.json'),
-        // tts-1 at $15 / 1M characters: no engine is called at start.
-        TTS_ENGINE: 'openai-compatible',
-        TTS_BASE_URL: 'http://127.0.0.1:9/v1',
-        TTS_MODEL: 'tts-1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const lines = await linesUntilListening({
+      DATA_DIR: path.join(dir, 'data'),
+      PLANS_FILE: path.join(dir, 'plans.json'),
+      // tts-1 at $15 / 1M characters: no engine is called at start.
+      TTS_ENGINE: 'openai-compatible',
+      TTS_BASE_URL: 'http://127.0.0.1:9/v1',
+      TTS_MODEL: 'tts-1',
     });
-    const lines: string[] = [];
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const onLine = (line: string) => {
-          lines.push(line);
-          if (line.includes('ChatMeter listening')) resolve();
-        };
-        createInterface({ input: child.stdout }).on('line', onLine);
-        createInterface({ input: child.stderr }).on('line', onLine);
-        child.once('exit', (code) => reject(new Error(`the server exited (${code}):\n${lines.join('\n')}`)));
-      });
-    } finally {
-      child.kill('SIGTERM');
-      await exited;
-    }
     const logged = lines.flatMap((l) => {
       try {
         return [JSON.parse(l) as { level: number; msg: string; plan?: string; worstCaseMicroUsd?: number; marginMicroUsd?: number }];

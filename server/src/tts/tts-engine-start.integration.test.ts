@@ -2,15 +2,12 @@
 // with openai-compatible another server speaks and no worker is started. The worker
 // script is pointed at a file that does not exist, so starting it logs "the TTS worker is
 // not built" at once, before the server says it is listening.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linesUntilListening } from '../../test/helpers/entry-point.ts';
 
-const serverDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let dir: string;
 
 beforeAll(async () => {
@@ -20,40 +17,10 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** Starts `node src/index.ts` on PGlite, returns its log lines up to "listening", then stops it. */
+/** `node src/index.ts` on PGlite: its log lines up to "listening" (then stopped). */
 async function start(name: string, env: Record<string, string>): Promise<{ lines: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
-    cwd: serverDir,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: path.join(dir, name),
-      LOG_LEVEL: 'info',
-      CAPTCHA: 'off',
-      TTS_WORKER_SCRIPT: path.join(dir, 'no-such-worker.js'),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const onLine = (line: string) => {
-        lines.push(line);
-        if (line.includes('ChatMeter listening')) resolve();
-      };
-      createInterface({ input: child.stdout! }).on('line', onLine);
-      createInterface({ input: child.stderr! }).on('line', onLine);
-      child.once('exit', (code) => reject(new Error(`the server exited (${code}):\n${lines.join('\n')}`)));
-    });
-    return { lines };
-  } finally {
-    child.kill('SIGTERM');
-    await exited;
-  }
+  const lines = await linesUntilListening({ DATA_DIR: path.join(dir, name), TTS_WORKER_SCRIPT: path.join(dir, 'no-such-worker.js'), ...env });
+  return { lines };
 }
 
 describe('npm start and TTS_ENGINE', () => {
