@@ -5,16 +5,21 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { LOG_FLUSH_MS } from './logger.ts';
 
-/** A child process that logs with createLogger as the script says, and the messages it wrote to stdout. */
+/** A child process that logs with createLogger as the script says: the messages it wrote to stdout, when the first arrived, its exit. */
 function logChild(script: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `import { createLogger } from './src/lib/logger.ts';\n${script}`], {
     cwd: new URL('../..', import.meta.url),
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => lines.push((JSON.parse(line) as { msg: string }).msg));
+  let arrived!: (at: number) => void;
+  const firstArrival = new Promise<number>((resolve) => (arrived = resolve));
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    lines.push((JSON.parse(line) as { msg: string }).msg);
+    arrived(Date.now());
+  });
   const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { lines, exited };
+  return { child, lines, firstArrival, exited };
 }
 
 describe('createLogger', () => {
@@ -29,24 +34,14 @@ describe('createLogger', () => {
   });
 
   it('keeps a lone line no longer than about the flush interval', async () => {
-    // The child reports when it logged; the parent when the line arrived.
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `import { createLogger } from './src/lib/logger.ts';
-         const logger = createLogger('info');
-         setTimeout(() => { process.stderr.write(String(Date.now()) + '\\n'); logger.info('timed'); }, 500);
-         setTimeout(() => process.exit(0), 5_000);`,
-      ],
-      { cwd: new URL('../..', import.meta.url), stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const loggedAt = new Promise<number>((resolve) => createInterface({ input: child.stderr }).once('line', (line) => resolve(Number(line))));
-    const arrivedAt = new Promise<number>((resolve) => createInterface({ input: child.stdout }).once('line', () => resolve(Date.now())));
-    const delay = (await arrivedAt) - (await loggedAt);
+    // The child reports on stderr when it logged; the parent notes when the line arrived.
+    const { child, firstArrival } = logChild(`
+      const logger = createLogger('info');
+      setTimeout(() => { process.stderr.write(String(Date.now()) + '\\n'); logger.info('timed'); }, 500);
+      setTimeout(() => process.exit(0), 5_000);
+    `);
+    const loggedAt = new Promise<number>((resolve) => createInterface({ input: child.stderr! }).once('line', (line) => resolve(Number(line))));
+    const delay = (await firstArrival) - (await loggedAt);
     child.kill('SIGKILL');
     // One interval, and room for a busy machine.
     expect(delay).toBeLessThan(LOG_FLUSH_MS + 1_000);
