@@ -7,8 +7,8 @@
 //
 // Four processes, as in a deployment: the server is what `npm start` runs (the
 // bundle of src/index.ts that build.mjs writes to dist/, built at the start of the
-// run; BENCH_SERVER_SOURCE=1 runs src/index.ts through tsx instead) in its own process, the fake provider (bench/chat/fake-provider.ts)
-// in another, a bare node:http proxy to that provider (bench/chat/bare-proxy.ts:
+// run; BENCH_SERVER_SOURCE=1 runs src/index.ts through tsx instead) in its own
+// process, the fake provider (bench/chat/fake-provider.ts) in another, a bare node:http proxy to that provider (bench/chat/bare-proxy.ts:
 // the floor for any Node gateway) in a third, and this process is the load
 // generator, with a plain keep-alive HTTP client speaking tRPC's wire format
 // (what the SPA's httpBatchStreamLink sends), so that neither the client's nor
@@ -27,9 +27,10 @@
 // default "20,0"), BENCH_LEVELS (default "1,10,50"), BENCH_CPU_PROF=1 writes a
 // V8 CPU profile of the server to the working folder; BENCH_SERVER_NODE_OPTIONS
 // is the server's NODE_OPTIONS, BENCH_LOG_LEVEL its LOG_LEVEL (default info).
-// BENCH_WARMUP_REQUESTS (default 100) metered requests warm the server before each provider
-// latency's levels. BENCH_SERVER_DIR measures the server folder of another checkout (bench/compare.ts),
-// BENCH_RESULT_FILE writes the rows "against the floor" there as JSON.
+// BENCH_WARMUP_REQUESTS (default 100) metered requests warm the server before each
+// provider latency's levels. BENCH_SERVER_DIR measures the server folder of another
+// checkout (bench/compare.ts), BENCH_RESULT_FILE writes the rows "against the floor"
+// there as JSON.
 // Time to first token: BENCH_TTFT_LATENCY_MS (default 300), BENCH_TTFT_LEVELS
 // (default "1,50"; empty skips it), BENCH_TTFT_REQUESTS (per level and path,
 // default 100, at least 4 per stream). Workers: BENCH_WORKERS (default "1,2";
