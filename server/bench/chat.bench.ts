@@ -26,7 +26,9 @@
 // BENCH_REQUESTS (per level, default 400), BENCH_PROVIDER_LATENCY_MS (comma list,
 // default "20,0"), BENCH_LEVELS (default "1,10,50"), BENCH_CPU_PROF=1 writes a
 // V8 CPU profile of the server to the working folder; BENCH_SERVER_NODE_OPTIONS
-// is the server's NODE_OPTIONS, BENCH_LOG_LEVEL its LOG_LEVEL (default info).
+// is the server's NODE_OPTIONS, BENCH_SERVER_ARGS more node arguments for it
+// (space-separated, e.g. "--log-ic --logfile=/tmp/ic.log", which NODE_OPTIONS does
+// not take), BENCH_LOG_LEVEL its LOG_LEVEL (default info).
 // BENCH_WARMUP_REQUESTS (default 100) metered requests warm the server before each
 // provider latency's levels. BENCH_SERVER_DIR measures the server folder of another
 // checkout (bench/compare.ts), BENCH_RESULT_FILE writes the rows "against the floor"
@@ -390,6 +392,7 @@ async function main() {
         [
           ...(process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${process.cwd()}`] : []),
           '--max-semi-space-size=32',
+          ...(process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? []),
           ...(FROM_SOURCE ? ['--import', 'tsx', path.join(measuredDir, 'src/index.ts')] : [path.join(measuredDir, 'dist/index.js')]),
         ],
         {

@@ -9,6 +9,7 @@ import { EnvError, parseEnv, type ServerEnv } from './env.ts';
 import { createLogger } from './lib/logger.ts';
 import { sweepExpiredReservations } from './metering/sweeper.ts';
 import { defaultWorkerScript, TtsWorkerProcess } from './tts/worker-process.ts';
+import { listen } from './web/http-server.ts';
 
 async function start(): Promise<void> {
   const env = parseEnv(process.env);
@@ -35,8 +36,9 @@ async function main(env: ServerEnv): Promise<void> {
   // Once per deployment, not once per server process: what each paid plan can cost, and which can lose money.
   if (runsJobs) deps.economics.logAtStart(deps.logger);
   const app = createApp(deps);
-  // Express calls this with the error when the port cannot be had (in use, not ours to take).
-  const server = app.listen(env.PORT, env.HOST, (error?: Error) => {
+  // Called with the error when the port cannot be had (in use, not ours to take). The server's
+  // requests and responses are born express's (web/http-server.ts).
+  const server = listen(app, env.PORT, env.HOST, (error?: Error) => {
     if (error) {
       deps.logger.fatal({ err: error.message, code: (error as NodeJS.ErrnoException).code, port: env.PORT, host: env.HOST }, 'ChatMeter could not listen');
       // The worker first, at most 5 s: it is our child process.
