@@ -171,11 +171,13 @@ class OpenAIProvider implements ChatProvider {
 
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted();
-      // One controller per attempt: aborted by the caller's signal, by the idle timer, and
-      // in `finally` so that `break` in the caller's loop closes the upstream connection.
-      const controller = new AbortController();
-      const forwardAbort = () => controller.abort(signal.reason);
-      signal.addEventListener('abort', forwardAbort, { once: true });
+      // The attempt's upstream request is aborted by the caller's signal (the SDK listens to it)
+      // and, once the response has come, through the SDK's own controller for it
+      // (`stream.controller`): by the idle timer, and in `finally` so that `break` in the
+      // caller's loop closes the upstream connection. (No controller of our own per attempt:
+      // every AbortSignal node makes has a V8 map of its own, and each access to one is a
+      // cache miss; docs/performance.md, sixth part.)
+      let upstream: AbortController | undefined;
       let idleTimer: NodeJS.Timeout | undefined;
       let idleTimedOut = false;
       // Re-armed on every chunk: one timer, refreshed (not a new one per chunk).
@@ -186,7 +188,7 @@ class OpenAIProvider implements ChatProvider {
         }
         idleTimer = setTimeout(() => {
           idleTimedOut = true;
-          controller.abort();
+          upstream?.abort();
         }, timeoutMs);
       };
       // The response was read to its end: nothing upstream is left to close.
@@ -195,10 +197,11 @@ class OpenAIProvider implements ChatProvider {
       try {
         const { data: stream, response } = await this.client.chat.completions
           .create(body, {
-            signal: controller.signal,
+            signal,
             headers: { 'X-Client-Request-Id': request.requestId },
           })
           .withResponse();
+        upstream = stream.controller;
         request.onResponse?.(response.status, response.headers);
         armIdleTimer();
         let finishReason: FinishReason | undefined;
@@ -268,9 +271,8 @@ class OpenAIProvider implements ChatProvider {
         await sleep(delay, signal);
       } finally {
         clearTimeout(idleTimer);
-        signal.removeEventListener('abort', forwardAbort);
         // Aborting a finished request only costs (an AbortError and the SDK's listeners).
-        if (!complete) controller.abort();
+        if (!complete) upstream?.abort();
       }
     }
   }
