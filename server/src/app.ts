@@ -209,7 +209,8 @@ function frontDoor(
   const noop = () => {};
   expressApp.handle = (incoming, response, next) => {
     if (!fastPath.accepts(incoming, mount)) return handle(incoming, response, next);
-    // As express's own init, then its router for a middleware mounted at /trpc.
+    // As express's own init, then its router for a middleware mounted at /trpc. (Under `npm start`
+    // the objects were born with these prototypes, web/http-server.ts: the calls change nothing.)
     Object.setPrototypeOf(incoming, expressApp.request);
     Object.setPrototypeOf(response, expressApp.response);
     const req = incoming as Request;
