@@ -7,6 +7,7 @@ import superjson from 'superjson';
 import { openDatabase } from '@chatmeter/db/client';
 import { createTestDatabase, type TestDatabase } from '@chatmeter/db/testing';
 import { createApp } from '../../src/app.ts';
+import { createHttpServer } from '../../src/web/http-server.ts';
 import { createDeps, type Deps, type DepsOverrides } from '../../src/deps.ts';
 import { parseEnv } from '../../src/env.ts';
 import { createLogger } from '../../src/lib/logger.ts';
@@ -54,7 +55,8 @@ export async function startTestServer(
     ...envOverrides,
   });
   const deps = await createDeps(env, { logger: createLogger('silent'), ...overrides, db: tdb.db });
-  const server: Server = createApp(deps).listen(0, '127.0.0.1');
+  // The HTTP server `npm start` listens with (requests and responses born express's).
+  const server: Server = createHttpServer(createApp(deps)).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
