@@ -17,8 +17,8 @@
 // ARE express's `app.request` / `app.response` (the same methods and `app`, the
 // same chain down to IncomingMessage / ServerResponse), so express's
 // `setPrototypeOf` changes nothing and the objects keep shared maps. A request
-// that reaches the app another way (supertest's own server in tests) is made
-// express's on arrival, as before.
+// that reaches the app through another server (a plain `http.createServer(app)`,
+// as express's own `app.listen` makes) is made express's on arrival, as before.
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 
