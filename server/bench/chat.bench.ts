@@ -141,8 +141,9 @@ function postgresCpuSince(before: Map<number, number>): number {
 
 /**
  * CPU of the Postgres backends serving one database (the bench's), not of the
- * whole machine's Postgres (other work, autovacuum, the WAL writer and the
- * checkpointer are left out). Backends are found through pg_stat_activity from
+ * whole machine's Postgres (other work, the WAL writer and the checkpointer are
+ * left out; an autovacuum worker on the bench's database, which pg_stat_activity
+ * lists with its datname, counts). Backends are found through pg_stat_activity from
  * a connection to another database, so the monitoring is not counted, and their
  * CPU is read from /proc every 250 ms: a backend that ends in a window loses at
  * most its last quarter second. NaN when no backend's /proc entry can be read
